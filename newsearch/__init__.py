@@ -1,0 +1,84 @@
+"""newsearch: full-text search for archives of Chinese news posts.
+
+    from newsearch import NewsIndex
+
+    ix = NewsIndex.create("index")
+    ix.update(["_posts"])
+    results = ix.search("智能客服", since="2021-01", limit=5)
+    for hit in results.hits:
+        print(hit.date, hit.title, hit.snippet)
+
+Names are imported lazily, so ``import newsearch`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Article",
+    "ArticleNotFoundError",
+    "Config",
+    "Hit",
+    "IndexLockedError",
+    "IndexNotFoundError",
+    "IndexReport",
+    "IndexStats",
+    "IngestError",
+    "InvalidArgumentError",
+    "NewsIndex",
+    "NewsearchError",
+    "SchemaMismatchError",
+    "SearchResults",
+    "Snippet",
+    "__version__",
+]
+
+_HOMES = {
+    "Article": "documents",
+    "Config": "config",
+    "Hit": "results",
+    "IndexReport": "results",
+    "IndexStats": "results",
+    "SearchResults": "results",
+    "Snippet": "results",
+    "NewsIndex": "index",
+    "ArticleNotFoundError": "errors",
+    "IndexLockedError": "errors",
+    "IndexNotFoundError": "errors",
+    "IngestError": "errors",
+    "InvalidArgumentError": "errors",
+    "NewsearchError": "errors",
+    "SchemaMismatchError": "errors",
+}
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .documents import Article
+    from .errors import (
+        ArticleNotFoundError,
+        IndexLockedError,
+        IndexNotFoundError,
+        IngestError,
+        InvalidArgumentError,
+        NewsearchError,
+        SchemaMismatchError,
+    )
+    from .index import NewsIndex
+    from .results import Hit, IndexReport, IndexStats, SearchResults, Snippet
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'newsearch' has no attribute {name!r}")
+    value = getattr(import_module(f".{home}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,152 @@
+"""Configuration: one frozen dataclass per concern, with named defaults.
+
+A configuration file is TOML, read from ``newsearch.toml`` in the index folder
+or from a path given with ``--config``.  Every key is optional::
+
+    [indexing]
+    batch_size = 2000          # articles per commit
+    max_file_mb = 20           # larger files are reported and skipped
+
+    [ranking]
+    title_boost = 3.0
+
+    [snippets]
+    max_passages = 3
+    passage_chars = 120
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = [
+    "CONFIG_FILENAME",
+    "Config",
+    "DEFAULT_CONFIG",
+    "DEFAULT_INDEX_DIR",
+    "IndexingConfig",
+    "RankingConfig",
+    "SnippetConfig",
+    "default_index_dir",
+]
+
+CONFIG_FILENAME = "newsearch.toml"
+DEFAULT_INDEX_DIR = "index"
+INDEX_ENV_VAR = "NEWSEARCH_INDEX"
+
+
+@dataclass(frozen=True)
+class IndexingConfig:
+    """How files are read and committed."""
+
+    batch_size: int = 2000
+    max_file_mb: float = 20.0
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError("indexing.batch_size must be at least 1.")
+        if self.max_file_mb <= 0:
+            raise ValueError("indexing.max_file_mb must be positive.")
+
+
+@dataclass(frozen=True)
+class RankingConfig:
+    """How hits are scored."""
+
+    title_boost: float = 3.0
+
+    def __post_init__(self) -> None:
+        if self.title_boost <= 0:
+            raise ValueError("ranking.title_boost must be positive.")
+
+
+@dataclass(frozen=True)
+class SnippetConfig:
+    """How many passages a snippet shows, and how long each may be."""
+
+    max_passages: int = 3
+    passage_chars: int = 120
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_passages <= 10:
+            raise ValueError("snippets.max_passages must be between 1 and 10.")
+        if self.passage_chars < 20:
+            raise ValueError("snippets.passage_chars must be at least 20.")
+
+
+@dataclass(frozen=True)
+class Config:
+    """All settings of an index, its searches and its snippets."""
+
+    indexing: IndexingConfig = field(default_factory=IndexingConfig)
+    ranking: RankingConfig = field(default_factory=RankingConfig)
+    snippets: SnippetConfig = field(default_factory=SnippetConfig)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Config:
+        """Read a TOML configuration file; unknown sections or keys are errors."""
+        path = Path(path)
+        try:
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(path, "configuration file not found.") from None
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(path, f"cannot read configuration: {exc}.") from None
+        return cls.from_dict(data, source=path)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str | Path | None = None) -> Config:
+        """Build a configuration from nested dicts shaped like the TOML file."""
+        sections = _SECTIONS
+        kwargs: dict[str, Any] = {}
+        for name, value in data.items():
+            if name not in sections:
+                known = ", ".join(sorted(sections))
+                raise ConfigError(source, f"unknown section [{name}] (known: {known}).")
+            if not isinstance(value, dict):
+                raise ConfigError(source, f"[{name}] must be a table of settings.")
+            section_cls = sections[name]
+            known_keys = {f.name for f in dataclasses.fields(section_cls)}
+            unknown = set(value) - known_keys
+            if unknown:
+                raise ConfigError(
+                    source,
+                    f"unknown key {name}.{sorted(unknown)[0]} "
+                    f"(known: {', '.join(sorted(known_keys))}).",
+                )
+            try:
+                kwargs[name] = section_cls(**value)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(source, str(exc)) from None
+        return cls(**kwargs)
+
+    @classmethod
+    def for_index(cls, index_dir: str | Path, config_path: str | Path | None = None) -> Config:
+        """The configuration for an index: an explicit file, else the index's own, else defaults."""
+        if config_path is not None:
+            return cls.from_file(config_path)
+        candidate = Path(index_dir) / CONFIG_FILENAME
+        if candidate.is_file():
+            return cls.from_file(candidate)
+        return DEFAULT_CONFIG
+
+
+DEFAULT_CONFIG = Config()
+_SECTIONS: dict[str, type] = {
+    "indexing": IndexingConfig,
+    "ranking": RankingConfig,
+    "snippets": SnippetConfig,
+}
+
+
+def default_index_dir() -> Path:
+    """The index used when none is given: ``$NEWSEARCH_INDEX``, else ``./index``."""
+    return Path(os.environ.get(INDEX_ENV_VAR) or DEFAULT_INDEX_DIR)

@@ -1,0 +1,158 @@
+"""Dates as news archives write them, and date bounds as users type them.
+
+Two jobs, one vocabulary of formats:
+
+* :func:`parse_article_date` reads the ``date`` of a post (``2021-12-25
+  14:03:27 +0800``, ``2018-05-12 22:51``, ``2018-05-12``, ``2021/12/25``,
+  ``2021年12月25日``, a Unix timestamp, or a value YAML already parsed).
+* :func:`parse_bound` reads a ``--since``/``--until`` value (``2021``,
+  ``2021-12``, ``2021年12月``, ``2021-12-25``) and widens it to the start or
+  the end of the period it names.
+
+Dates are kept as naive local time as written; a UTC offset, when present,
+is returned separately so it can be shown again but never shifts the day.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import date, datetime, time, timedelta, timezone
+
+__all__ = ["date_from_filename", "parse_article_date", "parse_bound"]
+
+_SEP = r"[-/.]"
+_DATE_TIME_RE = re.compile(
+    rf"""^\s*
+    (?P<y>\d{{4}})(?:{_SEP}|年)\s*(?P<m>\d{{1,2}})(?:{_SEP}|月)\s*(?P<d>\d{{1,2}})日?
+    (?:
+        (?:[T\s]+|日)\s*
+        (?P<H>\d{{1,2}})[:：时](?P<M>\d{{2}})分?(?:[:：](?P<S>\d{{2}})(?:[.,](?P<f>\d{{1,6}}))?秒?)?
+    )?
+    \s*(?P<tz>Z|UTC|GMT|[+-]\d{{2}}:?\d{{2}}|[+-]\d{{2}})?
+    \s*$""",
+    re.VERBOSE | re.IGNORECASE,
+)
+_TIMESTAMP_RE = re.compile(r"^\s*\d{9,13}(?:\.\d+)?\s*$")
+_FILENAME_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-")
+
+_BOUND_RE = re.compile(
+    rf"""^\s*
+    (?P<y>\d{{4}})年?
+    (?:(?:{_SEP})?\s*(?P<m>\d{{1,2}})月?
+        (?:(?:{_SEP})?\s*(?P<d>\d{{1,2}})日?)?
+    )?
+    \s*$""",
+    re.VERBOSE,
+)
+
+
+def _offset_minutes(tz: str | None) -> int | None:
+    if not tz:
+        return None
+    tz = tz.upper()
+    if tz in {"Z", "UTC", "GMT"}:
+        return 0
+    sign = -1 if tz[0] == "-" else 1
+    digits = tz[1:].replace(":", "")
+    hours = int(digits[:2])
+    minutes = int(digits[2:4] or 0)
+    if hours > 14 or minutes > 59:
+        raise ValueError(f"impossible UTC offset {tz!r}")
+    return sign * (hours * 60 + minutes)
+
+
+def parse_article_date(value: object) -> tuple[datetime | None, int | None]:
+    """Parse a post's date into (naive local datetime, UTC offset in minutes).
+
+    Returns ``(None, None)`` for an empty value; raises ``ValueError`` with a
+    short reason for a value that is not a date or names an impossible one.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None, None
+    if isinstance(value, datetime):
+        offset = value.utcoffset()
+        minutes = None if offset is None else int(offset.total_seconds() // 60)
+        return value.replace(tzinfo=None), minutes
+    if isinstance(value, date):
+        return datetime.combine(value, time()), None
+    if isinstance(value, bool):
+        raise ValueError(f"not a date: {value!r}")
+    if isinstance(value, (int, float)) or (isinstance(value, str) and _TIMESTAMP_RE.match(value)):
+        seconds = float(value)
+        if seconds > 1e11:  # milliseconds
+            seconds /= 1000
+        try:
+            moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"timestamp out of range: {value!r}") from None
+        return moment.replace(tzinfo=None), 0
+    if not isinstance(value, str):
+        raise ValueError(f"not a date: {value!r}")
+    m = _DATE_TIME_RE.match(value)
+    if not m:
+        raise ValueError(f"unrecognised date {value.strip()!r}")
+    try:
+        moment = datetime(
+            int(m["y"]),
+            int(m["m"]),
+            int(m["d"]),
+            int(m["H"] or 0),
+            int(m["M"] or 0),
+            int(m["S"] or 0),
+            int((m["f"] or "0").ljust(6, "0")),
+        )
+    except ValueError:
+        raise ValueError(f"impossible date {value.strip()!r}") from None
+    return moment, _offset_minutes(m["tz"])
+
+
+def date_from_filename(name: str) -> datetime | None:
+    """The date of a Jekyll-style ``YYYY-MM-DD-slug`` file name, if it has a valid one."""
+    m = _FILENAME_DATE_RE.match(name)
+    if not m:
+        return None
+    try:
+        return datetime(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        return None
+
+
+def parse_bound(value: str | date | datetime, *, end: bool = False) -> datetime:
+    """Turn a date bound into a datetime: the start of the period, or its last instant.
+
+    ``parse_bound("2021-12", end=True)`` is the last microsecond of December
+    2021, so ``--until 2021-12`` includes the whole month.
+    """
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, date):
+        moment = datetime.combine(value, time())
+        return moment + timedelta(days=1, microseconds=-1) if end else moment
+    text = str(value).strip()
+    m = _BOUND_RE.match(text)
+    if m:
+        year = int(m["y"])
+        month = int(m["m"]) if m["m"] else None
+        day = int(m["d"]) if m["d"] else None
+        try:
+            if month is None:
+                start, stop = datetime(year, 1, 1), datetime(year + 1, 1, 1)
+            elif day is None:
+                start = datetime(year, month, 1)
+                stop = start + timedelta(days=calendar.monthrange(year, month)[1])
+            else:
+                start = datetime(year, month, day)
+                stop = start + timedelta(days=1)
+        except (ValueError, calendar.IllegalMonthError):
+            raise ValueError(f"{text!r} is not a real date") from None
+        return stop - timedelta(microseconds=1) if end else start
+    try:
+        moment, _ = parse_article_date(text)
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise ValueError(
+            f"{text!r} is not a date; use YYYY, YYYY-MM, YYYY-MM-DD or 2021年12月25日"
+        )
+    return moment

@@ -1,0 +1,491 @@
+"""Source files → :class:`~newsearch.documents.Article` objects.
+
+Reads Jekyll/Hugo posts (``.md``, ``.markdown``, ``.html``, ``.htm``,
+``.txt``) with or without front matter, and ``.jsonl`` files holding one
+article object per line.  Bodies in Markdown are rendered to HTML first, then
+HTML is reduced to clean text with paragraph breaks.  Nothing here touches the
+index: a file that cannot be parsed raises :class:`IngestError` naming it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+import re
+import tomllib
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .dates import date_from_filename, parse_article_date
+from .documents import Article, content_hash, id_from_path
+from .errors import IngestError
+
+__all__ = [
+    "POST_SUFFIXES",
+    "SUPPORTED_SUFFIXES",
+    "ParsedFile",
+    "html_to_text",
+    "iter_source_files",
+    "parse_bytes",
+    "read_bytes",
+    "read_file",
+]
+
+POST_SUFFIXES = frozenset({".md", ".markdown", ".html", ".htm", ".txt"})
+SUPPORTED_SUFFIXES = POST_SUFFIXES | {".jsonl"}
+_HTML_SUFFIXES = frozenset({".html", ".htm"})
+_SKIP_DIRS = frozenset({"_site", "_layouts", "_includes", "_sass", "_data", "node_modules", "__pycache__"})
+_SKIP_STEMS = frozenset({"README", "LICENSE", "LICENCE", "CHANGELOG", "CONTRIBUTING"})
+
+# Front-matter keys with a meaning of their own; everything else goes to Article.extra.
+_TITLE_KEYS = ("title",)
+_CATEGORY_KEYS = ("categories", "category")
+_TAG_KEYS = ("tags", "tag")
+_URL_KEYS = ("url", "link", "source_url", "source")
+_KNOWN_KEYS = frozenset({"id", "title", "date", "body", *_CATEGORY_KEYS, *_TAG_KEYS, *_URL_KEYS})
+
+
+@dataclass
+class ParsedFile:
+    """What one source file yielded: its articles, the lines that failed, and warnings."""
+
+    path: str
+    articles: list[Article] = field(default_factory=list)
+    errors: list[IngestError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    encoding: str = "utf-8"
+
+
+# --------------------------------------------------------------------------- walking
+
+
+def iter_source_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Yield every supported file under ``paths`` (files are taken as given), sorted.
+
+    Inside folders, hidden entries (``.git``), site-generator machinery
+    (``_site``, ``_layouts``, ``_includes``...) and project files (README,
+    LICENSE, CHANGELOG) are skipped.  A path that does not exist raises
+    :class:`IngestError`.
+    """
+    for raw in paths:
+        path = Path(raw)
+        if path.is_file():
+            yield path
+            continue
+        if not path.exists():
+            raise IngestError(path, "no such file or directory")
+        if not path.is_dir():
+            raise IngestError(path, "not a regular file or directory")
+        for dirpath, dirnames, filenames in os.walk(path):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS)
+            for name in sorted(filenames):
+                if name.startswith(".") or name.split(".")[0].upper() in _SKIP_STEMS:
+                    continue
+                if os.path.splitext(name)[1].lower() in SUPPORTED_SUFFIXES:
+                    yield Path(dirpath, name)
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def decode(data: bytes, path: str | Path) -> tuple[str, str, list[str]]:
+    """Decode a file's bytes: UTF-8 (with or without BOM), UTF-16 with BOM, GB18030.
+
+    Returns (text, encoding name, warnings).  Bytes that fit no encoding are
+    replaced and a warning says so, so the article is not lost.
+    """
+    if not data.strip():
+        raise IngestError(path, "empty file")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16").replace("\r\n", "\n"), "utf-16", []
+        except UnicodeDecodeError as exc:
+            raise IngestError(path, f"bad UTF-16 text ({exc.reason})") from None
+    if b"\x00" in data[:8192]:
+        raise IngestError(path, "binary file (contains NUL bytes), not text")
+    warnings: list[str] = []
+    try:
+        text, encoding = data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError as utf8_error:
+        try:
+            text, encoding = data.decode("gb18030"), "gb18030"
+        except UnicodeDecodeError:
+            text, encoding = data.decode("utf-8", errors="replace"), "utf-8"
+            warnings.append(f"invalid UTF-8 at byte {utf8_error.start}; undecodable bytes replaced with U+FFFD")
+    return text.replace("\r\n", "\n").replace("\r", "\n"), encoding, warnings
+
+
+# --------------------------------------------------------------------------- front matter
+
+_FM_YAML_RE = re.compile(r"\A\s*---[ \t]*\r?\n(.*?)(?:\r?\n)?^(?:---|\.\.\.)[ \t]*$\r?\n?", re.S | re.M)
+_FM_TOML_RE = re.compile(r"\A\s*\+\+\+[ \t]*\r?\n(.*?)(?:\r?\n)?^\+\+\+[ \t]*$\r?\n?", re.S | re.M)
+_LOOSE_KEY_RE = re.compile(r"^([A-Za-z_][\w-]*)\s*:\s*(.*?)\s*$")
+
+
+def split_front_matter(text: str, path: str | Path) -> tuple[dict[str, Any] | None, str, list[str]]:
+    """Split ``---`` YAML (or ``+++`` TOML) front matter from the body.
+
+    Returns (metadata or None, body, warnings).  Front matter that is not
+    valid YAML is read line by line (``key: value``) with a warning rather
+    than losing the article.
+    """
+    m = _FM_YAML_RE.match(text)
+    if m:
+        raw = m.group(1)
+        body = text[m.end():]
+        try:
+            meta = _yaml_load(raw)
+        except Exception as exc:  # yaml.YAMLError and friends: any malformed YAML
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return _loose_front_matter(raw), body, [f"front matter is not valid YAML ({reason}); read it line by line"]
+        if meta is None:
+            return {}, body, []
+        if not isinstance(meta, dict):
+            raise IngestError(path, f"front matter is a {type(meta).__name__}, not a set of 'key: value' lines")
+        return {str(k): v for k, v in meta.items()}, body, []
+    m = _FM_TOML_RE.match(text)
+    if m:
+        try:
+            meta = tomllib.loads(m.group(1))
+        except tomllib.TOMLDecodeError as exc:
+            raise IngestError(path, f"front matter is not valid TOML ({exc})") from None
+        return meta, text[m.end():], []
+    if re.match(r"\A\s*---[ \t]*\r?\n", text):
+        raise IngestError(path, "front matter starts with '---' but has no closing '---' line")
+    return None, text, []
+
+
+def _yaml_load(raw: str) -> Any:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(raw, Loader=loader)  # noqa: S506 - a safe loader
+
+
+def _loose_front_matter(raw: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    last_key: str | None = None
+    for line in raw.splitlines():
+        item = re.match(r"^\s*-\s+(.*?)\s*$", line)
+        if item and last_key is not None:
+            current = meta.get(last_key)
+            values = current if isinstance(current, list) else ([] if current in (None, "") else [current])
+            values.append(_unquote(item.group(1)))
+            meta[last_key] = values
+            continue
+        m = _LOOSE_KEY_RE.match(line.replace("\t", " ").strip())
+        if m:
+            last_key = m.group(1)
+            meta[last_key] = _unquote(m.group(2))
+    return meta
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value.lstrip("\"'")
+
+
+def _as_terms(value: Any) -> tuple[str, ...]:
+    """Categories or tags as the corpora write them: a string, space-separated words, or a list."""
+    if value is None:
+        return ()
+    if isinstance(value, (list, tuple, set)):
+        parts: list[Any] = []
+        for item in value:
+            parts.extend(_as_terms(item) if isinstance(item, (list, tuple, set)) else [item])
+    else:
+        parts = re.split(r"[\s,，、]+", str(value))
+    out: list[str] = []
+    for part in parts:
+        if part is None:
+            continue
+        term = unicodedata.normalize("NFC", str(part).replace(",", " ").strip())
+        if term and term not in out:
+            out.append(term)
+    return tuple(out)
+
+
+def _first(meta: dict[str, Any], keys: Iterable[str]) -> Any:
+    for key in keys:
+        if key in meta and meta[key] not in (None, ""):
+            return meta[key]
+    return None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+# --------------------------------------------------------------------------- body text
+
+_BLOCK_TAGS = frozenset(
+    "address article aside blockquote dd details dialog div dl dt fieldset figcaption figure footer "
+    "form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary table tbody td tfoot th "
+    "thead tr ul caption body html".split()
+)
+_DROP_TAGS = ("script", "style", "noscript", "template", "head", "iframe", "svg", "object", "embed")
+_CJK = "\u2e80-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_SOFT_BREAK_RE = re.compile(rf"(?<=[{_CJK}\u3000-\u303f\uff00-\uffef])[ \t]*\n[ \t]*(?=[{_CJK}\u3000-\u303f\uff00-\uffef])")
+_SPACES_RE = re.compile(r"[ \t\r\n\f\v\u00a0]+")
+_PARA_MARK = "\u2029"  # PARAGRAPH SEPARATOR: never in source text after extraction
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> Any:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+
+
+def markdown_to_html(source: str) -> str:
+    """Render Markdown (which may embed HTML blocks, as news posts often do) to HTML."""
+    return _markdown().render(source)
+
+
+def _soup(html: str) -> Any:
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup(html, "html.parser")
+
+
+def _clean_paragraph(text: str) -> str:
+    text = _SOFT_BREAK_RE.sub("", text.replace("\u3000", " ").strip())
+    return _SPACES_RE.sub(" ", text).strip()
+
+
+def soup_to_text(soup: Any) -> str:
+    """Visible text of parsed HTML, one paragraph per block element, blank lines between."""
+    for tag in soup.find_all(_DROP_TAGS):
+        tag.decompose()
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
+    for tag in soup.find_all(_BLOCK_TAGS):
+        tag.insert_before(_PARA_MARK)
+        tag.append(_PARA_MARK)
+    raw = soup.get_text()
+    paragraphs = (_clean_paragraph(p) for p in raw.split(_PARA_MARK))
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def html_to_text(html: str) -> str:
+    """Clean text of an HTML fragment or page, paragraphs separated by blank lines."""
+    return soup_to_text(_soup(html))
+
+
+# Lines at the end of a post that are not article text: the source link, empty
+# links, and site navigation ("[返回首页](../)").
+_AUTOLINK_LINE_RE = re.compile(r"^\s*<(https?://[^>\s]+)>\s*$", re.I)
+_EMPTY_LINK_LINE_RE = re.compile(r"^\s*<\s*>\s*$")
+_NAV_LINE_RE = re.compile(r"^\s*(?:\[[^\]\n]*\]\((?!https?:)[^)\s]*\)\s*[｜|·/]?\s*)+$", re.I)
+
+
+def _strip_trailer(body: str) -> tuple[str, str | None]:
+    """Remove trailing navigation and source-link lines; return (body, source url)."""
+    lines = body.rstrip().splitlines()
+    url: str | None = None
+    while lines:
+        last = lines[-1]
+        link = _AUTOLINK_LINE_RE.match(last)
+        if link:
+            url = url or link.group(1)
+        elif not (not last.strip() or _EMPTY_LINK_LINE_RE.match(last) or _NAV_LINE_RE.match(last)):
+            break
+        lines.pop()
+    return "\n".join(lines), url
+
+
+@dataclass(frozen=True)
+class _Body:
+    text: str
+    title: str | None
+    url: str | None
+
+
+def render_body(source: str, *, is_html: bool, want_title: bool) -> _Body:
+    """Body source (Markdown, HTML or plain text) → clean text, plus a title and source link if found.
+
+    With ``want_title``, the title is the first ``<h1>`` (a Markdown ``# `` heading)
+    or the page's ``<title>``; the heading used as the title is removed from the text.
+    """
+    url = None
+    if not is_html:
+        source, url = _strip_trailer(source)
+        html = markdown_to_html(source)
+    else:
+        html = source
+    soup = _soup(html)
+    title = None
+    if is_html and url is None:
+        canonical = soup.find("link", rel="canonical") or soup.find("meta", property="og:url")
+        if canonical is not None:
+            href = canonical.get("href") or canonical.get("content")
+            if isinstance(href, str) and href.startswith(("http://", "https://")):
+                url = href
+    if want_title:
+        h1 = soup.find("h1")
+        if h1 is not None and h1.get_text(strip=True):
+            title = _clean_paragraph(h1.get_text())
+            h1.decompose()
+        elif soup.title is not None and soup.title.get_text(strip=True):
+            title = _clean_paragraph(soup.title.get_text())
+        else:
+            first, _, rest = source.strip().partition("\n")
+            title = html_to_text(first if is_html else markdown_to_html(first)) or None
+            if title:
+                soup = _soup(rest if is_html else markdown_to_html(rest))
+    return _Body(soup_to_text(soup), title, url)
+
+
+# --------------------------------------------------------------------------- articles
+
+
+def _build_article(
+    meta: dict[str, Any],
+    body_source: str,
+    *,
+    path: Path,
+    default_id: str,
+    digest: str,
+    is_html: bool,
+    warnings: list[str],
+) -> Article:
+    where = str(path)
+    title_value = _first(meta, _TITLE_KEYS)
+    title = _clean_paragraph(str(title_value)) if title_value is not None else ""
+    body = render_body(body_source, is_html=is_html, want_title=not title)
+    text = body.text
+    title = title or body.title or ""
+    if not title and not text:
+        raise IngestError(where, "no title and no text")
+
+    date_value = meta.get("date")
+    try:
+        moment, offset = parse_article_date(date_value)
+    except ValueError as exc:
+        fallback = "dated by the file name instead" if date_from_filename(path.name) else "left undated"
+        warnings.append(f"{exc}; {fallback}")
+        moment, offset = None, None
+    if moment is None:
+        moment = date_from_filename(path.name)
+
+    url_value = _first(meta, _URL_KEYS)
+    url = str(url_value).strip() if isinstance(url_value, str) and re.match(r"https?://", url_value.strip(), re.I) else None
+    extra = {k: _jsonable(v) for k, v in meta.items() if k not in _KNOWN_KEYS}
+    raw_id = meta.get("id")
+    article_id = unicodedata.normalize("NFC", str(raw_id).strip()) if raw_id not in (None, "") else default_id
+    return Article(
+        id=article_id,
+        title=title,
+        body=text,
+        path=where,
+        date=moment,
+        categories=_as_terms(_first(meta, _CATEGORY_KEYS)),
+        tags=_as_terms(_first(meta, _TAG_KEYS)),
+        url=url or body.url,
+        content_hash=digest,
+        utcoffset_minutes=offset,
+        extra=extra,
+    )
+
+
+def parse_bytes(data: bytes, path: str | Path) -> ParsedFile:
+    """Parse the bytes of one source file (a post or a JSONL file) into articles."""
+    path = Path(path)
+    text, encoding, warnings = decode(data, path)
+    parsed = ParsedFile(str(path), warnings=warnings, encoding=encoding)
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        _parse_jsonl(text, path, parsed)
+        return parsed
+    meta, body, fm_warnings = split_front_matter(text, path)
+    parsed.warnings.extend(fm_warnings)
+    parsed.articles.append(
+        _build_article(
+            meta or {},
+            body,
+            path=path,
+            default_id=id_from_path(path),
+            digest=content_hash(data),
+            is_html=suffix in _HTML_SUFFIXES,
+            warnings=parsed.warnings,
+        )
+    )
+    return parsed
+
+
+def _parse_jsonl(text: str, path: Path, parsed: ParsedFile) -> None:
+    stem = id_from_path(path)
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            parsed.errors.append(IngestError(path, f"not valid JSON ({exc.msg} at column {exc.colno})", line=lineno))
+            continue
+        if not isinstance(record, dict):
+            parsed.errors.append(IngestError(path, f"expected a JSON object, got {type(record).__name__}", line=lineno))
+            continue
+        body = record.get("body")
+        if not record.get("title") and not body:
+            parsed.errors.append(IngestError(path, "record has neither 'title' nor 'body'", line=lineno))
+            continue
+        warnings: list[str] = []
+        try:
+            article = _build_article(
+                record,
+                body if isinstance(body, str) else "",
+                path=path,
+                default_id=f"{stem}-{lineno}",
+                digest=content_hash(line.encode("utf-8")),
+                is_html=False,
+                warnings=warnings,
+            )
+        except IngestError as exc:
+            parsed.errors.append(IngestError(path, exc.reason, line=lineno))
+            continue
+        parsed.warnings.extend(f"line {lineno}: {w}" for w in warnings)
+        parsed.articles.append(article)
+
+
+def read_bytes(path: str | Path, *, max_bytes: int | None = None) -> bytes:
+    """The bytes of one source file, or :class:`IngestError` saying why they cannot be read."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if max_bytes is not None and size > max_bytes:
+            raise IngestError(
+                path,
+                f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit "
+                "(raise indexing.max_file_mb in newsearch.toml to index it)",
+            )
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise IngestError(path, "file disappeared while indexing") from None
+    except PermissionError:
+        raise IngestError(path, "permission denied") from None
+    except IsADirectoryError:
+        raise IngestError(path, "is a directory") from None
+    except OSError as exc:
+        raise IngestError(path, exc.strerror or str(exc)) from None
+
+
+def read_file(path: str | Path, *, max_bytes: int | None = None) -> ParsedFile:
+    """Read and parse one source file; raise :class:`IngestError` if it cannot be read."""
+    return parse_bytes(read_bytes(path, max_bytes=max_bytes), path)

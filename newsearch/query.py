@@ -1,0 +1,475 @@
+"""Query text → a small syntax tree → a Whoosh query.
+
+Syntax (AND is the default between terms)::
+
+    客服 机器人              both words
+    客服 OR 机器人           either
+    客服 -机器人             NOT: also ``NOT 机器人``
+    "智能 客服"              a phrase: the words next to each other
+    (a OR b) c              grouping
+    title:晓多 tags:声援岳昕 category:emnews body:客服
+    date:2021-12  date:[2021-12-01 TO 2021-12-31]  date:[2021-12-01 TO]
+
+Chinese field names (``标题:`` ``正文:`` ``标签:`` ``分类:`` ``日期:``) and the
+full-width colon work too.  A query that cannot be parsed (an unbalanced
+quote or parenthesis...) is searched as plain keywords instead of failing.
+
+:func:`parse` builds the tree without touching the index, so ``--explain``
+can show it; :func:`compile_query` turns it into Whoosh objects.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from whoosh import query as wq
+
+from .analysis import normalize, query_words
+from .dates import parse_bound
+from .errors import QuerySyntaxError
+from .schema import BODY, CATEGORIES, DATE, TAGS, TITLE
+
+__all__ = [
+    "And",
+    "DateRange",
+    "Node",
+    "Not",
+    "Or",
+    "ParsedQuery",
+    "Text",
+    "compile_filters",
+    "compile_query",
+    "parse",
+]
+
+# --------------------------------------------------------------------------- syntax tree
+
+
+@dataclass(frozen=True)
+class Text:
+    """Words that must appear (as a phrase when quoted or written without spaces)."""
+
+    text: str
+    field: str | None = None
+    quoted: bool = False
+
+    def explain(self) -> str:
+        words = query_words(self.text) if self.field not in (TAGS, CATEGORIES) else [self.text]
+        shown = " ".join(words) if words else "∅"
+        prefix = f"{self.field}:" if self.field else ""
+        if self.quoted or len(words) > 1:
+            return f'{prefix}"{shown}"'
+        return f"{prefix}{shown}"
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Articles dated between two instants (either end may be open)."""
+
+    start: datetime | None
+    end: datetime | None
+
+    def explain(self) -> str:
+        s = self.start.isoformat(timespec="seconds") if self.start else "*"
+        e = self.end.isoformat(timespec="seconds") if self.end else "*"
+        return f"date:[{s} TO {e}]"
+
+
+@dataclass(frozen=True)
+class And:
+    items: tuple[Node, ...]
+
+    def explain(self) -> str:
+        return "(" + " AND ".join(i.explain() for i in self.items) + ")"
+
+
+@dataclass(frozen=True)
+class Or:
+    items: tuple[Node, ...]
+
+    def explain(self) -> str:
+        return "(" + " OR ".join(i.explain() for i in self.items) + ")"
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Node
+
+    def explain(self) -> str:
+        return f"NOT {self.item.explain()}"
+
+
+Node = Text | DateRange | And | Or | Not
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """A parsed query: the tree (None for an empty query) and how it was read."""
+
+    text: str
+    node: Node | None
+    fallback_reason: str | None = None
+
+    def explain(self) -> str:
+        tree = self.node.explain() if self.node is not None else "(all articles)"
+        if self.fallback_reason:
+            return f"{tree}  [read as plain keywords: {self.fallback_reason}]"
+        return tree
+
+    def highlight_patterns(self) -> list[re.Pattern[str]]:
+        """Regular expressions that find, in normalized text, what the query matched."""
+        patterns: list[re.Pattern[str]] = []
+        seen: set[str] = set()
+        for text in _positive_texts(self.node):
+            words = query_words(text)
+            if not words:
+                continue
+            source = _GAP.join(re.escape(w) for w in words)
+            if source not in seen:
+                seen.add(source)
+                patterns.append(re.compile(source))
+        return patterns
+
+
+# Between the words of a phrase, the text may have spaces or punctuation (the index skips them).
+_GAP = r"(?:[^\w]|_){0,8}"
+
+
+def _positive_texts(node: Node | None, negated: bool = False) -> Iterable[str]:
+    if node is None:
+        return
+    if isinstance(node, Text):
+        if not negated and node.field in (None, TITLE, BODY):
+            yield node.text
+    elif isinstance(node, (And, Or)):
+        for item in node.items:
+            yield from _positive_texts(item, negated)
+    elif isinstance(node, Not):
+        yield from _positive_texts(node.item, not negated)
+
+
+# --------------------------------------------------------------------------- lexer
+
+FIELD_ALIASES = {
+    "title": TITLE,
+    "标题": TITLE,
+    "body": BODY,
+    "text": BODY,
+    "正文": BODY,
+    "tag": TAGS,
+    "tags": TAGS,
+    "标签": TAGS,
+    "category": CATEGORIES,
+    "categories": CATEGORIES,
+    "分类": CATEGORIES,
+    "date": DATE,
+    "日期": DATE,
+}
+_QUOTES = {'"': '"', "“": "”", "”": "”", "「": "」", "『": "』"}
+_SPACE = " \t\r\n\f\v\u3000\u00a0"
+_FIELD_RE = re.compile(r"^(" + "|".join(map(re.escape, FIELD_ALIASES)) + r")[:：]", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class _Tok:
+    kind: str  # WORD PHRASE LPAREN RPAREN OR AND NOT MINUS FIELD RANGE
+    value: str = ""
+
+
+def _lex(text: str) -> list[_Tok]:
+    toks: list[_Tok] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in _SPACE:
+            i += 1
+            continue
+        if ch == "(":
+            toks.append(_Tok("LPAREN"))
+            i += 1
+            continue
+        if ch == ")":
+            toks.append(_Tok("RPAREN"))
+            i += 1
+            continue
+        if ch in _QUOTES:
+            close = _QUOTES[ch]
+            j = text.find(close, i + 1)
+            if j < 0:
+                raise QuerySyntaxError(text, "a quote is not closed")
+            toks.append(_Tok("PHRASE", text[i + 1 : j]))
+            i = j + 1
+            continue
+        # a bare word: up to whitespace, a parenthesis or a quote
+        j = i
+        while j < n and text[j] not in _SPACE and text[j] not in "()" and text[j] not in _QUOTES:
+            j += 1
+        word = text[i:j]
+        i = j
+        if word in ("OR", "|", "||"):
+            toks.append(_Tok("OR"))
+        elif word in ("AND", "&", "&&", "+"):
+            toks.append(_Tok("AND"))
+        elif word == "NOT":
+            toks.append(_Tok("NOT"))
+        elif word.startswith("-") and len(word) > 1 and (not toks or toks[-1].kind != "FIELD"):
+            toks.append(_Tok("MINUS"))
+            i -= len(word) - 1  # lex the rest again: it may be a field or a phrase
+        else:
+            m = _FIELD_RE.match(word)
+            if m:
+                toks.append(_Tok("FIELD", FIELD_ALIASES[m.group(1).lower()]))
+                rest = word[m.end() :]
+                if rest.startswith("["):
+                    close = text.find("]", i - len(rest))
+                    if close < 0:
+                        raise QuerySyntaxError(text, "a date range '[' is not closed with ']'")
+                    toks.append(_Tok("RANGE", text[i - len(rest) + 1 : close]))
+                    i = close + 1
+                elif rest:
+                    i -= len(rest)  # lex the value on its own (a word, a phrase)
+            else:
+                toks.append(_Tok("WORD", word.lstrip("+") or word))
+    return toks
+
+
+# --------------------------------------------------------------------------- parser
+
+
+class _Parser:
+    def __init__(self, text: str, toks: list[_Tok]) -> None:
+        self.text = text
+        self.toks = toks
+        self.i = 0
+
+    def peek(self) -> _Tok | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def take(self) -> _Tok:
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok
+
+    def fail(self, reason: str) -> QuerySyntaxError:
+        return QuerySyntaxError(self.text, reason)
+
+    def parse(self) -> Node | None:
+        if not self.toks:
+            return None
+        node = self.or_expr()
+        if self.peek() is not None:
+            raise self.fail("a ')' has no matching '('")
+        return node
+
+    def or_expr(self) -> Node:
+        items = [self.and_expr()]
+        while (tok := self.peek()) is not None and tok.kind == "OR":
+            self.take()
+            items.append(self.and_expr())
+        return items[0] if len(items) == 1 else Or(tuple(items))
+
+    def and_expr(self) -> Node:
+        items = [self.unary()]
+        while (tok := self.peek()) is not None and tok.kind not in ("OR", "RPAREN"):
+            if tok.kind == "AND":
+                self.take()
+            items.append(self.unary())
+        return items[0] if len(items) == 1 else And(tuple(items))
+
+    def unary(self) -> Node:
+        tok = self.peek()
+        if tok is None:
+            raise self.fail("the query ends where a term was expected")
+        if tok.kind in ("NOT", "MINUS"):
+            self.take()
+            return Not(self.unary())
+        return self.primary(None)
+
+    def primary(self, field: str | None) -> Node:
+        if self.peek() is None:
+            raise self.fail("the query ends where a term was expected")
+        tok = self.take()
+        if tok.kind == "LPAREN":
+            if (nxt := self.peek()) is not None and nxt.kind == "RPAREN":
+                raise self.fail("empty parentheses")
+            node = self.or_expr() if field is None else self._field_group(field)
+            closing = self.peek()
+            if closing is None or closing.kind != "RPAREN":
+                raise self.fail("a '(' is not closed")
+            self.take()
+            return node
+        if tok.kind == "FIELD":
+            if field is not None:
+                raise self.fail("a field prefix inside another field")
+            return self.primary(tok.value) if tok.value != DATE or self._next_is_value() else self._date(tok)
+        if tok.kind == "RANGE":
+            if field != DATE:
+                raise self.fail("a '[... TO ...]' range works only with date:")
+            return _date_range_node(self.text, tok.value)
+        if tok.kind in ("WORD", "PHRASE"):
+            if field == DATE:
+                return _date_value_node(self.text, tok.value)
+            return Text(tok.value, field, quoted=tok.kind == "PHRASE")
+        raise self.fail(f"unexpected {tok.kind}")
+
+    def _next_is_value(self) -> bool:
+        nxt = self.peek()
+        return nxt is not None and nxt.kind in ("WORD", "PHRASE", "RANGE", "LPAREN")
+
+    def _date(self, tok: _Tok) -> Node:
+        raise self.fail("date: needs a value such as 2021-12 or [2021-12-01 TO 2021-12-31]")
+
+    def _field_group(self, field: str) -> Node:
+        """``title:(a OR b)``: every term inside takes the field."""
+        node = self.or_expr()
+        return _with_field(self.text, node, field)
+
+
+def _with_field(text: str, node: Node, field: str) -> Node:
+    if isinstance(node, Text):
+        if node.field:
+            raise QuerySyntaxError(text, "a field prefix inside another field")
+        if field == DATE:
+            return _date_value_node(text, node.text)
+        return Text(node.text, field, node.quoted)
+    if isinstance(node, And):
+        return And(tuple(_with_field(text, i, field) for i in node.items))
+    if isinstance(node, Or):
+        return Or(tuple(_with_field(text, i, field) for i in node.items))
+    if isinstance(node, Not):
+        return Not(_with_field(text, node.item, field))
+    return node
+
+
+def _date_value_node(text: str, value: str) -> DateRange:
+    try:
+        return DateRange(parse_bound(value), parse_bound(value, end=True))
+    except ValueError as exc:
+        raise QuerySyntaxError(text, f"date:{value} — {exc}") from None
+
+
+def _date_range_node(text: str, inner: str) -> DateRange:
+    parts = re.split(r"\s+TO\s+|\s+TO$|^TO\s+|^TO$", inner.strip(), flags=re.IGNORECASE)
+    if len(parts) != 2:
+        raise QuerySyntaxError(text, "a date range is written [START TO END]")
+    start_text, end_text = (p.strip() for p in parts)
+    try:
+        start = parse_bound(start_text) if start_text not in ("", "*") else None
+        end = parse_bound(end_text, end=True) if end_text not in ("", "*") else None
+    except ValueError as exc:
+        raise QuerySyntaxError(text, str(exc)) from None
+    return DateRange(start, end)
+
+
+_KEYWORD_SPLIT_RE = re.compile(r"[\s()\"“”「」『』\[\]]+")
+
+
+def _keywords(text: str) -> Node | None:
+    """The fallback reading: every word of the query, ANDed, operators ignored."""
+    words = [w for w in _KEYWORD_SPLIT_RE.split(text) if w and w not in ("AND", "OR", "NOT")]
+    words = [w.lstrip("-+") for w in words if w.lstrip("-+")]
+    if not words:
+        return None
+    items = tuple(Text(w) for w in words)
+    return items[0] if len(items) == 1 else And(items)
+
+
+def parse(text: str) -> ParsedQuery:
+    """Parse query text; on a syntax error, read it as plain keywords instead."""
+    text = text or ""
+    try:
+        node = _Parser(text, _lex(text)).parse()
+    except QuerySyntaxError as exc:
+        return ParsedQuery(text, _keywords(text), fallback_reason=exc.reason)
+    return ParsedQuery(text, node)
+
+
+# --------------------------------------------------------------------------- compilation
+
+TermExpander = Callable[[str, str], list[str]]
+"""(field, value) → the indexed terms a keyword value stands for (case-insensitively)."""
+
+
+def _text_query(node: Text, title_boost: float, expand: TermExpander) -> wq.Query:
+    if node.field in (TAGS, CATEGORIES):
+        terms = expand(node.field, node.text)
+        if not terms:
+            return wq.NullQuery
+        subs = [wq.Term(node.field, t) for t in terms]
+        return subs[0] if len(subs) == 1 else wq.Or(subs)
+    words = query_words(node.text)
+    if not words:
+        return wq.NullQuery
+    fields = [node.field] if node.field else [TITLE, BODY]
+    subs = []
+    for name in fields:
+        boost = title_boost if name == TITLE and not node.field else 1.0
+        if len(words) == 1:
+            subs.append(wq.Term(name, words[0], boost=boost))
+        else:
+            subs.append(wq.Phrase(name, words, boost=boost))
+    return subs[0] if len(subs) == 1 else wq.Or(subs)
+
+
+def _compile(node: Node, title_boost: float, expand: TermExpander) -> wq.Query:
+    if isinstance(node, Text):
+        return _text_query(node, title_boost, expand)
+    if isinstance(node, DateRange):
+        return wq.DateRange(DATE, node.start, node.end)
+    if isinstance(node, Not):
+        return wq.Not(_compile(node.item, title_boost, expand))
+    subs = [_compile(i, title_boost, expand) for i in node.items]
+    if isinstance(node, And):
+        positives = [s for s in subs if not isinstance(s, wq.Not)]
+        if any(s is wq.NullQuery for s in positives):
+            return wq.NullQuery
+        negatives = [s for s in subs if isinstance(s, wq.Not)]
+        if not positives:
+            positives = [wq.Every()]
+        return wq.And(positives + negatives) if len(positives) + len(negatives) > 1 else positives[0]
+    kept = [s for s in subs if s is not wq.NullQuery]
+    if not kept:
+        return wq.NullQuery
+    return kept[0] if len(kept) == 1 else wq.Or(kept)
+
+
+def compile_query(parsed: ParsedQuery, *, title_boost: float, expand: TermExpander) -> wq.Query:
+    """The Whoosh query for a parsed query (``Every`` for an empty one)."""
+    if parsed.node is None:
+        return wq.NullQuery if parsed.text.strip() else wq.Every()
+    q = _compile(parsed.node, title_boost, expand)
+    if isinstance(q, wq.Not):
+        return wq.And([wq.Every(), q])
+    return q
+
+
+def compile_filters(
+    *,
+    categories: Iterable[str] = (),
+    tags: Iterable[str] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    expand: TermExpander,
+) -> wq.Query | None:
+    """A Whoosh filter for the category/tag/date options: any listed category, every listed tag."""
+    parts: list[wq.Query] = []
+    categories = list(categories)
+    cats = [t for c in categories for t in expand(CATEGORIES, c)]
+    if categories:
+        parts.append(wq.Or([wq.Term(CATEGORIES, c) for c in cats]) if cats else wq.NullQuery)
+    for tag in tags:
+        terms = expand(TAGS, tag)
+        parts.append(wq.Or([wq.Term(TAGS, t) for t in terms]) if terms else wq.NullQuery)
+    if since is not None or until is not None:
+        parts.append(wq.DateRange(DATE, since, until))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else wq.And(parts)
+
+
+def keyword_key(value: str) -> str:
+    """How category and tag values compare: normalized (case, width) and trimmed."""
+    return normalize(value.strip())

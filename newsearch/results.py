@@ -1,0 +1,228 @@
+"""Plain value objects that leave the library: hits, snippets, reports and stats.
+
+They hold copies of what was read from the index, never Whoosh objects, so
+they stay valid after the searcher is closed.  ``to_dict()`` gives the one
+JSON shape that the CLI (``--json``) and any server print.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .documents import iso_date
+
+__all__ = [
+    "FileFailure",
+    "Hit",
+    "IndexReport",
+    "IndexStats",
+    "Passage",
+    "SearchResults",
+    "Snippet",
+]
+
+ELLIPSIS = "…"
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One excerpt of an article with the character ranges that matched the query."""
+
+    text: str
+    highlights: tuple[tuple[int, int], ...] = ()
+    start: int = 0
+    """Offset of ``text`` in the article body."""
+    truncated_left: bool = False
+    truncated_right: bool = False
+
+    def render(self, before: str, after: str, escape: Any = None) -> str:
+        """The passage with every highlight wrapped in ``before``/``after``."""
+        esc = escape or (lambda s: s)
+        parts: list[str] = [ELLIPSIS] if self.truncated_left else []
+        cursor = 0
+        for start, end in self.highlights:
+            parts.append(esc(self.text[cursor:start]))
+            parts.append(before + esc(self.text[start:end]) + after)
+            cursor = end
+        parts.append(esc(self.text[cursor:]))
+        if self.truncated_right:
+            parts.append(ELLIPSIS)
+        return "".join(parts)
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """The best one to three passages of an article for a query."""
+
+    passages: tuple[Passage, ...] = ()
+    separator: str = " … "
+
+    @property
+    def text(self) -> str:
+        """The snippet without any highlight markers."""
+        return self.render("", "")
+
+    def render(self, before: str, after: str) -> str:
+        return self.separator.join(p.render(before, after) for p in self.passages)
+
+    def html(self) -> str:
+        """HTML-escaped text with ``<mark>`` around every match."""
+        return self.separator.join(
+            p.render("<mark>", "</mark>", escape=lambda s: html.escape(s, quote=False))
+            for p in self.passages
+        )
+
+    def __str__(self) -> str:
+        return self.render("**", "**")
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return [
+            {"text": p.text, "start": p.start, "highlights": [list(h) for h in p.highlights]}
+            for p in self.passages
+        ]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One matching article, copied out of the index."""
+
+    id: str
+    title: str
+    path: str
+    date: datetime | None
+    categories: list[str]
+    tags: list[str]
+    url: str | None
+    score: float
+    snippet: Snippet
+    utcoffset_minutes: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "date": iso_date(self.date, self.utcoffset_minutes),
+            "categories": list(self.categories),
+            "tags": list(self.tags),
+            "path": self.path,
+            "url": self.url,
+            "score": round(self.score, 4),
+            "snippet": self.snippet.html(),
+            "passages": self.snippet.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """A page of hits plus the total number of matching articles."""
+
+    query: str
+    total: int
+    hits: list[Hit]
+    offset: int = 0
+    limit: int | None = 10
+    sort: str = "relevance"
+
+    @property
+    def page(self) -> int:
+        """1-based page number implied by ``offset`` and ``limit``."""
+        if not self.limit:
+            return 1
+        return self.offset // self.limit + 1
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.hits)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "total": self.total,
+            "page": self.page,
+            "limit": self.limit,
+            "sort": self.sort,
+            "hits": [h.to_dict() for h in self.hits],
+        }
+
+
+@dataclass(frozen=True)
+class FileFailure:
+    """A source file (or JSONL line) that was skipped, and why."""
+
+    path: str
+    reason: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: {self.reason}"
+
+
+@dataclass
+class IndexReport:
+    """What an indexing run did, counted in source files."""
+
+    indexed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: list[FileFailure] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    articles_added: int = 0
+    articles_removed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        return (
+            f"{self.indexed} indexed, {self.unchanged} unchanged, {self.removed} removed, "
+            f"{len(self.failed)} failed ({self.articles_added} articles added, "
+            f"{self.articles_removed} removed) in {self.seconds:.1f}s"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "indexed": self.indexed,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "failed": [
+                {"path": f.path, "line": f.line, "reason": f.reason} for f in self.failed
+            ],
+            "warnings": list(self.warnings),
+            "articles_added": self.articles_added,
+            "articles_removed": self.articles_removed,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """A summary of an index's contents."""
+
+    path: str
+    articles: int
+    first_date: datetime | None
+    last_date: datetime | None
+    categories: list[tuple[str, int]]
+    tags: list[tuple[str, int]]
+    size_bytes: int
+    sources: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "articles": self.articles,
+            "sources": self.sources,
+            "first_date": iso_date(self.first_date, None),
+            "last_date": iso_date(self.last_date, None),
+            "categories": dict(self.categories),
+            "tags": dict(self.tags),
+            "size_bytes": self.size_bytes,
+        }

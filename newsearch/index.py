@@ -1,0 +1,223 @@
+"""``NewsIndex``: the library's front door.
+
+    >>> from newsearch import NewsIndex
+    >>> ix = NewsIndex.create("index")
+    >>> report = ix.update(["_posts"])
+    >>> for hit in ix.search("智能客服", since="2021-01"):
+    ...     print(hit.title, hit.snippet)
+
+The CLI and any server are thin layers over this class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .config import Config
+from .documents import Article
+from .errors import ArticleNotFoundError, IndexNotFoundError, InvalidArgumentError
+from .indexer import ProgressCallback, update_index
+from .query import parse
+from .results import IndexReport, IndexStats, SearchResults
+from .schema import ID, stored_to_article
+from .search import DateLike, collect_stats, run_search
+from .store import Manifest, Store
+
+__all__ = ["NewsIndex"]
+
+
+class NewsIndex:
+    """A newsearch index folder, opened for searching and updating.
+
+    Get one with :meth:`open` or :meth:`create`, not the constructor.  Every
+    method opens a fresh Whoosh searcher, so an open ``NewsIndex`` always sees
+    the latest committed state, also when another process updates it.
+    """
+
+    def __init__(self, store: Store, manifest: Manifest, config: Config, *, published: bool) -> None:
+        self._store = store
+        self._manifest = manifest
+        self._config = config
+        self._published = published
+        self._ix: Any = None
+
+    # ------------------------------------------------------------------ opening
+
+    @staticmethod
+    def exists(path: str | Path) -> bool:
+        """Whether ``path`` holds a newsearch index (of any version)."""
+        return Store(path).exists()
+
+    @classmethod
+    def open(cls, path: str | Path, *, config: Config | str | Path | None = None) -> NewsIndex:
+        """Open an existing index.
+
+        Raises :class:`IndexNotFoundError` when there is none at ``path`` and
+        :class:`SchemaMismatchError` when it was built by an incompatible
+        version (rebuild it then).
+        """
+        store = Store(path)
+        manifest = store.read_manifest()
+        return cls(store, manifest, _config(path, config), published=True)
+
+    @classmethod
+    def create(
+        cls,
+        path: str | Path,
+        *,
+        config: Config | str | Path | None = None,
+        replace: bool = False,
+    ) -> NewsIndex:
+        """Create an empty index at ``path``.
+
+        If an index is already there, ``replace=False`` opens it unchanged
+        (when compatible) and ``replace=True`` starts a new one beside it: the
+        old index stays searchable until the first :meth:`update` of the new
+        one completes, then the new one takes its place.
+        """
+        store = Store(path)
+        if store.path.exists() and not store.path.is_dir():
+            raise IndexNotFoundError(store.path, f"The index path {store.path} is a file, not an index folder.")
+        cfg = _config(path, config)
+        if store.exists() and not replace:
+            return cls(store, store.read_manifest(), cfg, published=True)
+        manifest = Manifest.new()
+        with store.write_lock():
+            store.create_generation(manifest)
+            if not store.exists():
+                store.write_manifest(manifest)
+                return cls(store, manifest, cfg, published=True)
+        return cls(store, manifest, cfg, published=False)
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def path(self) -> Path:
+        """The index folder."""
+        return self._store.path
+
+    @property
+    def config(self) -> Config:
+        """The settings this index object uses."""
+        return self._config
+
+    def _whoosh(self) -> Any:
+        if self._ix is None:
+            self._ix = self._store.open_generation(self._manifest)
+        return self._ix
+
+    def _searcher(self) -> Any:
+        return self._whoosh().searcher()
+
+    # ------------------------------------------------------------------ updating
+
+    def update(self, paths: Iterable[str | Path], *, progress: ProgressCallback | None = None) -> IndexReport:
+        """Index the files and folders in ``paths`` incrementally and return what was done.
+
+        New and changed files are (re)indexed, unchanged ones are skipped
+        without being analyzed, and articles whose files disappeared from
+        under ``paths`` are removed.  Files that cannot be parsed are listed
+        in ``report.failed``; they never stop the run.
+        """
+        paths = list(paths)
+        with self._store.write_lock():
+            if self._published:
+                # Pick up a rebuild another process may have published meanwhile.
+                current = self._store.read_manifest()
+                if current.generation != self._manifest.generation:
+                    self.close()
+                    self._manifest = current
+            report = update_index(self._whoosh(), paths, self._config, progress=progress)
+            if not self._published:
+                self._store.write_manifest(self._manifest)
+                self._published = True
+            self._store.remove_other_generations({self._manifest.generation})
+        return report
+
+    # ------------------------------------------------------------------ reading
+
+    def search(
+        self,
+        query: str,
+        *,
+        category: str | list[str] | None = None,
+        tags: str | list[str] | None = None,
+        since: DateLike | None = None,
+        until: DateLike | None = None,
+        sort: str = "relevance",
+        limit: int | None = 10,
+        offset: int = 0,
+    ) -> SearchResults:
+        """Articles matching ``query``, best first (or newest first with ``sort="date"``).
+
+        ``category`` keeps articles in any of the given categories, ``tags``
+        those carrying every given tag; ``since``/``until`` are inclusive and
+        accept ``2021``, ``2021-12``, ``2021-12-25``, ``2021年12月`` or a date.
+        ``limit=None`` returns every match.  ``total`` always counts them all.
+        """
+        with self._searcher() as searcher:
+            return run_search(
+                searcher,
+                self._config,
+                query,
+                category=category,
+                tags=tags,
+                since=since,
+                until=until,
+                sort=sort,
+                limit=limit,
+                offset=offset,
+            )
+
+    def explain(self, query: str) -> str:
+        """How ``query`` is read: its syntax tree after parsing and segmentation."""
+        return parse(query).explain()
+
+    def get(self, article_id: str) -> Article:
+        """The article with id ``article_id`` (:class:`ArticleNotFoundError` if none)."""
+        if not article_id:
+            raise InvalidArgumentError("ID", "an article id cannot be empty.")
+        with self._searcher() as searcher:
+            stored = searcher.document(**{ID: article_id})
+        if stored is None:
+            raise ArticleNotFoundError(article_id)
+        return stored_to_article(stored)
+
+    def __len__(self) -> int:
+        with self._searcher() as searcher:
+            return int(searcher.doc_count())
+
+    def stats(self, *, top: int | None = None) -> IndexStats:
+        """Number of articles and files, date range, category and tag counts, size on disk."""
+        size = self._store.size_bytes(self._manifest.generation)
+        with self._searcher() as searcher:
+            return collect_stats(searcher, str(self.path), size, top=top)
+
+    # ------------------------------------------------------------------ closing
+
+    def close(self) -> None:
+        """Release the index files (searches reopen them as needed)."""
+        self._ix = None
+
+    def __enter__(self) -> NewsIndex:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"NewsIndex({str(self.path)!r})"
+
+
+def _config(path: str | Path, config: Config | str | Path | None) -> Config:
+    if isinstance(config, Config):
+        return config
+    return Config.for_index(path, config)

@@ -1,0 +1,196 @@
+"""The index folder on disk: its manifest, its write lock and its Whoosh generations.
+
+An index folder holds ``newsearch.json`` (the manifest), ``newsearch.lock``
+and the files of one or more Whoosh indexes ("generations") told apart by
+their Whoosh index name.  The manifest names the generation that searches
+use.  ``--rebuild`` writes a fresh generation beside the current one and
+switches the manifest only when it is complete, so an interrupted rebuild
+leaves the previous index untouched.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from whoosh import index as windex
+from whoosh.filedb.filestore import FileStorage
+
+from .errors import IndexLockedError, IndexNotFoundError, SchemaMismatchError
+from .schema import ANALYZER_ID, SCHEMA_VERSION, build_schema
+
+__all__ = ["Manifest", "Store"]
+
+MANIFEST_NAME = "newsearch.json"
+LOCK_NAME = "newsearch.lock"
+FORMAT = "newsearch-index"
+_GENERATION_RE = re.compile(r"^_?(g[0-9a-f]{8})_")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What the manifest records about the index a folder holds."""
+
+    generation: str
+    schema_version: int = SCHEMA_VERSION
+    analyzer: str = ANALYZER_ID
+    created: str = ""
+    format: str = FORMAT
+
+    @classmethod
+    def new(cls) -> Manifest:
+        return cls(
+            generation="g" + secrets.token_hex(4),
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+
+    def compatible(self) -> bool:
+        return (
+            self.format == FORMAT
+            and self.schema_version == SCHEMA_VERSION
+            and self.analyzer == ANALYZER_ID
+        )
+
+
+class Store:
+    """One index folder.  Creating the object touches nothing on disk."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / MANIFEST_NAME
+
+    # ------------------------------------------------------------------ manifest
+
+    def exists(self) -> bool:
+        return self.manifest_path.is_file()
+
+    def read_manifest(self) -> Manifest:
+        """The manifest, or :class:`IndexNotFoundError` / :class:`SchemaMismatchError`."""
+        if self.path.exists() and not self.path.is_dir():
+            raise IndexNotFoundError(
+                self.path, f"The index path {self.path} is a file, not an index folder."
+            )
+        try:
+            raw = self.manifest_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            if self.path.is_dir() and any(self.path.glob("*.toc")):
+                raise SchemaMismatchError(self.path, "unknown (no newsearch.json)", SCHEMA_VERSION) from None
+            raise IndexNotFoundError(self.path) from None
+        except OSError as exc:
+            raise IndexNotFoundError(self.path, f"Cannot read {self.manifest_path}: {exc.strerror}.") from None
+        try:
+            data = json.loads(raw)
+            known = {k: data[k] for k in ("generation", "schema_version", "analyzer", "created", "format") if k in data}
+            manifest = Manifest(**known)
+        except (ValueError, TypeError):
+            raise SchemaMismatchError(self.path, "unreadable newsearch.json", SCHEMA_VERSION) from None
+        if not manifest.compatible():
+            found = f"{manifest.schema_version} ({manifest.analyzer})"
+            raise SchemaMismatchError(self.path, found, f"{SCHEMA_VERSION} ({ANALYZER_ID})")
+        return manifest
+
+    def write_manifest(self, manifest: Manifest) -> None:
+        """Atomically make ``manifest`` the current one (write, fsync, rename)."""
+        tmp = self.path / f".{MANIFEST_NAME}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(asdict(manifest), fh, indent=2)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.manifest_path)
+        _fsync_dir(self.path)
+
+    # ------------------------------------------------------------------ Whoosh
+
+    def storage(self) -> FileStorage:
+        return FileStorage(str(self.path))
+
+    def create_generation(self, manifest: Manifest) -> windex.Index:
+        """Create the empty Whoosh index of a new generation (not yet current)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        return self.storage().create_index(build_schema(), indexname=manifest.generation)
+
+    def open_generation(self, manifest: Manifest) -> windex.Index:
+        try:
+            return self.storage().open_index(indexname=manifest.generation)
+        except windex.EmptyIndexError:
+            raise IndexNotFoundError(
+                self.path,
+                f"The index at {self.path} is damaged: the files of generation "
+                f"{manifest.generation} are missing. Rebuild it with: "
+                f"newsearch index --rebuild --index {self.path} PATH...",
+            ) from None
+
+    def size_bytes(self, generation: str) -> int:
+        total = 0
+        for entry in os.scandir(self.path):
+            m = _GENERATION_RE.match(entry.name)
+            if m and m.group(1) == generation and entry.is_file():
+                total += entry.stat().st_size
+        return total
+
+    def remove_other_generations(self, keep: set[str]) -> None:
+        """Delete the files of every generation not in ``keep`` (abandoned or replaced ones)."""
+        for entry in os.scandir(self.path):
+            m = _GENERATION_RE.match(entry.name)
+            if m and m.group(1) not in keep:
+                try:
+                    os.unlink(entry.path)
+                except FileNotFoundError:
+                    pass
+
+    # ------------------------------------------------------------------ locking
+
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Hold the folder's write lock, or raise :class:`IndexLockedError` at once.
+
+        The lock is an ``flock`` on ``newsearch.lock``: the kernel releases it
+        when the holder exits, however it exits, so a killed indexer never
+        leaves a stale lock behind.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or None
+                    raise IndexLockedError(self.path, holder) from None
+                raise
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+            try:
+                yield
+            finally:
+                os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+

@@ -1,0 +1,391 @@
+"""The ``newsearch`` command: a thin layer over :class:`newsearch.NewsIndex`.
+
+Exit codes: 0 success, 1 an error newsearch explains (no index, locked...),
+2 a bad argument or option value, 3 indexing finished but some files failed,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, Optional
+
+import typer
+
+from . import __version__
+from .config import Config, default_index_dir
+from .errors import InvalidArgumentError, NewsearchError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_FAILED_FILES = 3
+EXIT_INTERRUPTED = 130
+SHOWN_FAILURES = 20
+FAILURES_FILE = "failed-files.txt"
+SEED_DIR = "seeds"
+
+app = typer.Typer(
+    name="newsearch",
+    help="Full-text search for archives of Chinese news posts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# --------------------------------------------------------------------------- shared options
+
+IndexOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--index",
+        help="Index folder. Default: $NEWSEARCH_INDEX, else ./index.",
+        show_default=False,
+    ),
+]
+ConfigOption = Annotated[
+    Optional[Path],
+    typer.Option("--config", help="Settings file (TOML). Default: newsearch.toml in the index folder."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _run(action: Callable[[], Any]) -> Any:
+    """Run a command body, turning foreseeable problems into one-line errors."""
+    try:
+        return action()
+    except InvalidArgumentError as exc:
+        # Library arguments (since=...) are options on the command line (--since).
+        name = exc.argument if not exc.argument.isidentifier() else f"--{exc.argument}"
+        _fail(f"Invalid value for {name}: {exc.message}", EXIT_USAGE)
+    except NewsearchError as exc:
+        _fail(str(exc), EXIT_ERROR)
+    except KeyboardInterrupt:
+        typer.echo("Interrupted; the index keeps everything committed before this point.", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except BrokenPipeError:
+        # The reader of our output went away (``| head``); nothing to report.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(0) from None
+
+
+def _index_dir(index: Path | None) -> Path:
+    return index if index is not None else default_index_dir()
+
+
+def _config(index_dir: Path, config: Path | None) -> Config:
+    return Config.for_index(index_dir, config)
+
+
+def _echo_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _colour() -> bool:
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+# --------------------------------------------------------------------------- index
+
+
+@app.command("index")
+def index_command(
+    paths: Annotated[list[Path], typer.Argument(help="Files and folders of posts (.md .markdown .html .htm .txt .jsonl).", show_default=False)],
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Start a new index from scratch; the old one is replaced when the new one is complete.")] = False,
+    index: IndexOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also list warnings (guessed encodings, unreadable dates...).")] = False,
+) -> None:
+    """Index posts, incrementally: new and changed files are (re)indexed, deleted ones removed."""
+    from .index import NewsIndex
+
+    index_dir = _index_dir(index)
+
+    def action() -> int:
+        cfg = _config(index_dir, config)
+        ix = NewsIndex.create(index_dir, config=cfg, replace=rebuild)
+        report = ix.update(paths, progress=_progress_bar() if not as_json else None)
+        _finish_progress()
+        failures_path = index_dir / FAILURES_FILE
+        if report.failed:
+            failures_path.write_text("".join(f"{f}\n" for f in report.failed), encoding="utf-8")
+        elif failures_path.exists():
+            failures_path.unlink()
+        if as_json:
+            _echo_json(report.to_dict())
+        else:
+            for failure in report.failed[:SHOWN_FAILURES]:
+                typer.echo(f"failed: {failure}", err=True)
+            if len(report.failed) > SHOWN_FAILURES:
+                typer.echo(f"... and {len(report.failed) - SHOWN_FAILURES} more.", err=True)
+            if verbose:
+                for warning in report.warnings:
+                    typer.echo(f"warning: {warning}", err=True)
+            elif report.warnings:
+                typer.echo(f"{len(report.warnings)} warnings (see them with --verbose).", err=True)
+            typer.echo(f"{report.summary()}. Index: {index_dir}")
+            if report.failed:
+                typer.echo(f"The list of failed files is in {failures_path}.", err=True)
+        return EXIT_FAILED_FILES if report.failed else 0
+
+    code = _run(action)
+    if code:
+        raise typer.Exit(code)
+
+
+_BAR: dict[str, Any] = {}
+
+
+def _progress_bar() -> Callable[[int, int, str], None] | None:
+    """A progress callback drawing a bar on a terminal (nothing when stderr is not one)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def progress(done: int, total: int, path: str) -> None:
+        bar = _BAR.get("bar")
+        if bar is None:
+            if total < 50:
+                return
+            bar = typer.progressbar(length=total, label="Indexing", file=sys.stderr)
+            bar.__enter__()
+            _BAR["bar"] = bar
+        bar.update(1)
+
+    return progress
+
+
+def _finish_progress() -> None:
+    bar = _BAR.pop("bar", None)
+    if bar is not None:
+        bar.__exit__(None, None, None)
+
+
+# --------------------------------------------------------------------------- search
+
+
+@app.command(
+    "search",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True},
+)
+def search_command(
+    query: Annotated[Optional[list[str]], typer.Argument(help="Keywords (all must match); OR, NOT/-word, \"phrases\", title: tags: category: date:.", show_default=False)] = None,
+    category: Annotated[Optional[list[str]], typer.Option("--category", "-c", help="Only this category (repeat for any of several).")] = None,
+    tag: Annotated[Optional[list[str]], typer.Option("--tag", "-t", help="Only articles with this tag (repeat: all of them).")] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="From this date on: 2021, 2021-12, 2021-12-25, 2021年12月.")] = None,
+    until: Annotated[Optional[str], typer.Option("--until", help="Up to this date, inclusive.")] = None,
+    sort: Annotated[str, typer.Option("--sort", help="relevance or date (newest first).")] = "relevance",
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Hits per page.")] = 10,
+    page: Annotated[int, typer.Option("--page", "-p", help="Page number, from 1.")] = 1,
+    index: IndexOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+    explain: Annotated[bool, typer.Option("--explain", help="Also print how the query was read.")] = False,
+) -> None:
+    """Search the index: ranked articles with highlighted passages."""
+    text = " ".join(query or [])
+
+    def action() -> None:
+        from .index import NewsIndex
+
+        if limit < 1:
+            raise InvalidArgumentError("--limit", f"{limit}; it must be 1 or more.")
+        if page < 1:
+            raise InvalidArgumentError("--page", f"{page}; pages are numbered from 1.")
+        index_dir = _index_dir(index)
+        cfg = _config(index_dir, config)
+        if index is None and not os.environ.get("NEWSEARCH_INDEX") and not NewsIndex.exists(index_dir):
+            _bootstrap_from_seeds(index_dir, cfg)
+        ix = NewsIndex.open(index_dir, config=cfg)
+        results = ix.search(
+            text,
+            category=category,
+            tags=tag,
+            since=since,
+            until=until,
+            sort=sort,
+            limit=limit,
+            offset=(page - 1) * limit,
+        )
+        if as_json:
+            data = results.to_dict()
+            if explain:
+                data["explain"] = ix.explain(text)
+            _echo_json(data)
+            return
+        if explain:
+            typer.echo(f"Query: {ix.explain(text)}")
+        _print_results(results)
+
+    _run(action)
+
+
+def _bootstrap_from_seeds(index_dir: Path, cfg: Config) -> None:
+    """A newcomer's first search: build the default index from ./seeds if it is there."""
+    from .index import NewsIndex
+
+    seeds = Path(SEED_DIR)
+    if not seeds.is_dir():
+        return
+    typer.echo(f"No index at {index_dir} yet; indexing {seeds}/ first.", err=True)
+    report = NewsIndex.create(index_dir, config=cfg).update([seeds])
+    typer.echo(report.summary(), err=True)
+
+
+def _print_results(results: Any) -> None:
+    colour = _colour()
+
+    def mark(s: str) -> str:
+        return typer.style(s, bold=True, fg=typer.colors.RED) if colour else f"**{s}**"
+
+    def dim(s: str) -> str:
+        return typer.style(s, dim=True) if colour else s
+
+    total = results.total
+    if total == 0:
+        typer.echo(f"No articles match {results.query!r}.")
+        return
+    last_page = (total - 1) // results.limit + 1 if results.limit else 1
+    noun = "article matches" if total == 1 else "articles match"
+    typer.echo(f"{total} {noun} {results.query!r} (page {results.page} of {last_page}).\n")
+    for rank, hit in enumerate(results.hits, start=results.offset + 1):
+        title = typer.style(hit.title, bold=True) if colour else hit.title
+        typer.echo(f"{rank}. {title}")
+        meta = [d.isoformat(sep=" ", timespec="minutes") if (d := hit.date) else "undated"]
+        if hit.categories:
+            meta.append("/".join(hit.categories))
+        if hit.tags:
+            meta.append(" ".join(f"#{t}" for t in hit.tags))
+        meta.append(f"id {hit.id}")
+        typer.echo("   " + dim(" · ".join(meta)))
+        typer.echo("   " + dim(hit.url or hit.path))
+        for line in _render_passages(hit.snippet, mark):
+            typer.echo("   " + line)
+        typer.echo("")
+
+
+def _render_passages(snippet: Any, mark: Callable[[str], str]) -> list[str]:
+    lines = []
+    for passage in snippet.passages:
+        out = []
+        cursor = 0
+        for start, end in passage.highlights:
+            out.append(passage.text[cursor:start])
+            out.append(mark(passage.text[start:end]))
+            cursor = end
+        out.append(passage.text[cursor:])
+        text = "".join(out).replace("\n", " ")
+        if passage.truncated_left:
+            text = "…" + text
+        if passage.truncated_right:
+            text += "…"
+        lines.append(text)
+    return lines
+
+
+# --------------------------------------------------------------------------- show, stats
+
+
+@app.command("show")
+def show_command(
+    article_id: Annotated[str, typer.Argument(metavar="ID", help="The article's id, as printed with every hit.", show_default=False)],
+    index: IndexOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Print one article: its fields and full text."""
+
+    def action() -> None:
+        from .documents import iso_date
+        from .index import NewsIndex
+
+        article = NewsIndex.open(_index_dir(index)).get(article_id)
+        date = iso_date(article.date, article.utcoffset_minutes)
+        if as_json:
+            _echo_json(
+                {
+                    "id": article.id,
+                    "title": article.title,
+                    "date": date,
+                    "categories": list(article.categories),
+                    "tags": list(article.tags),
+                    "path": article.path,
+                    "url": article.url,
+                    "content_hash": article.content_hash,
+                    "extra": article.extra,
+                    "body": article.body,
+                }
+            )
+            return
+        typer.echo(typer.style(article.title, bold=True) if _colour() else article.title)
+        typer.echo(f"id:         {article.id}")
+        typer.echo(f"date:       {date or 'undated'}")
+        typer.echo(f"categories: {', '.join(article.categories) or '-'}")
+        typer.echo(f"tags:       {', '.join(article.tags) or '-'}")
+        typer.echo(f"path:       {article.path}")
+        if article.url:
+            typer.echo(f"url:        {article.url}")
+        typer.echo("")
+        typer.echo(article.body)
+
+    _run(action)
+
+
+@app.command("stats")
+def stats_command(
+    index: IndexOption = None,
+    as_json: JsonOption = False,
+    top: Annotated[int, typer.Option("--top", help="How many categories and tags to list.")] = 20,
+) -> None:
+    """Print what the index holds: articles, date range, categories, tags, size."""
+
+    def action() -> None:
+        from .index import NewsIndex
+
+        if top < 1:
+            raise InvalidArgumentError("--top", f"{top}; it must be 1 or more.")
+        stats = NewsIndex.open(_index_dir(index)).stats()
+        if as_json:
+            _echo_json(stats.to_dict())
+            return
+        first = stats.first_date.date().isoformat() if stats.first_date else "-"
+        last = stats.last_date.date().isoformat() if stats.last_date else "-"
+        typer.echo(f"index:      {stats.path}")
+        typer.echo(f"articles:   {stats.articles} (from {stats.sources} files)")
+        typer.echo(f"dates:      {first} … {last}")
+        typer.echo(f"size:       {stats.size_bytes / 1e6:.1f} MB")
+        for label, counts in (("categories", stats.categories), ("tags", stats.tags)):
+            shown = ", ".join(f"{name} ({n})" for name, n in counts[:top]) or "-"
+            more = f", … {len(counts) - top} more" if len(counts) > top else ""
+            typer.echo(f"{label + ':':<11} {shown}{more}")
+
+    _run(action)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"newsearch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Full-text search for archives of Chinese news posts."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,303 @@
+"""NewsIndex as a library: indexing, incremental updates, search, filters, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from conftest import SEED_ID, SEEDS, write_post
+
+from newsearch import (
+    ArticleNotFoundError,
+    IndexNotFoundError,
+    InvalidArgumentError,
+    NewsIndex,
+    SchemaMismatchError,
+)
+
+
+@pytest.fixture()
+def posts(tmp_path: Path) -> Path:
+    folder = tmp_path / "_posts"
+    write_post(folder, "2021-03-01-a.md", "央行调整离岸人民币中间价", "离岸人民币汇率今日报6.3512。\n\n市场人士认为走势平稳。",
+               date="2021-03-01 09:30", categories="finance", tags="汇率 央行")
+    write_post(folder, "2021-06-15-b.md", "智能客服走进银行", "银行网点引入客服机器人，回答常见问题。",
+               date="2021-06-15", categories="[tech, finance]", tags="[AI, 客服]")
+    write_post(folder, "2021-12-20-c.md", "年终盘点", "这一年里，客服行业变化很大。人民币国际化继续推进。",
+               date="2021-12-20 18:00:00 +0800", categories="review", tags="盘点")
+    write_post(folder, "2020-01-05-d.md", "旧闻", "本文与其他文章无关，只谈天气。", date=None, categories="misc")
+    return folder
+
+
+@pytest.fixture()
+def ix(tmp_path: Path, posts: Path) -> NewsIndex:
+    index = NewsIndex.create(tmp_path / "index")
+    report = index.update([posts])
+    assert (report.indexed, report.failed) == (4, [])
+    return index
+
+
+def ids(results) -> list[str]:
+    return [h.id for h in results.hits]
+
+
+def test_seed_is_found_by_its_keywords(seed_index: NewsIndex) -> None:
+    for query in ("智能客服", "晓多科技", "双11", "客服 机器人"):
+        results = seed_index.search(query)
+        assert ids(results) == [SEED_ID], query
+        assert results.total == 1
+    assert seed_index.search("元宇宙 AND 自动驾驶 AND 火星").total == 0
+
+
+def test_hit_fields_are_plain_python_values(seed_index: NewsIndex) -> None:
+    hit = seed_index.search("晓多科技").hits[0]
+    assert hit.title == "瞄准智能化服务赛道 晓多科技用AI和大数据解放人工客服"
+    assert hit.date == datetime(2021, 12, 25, 14, 3, 27)
+    assert hit.categories == ["meirijingjixinwen"]
+    assert hit.tags == ["每日经济新闻新闻"]
+    assert hit.url == "http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW202112252225891863"
+    assert Path(hit.path).name == "000_7382423e0577ef0c.txt"
+    assert hit.score > 0
+    assert hit.to_dict()["date"] == "2021-12-25T14:03:27+08:00"
+
+
+def test_snippet_highlights_the_query_word(seed_index: NewsIndex) -> None:
+    snippet = seed_index.search("双11").hits[0].snippet
+    assert 1 <= len(snippet.passages) <= 3
+    for passage in snippet.passages:
+        assert passage.highlights
+        for start, end in passage.highlights:
+            assert passage.text[start:end] == "双11"
+    assert "<mark>双11</mark>" in snippet.html()
+    assert "**双11**" in str(snippet)
+
+
+def test_substring_inside_longer_word_is_found(ix: NewsIndex) -> None:
+    # search-granularity segmentation: 人民币 inside 离岸人民币
+    assert set(ids(ix.search("人民币"))) == {"2021-03-01-a", "2021-12-20-c"}
+
+
+def test_fullwidth_and_case_are_folded(ix: NewsIndex) -> None:
+    assert ids(ix.search("ＡＩ", limit=None)) == ids(ix.search("ai", limit=None))
+    assert ids(ix.search("tags:ai")) == ["2021-06-15-b"]
+
+
+def test_boolean_operators(ix: NewsIndex) -> None:
+    assert set(ids(ix.search("客服"))) == {"2021-06-15-b", "2021-12-20-c"}
+    assert ids(ix.search("客服 -人民币")) == ["2021-06-15-b"]
+    assert ids(ix.search("客服 NOT 人民币")) == ["2021-06-15-b"]
+    assert set(ids(ix.search("天气 OR 汇率"))) == {"2020-01-05-d", "2021-03-01-a"}
+    assert ids(ix.search('"客服机器人"')) == ["2021-06-15-b"]
+    assert ids(ix.search("title:盘点")) == ["2021-12-20-c"]
+
+
+def test_title_match_ranks_above_body_match(tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    write_post(folder, "body.md", "行业新闻", "今天说一说光伏。光伏行业的新闻很多。")
+    write_post(folder, "title.md", "光伏", "今天说一说行业。行业的新闻很多。有光伏。")
+    ix = NewsIndex.create(tmp_path / "index")
+    ix.update([folder])
+    assert ids(ix.search("光伏")) == ["title", "body"]
+
+
+def test_category_tag_and_date_filters(ix: NewsIndex) -> None:
+    every = ix.search("", limit=None)
+    assert every.total == 4
+    assert set(ids(ix.search("", category="finance"))) == {"2021-03-01-a", "2021-06-15-b"}
+    assert set(ids(ix.search("", category=["review", "misc"]))) == {"2021-12-20-c", "2020-01-05-d"}
+    assert ids(ix.search("", category="FINANCE", tags=["汇率"])) == ["2021-03-01-a"]
+    assert ids(ix.search("", tags=["AI", "客服"])) == ["2021-06-15-b"]
+    assert ids(ix.search("", tags=["AI", "汇率"])) == []
+    assert ids(ix.search("", category="nonexistent")) == []
+    assert set(ids(ix.search("", since="2021-06"))) == {"2021-06-15-b", "2021-12-20-c"}
+    assert set(ids(ix.search("", until="2021-06-15"))) == {"2021-03-01-a", "2021-06-15-b", "2020-01-05-d"}
+    assert ids(ix.search("", since="2021-06-16", until="2021-12")) == ["2021-12-20-c"]
+    assert ids(ix.search("", since="2021年3月", until="2021年3月")) == ["2021-03-01-a"]
+    assert ids(ix.search("客服", since="2021-12")) == ["2021-12-20-c"]
+
+
+def test_undated_article_takes_its_date_from_the_file_name(ix: NewsIndex) -> None:
+    assert ix.get("2020-01-05-d").date == datetime(2020, 1, 5)
+
+
+def test_date_sort_and_paging(ix: NewsIndex) -> None:
+    newest = ix.search("", sort="date", limit=None)
+    assert ids(newest) == ["2021-12-20-c", "2021-06-15-b", "2021-03-01-a", "2020-01-05-d"]
+    page2 = ix.search("", sort="date", limit=2, offset=2)
+    assert ids(page2) == ["2021-03-01-a", "2020-01-05-d"]
+    assert (page2.total, page2.page) == (4, 2)
+    assert ix.search("", sort="date", limit=2, offset=4).hits == []
+
+
+def test_limit_none_returns_every_match(tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    for i in range(25):
+        write_post(folder, f"n{i:02}.md", f"新闻{i}", f"第{i}条消息，关于股市。")
+    ix = NewsIndex.create(tmp_path / "index")
+    ix.update([folder])
+    assert len(ix.search("股市").hits) == 10
+    everything = ix.search("股市", limit=None)
+    assert (everything.total, len(everything.hits)) == (25, 25)
+
+
+def test_bad_arguments_raise_invalid_argument(ix: NewsIndex) -> None:
+    with pytest.raises(InvalidArgumentError, match="since"):
+        ix.search("x", since="2021-13-01")
+    with pytest.raises(InvalidArgumentError, match="limit"):
+        ix.search("x", limit=0)
+    with pytest.raises(InvalidArgumentError, match="sort"):
+        ix.search("x", sort="random")
+    with pytest.raises(InvalidArgumentError, match="offset"):
+        ix.search("x", offset=-1)
+
+
+def test_get_returns_the_article_and_unknown_id_raises(ix: NewsIndex) -> None:
+    article = ix.get("2021-06-15-b")
+    assert article.title == "智能客服走进银行"
+    assert article.categories == ("tech", "finance")
+    assert article.tags == ("AI", "客服")
+    with pytest.raises(ArticleNotFoundError, match="nope"):
+        ix.get("nope")
+
+
+def test_stats(ix: NewsIndex) -> None:
+    stats = ix.stats()
+    assert stats.articles == 4
+    assert stats.sources == 4
+    assert stats.first_date == datetime(2020, 1, 5)
+    assert stats.last_date == datetime(2021, 12, 20, 18, 0)
+    assert dict(stats.categories) == {"finance": 2, "tech": 1, "review": 1, "misc": 1}
+    assert dict(stats.tags)["客服"] == 1
+    assert stats.size_bytes > 0
+
+
+# --------------------------------------------------------------------------- incremental indexing
+
+
+def test_unchanged_folder_analyzes_nothing(ix: NewsIndex, posts: Path) -> None:
+    report = ix.update([posts])
+    assert (report.indexed, report.unchanged, report.removed, report.articles_added) == (0, 4, 0, 0)
+
+
+def test_touched_but_identical_file_is_not_reanalyzed(ix: NewsIndex, posts: Path) -> None:
+    target = posts / "2021-03-01-a.md"
+    os.utime(target, ns=(time.time_ns(), time.time_ns()))
+    report = ix.update([posts])
+    assert (report.indexed, report.unchanged, report.articles_added) == (0, 4, 0)
+
+
+def test_changed_new_and_deleted_files(ix: NewsIndex, posts: Path) -> None:
+    write_post(posts, "2021-06-15-b.md", "智能客服走进保险公司", "保险公司也用上了机器人。", date="2021-06-15")
+    write_post(posts, "2021-12-31-e.md", "跨年", "新年快乐，光伏行业展望。", date="2021-12-31")
+    (posts / "2020-01-05-d.md").unlink()
+    report = ix.update([posts])
+    assert (report.indexed, report.unchanged, report.removed) == (2, 2, 1)
+    assert (report.articles_added, report.articles_removed) == (2, 2)
+    assert len(ix) == 4
+    assert ids(ix.search("保险公司")) == ["2021-06-15-b"]
+    assert ids(ix.search("银行")) == []
+    assert ids(ix.search("光伏")) == ["2021-12-31-e"]
+    assert ids(ix.search("天气")) == []
+    with pytest.raises(ArticleNotFoundError):
+        ix.get("2020-01-05-d")
+
+
+def test_files_outside_the_given_paths_are_kept(tmp_path: Path, ix: NewsIndex, posts: Path) -> None:
+    other = tmp_path / "other"
+    write_post(other, "x.md", "另一个来源", "光伏发电。")
+    ix.update([other])
+    assert len(ix) == 5
+    report = ix.update([posts])
+    assert report.removed == 0
+    assert len(ix) == 5
+
+
+def test_unparseable_file_is_reported_and_the_run_goes_on(tmp_path: Path, ix: NewsIndex, posts: Path) -> None:
+    (posts / "broken.md").write_text("---\ntitle: [unclosed\n", encoding="utf-8")
+    (posts / "binary.txt").write_bytes(b"\x00\x01\x02binary\x00")
+    write_post(posts, "ok.md", "好文章", "光伏新闻。")
+    report = ix.update([posts])
+    assert report.indexed == 1
+    assert sorted(Path(f.path).name for f in report.failed) == ["binary.txt", "broken.md"]
+    assert all(f.reason for f in report.failed)
+    assert ids(ix.search("光伏")) == ["ok"]
+
+
+def test_a_changed_file_that_fails_keeps_its_previous_version(ix: NewsIndex, posts: Path) -> None:
+    (posts / "2021-12-20-c.md").write_bytes(b"\x00\x00 not text any more")
+    report = ix.update([posts])
+    assert [Path(f.path).name for f in report.failed] == ["2021-12-20-c.md"]
+    assert ids(ix.search("盘点")) == ["2021-12-20-c"]
+
+
+def test_duplicate_id_is_reported_not_overwritten(tmp_path: Path, ix: NewsIndex) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    write_post(elsewhere, "2021-03-01-a.md", "冒名", "同名文件，内容不同。")
+    report = ix.update([elsewhere])
+    assert len(report.failed) == 1
+    assert "already used" in report.failed[0].reason
+    assert ix.get("2021-03-01-a").title == "央行调整离岸人民币中间价"
+
+
+def test_jsonl_articles(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.jsonl"
+    records = [
+        {"id": "n1", "title": "第一条", "date": "2021-12-01", "tags": ["快讯"], "body": "<p>港股<b>收涨</b></p>"},
+        {"title": "第二条", "body": "**A股**收跌"},
+        {"date": "2021-12-02"},
+    ]
+    feed.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
+    ix = NewsIndex.create(tmp_path / "index")
+    report = ix.update([feed])
+    assert report.articles_added == 2
+    assert [(f.line, "title" in f.reason) for f in report.failed] == [(3, True)]
+    assert ids(ix.search("收涨")) == ["n1"]
+    assert ix.get("n1").body == "港股收涨"
+    assert ids(ix.search("第二条")) == ["feed-2"]
+
+
+def test_missing_path_is_an_argument_error(tmp_path: Path) -> None:
+    ix = NewsIndex.create(tmp_path / "index")
+    with pytest.raises(InvalidArgumentError, match="does not exist"):
+        ix.update([tmp_path / "nope"])
+
+
+# --------------------------------------------------------------------------- opening, rebuilding
+
+
+def test_open_missing_index_raises(tmp_path: Path) -> None:
+    with pytest.raises(IndexNotFoundError, match="newsearch index"):
+        NewsIndex.open(tmp_path / "none")
+
+
+def test_incompatible_index_asks_for_rebuild(tmp_path: Path) -> None:
+    ix = NewsIndex.create(tmp_path / "index")
+    ix.update([SEEDS])
+    manifest = tmp_path / "index" / "newsearch.json"
+    data = json.loads(manifest.read_text())
+    data["schema_version"] = 0
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(SchemaMismatchError, match="--rebuild"):
+        NewsIndex.open(tmp_path / "index")
+    rebuilt = NewsIndex.create(tmp_path / "index", replace=True)
+    rebuilt.update([SEEDS])
+    assert ids(NewsIndex.open(tmp_path / "index").search("晓多科技")) == [SEED_ID]
+
+
+def test_rebuild_replaces_the_index_only_when_complete(tmp_path: Path, posts: Path) -> None:
+    index_dir = tmp_path / "index"
+    NewsIndex.create(index_dir).update([posts])
+    pending = NewsIndex.create(index_dir, replace=True)
+    # Until the new index is complete, searches see the old one.
+    assert len(NewsIndex.open(index_dir)) == 4
+    pending.update([SEEDS])
+    reopened = NewsIndex.open(index_dir)
+    assert len(reopened) == 1
+    assert ids(reopened.search("晓多科技")) == [SEED_ID]
+    # The files of the replaced generation are gone.
+    generations = {p.name.lstrip("_").split("_")[0] for p in index_dir.iterdir() if p.name.lstrip("_").startswith("g")}
+    assert len(generations) == 1

@@ -78,6 +78,8 @@ def parse_article_date(value: object) -> tuple[datetime | None, int | None]:
         return datetime.combine(value, time()), None
     if isinstance(value, bool):
         raise ValueError(f"not a date: {value!r}")
+    if isinstance(value, (int, float)) and (abs(value) < 1e8 or abs(value) >= 1e13):
+        raise ValueError(f"not a Unix timestamp: {value!r}")  # same 9 to 13 digits as in text
     if isinstance(value, (int, float)) or (isinstance(value, str) and _TIMESTAMP_RE.match(value)):
         seconds = float(value)
         if seconds > 1e11:  # milliseconds
@@ -137,16 +139,16 @@ def parse_bound(value: str | date | datetime, *, end: bool = False) -> datetime:
         day = int(m["d"]) if m["d"] else None
         try:
             if month is None:
-                start, stop = datetime(year, 1, 1), datetime(year + 1, 1, 1)
+                start, last_day = datetime(year, 1, 1), datetime(year, 12, 31)
             elif day is None:
                 start = datetime(year, month, 1)
-                stop = start + timedelta(days=calendar.monthrange(year, month)[1])
+                last_day = start.replace(day=calendar.monthrange(year, month)[1])
             else:
-                start = datetime(year, month, day)
-                stop = start + timedelta(days=1)
+                start = last_day = datetime(year, month, day)
         except (ValueError, calendar.IllegalMonthError):
             raise ValueError(f"{text!r} is not a real date") from None
-        return stop - timedelta(microseconds=1) if end else start
+        # From the last day, not the next period's start, which overflows in 9999.
+        return last_day + timedelta(days=1, microseconds=-1) if end else start
     try:
         moment, _ = parse_article_date(text)
     except ValueError:

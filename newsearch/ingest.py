@@ -104,7 +104,7 @@ def decode(data: bytes, path: str | Path) -> tuple[str, str, list[str]]:
         raise IngestError(path, "empty file")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
-            return data.decode("utf-16").replace("\r\n", "\n"), "utf-16", []
+            return data.decode("utf-16").replace("\r\n", "\n").replace("\r", "\n"), "utf-16", []
         except UnicodeDecodeError as exc:
             raise IngestError(path, f"bad UTF-16 text ({exc.reason})") from None
     if b"\x00" in data[:8192]:
@@ -158,14 +158,32 @@ def split_front_matter(text: str, path: str | Path) -> tuple[dict[str, Any] | No
         return meta, text[m.end():], []
     if re.match(r"\A\s*---[ \t]*\r?\n", text):
         raise IngestError(path, "front matter starts with '---' but has no closing '---' line")
+    if re.match(r"\A\s*\+\+\+[ \t]*\r?\n", text):
+        raise IngestError(path, "front matter starts with '+++' but has no closing '+++' line")
     return None, text, []
+
+
+@lru_cache(maxsize=1)
+def _yaml_loader() -> Any:
+    import yaml
+
+    class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+        """Safe loading; a timestamp naming an impossible date (2021-13-45) stays a string."""
+
+    def timestamp(loader: Any, node: Any) -> Any:
+        try:
+            return loader.construct_yaml_timestamp(node)
+        except ValueError:
+            return loader.construct_scalar(node)
+
+    Loader.add_constructor("tag:yaml.org,2002:timestamp", timestamp)
+    return Loader
 
 
 def _yaml_load(raw: str) -> Any:
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(raw, Loader=loader)  # noqa: S506 - a safe loader
+    return yaml.load(raw, Loader=_yaml_loader())  # noqa: S506 - a safe loader
 
 
 def _loose_front_matter(raw: str) -> dict[str, Any]:
@@ -182,7 +200,8 @@ def _loose_front_matter(raw: str) -> dict[str, Any]:
         m = _LOOSE_KEY_RE.match(line.replace("\t", " ").strip())
         if m:
             last_key = m.group(1)
-            meta[last_key] = _unquote(m.group(2))
+            flow = re.fullmatch(r"\[(.*)\]", m.group(2))
+            meta[last_key] = [_unquote(v) for v in flow.group(1).split(",") if v.strip()] if flow else _unquote(m.group(2))
     return meta
 
 
@@ -220,6 +239,10 @@ def _first(meta: dict[str, Any], keys: Iterable[str]) -> Any:
     return None
 
 
+def _is_url(value: Any) -> bool:
+    return isinstance(value, str) and re.match(r"https?://", value.strip(), re.I) is not None
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, (datetime, date)):
         return value.isoformat()
@@ -239,7 +262,7 @@ _BLOCK_TAGS = frozenset(
     "form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary table tbody td tfoot th "
     "thead tr ul caption body html".split()
 )
-_DROP_TAGS = ("script", "style", "noscript", "template", "head", "iframe", "svg", "object", "embed")
+_DROP_TAGS = ("script", "style", "noscript", "template", "head", "title", "iframe", "svg", "object", "embed")
 _CJK = "\u2e80-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _SOFT_BREAK_RE = re.compile(rf"(?<=[{_CJK}\u3000-\u303f\uff00-\uffef])[ \t]*\n[ \t]*(?=[{_CJK}\u3000-\u303f\uff00-\uffef])")
 _SPACES_RE = re.compile(r"[ \t\r\n\f\v\u00a0]+")
@@ -385,8 +408,12 @@ def _build_article(
         moment = date_from_filename(path.name)
 
     url_value = _first(meta, _URL_KEYS)
-    url = str(url_value).strip() if isinstance(url_value, str) and re.match(r"https?://", url_value.strip(), re.I) else None
-    extra = {k: _jsonable(v) for k, v in meta.items() if k not in _KNOWN_KEYS}
+    url = url_value.strip() if _is_url(url_value) else None
+    extra = {
+        k: _jsonable(v)
+        for k, v in meta.items()
+        if k not in _KNOWN_KEYS or (k in _URL_KEYS and v not in (None, "") and not _is_url(v))
+    }
     raw_id = meta.get("id")
     article_id = unicodedata.normalize("NFC", str(raw_id).strip()) if raw_id not in (None, "") else default_id
     return Article(
@@ -431,7 +458,7 @@ def parse_bytes(data: bytes, path: str | Path) -> ParsedFile:
 
 def _parse_jsonl(text: str, path: Path, parsed: ParsedFile) -> None:
     stem = id_from_path(path)
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:

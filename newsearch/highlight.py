@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import replace
 
 from .analysis import normalize
 from .config import SnippetConfig
@@ -57,12 +58,16 @@ def _sentences(text: str) -> list[Span]:
     return out
 
 
-def _safe_boundary(text: str, i: int) -> int:
-    """Move a cut point left so it never splits a character from its combining marks."""
+def _safe_boundary(text: str, i: int, step: int = -1) -> int:
+    """Move a cut point (left, or right with ``step=1``) so it never splits a character
+    from its combining marks, or an emoji from the zero-width joiner that ties it to the one before."""
     while 0 < i < len(text) and (
-        unicodedata.combining(text[i]) or text[i] in "\u200d\ufe0e\ufe0f" or "\U0001f3fb" <= text[i] <= "\U0001f3ff"
+        unicodedata.combining(text[i])
+        or text[i] in "\u200d\ufe0e\ufe0f"
+        or "\U0001f3fb" <= text[i] <= "\U0001f3ff"
+        or text[i - 1] == "\u200d"
     ):
-        i -= 1
+        i += step
     return i
 
 
@@ -81,7 +86,8 @@ def _window(text: str, start: int, end: int, focus: Span, width: int) -> Span:
     we = min(end, ws + width)
     if we < focus[1]:
         we = focus[1]
-    return _safe_boundary(text, ws), _safe_boundary(text, we)
+    # the start moves right, the end left: the window never grows past ``width``
+    return min(_safe_boundary(text, ws, 1), focus[0]), _safe_boundary(text, we)
 
 
 def _passage(text: str, ws: int, we: int, spans: Sequence[Span], sentence: Span) -> Passage:
@@ -158,7 +164,8 @@ def make_snippet(
         if passages and passages[-1].start + len(passages[-1].text) >= passage.start - 1:
             prev = passages[-1]
             if (passage.start + len(passage.text)) - prev.start <= width:
-                passages[-1] = _passage(text, prev.start, passage.start + len(passage.text), spans, (prev.start, e))
+                merged = _passage(text, prev.start, passage.start + len(passage.text), spans, (prev.start, e))
+                passages[-1] = replace(merged, truncated_left=prev.truncated_left)
                 continue
         passages.append(passage)
     return Snippet(tuple(passages))

@@ -114,7 +114,10 @@ class ParsedQuery:
     fallback_reason: str | None = None
 
     def explain(self) -> str:
-        tree = self.node.explain() if self.node is not None else "(all articles)"
+        if self.node is not None:
+            tree = self.node.explain()
+        else:  # compile_query: Every for an empty query, nothing for one of operators only
+            tree = "(nothing)" if self.text.strip() else "(all articles)"
         if self.fallback_reason:
             return f"{tree}  [read as plain keywords: {self.fallback_reason}]"
         return tree
@@ -215,9 +218,11 @@ def _lex(text: str) -> list[_Tok]:
             toks.append(_Tok("AND"))
         elif word == "NOT":
             toks.append(_Tok("NOT"))
-        elif word.startswith("-") and len(word) > 1 and (not toks or toks[-1].kind != "FIELD"):
+        elif word.startswith("-") and (not toks or toks[-1].kind != "FIELD"):
+            if len(word) == 1 and (i >= n or text[i] not in _QUOTES and text[i] != "("):
+                raise QuerySyntaxError(text, "a '-' must be written right before what it excludes")
             toks.append(_Tok("MINUS"))
-            i -= len(word) - 1  # lex the rest again: it may be a field or a phrase
+            i -= len(word) - 1  # lex the rest again: it may be a field, a phrase or a group
         else:
             m = _FIELD_RE.match(word)
             if m:
@@ -370,7 +375,8 @@ _KEYWORD_SPLIT_RE = re.compile(r"[\s()\"“”「」『』\[\]]+")
 def _keywords(text: str) -> Node | None:
     """The fallback reading: every word of the query, ANDed, operators ignored."""
     words = [w for w in _KEYWORD_SPLIT_RE.split(text) if w and w not in ("AND", "OR", "NOT")]
-    words = [w.lstrip("-+") for w in words if w.lstrip("-+")]
+    words = [_FIELD_RE.sub("", w.lstrip("-+")).lstrip("-+") for w in words]  # no field names
+    words = [w for w in words if w]
     if not words:
         return None
     items = tuple(Text(w) for w in words)

@@ -1,0 +1,249 @@
+"""newsearch.analysis: one-for-one normalization and jieba tokens with exact offsets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from whoosh import fields
+from whoosh.analysis import Token
+
+from newsearch.analysis import JiebaTokenizer, normalize, query_words, word_analyzer, word_tokens
+from newsearch.ingest import read_file
+
+REPO = Path(__file__).resolve().parents[1]
+SEED_FILE = REPO / "seeds" / "000_7382423e0577ef0c.txt"
+
+
+@pytest.fixture(scope="module")
+def body() -> str:
+    return read_file(SEED_FILE).articles[0].body
+
+
+def _tokens(tokens) -> list[tuple[str, int, int, int]]:  # Whoosh reuses one Token: copy as we go
+    return [(t.text, t.pos, t.startchar, t.endchar) for t in tokens]
+
+
+def _main_words(tokens):
+    """The last token at each position: the word itself (sub-words come before it)."""
+    by_pos = {}
+    for tok in tokens:
+        by_pos[tok[1]] = tok
+    return [by_pos[p] for p in sorted(by_pos)]
+
+
+# --------------------------------------------------------------------------- normalize
+
+
+def test_normalize_folds_full_width_digits_and_latin() -> None:
+    assert normalize("ＡＩ２０２１") == "ai2021"
+
+
+def test_normalize_lower_cases_latin_and_folds_punctuation_and_spaces() -> None:
+    assert normalize("Ｈｅｌｌｏ　ＷＯＲＬＤ！，CTO") == "hello world!,cto"
+    assert normalize("你好，世界！（文章来源：新闻）") == "你好,世界!(文章来源:新闻)"
+
+
+def test_normalize_leaves_chinese_and_ideographic_full_stop_alone() -> None:
+    assert normalize("晓多科技。人工智能") == "晓多科技。人工智能"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ﬁ", "ﬁ"),  # NFKC would give two characters: kept as is
+        ("㈠", "㈠"),  # NFKC gives "(一)": kept
+        ("İ", "İ"),  # lower() gives two characters: kept
+        ("①", "1"),
+        ("Ω", "ω"),  # OHM SIGN → omega
+        ("e\u0301", "e\u0301"),  # a combining mark stays its own character
+        ("𠮷", "𠮷"),  # outside the BMP: one character
+    ],
+)
+def test_normalize_maps_one_character_to_one(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+    assert len(normalize(text)) == len(text)
+
+
+def test_normalize_is_per_character_on_the_seed(body: str) -> None:
+    norm = normalize(body)
+    assert len(norm) == len(body)
+    assert all(norm[i] == normalize(ch) for i, ch in enumerate(body))
+    assert "AI" in body and "AI" not in norm and "ai" in norm
+    assert "（" in body and "（" not in norm
+
+
+# --------------------------------------------------------------------------- word_tokens
+
+
+def test_search_sub_words_share_the_position_of_their_word() -> None:
+    assert word_tokens("离岸人民币") == [("离岸", 0, 0, 2), ("人民", 1, 2, 4), ("人民币", 1, 2, 5)]
+    assert word_tokens("人民币汇率") == [("人民", 0, 0, 2), ("人民币", 0, 0, 3), ("汇率", 1, 3, 5)]
+
+
+def test_query_mode_has_no_sub_words() -> None:
+    assert word_tokens("离岸人民币", search=False) == [("离岸", 0, 0, 2), ("人民币", 1, 2, 5)]
+    assert query_words("离岸人民币") == ["离岸", "人民币"]
+    assert query_words("人民币汇率") == ["人民币", "汇率"]
+
+
+def test_full_width_latin_is_one_normalized_term() -> None:
+    assert word_tokens("ＡＩ客服") == [("ai", 0, 0, 2), ("客服", 1, 2, 4)]
+    assert query_words("ＡＩ客服") == query_words("AI客服") == ["ai", "客服"]
+
+
+def test_punctuation_and_spaces_are_dropped_but_offsets_stay_exact() -> None:
+    text = "Hello, World! 2021年"
+    assert word_tokens(text) == [("hello", 0, 0, 5), ("world", 1, 7, 12), ("2021", 2, 14, 18), ("年", 3, 18, 19)]
+
+
+def test_symbols_around_words_are_trimmed_with_their_offsets() -> None:
+    text = "6·18 4.6万 52% _abc_ #tag"
+    assert word_tokens(text) == [
+        ("6", 0, 0, 1),
+        ("18", 1, 2, 4),
+        ("4.6", 2, 5, 8),
+        ("万", 3, 8, 9),
+        ("52", 4, 10, 12),
+        ("abc", 5, 15, 18),
+        ("tag", 6, 21, 24),
+    ]
+
+
+@pytest.mark.parametrize("text", ["", "   ", "，。！？ …… “”", "\n\n"])
+def test_no_words_no_tokens(text: str) -> None:
+    assert word_tokens(text) == []
+    assert query_words(text) == []
+
+
+def test_first_sentence_of_the_seed(body: str) -> None:
+    first = body[: body.index("，") + 1]
+    assert first == "一切都在快速变化中。2020年在疫情防控中构筑科技保护伞的人工智能，"
+    assert word_tokens(first) == [
+        ("一切", 0, 0, 2),
+        ("一切都在", 0, 0, 4),
+        ("快速", 1, 4, 6),
+        ("变化", 2, 6, 8),
+        ("中", 3, 8, 9),
+        ("2020", 4, 10, 14),
+        ("年", 5, 14, 15),
+        ("在", 6, 15, 16),
+        ("疫情", 7, 16, 18),
+        ("防控", 8, 18, 20),
+        ("中", 9, 20, 21),
+        ("构筑", 10, 21, 23),
+        ("科技", 11, 23, 25),
+        ("保护", 12, 25, 27),
+        ("保护伞", 12, 25, 28),
+        ("的", 13, 28, 29),
+        ("人工", 14, 29, 31),
+        ("智能", 14, 31, 33),
+        ("人工智能", 14, 29, 33),
+    ]
+
+
+def test_every_token_of_the_seed_points_at_its_own_text(body: str) -> None:
+    tokens = word_tokens(body)
+    assert len(tokens) > 1000
+    for term, _pos, start, end in tokens:
+        assert 0 <= start < end <= len(body)
+        assert normalize(body[start:end]) == term
+        assert any(ch.isalnum() for ch in term)
+
+
+def test_positions_count_words_in_reading_order(body: str) -> None:
+    tokens = word_tokens(body)
+    positions = [pos for _, pos, _, _ in tokens]
+    assert positions == sorted(positions)
+    words = _main_words(tokens)
+    assert [pos for _, pos, _, _ in words] == list(range(len(words)))
+    starts = [start for _, _, start, _ in words]
+    assert all(a < b for a, b in zip(starts, starts[1:]))
+    ends = [end for _, _, _, end in words]
+    assert all(end <= nxt for end, nxt in zip(ends, starts[1:]))  # words never overlap
+
+
+def test_sub_words_lie_inside_the_word_they_come_from(body: str) -> None:
+    tokens = word_tokens(body)
+    words = {pos: tok for pos, tok in ((t[1], t) for t in _main_words(tokens))}
+    subs = [t for t in tokens if t != words[t[1]]]
+    assert subs, "the seed has long words with dictionary sub-words"
+    for term, pos, start, end in subs:
+        word, _, wstart, wend = words[pos]
+        assert wstart <= start < end <= wend
+        assert len(term) in (2, 3) and len(word) > len(term)
+        assert word[start - wstart : end - wstart] == term
+
+
+def test_query_mode_gives_exactly_the_words_of_search_mode(body: str) -> None:
+    assert word_tokens(body, search=False) == _main_words(word_tokens(body))
+    assert query_words(body) == [term for term, _, _, _ in _main_words(word_tokens(body))]
+
+
+def test_seed_words_found_inside_longer_words(body: str) -> None:
+    tokens = word_tokens(body)
+    at_29 = [t for t in tokens if t[1] == 14]
+    assert at_29 == [("人工", 14, 29, 31), ("智能", 14, 31, 33), ("人工智能", 14, 29, 33)]
+    hulianwang = body.index("互联网")
+    assert [t for t in tokens if t[2] >= hulianwang and t[3] <= hulianwang + 3] == [
+        ("互联", 23, 53, 55),
+        ("联网", 23, 54, 56),
+        ("互联网", 23, 53, 56),
+    ]
+    assert hulianwang == 53
+
+
+# --------------------------------------------------------------------------- the Whoosh tokenizer
+
+
+def test_whoosh_tokenizer_yields_the_same_tokens(body: str) -> None:
+    tokens = _tokens(JiebaTokenizer()(body, positions=True, chars=True))
+    assert tokens == word_tokens(body)
+
+
+def test_whoosh_tokenizer_query_mode_has_no_sub_words(body: str) -> None:
+    assert _tokens(JiebaTokenizer()(body, positions=True, chars=True, mode="query")) == word_tokens(body, search=False)
+    assert _tokens(JiebaTokenizer(search=False)("离岸人民币", positions=True, chars=True)) == [
+        ("离岸", 0, 0, 2),
+        ("人民币", 1, 2, 5),
+    ]
+
+
+def test_whoosh_tokenizer_offsets_and_original() -> None:
+    out = [
+        (t.text, t.pos, t.startchar, t.endchar, t.original, t.boost, t.stopped)
+        for t in JiebaTokenizer()("ＡＩ离岸人民币", positions=True, chars=True, keeporiginal=True, start_pos=10, start_char=100)
+    ]
+    assert out == [
+        ("ai", 10, 100, 102, "ＡＩ", 1.0, False),
+        ("离岸", 11, 102, 104, "离岸", 1.0, False),
+        ("人民", 12, 104, 106, "人民", 1.0, False),
+        ("人民币", 12, 104, 107, "人民币", 1.0, False),
+    ]
+
+
+def test_whoosh_tokenizer_without_positions_gives_terms_only() -> None:
+    texts = []
+    for t in JiebaTokenizer()("智能客服机器人"):
+        assert isinstance(t, Token)
+        assert (t.positions, t.chars) == (False, False)
+        assert not hasattr(t, "pos") and not hasattr(t, "startchar")
+        texts.append(t.text)
+    assert texts == ["智能", "客服", "机器", "机器人"]
+
+
+def test_whoosh_tokenizer_untokenized_value_is_one_normalized_token() -> None:
+    out = [
+        (t.text, t.pos, t.startchar, t.endchar)
+        for t in JiebaTokenizer()("ＡＢ c", positions=True, chars=True, tokenize=False, start_pos=3, start_char=7)
+    ]
+    assert out == [("ab c", 3, 7, 11)]
+
+
+def test_tokenizer_equality_and_the_field_analyzer() -> None:
+    assert JiebaTokenizer() == JiebaTokenizer(search=True) == word_analyzer()
+    assert JiebaTokenizer() != JiebaTokenizer(search=False)
+    assert hash(JiebaTokenizer()) == hash(word_analyzer())
+    field = fields.TEXT(analyzer=word_analyzer(), phrase=True)
+    assert list(field.process_text("离岸人民币")) == ["离岸", "人民", "人民币"]
+    assert list(field.process_text("离岸人民币", mode="query")) == ["离岸", "人民币"]

@@ -1,7 +1,7 @@
-"""Text → index terms: normalization and jieba word segmentation.
+"""Text → index terms: normalization, match units and jieba word segmentation.
 
-The only module that imports jieba.  Two promises hold for everything it
-produces, because highlighting and phrase search depend on them:
+The only module that imports jieba and OpenCC.  Two promises hold for
+everything it produces, because matching and highlighting depend on them:
 
 * :func:`normalize` maps every character to exactly one character, so an
   offset in normalized text is the same offset in the original;
@@ -15,6 +15,7 @@ produces, because highlighting and phrase search depend on them:
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import unicodedata
 from collections.abc import Iterator
@@ -24,9 +25,11 @@ from whoosh.analysis import Token, Tokenizer
 
 __all__ = [
     "JiebaTokenizer",
+    "SUBWORD_WEIGHT",
     "WordToken",
     "normalize",
     "query_words",
+    "units",
     "word_analyzer",
     "word_tokens",
 ]
@@ -57,12 +60,61 @@ class _FoldTable(dict[int, str]):
 _FOLD = _FoldTable()
 
 
-def normalize(text: str) -> str:
-    """Fold full-width forms, compatibility characters and letter case, one character for one.
+class _Simplifier:
+    """OpenCC's traditional → simplified conversion, kept only where it is one character for one."""
 
-    ``normalize("ＡＩ２０２１")`` is ``"ai2021"``; ``len(normalize(s)) == len(s)`` always.
+    def __init__(self) -> None:
+        self._convert: Any = None
+        self._chars: dict[str, str] = {}
+
+    def _converter(self) -> Any:
+        if self._convert is None:
+            import opencc
+
+            self._convert = opencc.OpenCC("t2s").convert
+        return self._convert
+
+    def __call__(self, text: str) -> str:
+        if text.isascii():
+            return text
+        converted = self._converter()(text)
+        if len(converted) == len(text):
+            return converted
+        # A phrase rule changed the length: convert character by character instead.
+        out = []
+        chars = self._chars
+        for ch in text:
+            conv = chars.get(ch)
+            if conv is None:
+                conv = self._converter()(ch)
+                conv = chars[ch] = conv if len(conv) == 1 else ch
+            out.append(conv)
+        return "".join(out)
+
+
+_SIMPLIFY = _Simplifier()
+
+
+def normalize(text: str) -> str:
+    """Fold full-width forms, compatibility characters, letter case and traditional
+    characters, one character for one.
+
+    ``normalize("ＡＩ２０２１")`` is ``"ai2021"``, ``normalize("臺灣")`` is ``"台湾"``;
+    ``len(normalize(s)) == len(s)`` always.
     """
-    return text.translate(_FOLD)
+    return _SIMPLIFY(text.translate(_FOLD))
+
+
+# --------------------------------------------------------------------------- match units
+
+_UNIT_RE = re.compile(r"[0-9a-z]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
+
+
+def units(normalized: str) -> list[str]:
+    """The match units of normalized text: each CJK character, each run of ASCII letters
+    and digits.  An article contains a query string only if it holds all its units, so
+    the units index gives exact candidates regardless of word segmentation."""
+    return _UNIT_RE.findall(normalized)
 
 
 # --------------------------------------------------------------------------- segmentation
@@ -71,7 +123,8 @@ def normalize(text: str) -> str:
 class _Segmenter:
     """A lazily initialised jieba tokenizer (loading its dictionary takes a while)."""
 
-    def __init__(self) -> None:
+    def __init__(self, user_dicts: tuple[str, ...] = ()) -> None:
+        self.user_dicts = user_dicts
         self._jieba: Any = None
         self._lock = threading.Lock()
 
@@ -84,11 +137,32 @@ class _Segmenter:
                     jieba.setLogLevel(logging.WARNING)
                     tokenizer = jieba.Tokenizer()
                     tokenizer.initialize()
+                    for path in self.user_dicts:
+                        _load_user_dict(tokenizer, path)
                     self._jieba = tokenizer
         return self._jieba
 
 
-_SEGMENTER = _Segmenter()
+def _load_user_dict(tokenizer: Any, path: str) -> None:
+    from .errors import ConfigError
+
+    try:
+        with open(path, "rb") as fh:
+            tokenizer.load_userdict(fh)
+    except FileNotFoundError:
+        raise ConfigError(path, "jieba user dictionary not found (check analysis.user_dicts).") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(path, f"cannot load the jieba user dictionary: {exc}.") from None
+
+
+_SEGMENTERS: dict[tuple[str, ...], _Segmenter] = {}
+
+
+def _segmenter(user_dicts: tuple[str, ...]) -> _Segmenter:
+    found = _SEGMENTERS.get(user_dicts)
+    if found is None:
+        found = _SEGMENTERS.setdefault(user_dicts, _Segmenter(user_dicts))
+    return found
 
 
 def _is_word(text: str) -> bool:
@@ -99,7 +173,7 @@ def _is_cjk_word(text: str) -> bool:
     return "\u3400" <= text[0] <= "\u9fff" or "\uf900" <= text[0] <= "\ufaff" or text[0] >= "\U00020000"
 
 
-def word_tokens(text: str, *, search: bool = True) -> list[WordToken]:
+def word_tokens(text: str, *, search: bool = True, user_dicts: tuple[str, ...] = ()) -> list[WordToken]:
     """Segment ``text`` into (term, position, startchar, endchar) tuples.
 
     Terms are normalized; punctuation and spaces are dropped.  With
@@ -107,7 +181,7 @@ def word_tokens(text: str, *, search: bool = True) -> list[WordToken]:
     at the same position, as jieba's ``cut_for_search`` does, so that
     ``人民币`` is found inside ``离岸人民币``.
     """
-    jieba = _SEGMENTER.get()
+    jieba = _segmenter(user_dicts).get()
     freq = jieba.FREQ
     norm = normalize(text)
     out: list[WordToken] = []
@@ -144,17 +218,34 @@ def query_words(text: str) -> list[str]:
 # --------------------------------------------------------------------------- Whoosh analyzer
 
 
-class JiebaTokenizer(Tokenizer):  # type: ignore[misc]
-    """A Whoosh tokenizer over :func:`word_tokens` that honours Whoosh's tokenizer contract."""
+SUBWORD_WEIGHT = 0.5
+"""How much a sub-word occurrence (人民币 inside 离岸人民币) counts against a whole word."""
 
-    def __init__(self, search: bool = True) -> None:
+
+class JiebaTokenizer(Tokenizer):  # type: ignore[misc]
+    """A Whoosh tokenizer over :func:`word_tokens` that honours Whoosh's tokenizer contract.
+
+    Sub-words get ``SUBWORD_WEIGHT`` as their boost, so an article where a word stands
+    on its own ranks above one where it only appears inside a longer word.
+    """
+
+    def __init__(self, search: bool = True, user_dicts: tuple[str, ...] = ()) -> None:
         self.search = search
+        self.user_dicts = tuple(user_dicts)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("user_dicts", ())
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.search == self.search  # type: ignore[attr-defined]
+        return (
+            type(other) is type(self)
+            and other.search == self.search  # type: ignore[attr-defined]
+            and other.user_dicts == self.user_dicts  # type: ignore[attr-defined]
+        )
 
     def __hash__(self) -> int:
-        return hash((type(self).__name__, self.search))
+        return hash((type(self).__name__, self.search, self.user_dicts))
 
     def __call__(  # type: ignore[override]
         self,
@@ -181,9 +272,12 @@ class JiebaTokenizer(Tokenizer):  # type: ignore[misc]
             yield token
             return
         search = self.search and mode != "query"
-        for term, pos, start, end in word_tokens(value, search=search):
+        found = word_tokens(value, search=search, user_dicts=self.user_dicts)
+        last = len(found) - 1
+        for i, (term, pos, start, end) in enumerate(found):
             token.text = term
-            token.boost = 1.0
+            # Sub-words come before the word they are part of, at the same position.
+            token.boost = SUBWORD_WEIGHT if i < last and found[i + 1][1] == pos else 1.0
             token.stopped = False
             if keeporiginal:
                 token.original = value[start:end]
@@ -195,6 +289,6 @@ class JiebaTokenizer(Tokenizer):  # type: ignore[misc]
             yield token
 
 
-def word_analyzer() -> JiebaTokenizer:
+def word_analyzer(user_dicts: tuple[str, ...] = ()) -> JiebaTokenizer:
     """The analyzer of the title and body word fields."""
-    return JiebaTokenizer(search=True)
+    return JiebaTokenizer(search=True, user_dicts=user_dicts)

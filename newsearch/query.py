@@ -21,25 +21,30 @@ can show it; :func:`compile_query` turns it into Whoosh objects.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 from datetime import datetime
 
 from whoosh import query as wq
 
-from .analysis import normalize, query_words
+from .analysis import normalize, units
 from .dates import parse_bound
 from .errors import QuerySyntaxError
-from .schema import BODY, CATEGORIES, DATE, TAGS, TITLE
+from .matching import Contains, needle_pattern
+from .schema import BODY, CATEGORIES, DATE, NBODY, NTITLE, TAGS, TITLE, UNITS
+from .synonyms import NO_SYNONYMS, Synonyms
 
 __all__ = [
     "And",
     "DateRange",
+    "Needle",
     "Node",
     "Not",
     "Or",
     "ParsedQuery",
     "Text",
+    "Vocabulary",
     "compile_filters",
     "compile_query",
     "parse",
@@ -56,13 +61,21 @@ class Text:
     field: str | None = None
     quoted: bool = False
 
-    def explain(self) -> str:
-        words = query_words(self.text) if self.field not in (TAGS, CATEGORIES) else [self.text]
-        shown = " ".join(words) if words else "∅"
+    def to_query(self) -> str:
+        """This node written back as query text."""
         prefix = f"{self.field}:" if self.field else ""
-        if self.quoted or len(words) > 1:
-            return f'{prefix}"{shown}"'
-        return f"{prefix}{shown}"
+        return f'{prefix}"{self.text}"' if self.quoted else f"{prefix}{self.text}"
+
+    def explain(self) -> str:
+        prefix = f"{self.field}:" if self.field else ""
+        if self.field in (TAGS, CATEGORIES):
+            return f"{prefix}{self.text}"
+        needle = Needle.of(self)
+        if needle is None:
+            return f"{prefix}∅"
+        if needle.literal is None:
+            return f'{prefix}"{" ".join(needle.units)}"'
+        return f"{prefix}{needle.literal}"
 
 
 @dataclass(frozen=True)
@@ -122,31 +135,69 @@ class ParsedQuery:
             return f"{tree}  [read as plain keywords: {self.fallback_reason}]"
         return tree
 
-    def highlight_patterns(self) -> list[re.Pattern[str]]:
-        """Regular expressions that find, in normalized text, what the query matched."""
-        patterns: list[re.Pattern[str]] = []
-        seen: set[str] = set()
-        for text in _positive_texts(self.node):
-            words = query_words(text)
-            if not words:
-                continue
-            source = _GAP.join(re.escape(w) for w in words)
-            if source not in seen:
-                seen.add(source)
-                patterns.append(re.compile(source))
-        return patterns
+    def highlight_patterns(self, synonyms: Synonyms = NO_SYNONYMS) -> list[re.Pattern[str]]:
+        """Regular expressions that find, in normalized text, exactly what the query matched."""
+        patterns: dict[str, re.Pattern[str]] = {}
+        for node in _positive_texts(self.node):
+            for needle in Needle.alternatives(node, synonyms):
+                pattern = needle.pattern()
+                patterns.setdefault(pattern.pattern, pattern)
+        return list(patterns.values())
 
 
-# Between the words of a phrase, the text may have spaces or punctuation (the index skips them).
-_GAP = r"(?:[^\w]|_){0,8}"
+@dataclass(frozen=True)
+class Needle:
+    """One string to find: its match units, and the exact text when it was not quoted.
+
+    An unquoted term must occur exactly as typed (after normalization); a quoted
+    phrase may have spaces or punctuation between its units.
+    """
+
+    units: tuple[str, ...]
+    literal: str | None
+
+    @classmethod
+    def of(cls, node: Text, text: str | None = None) -> Needle | None:
+        norm = normalize(node.text if text is None else text)
+        found = tuple(units(norm))
+        if not found:
+            return None
+        if node.quoted or re.search(r"\s", norm.strip()):
+            return cls(found, None)
+        return cls(found, _EDGE_PUNCT.sub("", norm))
+
+    @classmethod
+    def alternatives(cls, node: Text, synonyms: Synonyms) -> list[Needle]:
+        """The needle of ``node`` followed by those of its synonyms."""
+        first = cls.of(node)
+        if first is None:
+            return []
+        key = first.literal if first.literal is not None else "".join(first.units)
+        out = [first]
+        for alt in synonyms.expand(key)[1:]:
+            needle = cls.of(node, alt)
+            if needle is not None and needle not in out:
+                out.append(needle)
+        return out
+
+    @property
+    def exact_by_units(self) -> bool:
+        """True when holding the units already means containing the string."""
+        return len(self.units) == 1 and self.literal == self.units[0]
+
+    def pattern(self) -> re.Pattern[str]:
+        return needle_pattern(list(self.units), phrase=self.literal is None, literal=self.literal)
 
 
-def _positive_texts(node: Node | None, negated: bool = False) -> Iterable[str]:
+_EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")
+
+
+def _positive_texts(node: Node | None, negated: bool = False) -> Iterable[Text]:
     if node is None:
         return
     if isinstance(node, Text):
         if not negated and node.field in (None, TITLE, BODY):
-            yield node.text
+            yield node
     elif isinstance(node, (And, Or)):
         for item in node.items:
             yield from _positive_texts(item, negated)
@@ -395,39 +446,71 @@ def parse(text: str) -> ParsedQuery:
 
 # --------------------------------------------------------------------------- compilation
 
-TermExpander = Callable[[str, str], list[str]]
-"""(field, value) → the indexed terms a keyword value stands for (case-insensitively)."""
+class Vocabulary(Protocol):
+    """What query compilation needs to know about one index's terms."""
+
+    def keywords(self, field: str, value: str) -> list[str]:
+        """The indexed category/tag terms ``value`` stands for (case- and width-insensitively)."""
+
+    def words(self, text: str) -> list[str]:
+        """Words of the index's vocabulary found in normalized ``text``, for scoring."""
 
 
-def _text_query(node: Text, title_boost: float, expand: TermExpander) -> wq.Query:
+# At most this many distinct units of one string select candidates; any subset still
+# gives every match (verification on the text makes the result exact).
+_MAX_CANDIDATE_UNITS = 24
+
+
+@dataclass(frozen=True)
+class _Context:
+    vocab: Vocabulary
+    title_boost: float
+    synonyms: Synonyms
+
+
+def _needle_query(needle: Needle, field: str | None, ctx: _Context) -> wq.Query:
+    wanted = list(dict.fromkeys(needle.units))[:_MAX_CANDIDATE_UNITS]
+    terms = [wq.Term(UNITS, u) for u in wanted]
+    candidates = terms[0] if len(terms) == 1 else wq.And(terms)
+    if field is None and needle.exact_by_units:
+        match: wq.Query = candidates
+    else:
+        columns = {None: ((NTITLE, ctx.title_boost), (NBODY, 1.0)), TITLE: ((NTITLE, 1.0),), BODY: ((NBODY, 1.0),)}
+        match = Contains(candidates, needle.pattern(), columns[field])
+    key = needle.literal if needle.literal is not None else "".join(needle.units)
+    scoring: list[wq.Query] = []
+    for word in ctx.vocab.words(key):
+        if field in (None, TITLE):
+            scoring.append(wq.Term(TITLE, word, boost=ctx.title_boost if field is None else 1.0))
+        if field in (None, BODY):
+            scoring.append(wq.Term(BODY, word))
+    if not scoring:
+        return match
+    return wq.AndMaybe(match, scoring[0] if len(scoring) == 1 else wq.Or(scoring))
+
+
+def _text_query(node: Text, ctx: _Context) -> wq.Query:
     if node.field in (TAGS, CATEGORIES):
-        terms = expand(node.field, node.text)
+        terms = ctx.vocab.keywords(node.field, node.text)
         if not terms:
             return wq.NullQuery
         subs = [wq.Term(node.field, t) for t in terms]
         return subs[0] if len(subs) == 1 else wq.Or(subs)
-    words = query_words(node.text)
-    if not words:
+    needles = Needle.alternatives(node, ctx.synonyms)
+    if not needles:
         return wq.NullQuery
-    fields = [node.field] if node.field else [TITLE, BODY]
-    subs = []
-    for name in fields:
-        boost = title_boost if name == TITLE and not node.field else 1.0
-        if len(words) == 1:
-            subs.append(wq.Term(name, words[0], boost=boost))
-        else:
-            subs.append(wq.Phrase(name, words, boost=boost))
+    subs = [_needle_query(n, node.field, ctx) for n in needles]
     return subs[0] if len(subs) == 1 else wq.Or(subs)
 
 
-def _compile(node: Node, title_boost: float, expand: TermExpander) -> wq.Query:
+def _compile(node: Node, ctx: _Context) -> wq.Query:
     if isinstance(node, Text):
-        return _text_query(node, title_boost, expand)
+        return _text_query(node, ctx)
     if isinstance(node, DateRange):
         return wq.DateRange(DATE, node.start, node.end)
     if isinstance(node, Not):
-        return wq.Not(_compile(node.item, title_boost, expand))
-    subs = [_compile(i, title_boost, expand) for i in node.items]
+        return wq.Not(_compile(node.item, ctx))
+    subs = [_compile(i, ctx) for i in node.items]
     if isinstance(node, And):
         positives = [s for s in subs if not isinstance(s, wq.Not)]
         if any(s is wq.NullQuery for s in positives):
@@ -442,11 +525,17 @@ def _compile(node: Node, title_boost: float, expand: TermExpander) -> wq.Query:
     return kept[0] if len(kept) == 1 else wq.Or(kept)
 
 
-def compile_query(parsed: ParsedQuery, *, title_boost: float, expand: TermExpander) -> wq.Query:
+def compile_query(
+    parsed: ParsedQuery,
+    *,
+    vocab: Vocabulary,
+    title_boost: float,
+    synonyms: Synonyms = NO_SYNONYMS,
+) -> wq.Query:
     """The Whoosh query for a parsed query (``Every`` for an empty one)."""
     if parsed.node is None:
         return wq.NullQuery if parsed.text.strip() else wq.Every()
-    q = _compile(parsed.node, title_boost, expand)
+    q = _compile(parsed.node, _Context(vocab, title_boost, synonyms))
     if isinstance(q, wq.Not):
         return wq.And([wq.Every(), q])
     return q
@@ -458,16 +547,16 @@ def compile_filters(
     tags: Iterable[str] = (),
     since: datetime | None = None,
     until: datetime | None = None,
-    expand: TermExpander,
+    vocab: Vocabulary,
 ) -> wq.Query | None:
     """A Whoosh filter for the category/tag/date options: any listed category, every listed tag."""
     parts: list[wq.Query] = []
     categories = list(categories)
-    cats = [t for c in categories for t in expand(CATEGORIES, c)]
+    cats = [t for c in categories for t in vocab.keywords(CATEGORIES, c)]
     if categories:
         parts.append(wq.Or([wq.Term(CATEGORIES, c) for c in cats]) if cats else wq.NullQuery)
     for tag in tags:
-        terms = expand(TAGS, tag)
+        terms = vocab.keywords(TAGS, tag)
         parts.append(wq.Or([wq.Term(TAGS, t) for t in terms]) if terms else wq.NullQuery)
     if since is not None or until is not None:
         parts.append(wq.DateRange(DATE, since, until))

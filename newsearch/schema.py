@@ -11,9 +11,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from whoosh import columns, fields
+from whoosh import columns, fields, formats
 
-from .analysis import word_analyzer
+from .analysis import normalize, units, word_analyzer
 from .documents import Article
 
 __all__ = [
@@ -25,8 +25,8 @@ __all__ = [
     "stored_to_article",
 ]
 
-SCHEMA_VERSION = 1
-ANALYZER_ID = "jieba-search+nfkc-lower/1"
+SCHEMA_VERSION = 2
+ANALYZER_ID = "jieba-search-weighted+units+nfkc-lower-t2s/2"
 
 # Field names, one place.
 ID = "id"
@@ -41,21 +41,50 @@ TAGS = "tags"
 CONTENT_HASH = "content_hash"
 EXTRA = "extra"
 SOURCE = "source"  # column: "size:mtime_ns:hash" of the file an article came from
+UNITS = "units"  # which match units (CJK characters, Latin/number words) the title or body holds
+NTITLE = "ntitle"  # column: normalized title, UTF-8, for exact matching and highlighting
+NBODY = "nbody"  # column: normalized body, UTF-8
 
 TEXT_FIELDS = (TITLE, BODY)
 KEYWORD_FIELDS = (CATEGORIES, TAGS)
 
 
-def build_schema() -> fields.Schema:
+class UnitsField(fields.FieldType):  # type: ignore[misc]
+    """Which match units a document holds (no counts, no positions): the candidate
+    index for exact string matching.  Its vocabulary is small (characters), so
+    it stays compact in Whoosh, unlike a bigram field."""
+
+    def __init__(self) -> None:
+        self.format = formats.Existence()
+        self.analyzer = None
+        self.scorable = False
+        self.stored = False
+        self.unique = False
+        self.vector = None
+        self.column_type = None
+        self.field_boost = 1.0
+
+    def index(self, value: str, **kwargs: Any) -> Any:
+        for unit in set(units(value)):
+            yield unit.encode("utf-8"), 1, 1.0, b""
+
+    def process_text(self, qstring: str, mode: str = "", **kwargs: Any) -> Any:
+        return iter(units(normalize(qstring)))
+
+
+def build_schema(user_dicts: tuple[str, ...] = ()) -> fields.Schema:
     """The Whoosh schema of a newsearch index."""
-    analyzer = word_analyzer()
+    analyzer = word_analyzer(user_dicts)
     return fields.Schema(
         **{
             ID: fields.ID(stored=True, unique=True, sortable=True),
             PATH: fields.ID(stored=True, sortable=True),
             URL: fields.STORED(),
-            TITLE: fields.TEXT(analyzer=analyzer, stored=True, phrase=True),
-            BODY: fields.TEXT(analyzer=analyzer, stored=True, phrase=True),
+            TITLE: fields.TEXT(analyzer=analyzer, stored=True, phrase=False),
+            BODY: fields.TEXT(analyzer=analyzer, stored=True, phrase=False),
+            UNITS: UnitsField(),
+            NTITLE: fields.COLUMN(columns.VarBytesColumn()),
+            NBODY: fields.COLUMN(columns.VarBytesColumn()),
             # Undated articles get 0 (year 1) in the sort column, so newest-first puts them last.
             DATE: fields.DATETIME(stored=True, sortable=columns.NumericColumn("Q", default=0)),
             UTCOFFSET: fields.STORED(),
@@ -75,11 +104,16 @@ def fingerprint(size: int, mtime_ns: int, digest: str) -> bytes:
 
 def article_document(article: Article, source: bytes) -> dict[str, Any]:
     """The keyword arguments of ``writer.add_document`` for one article."""
+    ntitle = normalize(article.title)
+    nbody = normalize(article.body)
     doc: dict[str, Any] = {
         ID: article.id,
         PATH: article.path,
         TITLE: article.title,
         BODY: article.body,
+        UNITS: ntitle + "\n" + nbody,
+        NTITLE: ntitle.encode("utf-8"),
+        NBODY: nbody.encode("utf-8"),
         CATEGORIES: ",".join(article.categories),
         f"_stored_{CATEGORIES}": list(article.categories),
         TAGS: ",".join(article.tags),

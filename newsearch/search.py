@@ -17,22 +17,28 @@ from .config import Config
 from .dates import parse_bound
 from .errors import InvalidArgumentError
 from .highlight import make_snippet
-from .query import ParsedQuery, compile_filters, compile_query, keyword_key, parse
+from .analysis import normalize
+from .query import And, ParsedQuery, Text, compile_filters, compile_query, keyword_key, parse
 from .results import Hit, IndexStats, SearchResults, Snippet
-from .schema import BODY, CATEGORIES, DATE, PATH, TAGS, UTCOFFSET
+from .schema import BODY, CATEGORIES, DATE, NBODY, PATH, TAGS, TITLE, UTCOFFSET
+from .synonyms import NO_SYNONYMS, Synonyms
 
-__all__ = ["SORTS", "KeywordLexicon", "collect_stats", "run_search"]
+__all__ = ["SORTS", "IndexVocabulary", "collect_stats", "run_search"]
 
 SORTS = ("relevance", "date")
 DateLike = str | date | datetime
 
 
-class KeywordLexicon:
-    """Case- and width-insensitive lookup of category and tag values in one reader."""
+class IndexVocabulary:
+    """The :class:`~newsearch.query.Vocabulary` of one searcher's index."""
+
+    MAX_WORD = 8  # longest word looked up when segmenting a query string
+    MAX_TEXT = 64  # query strings are segmented for scoring up to this length
 
     def __init__(self, searcher: Searcher) -> None:
         self._reader = searcher.reader()
         self._maps: dict[str, dict[str, list[str]]] = {}
+        self._known: dict[str, bool] = {}
 
     def _map(self, field: str) -> dict[str, list[str]]:
         found = self._maps.get(field)
@@ -44,8 +50,30 @@ class KeywordLexicon:
             self._maps[field] = found
         return found
 
-    def __call__(self, field: str, value: str) -> list[str]:
+    def keywords(self, field: str, value: str) -> list[str]:
         return list(self._map(field).get(keyword_key(value), ()))
+
+    def _has(self, word: str) -> bool:
+        known = self._known.get(word)
+        if known is None:
+            reader = self._reader
+            known = self._known[word] = (TITLE, word) in reader or (BODY, word) in reader
+        return known
+
+    def words(self, text: str) -> list[str]:
+        """Greedy longest-first segmentation of ``text`` over the index's own words."""
+        text = text[: self.MAX_TEXT]
+        out: list[str] = []
+        i, n = 0, len(text)
+        while i < n:
+            for j in range(min(n, i + self.MAX_WORD), i, -1):
+                if self._has(text[i:j]):
+                    out.append(text[i:j])
+                    i = j
+                    break
+            else:
+                i += 1
+        return out
 
 
 def _bound(name: str, value: DateLike | None, *, end: bool) -> datetime | None:
@@ -86,6 +114,8 @@ def run_search(
     sort: str = "relevance",
     limit: int | None = 10,
     offset: int = 0,
+    synonyms: Synonyms = NO_SYNONYMS,
+    suggest: bool = True,
 ) -> SearchResults:
     """Search with ``searcher``; see :meth:`newsearch.NewsIndex.search`."""
     check_paging(sort, limit, offset)
@@ -94,10 +124,10 @@ def run_search(
     if start is not None and stop is not None and start > stop:
         raise InvalidArgumentError("since", f"{since} is after --until {until}.")
     parsed = query if isinstance(query, ParsedQuery) else parse(query)
-    lexicon = KeywordLexicon(searcher)
-    q = compile_query(parsed, title_boost=config.ranking.title_boost, expand=lexicon)
+    vocab = IndexVocabulary(searcher)
+    q = compile_query(parsed, vocab=vocab, title_boost=config.ranking.title_boost, synonyms=synonyms)
     flt = compile_filters(
-        categories=_as_list(category), tags=_as_list(tags), since=start, until=stop, expand=lexicon
+        categories=_as_list(category), tags=_as_list(tags), since=start, until=stop, vocab=vocab
     )
     if flt is wq.NullQuery or q is wq.NullQuery:
         return SearchResults(parsed.text, 0, [], offset, limit, sort)
@@ -108,8 +138,9 @@ def run_search(
         kwargs["sortedby"] = DATE
         kwargs["reverse"] = True
     results = searcher.search(q, **kwargs)
-    total = len(results)
-    patterns = parsed.highlight_patterns()
+    total = _total(searcher, q, flt, results, wanted)
+    patterns = parsed.highlight_patterns(synonyms)
+    nbody = searcher.reader().column_reader(NBODY, translate=False)
     hits: list[Hit] = []
     for hit in results[offset:]:
         stored = hit.fields()
@@ -124,11 +155,80 @@ def run_search(
                 tags=list(stored.get(TAGS) or ()),
                 url=stored.get("url"),
                 score=float(hit.score or 0.0),
-                snippet=make_snippet(body, patterns, config.snippets) if body else Snippet(),
+                snippet=(
+                    make_snippet(body, patterns, config.snippets, normalized=nbody[hit.docnum].decode("utf-8"))
+                    if body
+                    else Snippet()
+                ),
                 utcoffset_minutes=stored.get(UTCOFFSET),
             )
         )
-    return SearchResults(parsed.text, total, hits, offset, limit, sort)
+    suggestion = None
+    if total == 0 and suggest and flt is not wq.NullQuery:
+        suggestion = _suggest(searcher, vocab, parsed, flt, lambda text: _count(searcher, config, text, flt, vocab, synonyms))
+    return SearchResults(parsed.text, total, hits, offset, limit, sort, suggestion)
+
+
+def _count(searcher: Searcher, config: Config, text: str, flt: wq.Query | None, vocab: IndexVocabulary, synonyms: Synonyms) -> int:
+    q = compile_query(parse(text), vocab=vocab, title_boost=config.ranking.title_boost, synonyms=synonyms)
+    if q is wq.NullQuery:
+        return 0
+    return len(searcher.search(q, filter=flt, limit=None, scored=False))
+
+
+_MAX_SUGGESTION_TRIES = 12
+
+
+def _suggest(
+    searcher: Searcher, vocab: IndexVocabulary, parsed: ParsedQuery, flt: wq.Query | None, count: Any
+) -> str | None:
+    """A query close to ``parsed`` that has matches, from the index's own vocabulary:
+    a spelling correction of a term, then the term split into known words, then the
+    query without one of its terms."""
+    node = parsed.node
+    items = list(node.items) if isinstance(node, And) else [node] if node is not None else []
+    texts = [i for i in items if isinstance(i, Text) and i.field not in (TAGS, CATEGORIES)]
+    if not texts:
+        return None
+    candidates: list[str] = []
+
+    def rewrite(old: Text, new_terms: list[str]) -> str:
+        parts = [" ".join(new_terms) if i is old else i.to_query() if isinstance(i, Text) else None for i in items]
+        if any(p is None for p in parts):  # date ranges, NOT... keep the simple cases only
+            return ""
+        return " ".join(p for p in parts if p)
+
+    for text in texts:
+        literal = normalize(text.text)
+        fixes = {fix for field in (TITLE, BODY) for fix in searcher.suggest(field, literal, limit=3, maxdist=1)}
+        # A substituted character (人民比 → 人民币) before an added or dropped one.
+        for fix in sorted(fixes - {literal}, key=lambda f: (len(f) != len(literal), f))[:2]:
+            candidates.append(rewrite(text, [fix]))
+    for text in texts:
+        words = vocab.words(normalize(text.text))
+        if len(words) > 1:
+            candidates.append(rewrite(text, words))
+            candidates.extend(rewrite(text, words[:i] + words[i + 1 :]) for i in range(len(words)))
+    if len(texts) > 1:
+        candidates.extend(rewrite(text, []) for text in texts)
+        candidates.extend(text.to_query() for text in texts)
+    tried = 0
+    for candidate in dict.fromkeys(c for c in candidates if c and c != parsed.text):
+        if tried == _MAX_SUGGESTION_TRIES:
+            break
+        tried += 1
+        if count(candidate):
+            return candidate
+    return None
+
+
+def _total(searcher: Searcher, q: wq.Query, flt: wq.Query | None, results: Any, wanted: int | None) -> int:
+    """The exact number of matches.  Whoosh's top-N collection prunes documents that
+    cannot reach the top N without counting them, so a full page needs a count."""
+    collected = results.scored_length()
+    if wanted is None or collected < wanted:
+        return int(collected)
+    return len(searcher.search(q, filter=flt, limit=None, scored=False))
 
 
 def collect_stats(searcher: Searcher, path: str, size_bytes: int, top: int | None = None) -> IndexStats:

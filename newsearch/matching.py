@@ -1,0 +1,132 @@
+"""Exact string matching inside Whoosh: candidates from the unit index, verified on the text.
+
+A query string matches an article when the article's normalized text contains
+it — wherever jieba put its word boundaries.  Whoosh finds candidates cheaply
+(every article that holds all the string's characters and Latin/number words,
+see :func:`newsearch.analysis.units`); :class:`Contains` then keeps the
+candidates whose stored normalized text really contains the string, and
+scores them by how often it occurs there.
+
+:func:`needle_pattern` is the single definition of "contains": searching and
+highlighting both use it, so a highlight is always exactly a match.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from array import array
+from typing import Any
+
+from whoosh import matching
+from whoosh.query import WrappingQuery
+
+__all__ = ["Contains", "needle_pattern"]
+
+# Between the units of a quoted phrase, the text may hold spaces or punctuation.
+_PHRASE_GAP = r"[\W_]{0,8}?"
+_LATIN = re.compile(r"[0-9a-z]")
+
+
+def needle_pattern(units: list[str], *, phrase: bool, literal: str | None = None) -> re.Pattern[str]:
+    """The regular expression that finds a query string in normalized text.
+
+    ``literal`` (an unquoted term, normalized) must occur exactly; a
+    ``phrase`` only needs its units in order with at most some spaces or
+    punctuation between them.  Latin letters and digits at either end must
+    not continue a longer word or number: ``ai`` matches ``AI客服`` but not
+    ``said``.
+    """
+    if phrase or literal is None:
+        body = _PHRASE_GAP.join(re.escape(u) for u in units)
+        first, last = units[0][0], units[-1][-1]
+    else:
+        body = re.escape(literal)
+        first, last = literal[0], literal[-1]
+    if _LATIN.match(first):
+        body = r"(?<![0-9a-z])" + body
+    if _LATIN.match(last):
+        body += r"(?![0-9a-z])"
+    return re.compile(body)
+
+
+class Contains(WrappingQuery):  # type: ignore[misc]
+    """The documents of ``child`` whose text, in one of ``columns``, matches ``pattern``.
+
+    ``columns`` pairs the name of a normalized-text column with a weight.  A
+    kept document scores ``boost * Σ weight * (1 + log(occurrences))`` over the
+    columns where the pattern occurs, so a match in the title, or one that
+    occurs often, ranks higher.
+    """
+
+    def __init__(
+        self,
+        child: Any,
+        pattern: re.Pattern[str],
+        columns: tuple[tuple[str, float], ...],
+        boost: float = 1.0,
+    ) -> None:
+        super().__init__(child)
+        self.pattern = pattern
+        self.columns = columns
+        self.boost = boost
+        # Verified matches per segment reader: a search may ask for a matcher twice
+        # (once to rank, once to count), and verification is the costly part.
+        self._verified: dict[int, tuple[Any, array[int], list[float]]] = {}
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            type(other) is type(self)
+            and other.child == self.child  # type: ignore[attr-defined]
+            and other.pattern == self.pattern  # type: ignore[attr-defined]
+            and other.columns == self.columns  # type: ignore[attr-defined]
+            and other.boost == self.boost  # type: ignore[attr-defined]
+        )
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.child, self.pattern.pattern, self.columns, self.boost))
+
+    def __repr__(self) -> str:
+        return f"Contains({self.pattern.pattern!r} in {'/'.join(c for c, _ in self.columns)})"
+
+    def _rewrap(self, child: Any) -> Contains:
+        return Contains(child, self.pattern, self.columns, self.boost)
+
+    def with_boost(self, boost: float) -> Contains:
+        return Contains(self.child, self.pattern, self.columns, boost)
+
+    def estimate_min_size(self, ixreader: Any) -> int:
+        return 0
+
+    def matcher(self, searcher: Any, context: Any = None) -> Any:
+        reader = searcher.reader()
+        cached = self._verified.get(id(reader))
+        if cached is not None and cached[0] is reader:
+            _, ids, weights = cached
+        else:
+            ids, weights = self._verify(searcher, reader, context)
+            self._verified[id(reader)] = (reader, ids, weights)
+        if not ids:
+            return matching.NullMatcher()
+        return matching.ListMatcher(ids, weights=weights)
+
+    def _verify(self, searcher: Any, reader: Any, context: Any) -> tuple[array[int], list[float]]:
+        ids: array[int] = array("I")
+        weights: list[float] = []
+        candidates = self.child.matcher(searcher, context)
+        if not candidates.is_active():
+            return ids, weights
+        columns = [(reader.column_reader(name, translate=False), weight) for name, weight in self.columns]
+        findall = self.pattern.findall
+        boost = self.boost
+        for docnum in candidates.all_ids():
+            score = 0.0
+            for column, weight in columns:
+                count = len(findall(column[docnum].decode("utf-8")))
+                if count:
+                    score += weight * (1.0 + math.log(count))
+            if score:
+                ids.append(docnum)
+                weights.append(boost * score)
+        return ids, weights
+

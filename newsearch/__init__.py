@@ -22,6 +22,7 @@ __all__ = [
     "Article",
     "ArticleNotFoundError",
     "Config",
+    "ConfigError",
     "Hit",
     "IndexLockedError",
     "IndexNotFoundError",
@@ -47,6 +48,7 @@ _HOMES = {
     "Snippet": "results",
     "NewsIndex": "index",
     "ArticleNotFoundError": "errors",
+    "ConfigError": "errors",
     "IndexLockedError": "errors",
     "IndexNotFoundError": "errors",
     "IngestError": "errors",
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
     from .documents import Article
     from .errors import (
         ArticleNotFoundError,
+        ConfigError,
         IndexLockedError,
         IndexNotFoundError,
         IngestError,

@@ -133,6 +133,8 @@ def index_command(
                     typer.echo(f"warning: {warning}", err=True)
             elif report.warnings:
                 typer.echo(f"{len(report.warnings)} warnings (see them with --verbose).", err=True)
+            for note in report.notes:
+                typer.echo(note)
             typer.echo(f"{report.summary()}. Index: {index_dir}")
             if report.failed:
                 typer.echo(f"The list of failed files is in {failures_path}.", err=True)
@@ -253,6 +255,8 @@ def _print_results(results: Any) -> None:
     total = results.total
     if total == 0:
         typer.echo(f"No articles match {results.query!r}.")
+        if results.suggestion:
+            typer.echo(f"Did you mean: {results.suggestion}")
         return
     last_page = (total - 1) // results.limit + 1 if results.limit else 1
     noun = "article matches" if total == 1 else "articles match"

@@ -13,11 +13,18 @@ or from a path given with ``--config``.  Every key is optional::
     [snippets]
     max_passages = 3
     passage_chars = 120
+
+    [analysis]
+    user_dicts = ["names.txt"]  # jieba user dictionaries (word [freq] [tag] per line)
+    synonyms = "synonyms.txt"   # lines like: 双十一 = 双11 = 光棍节
+
+Relative paths in ``[analysis]`` are relative to the configuration file.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -27,6 +34,7 @@ from typing import Any
 from .errors import ConfigError
 
 __all__ = [
+    "AnalysisConfig",
     "CONFIG_FILENAME",
     "Config",
     "DEFAULT_CONFIG",
@@ -82,12 +90,55 @@ class SnippetConfig:
 
 
 @dataclass(frozen=True)
+class AnalysisConfig:
+    """Dictionaries and synonyms: jieba user dictionaries change word segmentation
+    (and so ranking) and require re-analysis; synonyms apply at query time."""
+
+    user_dicts: tuple[str, ...] = ()
+    synonyms: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.user_dicts, str):
+            object.__setattr__(self, "user_dicts", (self.user_dicts,))
+        object.__setattr__(self, "user_dicts", tuple(str(p) for p in self.user_dicts))
+        if self.synonyms is not None and not isinstance(self.synonyms, str):
+            raise ValueError("analysis.synonyms must be a file path.")
+
+    def resolved(self, base: Path) -> AnalysisConfig:
+        """The same settings with relative paths made absolute against ``base``."""
+        def absolute(p: str) -> str:
+            return str((base / p).resolve()) if not os.path.isabs(p) else p
+
+        return AnalysisConfig(
+            user_dicts=tuple(absolute(p) for p in self.user_dicts),
+            synonyms=absolute(self.synonyms) if self.synonyms else None,
+        )
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What the index records about these settings: each file's path and content hash."""
+        return {
+            "user_dicts": [[p, _file_digest(p, "analysis.user_dicts")] for p in self.user_dicts],
+            "synonyms": [self.synonyms, _file_digest(self.synonyms, "analysis.synonyms")] if self.synonyms else None,
+        }
+
+
+def _file_digest(path: str, setting: str) -> str:
+    try:
+        return hashlib.blake2b(Path(path).read_bytes(), digest_size=8).hexdigest()
+    except FileNotFoundError:
+        raise ConfigError(path, f"file not found (named by {setting}).") from None
+    except OSError as exc:
+        raise ConfigError(path, f"cannot read it ({exc.strerror}; named by {setting}).") from None
+
+
+@dataclass(frozen=True)
 class Config:
     """All settings of an index, its searches and its snippets."""
 
     indexing: IndexingConfig = field(default_factory=IndexingConfig)
     ranking: RankingConfig = field(default_factory=RankingConfig)
     snippets: SnippetConfig = field(default_factory=SnippetConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
     @classmethod
     def from_file(cls, path: str | Path) -> Config:
@@ -123,9 +174,13 @@ class Config:
                     f"(known: {', '.join(sorted(known_keys))}).",
                 )
             try:
-                kwargs[name] = section_cls(**value)
+                section = section_cls(**value)
             except (TypeError, ValueError) as exc:
                 raise ConfigError(source, str(exc)) from None
+            if isinstance(section, AnalysisConfig):
+                base = Path(source).parent if source is not None else Path.cwd()
+                section = section.resolved(base)
+            kwargs[name] = section
         return cls(**kwargs)
 
     @classmethod
@@ -144,6 +199,7 @@ _SECTIONS: dict[str, type] = {
     "indexing": IndexingConfig,
     "ranking": RankingConfig,
     "snippets": SnippetConfig,
+    "analysis": AnalysisConfig,
 }
 
 

@@ -11,6 +11,7 @@ The CLI and any server are thin layers over this class.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -19,12 +20,13 @@ from typing import Any
 from .config import Config
 from .documents import Article
 from .errors import ArticleNotFoundError, IndexNotFoundError, InvalidArgumentError
-from .indexer import ProgressCallback, update_index
+from .indexer import ProgressCallback, reanalyze, update_index
 from .query import parse
 from .results import IndexReport, IndexStats, SearchResults
 from .schema import ID, stored_to_article
 from .search import DateLike, collect_stats, run_search
 from .store import Manifest, Store
+from .synonyms import Synonyms, load_synonyms
 
 __all__ = ["NewsIndex"]
 
@@ -43,6 +45,7 @@ class NewsIndex:
         self._config = config
         self._published = published
         self._ix: Any = None
+        self._synonyms: Synonyms | None = None
 
     # ------------------------------------------------------------------ opening
 
@@ -84,7 +87,7 @@ class NewsIndex:
         cfg = _config(path, config)
         if store.exists() and not replace:
             return cls(store, store.read_manifest(), cfg, published=True)
-        manifest = Manifest.new()
+        manifest = Manifest.new(cfg.analysis.fingerprint())
         with store.write_lock():
             store.create_generation(manifest)
             if not store.exists():
@@ -130,12 +133,41 @@ class NewsIndex:
                 if current.generation != self._manifest.generation:
                     self.close()
                     self._manifest = current
+            notes, reanalyzed = self._apply_analysis_changes()
             report = update_index(self._whoosh(), paths, self._config, progress=progress)
+            report.notes[:0] = notes
+            report.reanalyzed = reanalyzed
             if not self._published:
                 self._store.write_manifest(self._manifest)
                 self._published = True
             self._store.remove_other_generations({self._manifest.generation})
         return report
+
+    def _apply_analysis_changes(self) -> tuple[list[str], int]:
+        """Re-analyze everything if the jieba user dictionaries changed since the index was
+        built; record changed synonyms (they need no re-analysis).  Holds the write lock."""
+        wanted = self._config.analysis.fingerprint()
+        recorded = self._manifest.analysis
+        notes: list[str] = []
+        reanalyzed = 0
+        if recorded.get("user_dicts", []) != wanted["user_dicts"]:
+            change = _describe_change(recorded.get("user_dicts") or [], wanted["user_dicts"])
+            fresh = Manifest.new(wanted)
+            target = self._store.create_generation(fresh)
+            reanalyzed = reanalyze(self._whoosh(), target, self._config)
+            notes.append(
+                f"The jieba user dictionaries changed ({change}): re-analyzed all {reanalyzed} "
+                "articles from the index's stored text."
+            )
+            if self._published:
+                self._store.write_manifest(fresh)
+            self._manifest, self._ix = fresh, target
+        elif recorded.get("synonyms") != wanted["synonyms"]:
+            notes.append("The synonyms file changed; synonyms apply at query time, so nothing is re-analyzed.")
+            self._manifest = dataclasses.replace(self._manifest, analysis=wanted)
+            if self._published:
+                self._store.write_manifest(self._manifest)
+        return notes, reanalyzed
 
     # ------------------------------------------------------------------ reading
 
@@ -158,11 +190,14 @@ class NewsIndex:
         accept ``2021``, ``2021-12``, ``2021-12-25``, ``2021年12月`` or a date.
         ``limit=None`` returns every match.  ``total`` always counts them all.
         """
+        if self._synonyms is None:
+            self._synonyms = load_synonyms(self._config.analysis.synonyms)
         with self._searcher() as searcher:
             return run_search(
                 searcher,
                 self._config,
                 query,
+                synonyms=self._synonyms,
                 category=category,
                 tags=tags,
                 since=since,
@@ -215,6 +250,14 @@ class NewsIndex:
 
     def __repr__(self) -> str:
         return f"NewsIndex({str(self.path)!r})"
+
+
+def _describe_change(before: list[list[str]], after: list[list[str]]) -> str:
+    old, new = dict(map(tuple, before)), dict(map(tuple, after))  # type: ignore[arg-type]
+    parts = [f"+{Path(p).name}" for p in new if p not in old]
+    parts += [f"-{Path(p).name}" for p in old if p not in new]
+    parts += [f"{Path(p).name} edited" for p in new if p in old and old[p] != new[p]]
+    return ", ".join(parts) or "order changed"
 
 
 def _config(path: str | Path, config: Config | str | Path | None) -> Config:

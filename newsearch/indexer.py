@@ -29,9 +29,9 @@ from .documents import content_hash
 from .errors import IngestError, InvalidArgumentError
 from .ingest import iter_source_files, parse_bytes, read_bytes
 from .results import FileFailure, IndexReport
-from .schema import ID, PATH, SOURCE, article_document, fingerprint
+from .schema import ID, PATH, SOURCE, article_document, fingerprint, stored_to_article
 
-__all__ = ["ProgressCallback", "update_index"]
+__all__ = ["ProgressCallback", "reanalyze", "update_index"]
 
 ProgressCallback = Callable[[int, int, str], None]
 """Called as ``progress(done, total, path)`` after each file that had to be read."""
@@ -208,3 +208,28 @@ def _index_file(
     report.articles_added += len(accepted)
     report.indexed += 1
     return 1
+
+
+def reanalyze(source: windex.Index, target: windex.Index, config: Config) -> int:
+    """Copy every article of ``source`` into ``target``, analyzing it with ``target``'s schema.
+
+    Articles are rebuilt from the stored fields, so the source files are not
+    needed; their fingerprints are kept, so the next update still recognises
+    unchanged files.  Returns the number of articles copied.
+    """
+    copied = 0
+    writer = target.writer()
+    try:
+        with source.reader() as reader:
+            sources = reader.column_reader(SOURCE)
+            for docnum, stored in reader.iter_docs():
+                writer.add_document(**article_document(stored_to_article(stored), sources[docnum]))
+                copied += 1
+                if copied % config.indexing.batch_size == 0:
+                    writer.commit()
+                    writer = target.writer()
+        writer.commit()
+    except BaseException:
+        writer.cancel()
+        raise
+    return copied

@@ -125,6 +125,8 @@ class SearchResults:
     offset: int = 0
     limit: int | None = 10
     sort: str = "relevance"
+    suggestion: str | None = None
+    """When nothing matched: a corrected or shorter query that does match."""
 
     @property
     def page(self) -> int:
@@ -146,6 +148,7 @@ class SearchResults:
             "page": self.page,
             "limit": self.limit,
             "sort": self.sort,
+            "suggestion": self.suggestion,
             "hits": [h.to_dict() for h in self.hits],
         }
 
@@ -174,6 +177,10 @@ class IndexReport:
     warnings: list[str] = field(default_factory=list)
     articles_added: int = 0
     articles_removed: int = 0
+    reanalyzed: int = 0
+    """Articles analyzed again because the jieba user dictionaries changed."""
+    notes: list[str] = field(default_factory=list)
+    """What the run decided on its own (re-analysis, settings that changed)."""
     seconds: float = 0.0
 
     @property
@@ -198,6 +205,8 @@ class IndexReport:
             "warnings": list(self.warnings),
             "articles_added": self.articles_added,
             "articles_removed": self.articles_removed,
+            "reanalyzed": self.reanalyzed,
+            "notes": list(self.notes),
             "seconds": round(self.seconds, 3),
         }
 

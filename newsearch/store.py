@@ -18,9 +18,10 @@ import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from whoosh import index as windex
 from whoosh.filedb.filestore import FileStorage
@@ -45,13 +46,19 @@ class Manifest:
     analyzer: str = ANALYZER_ID
     created: str = ""
     format: str = FORMAT
+    analysis: dict[str, Any] = field(default_factory=dict)
+    """The analysis settings the index was built with (see ``AnalysisConfig.fingerprint``)."""
 
     @classmethod
-    def new(cls) -> Manifest:
+    def new(cls, analysis: dict[str, Any]) -> Manifest:
         return cls(
             generation="g" + secrets.token_hex(4),
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            analysis=analysis,
         )
+
+    def user_dicts(self) -> tuple[str, ...]:
+        return tuple(path for path, _ in self.analysis.get("user_dicts") or ())
 
     def compatible(self) -> bool:
         return (
@@ -92,7 +99,7 @@ class Store:
             raise IndexNotFoundError(self.path, f"Cannot read {self.manifest_path}: {exc.strerror}.") from None
         try:
             data = json.loads(raw)
-            known = {k: data[k] for k in ("generation", "schema_version", "analyzer", "created", "format") if k in data}
+            known = {k: data[k] for k in ("generation", "schema_version", "analyzer", "created", "format", "analysis") if k in data}
             manifest = Manifest(**known)
         except (ValueError, TypeError):
             raise SchemaMismatchError(self.path, "unreadable newsearch.json", SCHEMA_VERSION) from None
@@ -120,7 +127,8 @@ class Store:
     def create_generation(self, manifest: Manifest) -> windex.Index:
         """Create the empty Whoosh index of a new generation (not yet current)."""
         self.path.mkdir(parents=True, exist_ok=True)
-        return self.storage().create_index(build_schema(), indexname=manifest.generation)
+        schema = build_schema(manifest.user_dicts())
+        return self.storage().create_index(schema, indexname=manifest.generation)
 
     def open_generation(self, manifest: Manifest) -> windex.Index:
         try:

@@ -25,7 +25,6 @@ from newsearch.ingest import (
     read_file,
 )
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 
 def write(folder: Path, name: str, content: str | bytes) -> Path:
@@ -940,10 +939,8 @@ TRAILING_LINK_RE = re.compile(r"^<(https?://[^>\s]+)>\s*$", re.M)
 
 
 @pytest.fixture(scope="module")
-def real_corpus() -> Path:
-    if not (CORPUS / "terminus2049" / "_posts").is_dir():
-        pytest.skip(f"../shared/corpus not found: {CORPUS}")
-    return CORPUS
+def real_corpus(corpus: Path) -> Path:
+    return corpus
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,6 @@ from newsearch.ingest import (
 )
 
 
-
 def write(folder: Path, name: str, content: str | bytes) -> Path:
     path = folder / name
     path.parent.mkdir(parents=True, exist_ok=True)

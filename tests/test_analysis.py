@@ -1,14 +1,28 @@
-"""newsearch.analysis: one-for-one normalization and jieba tokens with exact offsets."""
+"""newsearch.analysis: one-for-one normalization (width, case, traditional script), match units,
+and jieba tokens with exact offsets and sub-word weights."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pickle
+
 import pytest
 from whoosh import fields
 from whoosh.analysis import Token
+from whoosh.filedb.filestore import RamStorage
 
-from newsearch.analysis import JiebaTokenizer, normalize, query_words, word_analyzer, word_tokens
+from newsearch import analysis
+from newsearch.analysis import (
+    SUBWORD_WEIGHT,
+    JiebaTokenizer,
+    normalize,
+    query_words,
+    units,
+    word_analyzer,
+    word_tokens,
+)
+from newsearch.errors import ConfigError
 from newsearch.ingest import read_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,12 +79,92 @@ def test_normalize_maps_one_character_to_one(text: str, expected: str) -> None:
     assert len(normalize(text)) == len(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("臺灣", "台湾"),
+        ("電腦", "电脑"),
+        ("臺灣電腦展覽開幕", "台湾电脑展览开幕"),
+        ("後天", "后天"),
+        ("頭髮", "头发"),
+        ("乾淨", "干净"),
+        ("人民幣", "人民币"),
+        ("ＡＩ晶片成為焦點", "ai晶片成为焦点"),  # width, case and script in one pass
+        ("臺灣，ＣＴＯ！", "台湾,cto!"),
+        ("台湾电脑", "台湾电脑"),  # simplified text is left alone
+        ("晓多科技的智能客服", "晓多科技的智能客服"),
+        ("said Hello", "said hello"),
+    ],
+)
+def test_normalize_folds_traditional_to_simplified(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+    assert len(normalize(text)) == len(text)
+    assert normalize(normalize(text)) == normalize(text)
+
+
+def test_simplification_falls_back_to_one_character_at_a_time() -> None:
+    """When a phrase rule would change the length, each character is converted on its own,
+    and a character whose conversion is not one character stays as it is."""
+    table = {"甲乙": "丙", "甲": "丁", "乙": "戊己"}
+
+    def convert(text: str) -> str:
+        for old, new in table.items():
+            text = text.replace(old, new)
+        return text
+
+    simplify = analysis._Simplifier()  # noqa: SLF001 - the fallback cannot be reached with OpenCC's tables
+    simplify._convert = convert  # noqa: SLF001
+    assert simplify("甲甲") == "丁丁"  # same length: the converter's answer
+    assert simplify("甲乙丙") == "丁乙丙"
+    assert simplify("ascii") == "ascii"
+
+
 def test_normalize_is_per_character_on_the_seed(body: str) -> None:
     norm = normalize(body)
     assert len(norm) == len(body)
     assert all(norm[i] == normalize(ch) for i, ch in enumerate(body))
     assert "AI" in body and "AI" not in norm and "ai" in norm
     assert "（" in body and "（" not in norm
+
+
+# --------------------------------------------------------------------------- units
+
+
+def test_units_are_cjk_characters_and_ascii_runs() -> None:
+    assert units(normalize("华为P50和iPhone 13，6.3512")) == ["华", "为", "p50", "和", "iphone", "13", "6", "3512"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("客服", ["客", "服"]),
+        ("ＡＩ客服", ["ai", "客", "服"]),
+        ("臺灣", ["台", "湾"]),
+        ("COVID-19", ["covid", "19"]),
+        ("ai_bot", ["ai", "bot"]),  # '_' separates
+        ("said", ["said"]),  # one run: 'ai' is not a unit of 'said'
+        ("双11", ["双", "11"]),
+        ("𠮷野家", ["𠮷", "野", "家"]),  # outside the BMP
+        ("①②", ["12"]),
+        ("café", ["caf"]),  # only ASCII letters and digits make Latin units
+        ("。，！ …", []),
+        ("", []),
+    ],
+)
+def test_units(text: str, expected: list[str]) -> None:
+    assert units(normalize(text)) == expected
+
+
+def test_units_expect_normalized_text() -> None:
+    assert units("ＡＩ") == []
+    assert units("AI客服") == ["客", "服"]
+
+
+def test_units_of_the_seed_cover_its_text(body: str) -> None:
+    norm = normalize(body)
+    found = units(norm)
+    assert "".join(found) == "".join(ch for ch in norm if ch.isascii() and ch.isalnum() or "\u4e00" <= ch <= "\u9fff")
+    assert "ai" in found and "2020" in found and "客" in found
 
 
 # --------------------------------------------------------------------------- word_tokens
@@ -90,6 +184,11 @@ def test_query_mode_has_no_sub_words() -> None:
 def test_full_width_latin_is_one_normalized_term() -> None:
     assert word_tokens("ＡＩ客服") == [("ai", 0, 0, 2), ("客服", 1, 2, 4)]
     assert query_words("ＡＩ客服") == query_words("AI客服") == ["ai", "客服"]
+
+
+def test_traditional_text_is_segmented_as_simplified() -> None:
+    assert word_tokens("臺灣電腦") == [("台湾", 0, 0, 2), ("电脑", 1, 2, 4)]
+    assert query_words("人民幣匯率") == query_words("人民币汇率") == ["人民币", "汇率"]
 
 
 def test_punctuation_and_spaces_are_dropped_but_offsets_stay_exact() -> None:
@@ -217,9 +316,57 @@ def test_whoosh_tokenizer_offsets_and_original() -> None:
     assert out == [
         ("ai", 10, 100, 102, "ＡＩ", 1.0, False),
         ("离岸", 11, 102, 104, "离岸", 1.0, False),
-        ("人民", 12, 104, 106, "人民", 1.0, False),
+        ("人民", 12, 104, 106, "人民", SUBWORD_WEIGHT, False),
         ("人民币", 12, 104, 107, "人民币", 1.0, False),
     ]
+
+
+def test_sub_words_weigh_half_whole_words_one() -> None:
+    assert SUBWORD_WEIGHT == 0.5
+    out = [(t.text, t.pos, t.boost) for t in JiebaTokenizer()("离岸人民币汇率中华人民共和国", positions=True)]
+    assert out == [
+        ("离岸", 0, 1.0),
+        ("人民", 1, 0.5),
+        ("人民币", 1, 1.0),
+        ("汇率", 2, 1.0),
+        ("中华", 3, 0.5),
+        ("华人", 3, 0.5),
+        ("人民", 3, 0.5),
+        ("共和", 3, 0.5),
+        ("共和国", 3, 0.5),
+        ("中华人民共和国", 3, 1.0),
+    ]
+
+
+def test_seed_tokens_are_weighted_by_whether_they_are_sub_words(body: str) -> None:
+    tokens = word_tokens(body)
+    whole = set(_main_words(tokens))
+    boosts = [t.boost for t in JiebaTokenizer()(body, positions=True, chars=True)]
+    assert len(boosts) == len(tokens)
+    assert boosts == [1.0 if tok in whole else SUBWORD_WEIGHT for tok in tokens]
+    assert boosts.count(SUBWORD_WEIGHT) == len(tokens) - len(whole) > 0
+    # query mode has whole words only
+    assert {t.boost for t in JiebaTokenizer()(body, mode="query")} == {1.0}
+    assert {t.boost for t in JiebaTokenizer(search=False)(body)} == {1.0}
+
+
+def test_sub_word_weights_reach_the_index() -> None:
+    schema = fields.Schema(body=fields.TEXT(analyzer=word_analyzer(), phrase=False))
+    ix = RamStorage().create_index(schema)
+    with ix.writer() as w:
+        w.add_document(body="离岸人民币")
+        w.add_document(body="人民币，人民")
+    with ix.searcher() as s:
+
+        def weights(term: str) -> list[tuple[int, float]]:
+            m, out = s.reader().postings("body", term), []
+            while m.is_active():
+                out.append((m.id(), m.weight()))
+                m.next()
+            return out
+
+        assert weights("人民") == [(0, SUBWORD_WEIGHT), (1, SUBWORD_WEIGHT + 1.0)]  # inside 人民币, then also alone
+        assert weights("人民币") == [(0, 1.0), (1, 1.0)]
 
 
 def test_whoosh_tokenizer_without_positions_gives_terms_only() -> None:
@@ -238,6 +385,8 @@ def test_whoosh_tokenizer_untokenized_value_is_one_normalized_token() -> None:
         for t in JiebaTokenizer()("ＡＢ c", positions=True, chars=True, tokenize=False, start_pos=3, start_char=7)
     ]
     assert out == [("ab c", 3, 7, 11)]
+    (token,) = JiebaTokenizer()("臺灣", tokenize=False)
+    assert (token.text, token.boost) == ("台湾", 1.0)
 
 
 def test_tokenizer_equality_and_the_field_analyzer() -> None:
@@ -247,3 +396,52 @@ def test_tokenizer_equality_and_the_field_analyzer() -> None:
     field = fields.TEXT(analyzer=word_analyzer(), phrase=True)
     assert list(field.process_text("离岸人民币")) == ["离岸", "人民", "人民币"]
     assert list(field.process_text("离岸人民币", mode="query")) == ["离岸", "人民币"]
+
+
+# --------------------------------------------------------------------------- user dictionaries
+
+
+@pytest.fixture()
+def user_dict(tmp_path: Path) -> str:
+    path = tmp_path / "words.txt"
+    path.write_text("晓多科技 50 nz\n", encoding="utf-8")
+    return str(path)
+
+
+def test_user_dictionary_words_are_whole_words(user_dict: str) -> None:
+    assert word_tokens("晓多科技发布") == [("晓多", 0, 0, 2), ("科技", 1, 2, 4), ("发布", 2, 4, 6)]
+    assert word_tokens("晓多科技发布", user_dicts=(user_dict,)) == [
+        ("科技", 0, 2, 4),
+        ("晓多科技", 0, 0, 4),
+        ("发布", 1, 4, 6),
+    ]
+    out = [(t.text, t.pos, t.boost) for t in JiebaTokenizer(user_dicts=(user_dict,))("晓多科技发布", positions=True)]
+    assert out == [("科技", 0, SUBWORD_WEIGHT), ("晓多科技", 0, 1.0), ("发布", 1, 1.0)]
+    assert [t.text for t in JiebaTokenizer(user_dicts=(user_dict,))("晓多科技发布", mode="query")] == ["晓多科技", "发布"]
+    # the default tokenizer is not changed by another one's dictionary
+    assert [t.text for t in JiebaTokenizer()("晓多科技发布")] == ["晓多", "科技", "发布"]
+
+
+def test_tokenizers_with_different_dictionaries_differ(user_dict: str) -> None:
+    with_dict = JiebaTokenizer(user_dicts=[user_dict])  # type: ignore[arg-type]
+    assert with_dict.user_dicts == (user_dict,)
+    assert with_dict == JiebaTokenizer(user_dicts=(user_dict,)) == word_analyzer((user_dict,))
+    assert hash(with_dict) == hash(word_analyzer((user_dict,)))
+    assert with_dict != JiebaTokenizer()
+    assert with_dict != JiebaTokenizer(search=False, user_dicts=(user_dict,))
+
+
+def test_tokenizer_pickles_with_its_dictionaries(user_dict: str) -> None:
+    tok = JiebaTokenizer(user_dicts=(user_dict,))
+    assert pickle.loads(pickle.dumps(tok)) == tok
+    old = JiebaTokenizer.__new__(JiebaTokenizer)  # pickled before user_dicts existed
+    old.__setstate__({"search": True})
+    assert old.user_dicts == () and old == JiebaTokenizer()
+
+
+def test_a_missing_user_dictionary_is_a_config_error(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nope.txt")
+    with pytest.raises(ConfigError, match="nope.txt"):
+        word_tokens("晓多科技", user_dicts=(missing,))
+    with pytest.raises(ConfigError, match="nope.txt"):
+        list(JiebaTokenizer(user_dicts=(missing,))("晓多科技"))

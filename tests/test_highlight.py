@@ -14,6 +14,7 @@ from newsearch.highlight import find_spans, make_snippet
 from newsearch.ingest import read_file
 from newsearch.query import parse
 from newsearch.results import Passage, Snippet
+from newsearch.synonyms import Synonyms
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_FILE = REPO / "seeds" / "000_7382423e0577ef0c.txt"
@@ -96,9 +97,42 @@ def test_find_spans_on_the_seed(body: str) -> None:
 
 def test_find_spans_works_on_normalized_text_with_original_offsets() -> None:
     text = "专注ＡＩ客服机器人，Ai 客服"
-    spans = find_spans(text, parse("ai客服").highlight_patterns())
+    spans = find_spans(text, parse("ai客服").highlight_patterns())  # unquoted: exactly the string
+    assert spans == [(2, 6)]
+    assert [text[s:e] for s, e in spans] == ["ＡＩ客服"]
+    spans = find_spans(text, parse('"ai 客服"').highlight_patterns())  # quoted: spaces allowed between
     assert spans == [(2, 6), (10, 15)]
     assert [text[s:e] for s, e in spans] == ["ＡＩ客服", "Ai 客服"]
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "marked"),
+    [
+        ("智能", "人工智能技术", ["智能"]),  # inside a longer word
+        ("北大", "华北大地", ["北大"]),
+        ("的演唱", "张学友的演唱会", ["的演唱"]),  # across word boundaries
+        ("台湾", "臺灣的電腦展", ["臺灣"]),  # traditional text, highlighted as written
+        ("电脑展", "臺灣的電腦展", ["電腦展"]),
+        ("臺灣", "台湾", ["台湾"]),
+        ("ai", "He said AI客服 and ＡＩ晶片; main.", ["AI", "ＡＩ"]),  # whole Latin words only
+        ("35", "3512 与 35%", ["35"]),
+        ("6.3512", "升至6.3512，而非16.3512", ["6.3512"]),
+        ("智能客服", "智能，客服", []),
+        ('"智能 客服"', "智能，客服与智能客服", ["智能，客服", "智能客服"]),
+        ("title:江岭 body:客服 tags:江岭", "江岭说客服好", ["江岭", "客服"]),
+    ],
+)
+def test_find_spans_marks_exactly_what_matched(query: str, text: str, marked: list[str]) -> None:
+    spans = find_spans(text, parse(query).highlight_patterns())
+    assert [text[s:e] for s, e in spans] == marked
+
+
+def test_synonyms_are_highlighted() -> None:
+    syn = Synonyms([("双十一", "双11")])
+    text = "今年双11，双十一与双111。"
+    spans = find_spans(text, parse("双十一").highlight_patterns(syn))
+    assert [text[s:e] for s, e in spans] == ["双11", "双十一"]
+    assert [text[s:e] for s, e in find_spans(text, parse("双十一").highlight_patterns())] == ["双十一"]
 
 
 def test_find_spans_merges_overlapping_and_touching_matches() -> None:
@@ -167,6 +201,23 @@ def test_a_phrase_is_one_highlight(body: str) -> None:
     assert [p.text[s:e] for p in sn.passages for s, e in p.highlights] == ["人工智能技术"] * 3
 
 
+def test_a_substring_of_words_is_highlighted_in_the_seed(body: str) -> None:
+    sn = check_snippet(body, "智能客", DEFAULT)  # no jieba word: 智能 + the first character of 客服
+    marks = [p.text[s:e] for p in sn.passages for s, e in p.highlights]
+    assert marks and set(marks) == {"智能客"}
+    assert find_spans(body, parse("智能客").highlight_patterns()) == [
+        (m.start(), m.end()) for m in re.finditer("智能客", body)
+    ]
+
+
+def test_latin_words_are_highlighted_whole_in_the_seed(body: str) -> None:
+    assert {body[s:e] for s, e in find_spans(body, parse("ai").highlight_patterns())} == {"AI"}
+    assert "TOB" in body and "CTO" in body
+    assert find_spans(body, parse("to").highlight_patterns()) == []  # only inside TOB, TOC, CTO
+    assert {body[s:e] for s, e in find_spans(body, parse("tob").highlight_patterns())} == {"TOB"}
+    assert "6544" in body and find_spans(body, parse("65").highlight_patterns()) == []
+
+
 def test_negated_words_are_not_highlighted(body: str) -> None:
     sn = check_snippet(body, "江岭 -机器人", DEFAULT)
     assert {p.text[s:e] for p in sn.passages for s, e in p.highlights} == {"江岭"}
@@ -199,7 +250,9 @@ def test_a_window_starts_after_a_clause_break_when_one_is_near(body: str) -> Non
 
 @pytest.mark.parametrize("max_passages", [1, 2, 3, 5, 10])
 @pytest.mark.parametrize("passage_chars", [20, 45, 120, 300])
-@pytest.mark.parametrize("query", ["客服", "晓多科技 人工智能", "元宇宙 OR 江岭", '"智能 客服"', "双11", "6·18", "ＣＴＯ"])
+@pytest.mark.parametrize(
+    "query", ["客服", "晓多科技 人工智能", "元宇宙 OR 江岭", '"智能 客服"', "双11", "6·18", "ＣＴＯ", "智能客", '"ai 客服"', "to"]
+)
 def test_snippet_invariants_on_the_seed(body: str, query: str, max_passages: int, passage_chars: int) -> None:
     check_snippet(body, query, SnippetConfig(max_passages=max_passages, passage_chars=passage_chars))
 

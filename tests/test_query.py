@@ -1,19 +1,27 @@
-"""newsearch.query: query text → syntax tree (with a keyword fallback) → Whoosh queries."""
+"""newsearch.query: query text → syntax tree (with a keyword fallback) → needles → Whoosh queries.
+
+Matching is "contains the string": a text term becomes a :class:`Needle`, whose
+candidates come from the ``units`` field and whose pattern is verified on the
+normalized ``ntitle``/``nbody`` columns by :class:`newsearch.matching.Contains`.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 
 import pytest
-from whoosh import fields
 from whoosh import query as wq
 from whoosh.filedb.filestore import RamStorage
 
-from newsearch.analysis import normalize, word_analyzer
+from newsearch.analysis import normalize
+from newsearch.documents import Article
+from newsearch.matching import Contains, needle_pattern
 from newsearch.query import (
     And,
     DateRange,
+    Needle,
     Not,
     Or,
     ParsedQuery,
@@ -23,6 +31,9 @@ from newsearch.query import (
     keyword_key,
     parse,
 )
+from newsearch.schema import article_document, build_schema
+from newsearch.search import IndexVocabulary
+from newsearch.synonyms import NO_SYNONYMS, Synonyms
 
 DEC_START = datetime(2021, 12, 1)
 DEC_END = datetime(2021, 12, 31, 23, 59, 59, 999999)
@@ -33,20 +44,73 @@ KEYWORDS = {
 }
 
 
-def expand(field: str, value: str) -> list[str]:
-    return list(KEYWORDS[field].get(keyword_key(value), []))
+class FakeVocab:
+    """A Vocabulary without an index: fixed keyword terms, and the given words (greedy, longest first)."""
+
+    def __init__(self, words: tuple[str, ...] = ()) -> None:
+        self.known = set(words)
+        self.calls: list[tuple[str, ...]] = []
+
+    def keywords(self, field: str, value: str) -> list[str]:
+        self.calls.append(("keywords", field, value))
+        return list(KEYWORDS[field].get(keyword_key(value), []))
+
+    def words(self, text: str) -> list[str]:
+        self.calls.append(("words", text))
+        out, i = [], 0
+        while i < len(text):
+            for j in range(len(text), i, -1):
+                if text[i:j] in self.known:
+                    out.append(text[i:j])
+                    i = j
+                    break
+            else:
+                i += 1
+        return out
+
+
+NO_WORDS = FakeVocab()
+WORDS = ("客服", "机器人", "智能", "离岸", "人民币")
 
 
 def T(text: str, field: str | None = None, quoted: bool = False) -> Text:
     return Text(text, field, quoted)
 
 
-def compiled(text: str) -> wq.Query:
-    return compile_query(parse(text), title_boost=3.0, expand=expand)
+def compiled(text: str, vocab=NO_WORDS, synonyms: Synonyms = NO_SYNONYMS) -> wq.Query:
+    return compile_query(parse(text), vocab=vocab, title_boost=3.0, synonyms=synonyms)
 
 
-def both(word: str) -> wq.Query:
-    return wq.Or([wq.Term("title", word, boost=3.0), wq.Term("body", word)])
+# The normalized-text columns a Contains verifies, with their weights.
+ANY = (("ntitle", 3.0), ("nbody", 1.0))
+IN_TITLE = (("ntitle", 1.0),)
+IN_BODY = (("nbody", 1.0),)
+GAP = r"[\W_]{0,8}?"
+
+
+def cands(*units: str) -> wq.Query:
+    terms = [wq.Term("units", u) for u in units]
+    return terms[0] if len(terms) == 1 else wq.And(terms)
+
+
+def has(regex: str, *units: str, columns=ANY) -> Contains:
+    """The match of one needle: candidates holding ``units``, verified with ``regex``."""
+    return Contains(cands(*units), re.compile(regex), columns)
+
+
+def scored(match: wq.Query, *words: str, title_boost: float = 3.0, fields=("title", "body")) -> wq.Query:
+    """``match`` ranked by index words, as compile_query wraps it."""
+    terms = []
+    for w in words:
+        if "title" in fields:
+            terms.append(wq.Term("title", w, boost=title_boost))
+        if "body" in fields:
+            terms.append(wq.Term("body", w))
+    return wq.AndMaybe(match, terms[0] if len(terms) == 1 else wq.Or(terms))
+
+
+KEFU = has("客服", "客", "服")
+JIQIREN = has("机器人", "机", "器", "人")
 
 
 # --------------------------------------------------------------------------- parse: the tree
@@ -176,20 +240,22 @@ def test_bad_dates_fall_back_with_the_reason() -> None:
     assert parsed.fallback_reason is not None and "2021-13" in parsed.fallback_reason
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        '"', "“", "(", ")", ")(", "((", "-", "--", "- -", "+", "&&", "|", "NOT NOT", "OR OR", "AND",
-        "date:[", "date:]", "date:[]", "date:[TO]", "title:", "标题：", "tags:", ':', "：", "-(", '-"', "NOT (",
-        '"" ()', "title:()", "category:(a OR", "。，！", "\x00", "date:[2021-13-01 TO 2021-12-31]",
-    ],
-)
+ODD_QUERIES = [
+    '"', "“", "(", ")", ")(", "((", "-", "--", "- -", "+", "&&", "|", "NOT NOT", "OR OR", "AND",
+    "date:[", "date:]", "date:[]", "date:[TO]", "title:", "标题：", "tags:", ':', "：", "-(", '-"', "NOT (",
+    '"" ()', "title:()", "category:(a OR", "。，！", "\x00", "date:[2021-13-01 TO 2021-12-31]",
+    '"。，"', "title:。", "-。", "カメラ", "(?<!a)", "\\", ".*", "[", "a" * 300, "客" * 300,
+]
+
+
+@pytest.mark.parametrize("text", ODD_QUERIES)
 def test_odd_queries_never_raise(text: str) -> None:
     parsed = parse(text)
     assert parsed.text == text
     parsed.explain()
-    parsed.highlight_patterns()
-    q = compile_query(parsed, title_boost=3.0, expand=expand)
+    for pattern in parsed.highlight_patterns():
+        pattern.findall(normalize(text))
+    q = compile_query(parsed, vocab=FakeVocab(WORDS), title_boost=3.0)
     assert isinstance(q, wq.Query)
 
 
@@ -197,7 +263,7 @@ def test_operators_only_match_nothing_and_say_so() -> None:
     for text in ("NOT", "OR", "-", "()"):
         parsed = parse(text)
         assert parsed.node is None and parsed.fallback_reason
-        assert compile_query(parsed, title_boost=3.0, expand=expand) is wq.NullQuery
+        assert compile_query(parsed, vocab=NO_WORDS, title_boost=3.0) is wq.NullQuery
         assert parsed.explain().startswith("(nothing)  [read as plain keywords: ")
 
 
@@ -210,48 +276,197 @@ def test_operators_only_match_nothing_and_say_so() -> None:
         ("客服", "客服"),
         ("客服 机器人", "(客服 AND 机器人)"),
         ("客服 OR 机器人 -电商", "(客服 OR (机器人 AND NOT 电商))"),
-        ("AI客服", '"ai 客服"'),  # written without a space: a phrase of its words
-        ("ＡＩ客服", '"ai 客服"'),
-        ('"客服"', '"客服"'),
-        ("“智能客服”", '"智能 客服"'),
-        ("标题：晓多科技", 'title:"晓多 科技"'),
-        ("tags:声援岳昕", "tags:声援岳昕"),  # keyword fields are not segmented
+        ("AI客服", "ai客服"),  # unquoted: the normalized string, not jieba words
+        ("ＡＩ客服", "ai客服"),
+        ("臺灣電腦", "台湾电脑"),  # traditional folds to simplified
+        ("#客服#", "客服"),  # punctuation at the edges is not part of the string
+        ("COVID-19", "covid-19"),  # inside, it is
+        ("4.6万", "4.6万"),
+        ('"客服"', '"客 服"'),  # quoted: its match units
+        ("“智能客服”", '"智 能 客 服"'),
+        ('"ＡＩ 客服"', '"ai 客 服"'),
+        ('"iPhone 13，华为P50"', '"iphone 13 华 为 p50"'),
+        ("标题：晓多科技", "title:晓多科技"),
+        ('title:"智能 客服"', 'title:"智 能 客 服"'),
+        ("body:客服", "body:客服"),
+        ("tags:声援岳昕", "tags:声援岳昕"),  # keyword fields show the raw value
+        ("tags:ＡＩ", "tags:ＡＩ"),
+        ("category:EMNEWS", "categories:EMNEWS"),
         ("-title:晓多", "NOT title:晓多"),
         ("date:2021-12", "date:[2021-12-01T00:00:00 TO 2021-12-31T23:59:59]"),
         ("date:[2021-12-01 TO]", "date:[2021-12-01T00:00:00 TO *]"),
         ("date:[TO 2021-12-31]", "date:[* TO 2021-12-31T23:59:59]"),
         ("。，", "∅"),
+        ('title:"。"', "title:∅"),
         ('"客服', "客服  [read as plain keywords: a quote is not closed]"),
+        ('"智能 客服', "(智能 AND 客服)  [read as plain keywords: a quote is not closed]"),
     ],
 )
 def test_explain(text: str, explained: str) -> None:
     assert parse(text).explain() == explained
 
 
-# --------------------------------------------------------------------------- highlight patterns
+# --------------------------------------------------------------------------- needles
 
 
-def _found(parsed: ParsedQuery, text: str) -> list[str]:
+@pytest.mark.parametrize(
+    ("node", "needle"),
+    [
+        (T("客服"), Needle(("客", "服"), "客服")),
+        (T("ＡＩ客服"), Needle(("ai", "客", "服"), "ai客服")),
+        (T("華為P50"), Needle(("华", "为", "p50"), "华为p50")),
+        (T("6.3512"), Needle(("6", "3512"), "6.3512")),
+        (T("#客服。"), Needle(("客", "服"), "客服")),  # edge punctuation stripped
+        (T("“客服”"), Needle(("客", "服"), "客服")),
+        (T("c++"), Needle(("c",), "c")),
+        (T("客服", "title"), Needle(("客", "服"), "客服")),
+        (T("智能 客服", quoted=True), Needle(("智", "能", "客", "服"), None)),
+        (T("客服", quoted=True), Needle(("客", "服"), None)),
+        (T("iPhone 13", quoted=True), Needle(("iphone", "13"), None)),
+        (T("智能\u2002客服"), Needle(("智", "能", "客", "服"), None)),  # a space after normalization: a phrase
+    ],
+)
+def test_needle_of_a_text_node(node: Text, needle: Needle) -> None:
+    assert Needle.of(node) == needle
+
+
+@pytest.mark.parametrize("text", ["。，", "", "---", "!!", "😀"])
+def test_no_units_no_needle(text: str) -> None:
+    assert Needle.of(T(text)) is None
+    assert Needle.of(T(text, quoted=True)) is None
+    assert Needle.alternatives(T(text), Synonyms([(text or "x", "客服")])) == []
+
+
+def test_needle_of_another_text_keeps_the_quoting_of_the_node() -> None:
+    assert Needle.of(T("x"), "双 11") == Needle(("双", "11"), None)
+    assert Needle.of(T("x"), "双11") == Needle(("双", "11"), "双11")
+    assert Needle.of(T("x", quoted=True), "双11") == Needle(("双", "11"), None)
+
+
+@pytest.mark.parametrize(
+    ("node", "exact"),
+    [
+        (T("ai"), True),
+        (T("ＡＩ"), True),
+        (T("客"), True),
+        (T("2021"), True),
+        (T("#ai#"), True),
+        (T("客服"), False),
+        (T("ai客服"), False),
+        (T("6.3512"), False),  # the '.' must be verified
+        (T("ai", quoted=True), False),
+    ],
+)
+def test_needle_exact_by_units(node: Text, exact: bool) -> None:
+    needle = Needle.of(node)
+    assert needle is not None
+    assert needle.exact_by_units is exact
+
+
+def test_needle_pattern_is_the_matching_pattern() -> None:
+    needle = Needle(("ai", "客", "服"), "ai客服")
+    assert needle.pattern() == needle_pattern(["ai", "客", "服"], phrase=False, literal="ai客服")
+    assert needle.pattern().pattern == r"(?<![0-9a-z])ai客服"
+    phrase = Needle(("ai", "客", "服"), None)
+    assert phrase.pattern() == needle_pattern(["ai", "客", "服"], phrase=True)
+    assert phrase.pattern().pattern == f"(?<![0-9a-z])ai{GAP}客{GAP}服"
+
+
+def test_needle_alternatives_follow_the_synonym_group() -> None:
+    syn = Synonyms([("双十一", "双11", "光棍节")])
+    assert Needle.alternatives(T("双11"), syn) == [
+        Needle(("双", "11"), "双11"),
+        Needle(("双", "十", "一"), "双十一"),
+        Needle(("光", "棍", "节"), "光棍节"),
+    ]
+    assert Needle.alternatives(T("双 十一", quoted=True), syn) == [  # the key of a phrase: its units joined
+        Needle(("双", "十", "一"), None),
+        Needle(("双", "11"), None),
+        Needle(("光", "棍", "节"), None),
+    ]
+    assert Needle.alternatives(T("双十二"), syn) == [Needle(("双", "十", "二"), "双十二")]
+    assert Needle.alternatives(T("双11"), NO_SYNONYMS) == [Needle(("双", "11"), "双11")]
+
+
+# --------------------------------------------------------------------------- matching.needle_pattern
+
+
+def _found(parsed: ParsedQuery, text: str, synonyms: Synonyms = NO_SYNONYMS) -> list[str]:
+    """The pieces of ``text`` (as written) that the query's highlight patterns match."""
     norm = normalize(text)
-    spans = sorted((m.start(), m.end()) for p in parsed.highlight_patterns() for m in p.finditer(norm))
+    spans = sorted((m.start(), m.end()) for p in parsed.highlight_patterns(synonyms) for m in p.finditer(norm))
     return [text[s:e] for s, e in spans]
 
 
-def test_highlight_patterns_are_the_query_words() -> None:
+@pytest.mark.parametrize(
+    ("query", "text", "found"),
+    [
+        ("北大", "华北大地，北大校园", ["北大", "北大"]),  # a substring, wherever jieba cuts
+        ("学友", "张学友的演唱会", ["学友"]),
+        ("ai", "He said AI客服, main ai_bot, 5ai, aid", ["AI", "ai"]),  # whole Latin words only
+        ("AI客服", "AI客服、ＡＩ客服、Ai 客服、MAI客服", ["AI客服", "ＡＩ客服"]),
+        ("35", "3512 35% 1350 ３５", ["35", "３５"]),
+        ("6.3512", "6.3512 16.3512 6.35123 6,3512", ["6.3512"]),
+        ("P50", "华为P50、P500、xP50、P50Pro", ["P50"]),
+        ("华为P50", "华为P50Pro 华为P50 Pro", ["华为P50"]),
+        ("双11", "双11、双111、双十一", ["双11"]),
+        ("COVID-19", "COVID-19, covid 19, COVID-190", ["COVID-19"]),
+        ("台湾", "臺灣的台湾", ["臺灣", "台湾"]),
+        ("臺灣", "台湾", ["台湾"]),
+        ("智能客服", "智能客服、智能，客服、智能 客服", ["智能客服"]),  # unquoted: exactly as typed
+        ('"智能 客服"', "智能客服、智能，客服、智能 — 客服、智能化客服", ["智能客服", "智能，客服", "智能 — 客服"]),
+        ('"智能客服"', "智能_客服、智能a客服", ["智能_客服"]),  # only spaces and punctuation in between
+        ('"客服 智能"', "智能，客服", []),  # order matters
+        ('"智能 客服"', "智能" + "，" * 8 + "客服", ["智能" + "，" * 8 + "客服"]),
+        ('"智能 客服"', "智能" + "，" * 9 + "客服", []),  # at most 8 between units
+        ('"ai 客服"', "专注ＡＩ客服，Ai 客服，said客服", ["ＡＩ客服", "Ai 客服"]),
+        ('"iPhone 13"', "iPhone 13、iPhone-13、iPhone 135", ["iPhone 13", "iPhone-13"]),
+        ("#客服#", "客服#", ["客服"]),  # edge punctuation is not required
+        ("4.6万", "4x6万 4.6万 14.6万", ["4.6万"]),  # regex-safe
+    ],
+)
+def test_what_a_needle_matches(query: str, text: str, found: list[str]) -> None:
+    assert _found(parse(query), text) == found
+
+
+@pytest.mark.parametrize(
+    ("units", "phrase", "literal", "regex"),
+    [
+        (["客", "服"], False, "客服", "客服"),
+        (["ai"], False, "ai", r"(?<![0-9a-z])ai(?![0-9a-z])"),
+        (["ai", "客", "服"], False, "ai客服", r"(?<![0-9a-z])ai客服"),
+        (["客", "服", "ai"], False, "客服ai", r"客服ai(?![0-9a-z])"),
+        (["6", "3512"], False, "6.3512", r"(?<![0-9a-z])6\.3512(?![0-9a-z])"),
+        (["客", "服"], True, None, f"客{GAP}服"),
+        (["iphone", "13"], True, None, rf"(?<![0-9a-z])iphone{GAP}13(?![0-9a-z])"),
+        (["客", "服"], True, "客服", f"客{GAP}服"),  # phrase wins over the literal
+        (["客", "服"], False, None, f"客{GAP}服"),  # no literal: a phrase
+    ],
+)
+def test_needle_pattern_source(units: list[str], phrase: bool, literal: str | None, regex: str) -> None:
+    assert needle_pattern(units, phrase=phrase, literal=literal).pattern == regex
+
+
+# --------------------------------------------------------------------------- highlight patterns
+
+
+def test_highlight_patterns_are_the_needle_patterns() -> None:
     patterns = parse("客服 OR 机器人 -电商").highlight_patterns()
     assert [p.pattern for p in patterns] == ["客服", "机器人"]
     assert all(isinstance(p, re.Pattern) for p in patterns)
+    parsed = parse('ＡＩ客服 "智能 客服" 6.3512')
+    assert parsed.highlight_patterns() == [
+        re.compile(r"(?<![0-9a-z])ai客服"),
+        re.compile(f"智{GAP}能{GAP}客{GAP}服"),
+        re.compile(r"(?<![0-9a-z])6\.3512(?![0-9a-z])"),
+    ]
 
 
 def test_full_width_query_highlights_the_text_as_written() -> None:
     text = "专注AI客服机器人领域，ａｉ 客服也行"
-    assert _found(parse("ＡＩ客服"), text) == ["AI客服", "ａｉ 客服"]
-    assert _found(parse("ai客服"), text) == ["AI客服", "ａｉ 客服"]
-
-
-def test_phrase_patterns_allow_punctuation_between_words() -> None:
-    text = "智能客服、智能，客服、智能 — 客服、智能化客服"
-    assert _found(parse('"智能 客服"'), text) == ["智能客服", "智能，客服", "智能 — 客服"]
+    assert _found(parse("ＡＩ客服"), text) == ["AI客服"]
+    assert _found(parse("ai客服"), text) == ["AI客服"]
+    assert _found(parse('"ＡＩ 客服"'), text) == ["AI客服", "ａｉ 客服"]
 
 
 def test_negated_terms_are_not_highlighted() -> None:
@@ -269,48 +484,102 @@ def test_keyword_and_date_fields_are_not_highlighted_but_text_fields_are() -> No
     assert [p.pattern for p in parsed.highlight_patterns()] == ["晓多", "机器人"]
 
 
-def test_highlight_patterns_are_deduplicated_and_regex_safe() -> None:
-    parsed = parse("客服 OR 客服 title:客服 4.6万")
-    assert [p.pattern for p in parsed.highlight_patterns()] == ["客服", r"4\.6(?:[^\w]|_){0,8}万"]
+def test_highlight_patterns_are_deduplicated_by_source_and_regex_safe() -> None:
+    parsed = parse("客服 OR 客服 title:客服 #客服 body:“客服” 4.6万")
+    assert [p.pattern for p in parsed.highlight_patterns()] == ["客服", f"客{GAP}服", r"(?<![0-9a-z])4\.6万"]
     assert _found(parsed, "4x6万 4.6万") == ["4.6万"]
+
+
+def test_highlight_patterns_include_synonyms() -> None:
+    syn = Synonyms([("双十一", "双11")])
+    parsed = parse("双十一 -光棍节")
+    assert [p.pattern for p in parsed.highlight_patterns(syn)] == ["双十一", "双11(?![0-9a-z])"]
+    assert [p.pattern for p in parsed.highlight_patterns()] == ["双十一"]
+    assert _found(parsed, "双11和双十一，双111", syn) == ["双11", "双十一"]
+    assert parse("-双十一").highlight_patterns(syn) == []
 
 
 def test_fallback_queries_still_highlight_their_words() -> None:
     assert _found(parse('"智能客服'), "这背后离不开智能客服的功劳") == ["智能客服"]
+    assert _found(parse('"智能 客服'), "智能，客服") == ["智能", "客服"]  # two terms, no longer a phrase
 
 
-# --------------------------------------------------------------------------- compile_query
+def _contains_patterns(q: wq.Query) -> list[re.Pattern[str]]:
+    """The patterns of every Contains in a compiled query, in order (ranking clauses left out)."""
+    if isinstance(q, Contains):
+        return [q.pattern]
+    if isinstance(q, wq.AndMaybe):
+        return _contains_patterns(q.a)
+    return [p for child in q.children() for p in _contains_patterns(child)]
+
+
+@pytest.mark.parametrize(
+    ("text", "negated"),
+    [("客服", 0), ('"智能 客服" 6.3512', 0), ("title:晓多 OR body:AI客服", 0), ("双十一 華為", 0), ('"ai 客服" -机器人', 1)],
+)
+def test_searching_and_highlighting_use_the_same_patterns(text: str, negated: int) -> None:
+    syn = Synonyms([("双十一", "双11")])
+    parsed = parse(text)
+    searched = _contains_patterns(compile_query(parsed, vocab=FakeVocab(WORDS), title_boost=3.0, synonyms=syn))
+    assert searched[: len(searched) - negated] == parsed.highlight_patterns(syn)
+
+
+# --------------------------------------------------------------------------- compile_query: structure
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("客服", both("客服")),
-        ("ＡＩ", both("ai")),
-        ("客服 机器人", wq.And([both("客服"), both("机器人")])),
-        ("客服 OR 机器人", wq.Or([both("客服"), both("机器人")])),
-        ("客服 -机器人", wq.And([both("客服"), wq.Not(both("机器人"))])),
-        ("-客服", wq.And([wq.Every(), wq.Not(both("客服"))])),
-        ('-"智能 客服"', wq.And([wq.Every(), wq.Not(wq.Or([wq.Phrase("title", ["智能", "客服"], boost=3.0), wq.Phrase("body", ["智能", "客服"])]))])),
-        ("NOT 客服 NOT 机器人", wq.And([wq.Every(), wq.Not(both("客服")), wq.Not(both("机器人"))])),
-        ("AI客服", wq.Or([wq.Phrase("title", ["ai", "客服"], boost=3.0), wq.Phrase("body", ["ai", "客服"])])),
-        ('"智能 客服"', wq.Or([wq.Phrase("title", ["智能", "客服"], boost=3.0), wq.Phrase("body", ["智能", "客服"])])),
-        ("离岸人民币", wq.Or([wq.Phrase("title", ["离岸", "人民币"], boost=3.0), wq.Phrase("body", ["离岸", "人民币"])])),
-        ("title:晓多", wq.Term("title", "晓多")),  # no boost on an explicit field
-        ("标题：晓多科技", wq.Phrase("title", ["晓多", "科技"])),
-        ("body:客服", wq.Term("body", "客服")),
+        # unrestricted single units: the candidates are the match
+        ("ai", wq.Term("units", "ai")),
+        ("ＡＩ", wq.Term("units", "ai")),
+        ("#AI#", wq.Term("units", "ai")),
+        ("客", wq.Term("units", "客")),
+        ("2021", wq.Term("units", "2021")),
+        # everything else is verified on the normalized text
+        ("客服", KEFU),
+        ("客客", has("客客", "客")),  # a unit is asked for once
+        ("臺灣", has("台湾", "台", "湾")),
+        ("AI客服", has(r"(?<![0-9a-z])ai客服", "ai", "客", "服")),
+        ("离岸人民币", has("离岸人民币", "离", "岸", "人", "民", "币")),
+        ("6.3512", has(r"(?<![0-9a-z])6\.3512(?![0-9a-z])", "6", "3512")),
+        ("COVID-19", has(r"(?<![0-9a-z])covid\-19(?![0-9a-z])", "covid", "19")),
+        ('"ai"', has(r"(?<![0-9a-z])ai(?![0-9a-z])", "ai")),  # a phrase is never exact by units
+        ('"智能 客服"', has(f"智{GAP}能{GAP}客{GAP}服", "智", "能", "客", "服")),
+        ("“iPhone 13”", has(rf"(?<![0-9a-z])iphone{GAP}13(?![0-9a-z])", "iphone", "13")),
+        # fields: only that column, no title boost
+        ("title:晓多", has("晓多", "晓", "多", columns=IN_TITLE)),
+        ("标题：晓多科技", has("晓多科技", "晓", "多", "科", "技", columns=IN_TITLE)),
+        ("title:ai", has(r"(?<![0-9a-z])ai(?![0-9a-z])", "ai", columns=IN_TITLE)),
+        ("body:客", has("客", "客", columns=IN_BODY)),
+        ("正文:客服", has("客服", "客", "服", columns=IN_BODY)),
+        ('title:"智能 客服"', has(f"智{GAP}能{GAP}客{GAP}服", "智", "能", "客", "服", columns=IN_TITLE)),
+        # operators
+        ("客服 机器人", wq.And([KEFU, JIQIREN])),
+        ("客服 OR 机器人", wq.Or([KEFU, JIQIREN])),
+        ("客服 -机器人", wq.And([KEFU, wq.Not(JIQIREN)])),
+        ("-客服", wq.And([wq.Every(), wq.Not(KEFU)])),
+        ('-"智能 客服"', wq.And([wq.Every(), wq.Not(has(f"智{GAP}能{GAP}客{GAP}服", "智", "能", "客", "服"))])),
+        ("NOT 客服 NOT 机器人", wq.And([wq.Every(), wq.Not(KEFU), wq.Not(JIQIREN)])),
+        ("(客服 OR ai) -机器人", wq.And([wq.Or([KEFU, wq.Term("units", "ai")]), wq.Not(JIQIREN)])),
+        # keyword fields
         ("tags:声援岳昕", wq.Term("tags", "声援岳昕")),
         ("tags:ＡＩ", wq.Or([wq.Term("tags", "AI"), wq.Term("tags", "ai")])),
         ("category:EMNEWS", wq.Term("categories", "emnews")),
         ("tags:nope", wq.NullQuery),
         ("tags:nope 客服", wq.NullQuery),  # AND with an impossible part
-        ("客服 OR tags:nope", both("客服")),  # OR drops it
+        ("客服 OR tags:nope", KEFU),  # OR drops it
         ("tags:nope OR category:nope", wq.NullQuery),
         ("。，", wq.NullQuery),
+        ('"。，"', wq.NullQuery),
+        ("客服 。，", wq.NullQuery),
+        ("客服 OR 。，", KEFU),
+        ("客服 -。，", wq.And([KEFU, wq.Not(wq.NullQuery)])),
+        # dates
         ("date:2021-12", wq.DateRange("date", DEC_START, DEC_END)),
         ("date:[2021-12-01 TO]", wq.DateRange("date", DEC_START, None)),
         ("date:[TO 2021-12-31]", wq.DateRange("date", None, DEC_END)),
-        ("客服 date:2021-12", wq.And([both("客服"), wq.DateRange("date", DEC_START, DEC_END)])),
+        ("客服 date:2021-12", wq.And([KEFU, wq.DateRange("date", DEC_START, DEC_END)])),
         ("", wq.Every()),
     ],
 )
@@ -320,32 +589,125 @@ def test_compile_query(text: str, expected: wq.Query) -> None:
     assert q == expected
 
 
+def test_candidates_use_at_most_24_distinct_units_but_the_pattern_all() -> None:
+    text = "".join(chr(0x4E00 + i) for i in range(30))
+    q = compiled(text)
+    assert q == Contains(wq.And([wq.Term("units", ch) for ch in text[:24]]), re.compile(text), ANY)
+
+
 def test_compile_query_uses_the_title_boost() -> None:
-    q = compile_query(parse("客服"), title_boost=5.5, expand=expand)
-    assert q == wq.Or([wq.Term("title", "客服", boost=5.5), wq.Term("body", "客服")])
-    assert q.subqueries[0].boost == 5.5 and q.subqueries[1].boost == 1.0
+    q = compile_query(parse("客服"), vocab=NO_WORDS, title_boost=5.5)
+    assert q == has("客服", "客", "服", columns=(("ntitle", 5.5), ("nbody", 1.0)))
+    q = compile_query(parse("客服"), vocab=FakeVocab(WORDS), title_boost=5.5)
+    assert q == scored(has("客服", "客", "服", columns=(("ntitle", 5.5), ("nbody", 1.0))), "客服", title_boost=5.5)
+    assert q.b.subqueries[0].boost == 5.5 and q.b.subqueries[1].boost == 1.0
 
 
-def test_compile_query_asks_expand_for_keyword_values_only() -> None:
-    calls: list[tuple[str, str]] = []
+def test_compile_query_needs_a_vocabulary_not_an_expand_callback() -> None:
+    with pytest.raises(TypeError):
+        compile_query(parse("客服"), title_boost=3.0, expand=lambda f, v: [])  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        compile_filters(tags=["ai"], expand=lambda f, v: [])  # type: ignore[call-arg]
 
-    def recording(field: str, value: str) -> list[str]:
-        calls.append((field, value))
-        return expand(field, value)
 
-    compile_query(parse("客服 tags:ＡＩ 标签:声援岳昕 category:emnews title:x"), title_boost=3.0, expand=recording)
-    assert calls == [("tags", "ＡＩ"), ("tags", "声援岳昕"), ("categories", "emnews")]
+# --------------------------------------------------------------------------- compile_query: ranking words
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("客服", scored(KEFU, "客服")),
+        ("智能客服", scored(has("智能客服", "智", "能", "客", "服"), "智能", "客服")),
+        ('"智能 客服"', scored(has(f"智{GAP}能{GAP}客{GAP}服", "智", "能", "客", "服"), "智能", "客服")),
+        ("客服机器人", scored(has("客服机器人", "客", "服", "机", "器", "人"), "客服", "机器人")),
+        ("title:客服", scored(has("客服", "客", "服", columns=IN_TITLE), "客服", title_boost=1.0, fields=("title",))),
+        ("body:客服", scored(has("客服", "客", "服", columns=IN_BODY), "客服", fields=("body",))),
+        ("ai", wq.Term("units", "ai")),  # no known word: no ranking clause
+        ("晓多", has("晓多", "晓", "多")),
+        ("客服 -机器人", wq.And([scored(KEFU, "客服"), wq.Not(scored(JIQIREN, "机器人"))])),
+        ("tags:ai", wq.Or([wq.Term("tags", "AI"), wq.Term("tags", "ai")])),
+    ],
+)
+def test_known_words_rank_but_do_not_select(text: str, expected: wq.Query) -> None:
+    q = compiled(text, vocab=FakeVocab(WORDS))
+    assert type(q) is type(expected)
+    assert q == expected
+
+
+def test_exact_unit_match_is_still_ranked_by_words() -> None:
+    q = compiled("人", vocab=FakeVocab(("人",)))
+    assert q == scored(wq.Term("units", "人"), "人")
+
+
+def test_compile_query_asks_the_vocabulary_for_keywords_and_words() -> None:
+    vocab = FakeVocab(WORDS)
+    compile_query(
+        parse('客服 tags:ＡＩ 标签:声援岳昕 category:emnews title:ＡＩ客服 "智能，客服" -body:x 。'),
+        vocab=vocab,
+        title_boost=3.0,
+    )
+    assert vocab.calls == [
+        ("words", "客服"),
+        ("keywords", "tags", "ＡＩ"),
+        ("keywords", "tags", "声援岳昕"),
+        ("keywords", "categories", "emnews"),
+        ("words", "ai客服"),  # the normalized string
+        ("words", "智能客服"),  # a phrase: its units joined
+        ("words", "x"),
+    ]
+
+
+# --------------------------------------------------------------------------- compile_query: synonyms
+
+SYNONYMS = Synonyms([("双十一", "双11", "光棍节"), ("人工智能", "AI")])
+SHUANG_SHI_YI = has("双十一", "双", "十", "一")
+SHUANG_11 = has("双11(?![0-9a-z])", "双", "11")
+GUANG_GUN_JIE = has("光棍节", "光", "棍", "节")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("双十一", wq.Or([SHUANG_SHI_YI, SHUANG_11, GUANG_GUN_JIE])),
+        ("双11", wq.Or([SHUANG_11, SHUANG_SHI_YI, GUANG_GUN_JIE])),
+        ("ＡＩ", wq.Or([wq.Term("units", "ai"), has("人工智能", "人", "工", "智", "能")])),
+        ("人工智能", wq.Or([has("人工智能", "人", "工", "智", "能"), wq.Term("units", "ai")])),
+        (
+            '"双 十一"',
+            wq.Or([
+                has(f"双{GAP}十{GAP}一", "双", "十", "一"),
+                has(f"双{GAP}11(?![0-9a-z])", "双", "11"),
+                has(f"光{GAP}棍{GAP}节", "光", "棍", "节"),
+            ]),
+        ),
+        (
+            "title:光棍节",
+            wq.Or([
+                has("光棍节", "光", "棍", "节", columns=IN_TITLE),
+                has("双十一", "双", "十", "一", columns=IN_TITLE),
+                has("双11(?![0-9a-z])", "双", "11", columns=IN_TITLE),
+            ]),
+        ),
+        ("-双十一", wq.And([wq.Every(), wq.Not(wq.Or([SHUANG_SHI_YI, SHUANG_11, GUANG_GUN_JIE]))])),
+        ("双十二", has("双十二", "双", "十", "二")),
+        ("tags:双十一", wq.NullQuery),  # keyword values are not expanded
+    ],
+)
+def test_synonyms_are_alternatives(text: str, expected: wq.Query) -> None:
+    q = compiled(text, synonyms=SYNONYMS)
+    assert type(q) is type(expected)
+    assert q == expected
 
 
 # --------------------------------------------------------------------------- compile_filters
 
 
 def test_no_filter_options_no_filter() -> None:
-    assert compile_filters(expand=expand) is None
+    assert compile_filters(vocab=NO_WORDS) is None
 
 
 def test_categories_are_any_of_tags_are_all_of() -> None:
-    flt = compile_filters(categories=["emnews", "meirijingjixinwen"], tags=["声援岳昕", "ai"], expand=expand)
+    flt = compile_filters(categories=["emnews", "meirijingjixinwen"], tags=["声援岳昕", "ai"], vocab=NO_WORDS)
     assert flt == wq.And(
         [
             wq.Or([wq.Term("categories", "emnews"), wq.Term("categories", "meirijingjixinwen")]),
@@ -356,84 +718,210 @@ def test_categories_are_any_of_tags_are_all_of() -> None:
 
 
 def test_unknown_categories_are_skipped_but_none_known_matches_nothing() -> None:
-    assert compile_filters(categories=["nope", "emnews"], expand=expand) == wq.Or([wq.Term("categories", "emnews")])
-    assert compile_filters(categories=["nope"], expand=expand) is wq.NullQuery
+    assert compile_filters(categories=["nope", "emnews"], vocab=NO_WORDS) == wq.Or([wq.Term("categories", "emnews")])
+    assert compile_filters(categories=["nope"], vocab=NO_WORDS) is wq.NullQuery
 
 
 def test_an_unknown_tag_matches_nothing() -> None:
-    flt = compile_filters(tags=["ai", "nope"], expand=expand)
+    flt = compile_filters(tags=["ai", "nope"], vocab=NO_WORDS)
     assert flt == wq.And([wq.Or([wq.Term("tags", "AI"), wq.Term("tags", "ai")]), wq.NullQuery])
 
 
 def test_date_filters() -> None:
-    assert compile_filters(since=DEC_START, expand=expand) == wq.DateRange("date", DEC_START, None)
-    assert compile_filters(until=DEC_END, expand=expand) == wq.DateRange("date", None, DEC_END)
-    flt = compile_filters(categories=["emnews"], since=DEC_START, until=DEC_END, expand=expand)
+    assert compile_filters(since=DEC_START, vocab=NO_WORDS) == wq.DateRange("date", DEC_START, None)
+    assert compile_filters(until=DEC_END, vocab=NO_WORDS) == wq.DateRange("date", None, DEC_END)
+    flt = compile_filters(categories=["emnews"], since=DEC_START, until=DEC_END, vocab=NO_WORDS)
     assert flt == wq.And([wq.Or([wq.Term("categories", "emnews")]), wq.DateRange("date", DEC_START, DEC_END)])
+
+
+def test_compile_filters_asks_the_vocabulary_for_keyword_terms_only() -> None:
+    vocab = FakeVocab(WORDS)
+    compile_filters(categories=["ＥＭＮＥＷＳ"], tags=["ai", "客服"], since=DEC_START, vocab=vocab)
+    assert vocab.calls == [("keywords", "categories", "ＥＭＮＥＷＳ"), ("keywords", "tags", "ai"), ("keywords", "tags", "客服")]
 
 
 def test_keyword_key_folds_case_width_and_space() -> None:
     assert keyword_key("  ＥＭＮews ") == "emnews"
+    assert keyword_key("臺灣") == "台湾"
 
 
 # --------------------------------------------------------------------------- compiled queries against a real index
 
+ARTICLES = [
+    Article("a", "晓多科技", "这背后离不开智能客服的功劳，离岸人民币汇率走高。", "a.md",
+            date=datetime(2021, 12, 25), categories=("emnews",), tags=("AI",)),
+    Article("b", "客服机器人", "智能，其实客服也忙。机器人代替人工回复。", "b.md",
+            date=datetime(2021, 11, 3), categories=("emnews",), tags=("声援岳昕",)),
+    Article("c", "元宇宙", "元宇宙概念产物层出不穷，元宇宙公司很多。人民币。", "c.md",
+            date=datetime(2022, 1, 1), categories=("meirijingjixinwen",), tags=("每日经济新闻新闻",)),
+    Article("d", "华北大地", "秋收。He said the main problem was obvious. 汇率6.3512。", "d.md"),
+    Article("e", "臺灣電腦展", "ＡＩ晶片成為焦點；智能，客服也來了。", "e.md", date=datetime(2021, 12, 2)),
+]
+
+
+def _index(articles: list[Article]):
+    ix = RamStorage().create_index(build_schema())
+    with ix.writer() as w:
+        for article in articles:
+            w.add_document(**article_document(article, b"0:0:x"))
+    return ix
+
 
 @pytest.fixture(scope="module")
 def searcher():
-    schema = fields.Schema(
-        id=fields.ID(stored=True),
-        title=fields.TEXT(analyzer=word_analyzer(), phrase=True),
-        body=fields.TEXT(analyzer=word_analyzer(), phrase=True),
-        tags=fields.KEYWORD(commas=True),
-        categories=fields.KEYWORD(commas=True),
-        date=fields.DATETIME(),
-    )
-    ix = RamStorage().create_index(schema)
-    with ix.writer() as w:
-        w.add_document(id="a", title="晓多科技", body="这背后离不开智能客服的功劳，离岸人民币汇率走高。", tags="AI", categories="emnews", date=datetime(2021, 12, 25))
-        w.add_document(id="b", title="客服机器人", body="智能，其实客服也忙。机器人代替人工回复。", tags="声援岳昕", categories="emnews", date=datetime(2021, 11, 3))
-        w.add_document(id="c", title="元宇宙", body="元宇宙概念产物层出不穷，人民币。", tags="每日经济新闻新闻", categories="meirijingjixinwen", date=datetime(2022, 1, 1))
-    with ix.searcher() as s:
+    with _index(ARTICLES).searcher() as s:
         yield s
 
 
-def _ids(searcher, text: str, **filters) -> list[str]:
-    flt = compile_filters(expand=expand, **filters) if filters else None
-    hits = searcher.search(compiled(text), limit=None, filter=flt)
+def _ids(searcher, text: str, synonyms: Synonyms = NO_SYNONYMS, **filters) -> list[str]:
+    vocab = IndexVocabulary(searcher)
+    flt = compile_filters(vocab=vocab, **filters) if filters else None
+    q = compile_query(parse(text), vocab=vocab, title_boost=3.0, synonyms=synonyms)
+    hits = searcher.search(q, limit=None, filter=flt)
     return sorted(hit["id"] for hit in hits)
 
 
 @pytest.mark.parametrize(
     ("text", "ids"),
     [
-        ("客服", ["a", "b"]),
-        ("人民币", ["a", "c"]),  # a sub-word of 离岸人民币 and a word of its own
+        ("客服", ["a", "b", "e"]),
+        ("人民币", ["a", "c"]),  # inside 离岸人民币 and on its own
         ("人民", ["a", "c"]),
+        ("人", ["a", "b", "c"]),  # a single character
+        ("北大", ["d"]),  # inside 华北大地: a substring, wherever jieba cuts
+        ("华北大", ["d"]),
+        ("学友", []),
+        ("元宇宙公司", ["c"]),  # across word boundaries
         ('"离岸 人民币"', ["a"]),
-        ("离岸人民币汇率", ["a"]),  # a phrase over consecutive positions
-        ('"智能 客服"', ["a"]),  # "智能，其实客服" is not the phrase
-        ("客服 -机器人", ["a"]),
+        ("离岸人民币汇率", ["a"]),
+        ("智能客服", ["a"]),  # unquoted: exactly as typed, so not 智能，客服
+        ('"智能 客服"', ["a", "e"]),  # quoted: spaces and punctuation between allowed, not 其实
+        ('"客服 智能"', []),  # order matters
+        ("客服 机器人", ["b"]),
+        ("客服 OR 元宇宙", ["a", "b", "c", "e"]),
+        ("客服 -机器人", ["a", "e"]),
         ('客服 -"智能 客服"', ["b"]),
-        ("-(客服 OR 元宇宙)", []),
-        ("-元宇宙", ["a", "b"]),
+        ("-(客服 OR 元宇宙)", ["d"]),
+        ("-元宇宙", ["a", "b", "d", "e"]),
+        ("ai", ["e"]),  # ＡＩ晶片, but not 'said' or 'main', nor the tag
+        ("AI晶片", ["e"]),
+        ('"ai 晶片"', ["e"]),
+        ("said", ["d"]),
+        ("Main Problem", ["d"]),
+        ("6.3512", ["d"]),
+        ("3512", ["d"]),
+        ("35", []),  # numbers match whole
+        ("6.35", []),
+        ("台湾", ["e"]),  # traditional and simplified are one
+        ("臺灣", ["e"]),
+        ("電腦", ["e"]),
+        ("电脑展", ["e"]),
         ("title:客服", ["b"]),
+        ("body:客服", ["a", "b", "e"]),
+        ("title:北大", ["d"]),
+        ("body:北大", []),
+        ("title:ai", []),
+        ("body:ai", ["e"]),
         ("标题：晓多", ["a"]),
+        ("title:元宇宙 body:人民币", ["c"]),
         ("tags:ai", ["a"]),
+        ("tags:ＡＩ", ["a"]),
         ("category:emnews -tags:声援岳昕", ["a"]),
-        ("date:2021-12", ["a"]),
-        ("date:[2021-11-01 TO]", ["a", "b", "c"]),
-        ("date:[TO 2021-12-24]", ["b"]),
-        ("", ["a", "b", "c"]),
+        ("date:2021-12", ["a", "e"]),
+        ("date:[2021-11-01 TO]", ["a", "b", "c", "e"]),
+        ("date:[TO 2021-12-24]", ["b", "e"]),
+        ("", ["a", "b", "c", "d", "e"]),
         ("客服 - 机器人", ["b"]),  # read as keywords: both words
+        ("。，", []),
     ],
 )
 def test_compiled_queries_find_the_right_articles(searcher, text: str, ids: list[str]) -> None:
     assert _ids(searcher, text) == ids
 
 
+@pytest.mark.parametrize("text", ODD_QUERIES)
+def test_odd_queries_search_without_raising(searcher, text: str) -> None:
+    assert set(_ids(searcher, text)) <= set("abcde")
+
+
+def test_synonyms_find_the_other_members(searcher) -> None:
+    syn = Synonyms([("虚拟世界", "元宇宙"), ("计算机", "电脑")])
+    assert _ids(searcher, "虚拟世界") == []
+    assert _ids(searcher, "虚拟世界", synonyms=syn) == ["c"]
+    assert _ids(searcher, "計算機", synonyms=syn) == ["e"]  # normalized before the lookup
+    assert _ids(searcher, "title:虚拟世界", synonyms=syn) == ["c"]
+    assert _ids(searcher, "-虚拟世界", synonyms=syn) == ["a", "b", "d", "e"]
+
+
 def test_compiled_filters_narrow_the_search(searcher) -> None:
     assert _ids(searcher, "", categories=["emnews"]) == ["a", "b"]
-    assert _ids(searcher, "", categories=["emnews"], tags=["声援岳昕"]) == ["b"]
-    assert _ids(searcher, "客服", since=datetime(2021, 12, 1)) == ["a"]
-    assert _ids(searcher, "", until=DEC_END) == ["a", "b"]
+    assert _ids(searcher, "", categories=["EMNEWS"], tags=["声援岳昕"]) == ["b"]
+    assert _ids(searcher, "", tags=["ai"]) == ["a"]
+    assert _ids(searcher, "客服", since=datetime(2021, 12, 1)) == ["a", "e"]
+    assert _ids(searcher, "", until=DEC_END) == ["a", "b", "e"]
+    assert _ids(searcher, "客服", tags=["nope"]) == []
+
+
+def test_the_index_vocabulary_gives_ranking_words(searcher) -> None:
+    vocab = IndexVocabulary(searcher)
+    q = compile_query(parse("智能客服"), vocab=vocab, title_boost=3.0)
+    assert q == scored(has("智能客服", "智", "能", "客", "服"), "智能", "客服")
+    assert compile_query(parse("ai"), vocab=vocab, title_boost=3.0) == scored(wq.Term("units", "ai"), "ai")
+    assert compile_query(parse("6.3512"), vocab=vocab, title_boost=3.0) == scored(
+        has(r"(?<![0-9a-z])6\.3512(?![0-9a-z])", "6", "3512"), "6.3512"
+    )
+    assert compile_query(parse("電腦展"), vocab=vocab, title_boost=3.0) == scored(has("电脑展", "电", "脑", "展"), "电脑", "展")
+    # nothing of the string is an index word: no ranking clause
+    assert compile_query(parse("6.35"), vocab=vocab, title_boost=3.0) == has(r"(?<![0-9a-z])6\.35(?![0-9a-z])", "6", "35")
+
+
+def test_title_matches_rank_first(searcher) -> None:
+    vocab = IndexVocabulary(searcher)
+    hits = searcher.search(compile_query(parse("客服"), vocab=vocab, title_boost=3.0), limit=None)
+    assert hits[0]["id"] == "b"
+
+
+def test_contains_scores_weighted_occurrences_per_column(searcher) -> None:
+    def scores(q: wq.Query) -> dict[str, float]:
+        return {hit["id"]: hit.score for hit in searcher.search(q, limit=None)}
+
+    kefu = re.compile("客服")
+    assert scores(Contains(wq.Term("units", "客"), kefu, ANY)) == pytest.approx({"a": 1.0, "b": 4.0, "e": 1.0})
+    assert scores(Contains(wq.Term("units", "客"), kefu, ANY, boost=2.0)) == pytest.approx({"a": 2.0, "b": 8.0, "e": 2.0})
+    assert scores(Contains(wq.Term("units", "客"), kefu, IN_TITLE)) == pytest.approx({"b": 1.0})
+    yuan = re.compile("元宇宙")
+    assert scores(Contains(wq.Term("units", "元"), yuan, IN_BODY)) == pytest.approx({"c": 1.0 + math.log(2)})
+    assert scores(Contains(wq.Term("units", "元"), yuan, ANY)) == pytest.approx({"c": 3.0 + 1.0 + math.log(2)})
+    # candidates that do not contain the string are dropped
+    assert scores(Contains(wq.Term("units", "人"), re.compile("人民币"), ANY)) == pytest.approx({"a": 1.0, "c": 1.0})
+
+
+def test_contains_only_sees_its_candidates(searcher) -> None:
+    found = searcher.search(Contains(wq.Term("units", "离"), re.compile("客服"), ANY), limit=None)
+    assert [hit["id"] for hit in found] == ["a"]  # b and e contain 客服 but not 离
+    assert len(searcher.search(Contains(wq.Term("units", "zzz"), re.compile("客服"), ANY), limit=None)) == 0
+
+
+def test_contains_equality_repr_and_boost() -> None:
+    a = Contains(wq.Term("units", "客"), re.compile("客服"), ANY)
+    assert a == Contains(wq.Term("units", "客"), re.compile("客服"), ANY)
+    assert hash(a) == hash(Contains(wq.Term("units", "客"), re.compile("客服"), ANY))
+    assert a != Contains(wq.Term("units", "服"), re.compile("客服"), ANY)
+    assert a != Contains(wq.Term("units", "客"), re.compile("客"), ANY)
+    assert a != Contains(wq.Term("units", "客"), re.compile("客服"), IN_BODY)
+    assert a != Contains(wq.Term("units", "客"), re.compile("客服"), ANY, boost=2.0)
+    assert a.with_boost(2.0) == Contains(wq.Term("units", "客"), re.compile("客服"), ANY, boost=2.0)
+    assert repr(a) == "Contains('客服' in ntitle/nbody)"
+    assert a.estimate_min_size(None) == 0
+
+
+def test_a_compiled_query_can_search_a_newer_reader() -> None:
+    storage_ix = _index(ARTICLES[:2])
+    with storage_ix.searcher() as s:
+        q = compile_query(parse("客服"), vocab=IndexVocabulary(s), title_boost=3.0)
+        assert sorted(h["id"] for h in s.search(q, limit=None)) == ["a", "b"]
+        assert sorted(h["id"] for h in s.search(q, limit=None)) == ["a", "b"]  # searched twice: same answer
+    with storage_ix.writer() as w:
+        w.add_document(**article_document(ARTICLES[4], b"0:0:x"))
+    with storage_ix.searcher() as s:
+        assert sorted(h["id"] for h in s.search(q, limit=None)) == ["a", "b", "e"]

@@ -7,7 +7,7 @@ dictionary words of 2-4 characters found in context (many sit inside longer
 words), single characters, 5-8 character phrases (most cross word
 boundaries), and mixed number/Latin tokens.  For each string it compares the
 ids newsearch returns with the ids whose normalized title+body contain the
-string (Latin letters and digits matched as whole words, the rule newsearch
+string (letters and digits matched as whole words, the rule newsearch
 documents).  Then it builds a plain-jieba Whoosh index of the same articles
 (words with positions, stored body: the usual recipe) and reports index size
 and build time against it, and that index's recall for comparison.
@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from newsearch import NewsIndex  # noqa: E402
-from newsearch.analysis import normalize  # noqa: E402
+from newsearch.analysis import WORD_CHAR, normalize  # noqa: E402
 from newsearch.ingest import iter_source_files, read_file  # noqa: E402
 
 KINDS = ("word 2-4", "single char", "phrase 5-8", "number/latin")
@@ -103,11 +103,13 @@ def sample(texts: dict[str, str], per_kind: int, seed: int) -> dict[str, list[st
 
 
 def truth(texts: dict[str, str], needle: str) -> set[str]:
+    """Brute force: normalized title+body contain the needle, words of letters and
+    digits not continuing a longer word (the rule newsearch documents)."""
     body = re.escape(needle)
-    if re.match(r"[0-9a-z]", needle[0]):
-        body = r"(?<![0-9a-z])" + body
-    if re.match(r"[0-9a-z]", needle[-1]):
-        body += r"(?![0-9a-z])"
+    if re.match(WORD_CHAR, needle[0]):
+        body = f"(?<!{WORD_CHAR})" + body
+    if re.match(WORD_CHAR, needle[-1]):
+        body += f"(?!{WORD_CHAR})"
     rx = re.compile(body)
     return {doc for doc, text in texts.items() if rx.search(text)}
 

@@ -14,11 +14,13 @@ everything it produces, because matching and highlighting depend on them:
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import threading
 import unicodedata
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from whoosh.analysis import Token, Tokenizer
@@ -41,9 +43,31 @@ WordToken = tuple[str, int, int, int]
 # --------------------------------------------------------------------------- normalization
 
 
+_CJK_CHAR_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
+_SYLLABIC_RANGES = "\u3040-\u30ff\u31f0-\u31ff\uac00-\ud7af"  # kana, hangul syllables
+_SINGLE_CHAR_UNITS = _CJK_CHAR_RANGES + _SYLLABIC_RANGES
+
+
 class _FoldTable(dict[int, str]):
-    """``str.translate`` table built lazily: NFKC compatibility folding plus lower case,
-    restricted to mappings that keep one character as one character."""
+    """``str.translate`` table built lazily, one character for one: NFKC compatibility
+    folding, lower case, and OpenCC's traditional → simplified character table.
+
+    Characters are converted one at a time, never by OpenCC's phrase rules, so
+    that ``normalize(s)[i] == normalize(s[i])``: a substring of the text always
+    normalizes to a substring of the normalized text, which exact matching needs.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._t2s: Any = None
+
+    def _simplified(self, char: str) -> str:
+        if self._t2s is None:
+            import opencc
+
+            self._t2s = opencc.OpenCC("t2s").convert
+        converted = self._t2s(char)
+        return converted if len(converted) == 1 else char
 
     def __missing__(self, codepoint: int) -> str:
         char = chr(codepoint)
@@ -53,46 +77,13 @@ class _FoldTable(dict[int, str]):
         lowered = folded.lower()
         if len(lowered) == 1:
             folded = lowered
+        if "\u3400" <= folded <= "\u9fff" or "\uf900" <= folded <= "\ufaff" or folded >= "\U00020000":
+            folded = self._simplified(folded)
         self[codepoint] = folded
         return folded
 
 
 _FOLD = _FoldTable()
-
-
-class _Simplifier:
-    """OpenCC's traditional → simplified conversion, kept only where it is one character for one."""
-
-    def __init__(self) -> None:
-        self._convert: Any = None
-        self._chars: dict[str, str] = {}
-
-    def _converter(self) -> Any:
-        if self._convert is None:
-            import opencc
-
-            self._convert = opencc.OpenCC("t2s").convert
-        return self._convert
-
-    def __call__(self, text: str) -> str:
-        if text.isascii():
-            return text
-        converted = self._converter()(text)
-        if len(converted) == len(text):
-            return converted
-        # A phrase rule changed the length: convert character by character instead.
-        out = []
-        chars = self._chars
-        for ch in text:
-            conv = chars.get(ch)
-            if conv is None:
-                conv = self._converter()(ch)
-                conv = chars[ch] = conv if len(conv) == 1 else ch
-            out.append(conv)
-        return "".join(out)
-
-
-_SIMPLIFY = _Simplifier()
 
 
 def normalize(text: str) -> str:
@@ -102,18 +93,21 @@ def normalize(text: str) -> str:
     ``normalize("ＡＩ２０２１")`` is ``"ai2021"``, ``normalize("臺灣")`` is ``"台湾"``;
     ``len(normalize(s)) == len(s)`` always.
     """
-    return _SIMPLIFY(text.translate(_FOLD))
+    return text.translate(_FOLD)
 
 
 # --------------------------------------------------------------------------- match units
 
-_UNIT_RE = re.compile(r"[0-9a-z]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
+WORD_CHAR = f"[^\\W_{_SINGLE_CHAR_UNITS}]"
+"""A regex class for the characters of word units (letters and digits of alphabetic scripts)."""
+_UNIT_RE = re.compile(f"[{_SINGLE_CHAR_UNITS}]|{WORD_CHAR}+")
 
 
 def units(normalized: str) -> list[str]:
-    """The match units of normalized text: each CJK character, each run of ASCII letters
-    and digits.  An article contains a query string only if it holds all its units, so
-    the units index gives exact candidates regardless of word segmentation."""
+    """The match units of normalized text: each CJK character, kana or hangul syllable,
+    and each run of other letters and digits (``iphone``, ``13``, ``ωμέγα``).  An article
+    contains a query string only if it holds all its units, so the units index gives
+    exact candidates regardless of word segmentation."""
     return _UNIT_RE.findall(normalized)
 
 
@@ -144,14 +138,23 @@ class _Segmenter:
 
 
 def _load_user_dict(tokenizer: Any, path: str) -> None:
+    """Load a jieba user dictionary with its words normalized like the text they meet."""
     from .errors import ConfigError
 
     try:
-        with open(path, "rb") as fh:
-            tokenizer.load_userdict(fh)
+        raw = Path(path).read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(path, "jieba user dictionary not found (check analysis.user_dicts).") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, f"cannot read the jieba user dictionary: {exc}.") from None
+    lines = []
+    for line in raw.splitlines():
+        word, _, rest = line.strip().partition(" ")
+        if word:
+            lines.append(f"{normalize(word)} {rest}".rstrip())
+    try:
+        tokenizer.load_userdict(io.BytesIO("\n".join(lines).encode("utf-8")))
+    except ValueError as exc:
         raise ConfigError(path, f"cannot load the jieba user dictionary: {exc}.") from None
 
 

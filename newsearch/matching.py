@@ -21,11 +21,16 @@ from typing import Any
 from whoosh import matching
 from whoosh.query import WrappingQuery
 
+from .analysis import WORD_CHAR
+
 __all__ = ["Contains", "needle_pattern"]
 
-# Between the units of a quoted phrase, the text may hold spaces or punctuation.
+# Between the units of a quoted phrase, the text may hold spaces or punctuation; between
+# two word units (``iphone`` and ``13``) there must be at least one such character,
+# or the text would hold one longer word instead.
 _PHRASE_GAP = r"[\W_]{0,8}?"
-_LATIN = re.compile(r"[0-9a-z]")
+_WORD_GAP = r"[\W_]{1,8}?"
+_STARTS_WORD = re.compile(WORD_CHAR)
 
 
 def needle_pattern(units: list[str], *, phrase: bool, literal: str | None = None) -> re.Pattern[str]:
@@ -33,20 +38,24 @@ def needle_pattern(units: list[str], *, phrase: bool, literal: str | None = None
 
     ``literal`` (an unquoted term, normalized) must occur exactly; a
     ``phrase`` only needs its units in order with at most some spaces or
-    punctuation between them.  Latin letters and digits at either end must
-    not continue a longer word or number: ``ai`` matches ``AI客服`` but not
+    punctuation between them.  Letters and digits at either end must not
+    continue a longer word or number: ``ai`` matches ``AI客服`` but not
     ``said``.
     """
     if phrase or literal is None:
-        body = _PHRASE_GAP.join(re.escape(u) for u in units)
+        parts = [re.escape(units[0])]
+        for before, unit in zip(units, units[1:]):
+            both_words = _STARTS_WORD.match(before) and _STARTS_WORD.match(unit)
+            parts += [_WORD_GAP if both_words else _PHRASE_GAP, re.escape(unit)]
+        body = "".join(parts)
         first, last = units[0][0], units[-1][-1]
     else:
         body = re.escape(literal)
         first, last = literal[0], literal[-1]
-    if _LATIN.match(first):
-        body = r"(?<![0-9a-z])" + body
-    if _LATIN.match(last):
-        body += r"(?![0-9a-z])"
+    if _STARTS_WORD.match(first):
+        body = f"(?<!{WORD_CHAR})" + body
+    if _STARTS_WORD.match(last):
+        body += f"(?!{WORD_CHAR})"
     return re.compile(body)
 
 

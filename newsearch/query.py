@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 from datetime import datetime
 
@@ -155,6 +155,8 @@ class Needle:
 
     units: tuple[str, ...]
     literal: str | None
+    key: str = field(default="", compare=False)
+    """The normalized string as synonyms are looked up (phrases keep single spaces)."""
 
     @classmethod
     def of(cls, node: Text, text: str | None = None) -> Needle | None:
@@ -163,8 +165,9 @@ class Needle:
         if not found:
             return None
         if node.quoted or re.search(r"\s", norm.strip()):
-            return cls(found, None)
-        return cls(found, _EDGE_PUNCT.sub("", norm))
+            return cls(found, None, " ".join(norm.split()))
+        literal = _EDGE_PUNCT.sub("", norm)
+        return cls(found, literal, literal)
 
     @classmethod
     def alternatives(cls, node: Text, synonyms: Synonyms) -> list[Needle]:
@@ -172,9 +175,10 @@ class Needle:
         first = cls.of(node)
         if first is None:
             return []
-        key = first.literal if first.literal is not None else "".join(first.units)
         out = [first]
-        for alt in synonyms.expand(key)[1:]:
+        key = first.key or "".join(first.units)
+        others = synonyms.expand(key)[1:] or synonyms.expand(key.replace(" ", ""))[1:]
+        for alt in others:
             needle = cls.of(node, alt)
             if needle is not None and needle not in out:
                 out.append(needle)

@@ -102,21 +102,14 @@ def test_normalize_folds_traditional_to_simplified(text: str, expected: str) -> 
     assert normalize(normalize(text)) == normalize(text)
 
 
-def test_simplification_falls_back_to_one_character_at_a_time() -> None:
-    """When a phrase rule would change the length, each character is converted on its own,
-    and a character whose conversion is not one character stays as it is."""
-    table = {"甲乙": "丙", "甲": "丁", "乙": "戊己"}
-
-    def convert(text: str) -> str:
-        for old, new in table.items():
-            text = text.replace(old, new)
-        return text
-
-    simplify = analysis._Simplifier()  # noqa: SLF001 - the fallback cannot be reached with OpenCC's tables
-    simplify._convert = convert  # noqa: SLF001
-    assert simplify("甲甲") == "丁丁"  # same length: the converter's answer
-    assert simplify("甲乙丙") == "丁乙丙"
-    assert simplify("ascii") == "ascii"
+def test_simplification_is_per_character_not_per_phrase() -> None:
+    """OpenCC's phrase rules would turn 沈思 into 沉思 and keep 乾隆; converting one
+    character at a time keeps every substring of the text a substring of its normal form."""
+    text = "记者沈思远报道，乾隆年间的臺灣"
+    norm = normalize(text)
+    assert norm == "记者沈思远报道,干隆年间的台湾"
+    assert all(norm[i] == normalize(ch) for i, ch in enumerate(text))
+    assert normalize("沈") in norm and normalize("乾隆") in norm
 
 
 def test_normalize_is_per_character_on_the_seed(body: str) -> None:
@@ -146,7 +139,10 @@ def test_units_are_cjk_characters_and_ascii_runs() -> None:
         ("双11", ["双", "11"]),
         ("𠮷野家", ["𠮷", "野", "家"]),  # outside the BMP
         ("①②", ["12"]),
-        ("café", ["caf"]),  # only ASCII letters and digits make Latin units
+        ("café", ["café"]),  # letters of any alphabet make word units
+        ("Ωμέγα 字母", ["ωμέγα", "字", "母"]),
+        ("ソニーのカメラ", ["ソ", "ニ", "ー", "の", "カ", "メ", "ラ"]),  # kana are single-character units
+        ("서울", ["서", "울"]),
         ("。，！ …", []),
         ("", []),
     ],
@@ -156,8 +152,8 @@ def test_units(text: str, expected: list[str]) -> None:
 
 
 def test_units_expect_normalized_text() -> None:
-    assert units("ＡＩ") == []
-    assert units("AI客服") == ["客", "服"]
+    assert units("ＡＩ") == ["ＡＩ"] and units(normalize("ＡＩ")) == ["ai"]
+    assert units("AI客服") == ["AI", "客", "服"]
 
 
 def test_units_of_the_seed_cover_its_text(body: str) -> None:

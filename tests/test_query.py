@@ -15,7 +15,7 @@ import pytest
 from whoosh import query as wq
 from whoosh.filedb.filestore import RamStorage
 
-from newsearch.analysis import normalize
+from newsearch.analysis import WORD_CHAR, normalize
 from newsearch.documents import Article
 from newsearch.matching import Contains, needle_pattern
 from newsearch.query import (
@@ -86,6 +86,8 @@ ANY = (("ntitle", 3.0), ("nbody", 1.0))
 IN_TITLE = (("ntitle", 1.0),)
 IN_BODY = (("nbody", 1.0),)
 GAP = r"[\W_]{0,8}?"
+WGAP = r"[\W_]{1,8}?"  # between two word units: at least one separator
+B, E = f"(?<!{WORD_CHAR})", f"(?!{WORD_CHAR})"  # word units do not continue a longer word
 
 
 def cands(*units: str) -> wq.Query:
@@ -366,10 +368,10 @@ def test_needle_exact_by_units(node: Text, exact: bool) -> None:
 def test_needle_pattern_is_the_matching_pattern() -> None:
     needle = Needle(("ai", "客", "服"), "ai客服")
     assert needle.pattern() == needle_pattern(["ai", "客", "服"], phrase=False, literal="ai客服")
-    assert needle.pattern().pattern == r"(?<![0-9a-z])ai客服"
+    assert needle.pattern().pattern == rf"{B}ai客服"
     phrase = Needle(("ai", "客", "服"), None)
     assert phrase.pattern() == needle_pattern(["ai", "客", "服"], phrase=True)
-    assert phrase.pattern().pattern == f"(?<![0-9a-z])ai{GAP}客{GAP}服"
+    assert phrase.pattern().pattern == f"{B}ai{GAP}客{GAP}服"
 
 
 def test_needle_alternatives_follow_the_synonym_group() -> None:
@@ -433,12 +435,12 @@ def test_what_a_needle_matches(query: str, text: str, found: list[str]) -> None:
     ("units", "phrase", "literal", "regex"),
     [
         (["客", "服"], False, "客服", "客服"),
-        (["ai"], False, "ai", r"(?<![0-9a-z])ai(?![0-9a-z])"),
-        (["ai", "客", "服"], False, "ai客服", r"(?<![0-9a-z])ai客服"),
-        (["客", "服", "ai"], False, "客服ai", r"客服ai(?![0-9a-z])"),
-        (["6", "3512"], False, "6.3512", r"(?<![0-9a-z])6\.3512(?![0-9a-z])"),
+        (["ai"], False, "ai", rf"{B}ai{E}"),
+        (["ai", "客", "服"], False, "ai客服", rf"{B}ai客服"),
+        (["客", "服", "ai"], False, "客服ai", rf"客服ai{E}"),
+        (["6", "3512"], False, "6.3512", rf"{B}6\.3512{E}"),
         (["客", "服"], True, None, f"客{GAP}服"),
-        (["iphone", "13"], True, None, rf"(?<![0-9a-z])iphone{GAP}13(?![0-9a-z])"),
+        (["iphone", "13"], True, None, rf"{B}iphone{WGAP}13{E}"),
         (["客", "服"], True, "客服", f"客{GAP}服"),  # phrase wins over the literal
         (["客", "服"], False, None, f"客{GAP}服"),  # no literal: a phrase
     ],
@@ -456,9 +458,9 @@ def test_highlight_patterns_are_the_needle_patterns() -> None:
     assert all(isinstance(p, re.Pattern) for p in patterns)
     parsed = parse('ＡＩ客服 "智能 客服" 6.3512')
     assert parsed.highlight_patterns() == [
-        re.compile(r"(?<![0-9a-z])ai客服"),
+        re.compile(rf"{B}ai客服"),
         re.compile(f"智{GAP}能{GAP}客{GAP}服"),
-        re.compile(r"(?<![0-9a-z])6\.3512(?![0-9a-z])"),
+        re.compile(rf"{B}6\.3512{E}"),
     ]
 
 
@@ -486,14 +488,14 @@ def test_keyword_and_date_fields_are_not_highlighted_but_text_fields_are() -> No
 
 def test_highlight_patterns_are_deduplicated_by_source_and_regex_safe() -> None:
     parsed = parse("客服 OR 客服 title:客服 #客服 body:“客服” 4.6万")
-    assert [p.pattern for p in parsed.highlight_patterns()] == ["客服", f"客{GAP}服", r"(?<![0-9a-z])4\.6万"]
+    assert [p.pattern for p in parsed.highlight_patterns()] == ["客服", f"客{GAP}服", rf"{B}4\.6万"]
     assert _found(parsed, "4x6万 4.6万") == ["4.6万"]
 
 
 def test_highlight_patterns_include_synonyms() -> None:
     syn = Synonyms([("双十一", "双11")])
     parsed = parse("双十一 -光棍节")
-    assert [p.pattern for p in parsed.highlight_patterns(syn)] == ["双十一", "双11(?![0-9a-z])"]
+    assert [p.pattern for p in parsed.highlight_patterns(syn)] == ["双十一", f"双11{E}"]
     assert [p.pattern for p in parsed.highlight_patterns()] == ["双十一"]
     assert _found(parsed, "双11和双十一，双111", syn) == ["双11", "双十一"]
     assert parse("-双十一").highlight_patterns(syn) == []
@@ -540,17 +542,17 @@ def test_searching_and_highlighting_use_the_same_patterns(text: str, negated: in
         ("客服", KEFU),
         ("客客", has("客客", "客")),  # a unit is asked for once
         ("臺灣", has("台湾", "台", "湾")),
-        ("AI客服", has(r"(?<![0-9a-z])ai客服", "ai", "客", "服")),
+        ("AI客服", has(rf"{B}ai客服", "ai", "客", "服")),
         ("离岸人民币", has("离岸人民币", "离", "岸", "人", "民", "币")),
-        ("6.3512", has(r"(?<![0-9a-z])6\.3512(?![0-9a-z])", "6", "3512")),
-        ("COVID-19", has(r"(?<![0-9a-z])covid\-19(?![0-9a-z])", "covid", "19")),
-        ('"ai"', has(r"(?<![0-9a-z])ai(?![0-9a-z])", "ai")),  # a phrase is never exact by units
+        ("6.3512", has(rf"{B}6\.3512{E}", "6", "3512")),
+        ("COVID-19", has(rf"{B}covid\-19{E}", "covid", "19")),
+        ('"ai"', has(rf"{B}ai{E}", "ai")),  # a phrase is never exact by units
         ('"智能 客服"', has(f"智{GAP}能{GAP}客{GAP}服", "智", "能", "客", "服")),
-        ("“iPhone 13”", has(rf"(?<![0-9a-z])iphone{GAP}13(?![0-9a-z])", "iphone", "13")),
+        ("“iPhone 13”", has(rf"{B}iphone{WGAP}13{E}", "iphone", "13")),
         # fields: only that column, no title boost
         ("title:晓多", has("晓多", "晓", "多", columns=IN_TITLE)),
         ("标题：晓多科技", has("晓多科技", "晓", "多", "科", "技", columns=IN_TITLE)),
-        ("title:ai", has(r"(?<![0-9a-z])ai(?![0-9a-z])", "ai", columns=IN_TITLE)),
+        ("title:ai", has(rf"{B}ai{E}", "ai", columns=IN_TITLE)),
         ("body:客", has("客", "客", columns=IN_BODY)),
         ("正文:客服", has("客服", "客", "服", columns=IN_BODY)),
         ('title:"智能 客服"', has(f"智{GAP}能{GAP}客{GAP}服", "智", "能", "客", "服", columns=IN_TITLE)),
@@ -661,7 +663,7 @@ def test_compile_query_asks_the_vocabulary_for_keywords_and_words() -> None:
 
 SYNONYMS = Synonyms([("双十一", "双11", "光棍节"), ("人工智能", "AI")])
 SHUANG_SHI_YI = has("双十一", "双", "十", "一")
-SHUANG_11 = has("双11(?![0-9a-z])", "双", "11")
+SHUANG_11 = has(f"双11{E}", "双", "11")
 GUANG_GUN_JIE = has("光棍节", "光", "棍", "节")
 
 
@@ -676,7 +678,7 @@ GUANG_GUN_JIE = has("光棍节", "光", "棍", "节")
             '"双 十一"',
             wq.Or([
                 has(f"双{GAP}十{GAP}一", "双", "十", "一"),
-                has(f"双{GAP}11(?![0-9a-z])", "双", "11"),
+                has(f"双{GAP}11{E}", "双", "11"),
                 has(f"光{GAP}棍{GAP}节", "光", "棍", "节"),
             ]),
         ),
@@ -685,7 +687,7 @@ GUANG_GUN_JIE = has("光棍节", "光", "棍", "节")
             wq.Or([
                 has("光棍节", "光", "棍", "节", columns=IN_TITLE),
                 has("双十一", "双", "十", "一", columns=IN_TITLE),
-                has("双11(?![0-9a-z])", "双", "11", columns=IN_TITLE),
+                has(f"双11{E}", "双", "11", columns=IN_TITLE),
             ]),
         ),
         ("-双十一", wq.And([wq.Every(), wq.Not(wq.Or([SHUANG_SHI_YI, SHUANG_11, GUANG_GUN_JIE]))])),
@@ -868,11 +870,11 @@ def test_the_index_vocabulary_gives_ranking_words(searcher) -> None:
     assert q == scored(has("智能客服", "智", "能", "客", "服"), "智能", "客服")
     assert compile_query(parse("ai"), vocab=vocab, title_boost=3.0) == scored(wq.Term("units", "ai"), "ai")
     assert compile_query(parse("6.3512"), vocab=vocab, title_boost=3.0) == scored(
-        has(r"(?<![0-9a-z])6\.3512(?![0-9a-z])", "6", "3512"), "6.3512"
+        has(rf"{B}6\.3512{E}", "6", "3512"), "6.3512"
     )
     assert compile_query(parse("電腦展"), vocab=vocab, title_boost=3.0) == scored(has("电脑展", "电", "脑", "展"), "电脑", "展")
     # nothing of the string is an index word: no ranking clause
-    assert compile_query(parse("6.35"), vocab=vocab, title_boost=3.0) == has(r"(?<![0-9a-z])6\.35(?![0-9a-z])", "6", "35")
+    assert compile_query(parse("6.35"), vocab=vocab, title_boost=3.0) == has(rf"{B}6\.35{E}", "6", "35")
 
 
 def test_title_matches_rank_first(searcher) -> None:

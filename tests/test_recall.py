@@ -251,3 +251,39 @@ def test_real_articles_match_a_brute_force_scan(corpus_index: NewsIndex, texts: 
     expected = brute_force(texts, query)
     assert expected, f"{query} should occur in the corpus"
     assert {h.id for h in corpus_index.search(query, limit=None).hits} == expected
+
+
+def test_normalization_is_context_free_and_other_scripts_are_searchable(tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    write_post(folder, "shen.md", "报道", "记者沈思远报道。")
+    write_post(folder, "sony.md", "カメラ", "ソニーのカメラ。Ωμέγα 字母。")
+    write_post(folder, "phone.md", "新机", "iPhone13发布。")
+    ix = NewsIndex.create(tmp_path / "index")
+    ix.update([folder])
+    assert found(ix, "沈") == {"shen"}  # OpenCC's phrase rule would have made it 沉思
+    assert found(ix, "沈思远") == {"shen"}
+    assert found(ix, "ソニー") == {"sony"}
+    assert found(ix, "Ωμέγα") == {"sony"}
+    assert found(ix, "ωμεγα") == set()  # accents are kept
+    assert found(ix, "iPhone13") == {"phone"}
+    assert found(ix, '"iPhone 13"') == set()  # the text holds one word, not two
+    assert marked(ix, "ソニー") == {"ソニー"}
+
+
+def test_phrase_synonyms_and_dictionary_entries_are_normalized(tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    write_post(folder, "apple.md", "新机", "苹果13今天开售。")
+    write_post(folder, "bot.md", "客服", "ＡＩ客服上线了。")
+    index_dir = tmp_path / "index"
+    index_dir.mkdir()
+    (index_dir / "syn.txt").write_text("iPhone 13 = 苹果13\n", encoding="utf-8")
+    (index_dir / "dict.txt").write_text("AI客服 50 nz\n", encoding="utf-8")
+    (index_dir / "newsearch.toml").write_text(
+        '[analysis]\nsynonyms = "syn.txt"\nuser_dicts = ["dict.txt"]\n', encoding="utf-8"
+    )
+    ix = NewsIndex.create(index_dir)
+    ix.update([folder])
+    assert found(ix, '"iPhone 13"') == {"apple"}
+    assert found(ix, "iphone 13") == set()  # two unquoted terms: both must occur
+    with ix._searcher() as searcher:  # noqa: SLF001 - looking at the analyzed terms
+        assert ("body", "ai客服") in searcher.reader()

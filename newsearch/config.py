@@ -54,12 +54,21 @@ INDEX_ENV_VAR = "NEWSEARCH_INDEX"
 class IndexingConfig:
     """How files are read and committed."""
 
-    batch_size: int = 2000
+    batch_size: int = 5000
+    """Files per job: each job becomes one segment, committed as soon as it is done."""
     max_file_mb: float = 20.0
+    workers: int = 0
+    """Analysis processes; 0 means one per core."""
+    memory_mb: int = 256
+    """Memory for buffered postings per worker before they spill to disk."""
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError("indexing.batch_size must be at least 1.")
+        if self.workers < 0:
+            raise ValueError("indexing.workers must be 0 (one per core) or more.")
+        if self.memory_mb < 16:
+            raise ValueError("indexing.memory_mb must be at least 16.")
         if self.max_file_mb <= 0:
             raise ValueError("indexing.max_file_mb must be positive.")
 

@@ -23,13 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from whoosh import index as windex
+from whoosh.index import TOC, clean_files
+from whoosh.writing import NO_MERGE, SegmentWriter
 
+from .codec import NewsCodec
 from .config import Config
-from .documents import content_hash
-from .errors import IngestError, InvalidArgumentError
-from .ingest import iter_source_files, parse_bytes, read_bytes
+from .errors import InvalidArgumentError
+from .ingest import iter_source_files
 from .results import FileFailure, IndexReport
-from .schema import ID, PATH, SOURCE, article_document, fingerprint, stored_to_article
+from .workers import FileJob, FileOutcome, WorkerPool, default_processes
+from .schema import ID, PATH, SOURCE, article_document, stored_to_article
 
 __all__ = ["ProgressCallback", "reanalyze", "update_index"]
 
@@ -119,95 +122,114 @@ def update_index(
     gone = [p for p in indexed if p not in seen and _under(p, roots)]
 
     max_bytes = int(config.indexing.max_file_mb * 1_000_000)
-    batch = config.indexing.batch_size
-    writer = None
-    pending = 0
-    try:
-        if gone:
-            writer = ix.writer()
+    if gone:
+        committer = _Committer(ix)
+        try:
             for path in gone:
-                report.articles_removed += writer.delete_by_term(PATH, path)
+                report.articles_removed += committer.delete_by_term(PATH, path)
                 for article_id in indexed[path].ids:
                     owners.pop(article_id, None)
                 report.removed += 1
-            pending += len(gone)
+            committer.commit_segment(None)
+        except BaseException:
+            committer.cancel()
+            raise
 
-        for done, (path, st) in enumerate(to_read, start=1):
-            if writer is None:
-                writer = ix.writer()
-            pending += _index_file(writer, path, st, indexed.get(path), owners, max_bytes, report)
-            if progress is not None:
-                progress(done, len(to_read), path)
-            if pending >= batch:
-                writer.commit()
-                writer, pending = None, 0
-        if writer is not None:
-            writer.commit()
-            writer = None
+    size = config.indexing.batch_size
+    batches = [
+        [FileJob(path, st.st_size, st.st_mtime_ns, indexed[path].digest if path in indexed else None) for path, st in to_read[i : i + size]]
+        for i in range(0, len(to_read), size)
+    ]
+    processes = config.indexing.workers or default_processes()
+    pool = WorkerPool(ix.storage.folder, ix.indexname, processes, max_bytes, config.indexing.memory_mb)
+    done = 0
+    try:
+        for result in pool.map(batches):
+            committer = _Committer(ix)
+            try:
+                for outcome in result.outcomes:
+                    _settle(outcome, result.segment, committer, indexed.get(outcome.path), owners, report)
+                    done += 1
+                    if progress is not None:
+                        progress(done, len(to_read), outcome.path)
+                committer.commit_segment(result.segment)
+            except BaseException:
+                committer.cancel()
+                raise
     finally:
-        if writer is not None:
-            writer.cancel()
+        pool.close()
+        # Segment files of jobs that were never committed (an interrupted run).
+        _Committer.clean(ix)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _index_file(
-    writer: object,
-    path: str,
-    st: os.stat_result,
+class _Committer(SegmentWriter):  # type: ignore[misc]
+    """The parent's writer: holds the index lock, deletes, and commits worker segments.
+
+    Its commits do not delete unreferenced segment files, because workers may be
+    writing new segments at the same time; :meth:`clean` does that once they stop.
+    """
+
+    def __init__(self, ix: windex.Index) -> None:
+        super().__init__(ix, codec=NewsCodec())
+
+    def commit_segment(self, segment: object | None) -> None:
+        segments = self._merge_segments(NO_MERGE, False, False)
+        if segment is not None:
+            segments = [*segments, segment]
+        self._close_segment()
+        TOC(self.schema, segments, self.generation).write(self.storage, self.indexname)
+        self._finish()
+
+    @staticmethod
+    def clean(ix: windex.Index) -> None:
+        toc = TOC.read(ix.storage, ix.indexname)
+        clean_files(ix.storage, ix.indexname, toc.generation, toc.segments)
+
+
+def _settle(
+    outcome: FileOutcome,
+    segment: object | None,
+    committer: _Committer,
     previous: _Indexed | None,
     owners: dict[str, str],
-    max_bytes: int,
     report: IndexReport,
-) -> int:
-    """Read, parse and write one file; return 1 if the index changed, else 0."""
-    try:
-        data = read_bytes(path, max_bytes=max_bytes)
-        digest = content_hash(data)
-        if previous is not None and previous.digest == digest:
-            report.unchanged += 1
-            return 0
-        parsed = parse_bytes(data, path)
-    except IngestError as exc:
-        report.failed.append(FileFailure(path, exc.reason, exc.line))
-        return 0
-    except Exception as exc:  # a parser bug must not stop the run
-        report.failed.append(FileFailure(path, f"unexpected error: {type(exc).__name__}: {exc}"))
-        return 0
-
-    report.warnings.extend(f"{path}: {w}" for w in parsed.warnings)
-    for err in parsed.errors:
-        report.failed.append(FileFailure(path, err.reason, err.line))
+) -> None:
+    """Record one file's outcome: keep or drop its new documents, delete its old version."""
+    path = outcome.path
+    if outcome.status == "failed":
+        report.failed.append(FileFailure(path, outcome.reason, outcome.line))
+        return
+    if outcome.status == "unchanged":
+        report.unchanged += 1
+        return
+    report.warnings.extend(f"{path}: {w}" for w in outcome.warnings)
+    for reason, line in outcome.errors:
+        report.failed.append(FileFailure(path, reason, line))
     if previous is not None:
         for article_id in previous.ids:
             if owners.get(article_id) == path:
                 del owners[article_id]
-
-    source = fingerprint(st.st_size, st.st_mtime_ns, digest)
-    accepted = []
-    for article in parsed.articles:
-        owner = owners.get(article.id)
+    accepted = 0
+    for article_id, docnum in outcome.articles:
+        owner = owners.get(article_id)
         if owner is not None and owner != path:
-            line = f" (article {article.id!r})" if len(parsed.articles) > 1 else ""
-            report.failed.append(
-                FileFailure(path, f"id {article.id!r} is already used by {owner}; skipped{line}")
-            )
+            which = f" (article {article_id!r})" if len(outcome.articles) > 1 else ""
+            report.failed.append(FileFailure(path, f"id {article_id!r} is already used by {owner}; skipped{which}"))
+            segment.delete_document(docnum)  # type: ignore[union-attr]
             continue
-        owners[article.id] = path
-        accepted.append(article)
-
+        owners[article_id] = path
+        accepted += 1
     if not accepted:
         # Nothing usable: keep whatever version of the file the index already has.
         if previous is not None:
             owners.update((article_id, path) for article_id in previous.ids)
-        return 0
+        return
     if previous is not None:
-        report.articles_removed += writer.delete_by_term(PATH, path)  # type: ignore[attr-defined]
-    for article in accepted:
-        writer.add_document(**article_document(article, source))  # type: ignore[attr-defined]
-    report.articles_added += len(accepted)
+        report.articles_removed += committer.delete_by_term(PATH, path)
+    report.articles_added += accepted
     report.indexed += 1
-    return 1
 
 
 def reanalyze(source: windex.Index, target: windex.Index, config: Config) -> int:
@@ -218,7 +240,7 @@ def reanalyze(source: windex.Index, target: windex.Index, config: Config) -> int
     unchanged files.  Returns the number of articles copied.
     """
     copied = 0
-    writer = target.writer()
+    writer = SegmentWriter(target, codec=NewsCodec())
     try:
         with source.reader() as reader:
             sources = reader.column_reader(SOURCE)
@@ -227,7 +249,7 @@ def reanalyze(source: windex.Index, target: windex.Index, config: Config) -> int
                 copied += 1
                 if copied % config.indexing.batch_size == 0:
                     writer.commit()
-                    writer = target.writer()
+                    writer = SegmentWriter(target, codec=NewsCodec())
         writer.commit()
     except BaseException:
         writer.cancel()

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -29,7 +30,7 @@ from whoosh.filedb.filestore import FileStorage
 from .errors import IndexLockedError, IndexNotFoundError, SchemaMismatchError
 from .schema import ANALYZER_ID, SCHEMA_VERSION, build_schema
 
-__all__ = ["Manifest", "Store"]
+__all__ = ["IndexStorage", "Manifest", "Store"]
 
 MANIFEST_NAME = "newsearch.json"
 LOCK_NAME = "newsearch.lock"
@@ -66,6 +67,18 @@ class Manifest:
             and self.schema_version == SCHEMA_VERSION
             and self.analyzer == ANALYZER_ID
         )
+
+
+class IndexStorage(FileStorage):  # type: ignore[misc]
+    """Whoosh's file storage, with a temporary folder of its own for every writer.
+
+    Whoosh names a writer's temporary folder after the index, so parallel
+    writers (our analysis workers) would share it and delete each other's
+    files when one finishes.
+    """
+
+    def temp_storage(self, name: str | None = None) -> FileStorage:
+        return super().temp_storage(f"{name or 'w'}.{os.getpid()}.{secrets.token_hex(4)}")
 
 
 class Store:
@@ -122,7 +135,7 @@ class Store:
     # ------------------------------------------------------------------ Whoosh
 
     def storage(self) -> FileStorage:
-        return FileStorage(str(self.path))
+        return IndexStorage(str(self.path))
 
     def create_generation(self, manifest: Manifest) -> windex.Index:
         """Create the empty Whoosh index of a new generation (not yet current)."""
@@ -150,10 +163,13 @@ class Store:
         return total
 
     def remove_other_generations(self, keep: set[str]) -> None:
-        """Delete the files of every generation not in ``keep`` (abandoned or replaced ones)."""
+        """Delete the files of every generation not in ``keep`` (abandoned or replaced ones),
+        and temporary folders that interrupted writers left behind.  Call with the lock held."""
         for entry in os.scandir(self.path):
             m = _GENERATION_RE.match(entry.name)
-            if m and m.group(1) not in keep:
+            if m and entry.is_dir() and ".tmp." in entry.name:
+                shutil.rmtree(entry.path, ignore_errors=True)
+            elif m and m.group(1) not in keep:
                 try:
                     os.unlink(entry.path)
                 except FileNotFoundError:

@@ -301,3 +301,31 @@ def test_rebuild_replaces_the_index_only_when_complete(tmp_path: Path, posts: Pa
     # The files of the replaced generation are gone.
     generations = {p.name.lstrip("_").split("_")[0] for p in index_dir.iterdir() if p.name.lstrip("_").startswith("g")}
     assert len(generations) == 1
+
+
+# --------------------------------------------------------------------------- parallel analysis
+
+
+def test_parallel_workers_give_the_same_index_as_one(tmp_path: Path, posts: Path) -> None:
+    from newsearch import Config
+
+    for name in ("dup-a", "dup-b"):  # same id in two files, in different jobs
+        write_post(posts / name, "2021-03-01-a.md", f"冒名{name}", "同名文件。")
+    write_post(posts, "z-extra.md", "额外", "光伏新闻。")
+    results = {}
+    for workers in (1, 2):
+        config = Config.from_dict({"indexing": {"workers": workers, "batch_size": 2}})
+        ix = NewsIndex.create(tmp_path / f"index{workers}", config=config)
+        report = ix.update([posts])
+        results[workers] = (
+            report.indexed,
+            sorted((Path(f.path).parent.name, f.reason) for f in report.failed),
+            sorted((h.id, h.title) for h in ix.search("", limit=None).hits),
+        )
+        assert len(ix) == 5
+        # Re-running analyzes nothing but the conflicting file again.
+        again = ix.update([posts])
+        assert (again.indexed, again.unchanged) == (0, 5)
+    assert results[1] == results[2]
+    assert results[1][0] == 5
+    assert [where for where, _ in results[1][1]] == ["dup-a", "dup-b"]  # the indexed owner keeps the id

@@ -1,0 +1,195 @@
+"""Analysis workers: source files → one new Whoosh segment, in a process of its own.
+
+Reading, parsing and segmenting text is nearly all of the indexing cost, so
+each worker process analyzes a job (a list of files) and writes the
+resulting documents into a segment of its own, without the index lock.  The
+parent process (:mod:`newsearch.indexer`) decides which documents to keep
+(id conflicts), deletes replaced versions and commits the segments; a
+segment that is never committed is removed by the next run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from whoosh.writing import SegmentWriter
+
+from .codec import NewsCodec
+from .documents import content_hash
+from .errors import IngestError
+from .ingest import parse_bytes, read_bytes
+from .schema import article_document, fingerprint
+from .store import IndexStorage
+
+__all__ = ["FileJob", "FileOutcome", "JobResult", "WorkerPool", "run_job"]
+
+
+@dataclass(frozen=True)
+class FileJob:
+    """One file to (re)index, and the content hash of the version the index has."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    previous_digest: str | None
+
+
+@dataclass
+class FileOutcome:
+    """What became of one file in a job."""
+
+    path: str
+    status: str  # "failed", "unchanged" or "parsed"
+    reason: str = ""
+    line: int | None = None
+    articles: list[tuple[str, int]] = field(default_factory=list)
+    """(article id, document number in the job's segment) of every document written."""
+    errors: list[tuple[str, int | None]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class JobResult:
+    number: int
+    segment: Any
+    outcomes: list[FileOutcome]
+
+
+def _analyze(writer: SegmentWriter, job: FileJob, max_bytes: int) -> FileOutcome:
+    try:
+        data = read_bytes(job.path, max_bytes=max_bytes)
+        digest = content_hash(data)
+        if job.previous_digest == digest:
+            return FileOutcome(job.path, "unchanged")
+        parsed = parse_bytes(data, job.path)
+    except IngestError as exc:
+        return FileOutcome(job.path, "failed", exc.reason, exc.line)
+    except Exception as exc:  # a parser bug must not stop the run
+        return FileOutcome(job.path, "failed", f"unexpected error: {type(exc).__name__}: {exc}")
+    outcome = FileOutcome(
+        job.path,
+        "parsed",
+        errors=[(e.reason, e.line) for e in parsed.errors],
+        warnings=list(parsed.warnings),
+    )
+    source = fingerprint(job.size, job.mtime_ns, digest)
+    for article in parsed.articles:
+        docnum = writer.docnum
+        writer.add_document(**article_document(article, source))
+        outcome.articles.append((article.id, docnum))
+    return outcome
+
+
+def run_job(
+    storage_dir: str, generation: str, number: int, jobs: list[FileJob], max_bytes: int, memory_mb: int
+) -> JobResult:
+    """Analyze ``jobs`` into a new, uncommitted segment of the index's ``generation``."""
+    ix = IndexStorage(storage_dir).open_index(indexname=generation)
+    writer = SegmentWriter(ix, _lk=False, limitmb=memory_mb, compound=False, codec=NewsCodec())
+    try:
+        outcomes = [_analyze(writer, job, max_bytes) for job in jobs]
+        if writer.docnum:
+            segment = writer._finalize_segment()  # noqa: SLF001 - Whoosh's own multiprocessing writer does this
+        else:
+            writer._close_segment()  # noqa: SLF001
+            segment = None
+    except BaseException:
+        writer.cancel()
+        raise
+    finally:
+        writer.temp_storage().destroy()
+    return JobResult(number, segment, outcomes)
+
+
+# --------------------------------------------------------------------------- worker processes
+
+
+def _worker_main(storage_dir: str, generation: str, inbox: Any, outbox: Any, max_bytes: int, memory_mb: int) -> None:
+    while True:
+        task = inbox.get()
+        if task is None:
+            return
+        number, jobs = task
+        try:
+            outbox.put(run_job(storage_dir, generation, number, jobs, max_bytes, memory_mb))
+        except BaseException as exc:  # report, so the parent does not wait forever
+            detail = "".join(traceback.format_exception(exc)).strip().splitlines()[-16:]
+            outbox.put(RuntimeError(f"analysis worker failed: {' | '.join(detail)}"))
+            return
+
+
+class WorkerPool:
+    """``processes`` analysis workers fed job by job; results come back in job order.
+
+    With one process, jobs run in the calling process: nothing to fork, and
+    exactly the same code path.
+    """
+
+    def __init__(self, storage_dir: str, generation: str, processes: int, max_bytes: int, memory_mb: int) -> None:
+        self.args = (storage_dir, generation)
+        self.processes = processes
+        self.max_bytes = max_bytes
+        self.memory_mb = memory_mb
+        self._procs: list[Any] = []
+
+    def map(self, batches: list[list[FileJob]]) -> Iterator[JobResult]:
+        if self.processes <= 1 or len(batches) <= 1:
+            for number, jobs in enumerate(batches):
+                yield run_job(*self.args, number, jobs, self.max_bytes, self.memory_mb)
+            return
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        ctx = multiprocessing.get_context(method)
+        inbox, outbox = ctx.Queue(), ctx.Queue()
+        for number, jobs in enumerate(batches):
+            inbox.put((number, jobs))
+        workers = min(self.processes, len(batches))
+        for _ in range(workers):
+            inbox.put(None)
+        for _ in range(workers):
+            proc = ctx.Process(
+                target=_worker_main,
+                args=(*self.args, inbox, outbox, self.max_bytes, self.memory_mb),
+                daemon=True,
+            )
+            proc.start()
+            self._procs.append(proc)
+        waiting: dict[int, JobResult] = {}
+        next_number = 0
+        try:
+            while next_number < len(batches):
+                while next_number not in waiting:
+                    try:
+                        item = outbox.get(timeout=1.0)
+                    except queue.Empty:
+                        if not any(p.is_alive() for p in self._procs):
+                            raise RuntimeError("the analysis workers stopped unexpectedly") from None
+                        continue
+                    if isinstance(item, BaseException):
+                        raise item
+                    waiting[item.number] = item
+                yield waiting.pop(next_number)
+                next_number += 1
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        for proc in self._procs:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in self._procs:
+            proc.join(timeout=5)
+        self._procs.clear()
+
+
+def default_processes() -> int:
+    """One worker per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)

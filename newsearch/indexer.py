@@ -135,12 +135,13 @@ def update_index(
             committer.cancel()
             raise
 
-    size = config.indexing.batch_size
+    processes = config.indexing.workers or default_processes()
+    # Jobs small enough to keep every worker busy, and no bigger than a batch.
+    size = min(config.indexing.batch_size, max(64, -(-len(to_read) // (2 * processes))))
     batches = [
         [FileJob(path, st.st_size, st.st_mtime_ns, indexed[path].digest if path in indexed else None) for path, st in to_read[i : i + size]]
         for i in range(0, len(to_read), size)
     ]
-    processes = config.indexing.workers or default_processes()
     pool = WorkerPool(ix.storage.folder, ix.indexname, processes, max_bytes, config.indexing.memory_mb)
     done = 0
     try:

@@ -1,0 +1,226 @@
+"""The standard performance run: newsearch against the stock Whoosh + jieba recipe, same machine, same run.
+
+    python bench/run.py                      # 20,000 articles (≈65 MB), under 15 minutes
+    python bench/run.py --articles 100000 --skip-stock
+    python bench/run.py --articles 1000000 --skip-stock --workers 2
+
+Generates (once, cached in bench/out/) a seeded corpus of real paragraphs,
+then measures, each as a fresh process:
+
+* builds: the stock recipe (one writer) and newsearch with 1 and 2 worker
+  processes — seconds, MB of text per second, peak memory of the process
+  tree, index size against the text;
+* an incremental run after changing 1% of the files (restored afterwards);
+* warm query latency over the mixed query set (top 10 with highlighted
+  snippets), per kind, and a query matching much of the archive (中国);
+* cold start: ``newsearch search`` as a new process until its output is printed.
+
+Prints tables with ratios against the stock recipe measured in this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(REPO))
+
+from common import (  # noqa: E402
+    QUERY_KINDS,
+    dir_size,
+    latency_summary,
+    machine,
+    make_queries,
+    measure_command,
+    print_table,
+)
+from corpus import write_corpus  # noqa: E402
+
+OUT = BENCH / "out"
+NEWSEARCH = [sys.executable, "-m", "newsearch"]
+
+
+def corpus_dir(n: int, seed: int) -> tuple[Path, float]:
+    folder = OUT / f"corpus-{n}-s{seed}"
+    marker = folder / ".complete.json"
+    if not marker.exists():
+        if folder.exists():
+            shutil.rmtree(folder)
+        info = write_corpus(n, folder, seed, "jekyll")
+        marker.write_text(json.dumps(info, default=str))
+    info = json.loads(marker.read_text())
+    return folder, float(info.get("text_mb") or info.get("mb") or 0)
+
+
+def text_megabytes(folder: Path) -> float:
+    from newsearch.ingest import iter_source_files, read_file
+
+    total = 0
+    for path in iter_source_files([folder]):
+        for article in read_file(path).articles:
+            total += len(article.title.encode()) + len(article.body.encode())
+    return total / 1e6
+
+
+def build_newsearch(corpus: Path, index: Path, workers: int, memory_mb: int) -> dict:
+    if index.exists():
+        shutil.rmtree(index)
+    index.mkdir(parents=True)
+    (index / "newsearch.toml").write_text(f"[indexing]\nworkers = {workers}\nmemory_mb = {memory_mb}\n")
+    stats = measure_command(_quiet([*NEWSEARCH, "index", "--index", str(index), str(corpus)]))
+    stats["index_mb"] = dir_size(index) / 1e6
+    return stats
+
+
+def _quiet(argv: list[str]) -> list[str]:
+    """``argv`` with its standard output discarded (the tables are the output here)."""
+    return ["sh", "-c", 'exec "$@" >/dev/null', "sh", *argv]
+
+
+def build_stock(corpus: Path, index: Path) -> dict:
+    from baseline import build_stock as stock_build
+
+    if index.exists():
+        shutil.rmtree(index)
+    stats = stock_build(corpus, index)
+    stats["wall_seconds"] = stats["seconds"]
+    stats["peak_tree_rss_mb"] = stats.get("peak_tree_rss_mb") or stats["peak_rss_mb"]
+    return stats
+
+
+def incremental(corpus: Path, index: Path, share: float = 0.01) -> dict:
+    files = sorted(p for p in corpus.rglob("*.md"))
+    step = max(1, round(1 / share))
+    changed = files[::step]
+    originals = {p: p.read_bytes() for p in changed}
+    try:
+        for p in changed:
+            p.write_bytes(originals[p] + "\n\n本文已更新。\n".encode())
+        stats = measure_command(_quiet([*NEWSEARCH, "index", "--index", str(index), str(corpus)]))
+    finally:
+        for p, data in originals.items():
+            p.write_bytes(data)
+    stats["changed_files"] = len(changed)
+    # Bring the index back in line with the restored files.
+    subprocess.run([*NEWSEARCH, "index", "--index", str(index), str(corpus)], capture_output=True, check=False)
+    return stats
+
+
+def query_newsearch(index: Path, queries: list[dict], rounds: int = 3) -> dict:
+    from newsearch import NewsIndex
+
+    ix = NewsIndex.open(index)
+    per_kind: dict[str, list[float]] = {k: [] for k in QUERY_KINDS}
+    everything: list[float] = []
+    for q in queries:  # warm-up: open files, fill caches
+        ix.search(q["q"], category=q.get("category"), sort=q.get("sort", "relevance"))
+    for _ in range(rounds):
+        for q in queries:
+            t = time.perf_counter()
+            results = ix.search(q["q"], category=q.get("category"), sort=q.get("sort", "relevance"))
+            for hit in results.hits:
+                hit.snippet.html()
+            took = time.perf_counter() - t
+            per_kind[q["kind"]].append(took)
+            everything.append(took)
+    broad = []
+    for _ in range(5):
+        t = time.perf_counter()
+        r = ix.search("中国")
+        broad.append(time.perf_counter() - t)
+    return {"all": latency_summary(everything), "kinds": {k: latency_summary(v) for k, v in per_kind.items() if v},
+            "broad_ms": statistics.median(broad) * 1000, "broad_total": r.total}
+
+
+def cold_start(index: Path, word: str, runs: int = 3) -> float:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run([*NEWSEARCH, "search", word, "--limit", "1", "--index", str(index)],
+                       capture_output=True, check=True)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", default="1,2", help="newsearch worker counts to build with")
+    parser.add_argument("--memory-mb", type=int, default=256, help="indexing.memory_mb per worker")
+    parser.add_argument("--skip-stock", action="store_true", help="do not build/query the stock recipe")
+    parser.add_argument("--per-kind", type=int, default=20, help="queries of each kind")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+
+    print(f"machine: {machine()}")
+    corpus, mb = corpus_dir(args.articles, args.seed)
+    mb = mb or text_megabytes(corpus)
+    print(f"corpus: {corpus} — {args.articles:,} articles, {mb:.1f} MB of text")
+    queries = make_queries(per_kind=args.per_kind)
+    figures: dict = {"machine": machine(), "articles": args.articles, "text_mb": mb}
+
+    builds = []
+    stock = None
+    if not args.skip_stock:
+        stock = build_stock(corpus, OUT / f"stock-{args.articles}")
+        builds.append(("stock Whoosh+jieba, 1 writer", stock))
+    workers = [int(w) for w in args.workers.split(",") if w]
+    ns_index = None
+    for w in workers:
+        ns_index = OUT / f"newsearch-{args.articles}-w{w}"
+        builds.append((f"newsearch, {w} worker{'s' if w > 1 else ''}", build_newsearch(corpus, ns_index, w, args.memory_mb)))
+    rows = []
+    for name, b in builds:
+        speed = mb / b["wall_seconds"]
+        ratio = f"{speed / (mb / stock['wall_seconds']):.2f}x" if stock else "-"
+        rows.append([name, b["wall_seconds"], speed, ratio, b["peak_tree_rss_mb"], b["index_mb"], b["index_mb"] / mb])
+    print("\nBuild")
+    print_table(["build", "seconds", "MB/s", "vs stock", "peak RSS MB (tree)", "index MB", "index/text"], rows, digits=2)
+    figures["builds"] = {name: b for name, b in builds}
+
+    assert ns_index is not None
+    inc = incremental(corpus, ns_index)
+    full = builds[-1][1]["wall_seconds"]
+    print(f"\nIncremental: {inc['changed_files']} changed files re-indexed in {inc['wall_seconds']:.1f} s "
+          f"= {inc['wall_seconds'] / full:.1%} of the full build ({full:.1f} s)")
+    figures["incremental"] = inc
+
+    ns = query_newsearch(ns_index, queries)
+    rows = [["newsearch", ns["all"]["p50"], ns["all"]["p95"]]
+            + [ns["kinds"][k]["p50"] for k in QUERY_KINDS]]
+    if stock:
+        from baseline import query_stock
+
+        st = query_stock(OUT / f"stock-{args.articles}", queries)
+        by_kind: dict[str, list[float]] = {k: [] for k in QUERY_KINDS}
+        for q, s in zip(queries, st):
+            by_kind[q["kind"]].append(s)
+        st_all = latency_summary(st)
+        rows.insert(0, ["stock", st_all["p50"], st_all["p95"]] + [latency_summary(by_kind[k])["p50"] for k in QUERY_KINDS])
+        figures["stock_queries"] = st_all
+    print(f"\nQueries (warm, top 10 with highlighted snippets, {len(queries)} queries × 3 rounds), ms")
+    print_table(["engine", "p50", "p95", *(f"{k} p50" for k in QUERY_KINDS)], rows, digits=1)
+    print(f"broad query 中国: {ns['broad_ms']:.1f} ms for the first page and the total ({ns['broad_total']:,} matches)")
+    figures["queries"] = ns
+
+    cold = cold_start(ns_index, queries[0]["q"].strip('"'))
+    print(f"cold start: `newsearch search` as a new process, first result printed in {cold:.2f} s (median of 3)")
+    figures["cold_start_s"] = cold
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2, default=str, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -25,8 +25,8 @@ __all__ = [
     "stored_to_article",
 ]
 
-SCHEMA_VERSION = 2
-ANALYZER_ID = "jieba-search-weighted+units+nfkc-lower-t2s/2"
+SCHEMA_VERSION = 3
+ANALYZER_ID = "jieba-search-weighted+units+nfkc-lower-t2s/3"
 
 # Field names, one place.
 ID = "id"
@@ -47,6 +47,30 @@ NBODY = "nbody"  # column: normalized body, UTF-8
 
 TEXT_FIELDS = (TITLE, BODY)
 KEYWORD_FIELDS = (CATEGORIES, TAGS)
+
+
+class WordWeights(formats.Format):  # type: ignore[misc]
+    """Per posting only a weight: the summed boosts of the word's occurrences (a
+    sub-word counts half).  No frequency or position bytes: ranking needs the
+    weight, and exact matching does not use the word fields."""
+
+    posting_size = 0
+
+    def __init__(self, field_boost: float = 1.0, **options: Any) -> None:
+        self.field_boost = field_boost
+        self.options = options
+
+    def word_values(self, value: str, analyzer: Any, **kwargs: Any) -> Any:
+        weights: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        for token in analyzer(value, boosts=True, mode="index"):
+            weights[token.text] = weights.get(token.text, 0.0) + token.boost
+            counts[token.text] = counts.get(token.text, 0) + 1
+        fb = self.field_boost
+        return ((word, counts[word], weight * fb, b"") for word, weight in weights.items())
+
+    def decode_weight(self, valuestring: bytes) -> float:
+        return self.field_boost
 
 
 class UnitsField(fields.FieldType):  # type: ignore[misc]
@@ -72,6 +96,18 @@ class UnitsField(fields.FieldType):  # type: ignore[misc]
         return iter(units(normalize(qstring)))
 
 
+def _word_field(analyzer: Any, *, stored: bool) -> fields.TEXT:
+    field = fields.TEXT(analyzer=analyzer, stored=stored, phrase=False)
+    field.format = WordWeights()
+    return field
+
+
+def _keyword_field() -> fields.KEYWORD:
+    field = fields.KEYWORD(stored=True, commas=True, scorable=False)
+    field.format = formats.Existence()  # filters only: no per-posting frequency bytes
+    return field
+
+
 def build_schema(user_dicts: tuple[str, ...] = ()) -> fields.Schema:
     """The Whoosh schema of a newsearch index."""
     analyzer = word_analyzer(user_dicts)
@@ -80,16 +116,16 @@ def build_schema(user_dicts: tuple[str, ...] = ()) -> fields.Schema:
             ID: fields.ID(stored=True, unique=True, sortable=True),
             PATH: fields.ID(stored=True, sortable=True),
             URL: fields.STORED(),
-            TITLE: fields.TEXT(analyzer=analyzer, stored=True, phrase=False),
-            BODY: fields.TEXT(analyzer=analyzer, stored=True, phrase=False),
+            TITLE: _word_field(analyzer, stored=True),
+            BODY: _word_field(analyzer, stored=True),
             UNITS: UnitsField(),
             NTITLE: fields.COLUMN(columns.VarBytesColumn()),
             NBODY: fields.COLUMN(columns.VarBytesColumn()),
             # Undated articles get 0 (year 1) in the sort column, so newest-first puts them last.
             DATE: fields.DATETIME(stored=True, sortable=columns.NumericColumn("Q", default=0)),
             UTCOFFSET: fields.STORED(),
-            CATEGORIES: fields.KEYWORD(stored=True, commas=True, scorable=False),
-            TAGS: fields.KEYWORD(stored=True, commas=True, scorable=False),
+            CATEGORIES: _keyword_field(),
+            TAGS: _keyword_field(),
             CONTENT_HASH: fields.STORED(),
             EXTRA: fields.STORED(),
             SOURCE: fields.COLUMN(columns.VarBytesColumn()),

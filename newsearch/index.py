@@ -23,7 +23,7 @@ from .errors import ArticleNotFoundError, IndexNotFoundError, InvalidArgumentErr
 from .indexer import ProgressCallback, reanalyze, update_index
 from .query import parse
 from .results import IndexReport, IndexStats, SearchResults
-from .schema import ID, stored_to_article
+from .schema import ID, NBODY, stored_to_article
 from .search import DateLike, collect_stats, run_search
 from .store import Manifest, Store
 from .synonyms import Synonyms, load_synonyms
@@ -216,10 +216,12 @@ class NewsIndex:
         if not article_id:
             raise InvalidArgumentError("ID", "an article id cannot be empty.")
         with self._searcher() as searcher:
-            stored = searcher.document(**{ID: article_id})
-        if stored is None:
-            raise ArticleNotFoundError(article_id)
-        return stored_to_article(stored)
+            docnum = searcher.document_number(**{ID: article_id})
+            if docnum is None:
+                raise ArticleNotFoundError(article_id)
+            reader = searcher.reader()
+            nbody = reader.column_reader(NBODY, translate=False)[docnum].decode("utf-8")
+            return stored_to_article(reader.stored_fields(docnum), nbody)
 
     def __len__(self) -> int:
         with self._searcher() as searcher:

@@ -32,7 +32,7 @@ from .errors import InvalidArgumentError
 from .ingest import iter_source_files
 from .results import FileFailure, IndexReport
 from .workers import FileJob, FileOutcome, WorkerPool, default_processes
-from .schema import ID, PATH, SOURCE, article_document, stored_to_article
+from .schema import ID, NBODY, PATH, SOURCE, article_document, stored_to_article
 
 __all__ = ["ProgressCallback", "reanalyze", "update_index"]
 
@@ -245,8 +245,10 @@ def reanalyze(source: windex.Index, target: windex.Index, config: Config) -> int
     try:
         with source.reader() as reader:
             sources = reader.column_reader(SOURCE)
+            nbodies = reader.column_reader(NBODY, translate=False)
             for docnum, stored in reader.iter_docs():
-                writer.add_document(**article_document(stored_to_article(stored), sources[docnum]))
+                article = stored_to_article(stored, nbodies[docnum].decode("utf-8"))
+                writer.add_document(**article_document(article, sources[docnum]))
                 copied += 1
                 if copied % config.indexing.batch_size == 0:
                     writer.commit()

@@ -8,7 +8,10 @@ different version must be rebuilt.
 from __future__ import annotations
 
 import json
+from array import array
 from datetime import datetime
+from itertools import accumulate
+from operator import sub
 from typing import Any
 
 from whoosh import columns, fields, formats
@@ -20,13 +23,15 @@ __all__ = [
     "ANALYZER_ID",
     "SCHEMA_VERSION",
     "article_document",
+    "body_diff",
     "build_schema",
     "fingerprint",
+    "restore_body",
     "stored_to_article",
 ]
 
-SCHEMA_VERSION = 3
-ANALYZER_ID = "jieba-search-weighted+units+nfkc-lower-t2s/3"
+SCHEMA_VERSION = 4
+ANALYZER_ID = "jieba-search-weighted+units+nfkc-lower-t2s/4"
 
 # Field names, one place.
 ID = "id"
@@ -44,6 +49,7 @@ SOURCE = "source"  # column: "size:mtime_ns:hash" of the file an article came fr
 UNITS = "units"  # which match units (CJK characters, Latin/number words) the title or body holds
 NTITLE = "ntitle"  # column: normalized title, UTF-8, for exact matching and highlighting
 NBODY = "nbody"  # column: normalized body, UTF-8
+BODY_DIFF = "bodydiff"  # stored: how the original body differs from NBODY (see body_diff)
 
 TEXT_FIELDS = (TITLE, BODY)
 KEYWORD_FIELDS = (CATEGORIES, TAGS)
@@ -117,7 +123,8 @@ def build_schema(user_dicts: tuple[str, ...] = ()) -> fields.Schema:
             PATH: fields.ID(stored=True, sortable=True),
             URL: fields.STORED(),
             TITLE: _word_field(analyzer, stored=True),
-            BODY: _word_field(analyzer, stored=True),
+            BODY: _word_field(analyzer, stored=False),  # the text lives in NBODY + BODY_DIFF
+            BODY_DIFF: fields.STORED(),
             UNITS: UnitsField(),
             NTITLE: fields.COLUMN(columns.VarBytesColumn()),
             NBODY: fields.COLUMN(columns.VarBytesColumn()),
@@ -150,6 +157,7 @@ def article_document(article: Article, source: bytes) -> dict[str, Any]:
         UNITS: ntitle + "\n" + nbody,
         NTITLE: ntitle.encode("utf-8"),
         NBODY: nbody.encode("utf-8"),
+        BODY_DIFF: body_diff(article.body, nbody),
         CATEGORIES: ",".join(article.categories),
         f"_stored_{CATEGORIES}": list(article.categories),
         TAGS: ",".join(article.tags),
@@ -168,14 +176,59 @@ def article_document(article: Article, source: bytes) -> dict[str, Any]:
     return doc
 
 
-def stored_to_article(stored: dict[str, Any]) -> Article:
-    """Rebuild an Article from a document's stored fields."""
+def body_diff(body: str, nbody: str) -> Any:
+    """What turns the normalized body back into the original: None when they are equal,
+    else {character: positions as delta-coded array bytes}, or the original itself
+    when most of it differs (traditional script).
+
+    Normalization maps each character on its own, so the characters that change are
+    the few distinct ones that normalization changes (full-width punctuation,
+    capitals...), found with C-level searches rather than a loop over the text.
+    """
+    if body == nbody:
+        return None
+    diff: dict[str, bytes] = {}
+    changed = 0
+    for char in set(body):
+        if normalize(char) == char:
+            continue
+        positions = array("I")
+        i = body.find(char)
+        while i >= 0:
+            positions.append(i)
+            i = body.find(char, i + 1)
+        changed += len(positions)
+        if changed * 3 > len(body):
+            return body
+        deltas = array("I", [positions[0]])
+        deltas.extend(map(sub, positions[1:], positions[:-1]))
+        diff[char] = deltas.tobytes()
+    return diff
+
+
+def restore_body(nbody: str, diff: Any) -> str:
+    """The original body from its normalized form and :func:`body_diff`."""
+    if diff is None:
+        return nbody
+    if isinstance(diff, str):
+        return diff
+    chars = list(nbody)
+    for char, data in diff.items():
+        deltas = array("I")
+        deltas.frombytes(data)
+        for position in accumulate(deltas):
+            chars[position] = char
+    return "".join(chars)
+
+
+def stored_to_article(stored: dict[str, Any], nbody: str) -> Article:
+    """Rebuild an Article from a document's stored fields and its normalized body."""
     date = stored.get(DATE)
     extra = stored.get(EXTRA)
     return Article(
         id=stored[ID],
         title=stored.get(TITLE, ""),
-        body=stored.get(BODY, ""),
+        body=restore_body(nbody, stored.get(BODY_DIFF)),
         path=stored.get(PATH, ""),
         date=date if isinstance(date, datetime) else None,
         categories=tuple(stored.get(CATEGORIES) or ()),

@@ -20,7 +20,7 @@ from .highlight import make_snippet
 from .analysis import normalize
 from .query import And, ParsedQuery, Text, compile_filters, compile_query, keyword_key, parse
 from .results import Hit, IndexStats, SearchResults, Snippet
-from .schema import BODY, CATEGORIES, DATE, NBODY, PATH, TAGS, TITLE, UTCOFFSET
+from .schema import BODY, BODY_DIFF, CATEGORIES, DATE, NBODY, PATH, TAGS, TITLE, UTCOFFSET, restore_body
 from .synonyms import NO_SYNONYMS, Synonyms
 
 __all__ = ["SORTS", "IndexVocabulary", "collect_stats", "run_search"]
@@ -140,11 +140,12 @@ def run_search(
     results = searcher.search(q, **kwargs)
     total = _total(searcher, q, flt, results, wanted)
     patterns = parsed.highlight_patterns(synonyms)
-    nbody = searcher.reader().column_reader(NBODY, translate=False)
+    nbodies = searcher.reader().column_reader(NBODY, translate=False)
     hits: list[Hit] = []
     for hit in results[offset:]:
         stored = hit.fields()
-        body = stored.get(BODY, "")
+        nbody = nbodies[hit.docnum].decode("utf-8")
+        body = restore_body(nbody, stored.get(BODY_DIFF))
         hits.append(
             Hit(
                 id=stored["id"],
@@ -155,11 +156,7 @@ def run_search(
                 tags=list(stored.get(TAGS) or ()),
                 url=stored.get("url"),
                 score=float(hit.score or 0.0),
-                snippet=(
-                    make_snippet(body, patterns, config.snippets, normalized=nbody[hit.docnum].decode("utf-8"))
-                    if body
-                    else Snippet()
-                ),
+                snippet=make_snippet(body, patterns, config.snippets, normalized=nbody) if body else Snippet(),
                 utcoffset_minutes=stored.get(UTCOFFSET),
             )
         )

@@ -59,3 +59,15 @@ def test_terms_statistics_and_matchers_across_fields(tmp_path: Path) -> None:
         assert len(searcher.search(Term("a", "y"), limit=None)) == 400
         assert searcher.doc_count() == 600 == len(searcher.search(Every(), limit=None))
         assert sorted(searcher.suggest("b", "betta", maxdist=1)) == ["beta"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["", "纯简体中文没有变化", "全角标点，大写ABC与（括号）！", "臺灣電腦展覽今天開幕，ＡＩ晶片成為焦點。", "Ａ" * 50 + "b"],
+)
+def test_body_diff_restores_the_original(body: str) -> None:
+    from newsearch.analysis import normalize
+    from newsearch.schema import body_diff, restore_body
+
+    nbody = normalize(body)
+    assert restore_body(nbody, body_diff(body, nbody)) == body

@@ -70,3 +70,13 @@ def test_every_hit_snippet_marks_the_query(corpus_index: NewsIndex) -> None:
             continue  # title-only hit: the snippet is the article's lead
         # Traditional-script articles are matched too: 人民幣 is highlighted as written.
         assert marked and {normalize(m) for m in marked} == {"人民币"}, hit.id
+
+
+def test_stored_articles_come_back_exactly(corpus_index: NewsIndex, articles: dict) -> None:
+    # Bodies are kept as normalized text plus the differences from it (full-width
+    # punctuation, capitals, traditional script); every one must restore exactly.
+    for article_id, article in articles.items():
+        stored = corpus_index.get(article_id)
+        assert (stored.title, stored.body, stored.categories, stored.tags) == (
+            article.title, article.body, article.categories, article.tags,
+        ), article_id

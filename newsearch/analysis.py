@@ -14,12 +14,15 @@ everything it produces, because matching and highlighting depend on them:
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import io
 import logging
 import re
 import threading
 import unicodedata
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ __all__ = [
     "JiebaTokenizer",
     "SUBWORD_WEIGHT",
     "WordToken",
+    "common_bigrams",
     "normalize",
     "query_words",
     "units",
@@ -101,6 +105,36 @@ def normalize(text: str) -> str:
 WORD_CHAR = f"[^\\W_{_SINGLE_CHAR_UNITS}]"
 """A regex class for the characters of word units (letters and digits of alphabetic scripts)."""
 _UNIT_RE = re.compile(f"[{_SINGLE_CHAR_UNITS}]|{WORD_CHAR}+")
+
+
+@functools.cache
+def _common_chars() -> str:
+    lines = resources.files("newsearch").joinpath("data/common_chars.txt").read_text(encoding="utf-8")
+    return "".join(line.strip() for line in lines.splitlines() if not line.startswith("#"))
+
+
+@functools.cache
+def _common_run() -> re.Pattern[str]:
+    return re.compile(f"[{re.escape(_common_chars())}]{{2,}}")
+
+
+def common_chars_digest() -> str:
+    """Identifies the list of common characters, which an index's pair terms depend on."""
+    return hashlib.blake2b(_common_chars().encode("utf-8"), digest_size=4).hexdigest()
+
+
+def common_bigrams(normalized: str) -> set[str]:
+    """Adjacent pairs of common characters (``data/common_chars.txt``) in normalized text.
+
+    Indexed beside the units, they make a string of common characters cheap to
+    find: ``中国`` is one term instead of the intersection of ``中`` and ``国``,
+    two of the most frequent characters, followed by a check of every candidate.
+    """
+    pairs: set[str] = set()
+    for match in _common_run().finditer(normalized):
+        run = match.group()
+        pairs.update(run[i : i + 2] for i in range(len(run) - 1))
+    return pairs
 
 
 def units(normalized: str) -> list[str]:

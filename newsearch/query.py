@@ -28,11 +28,11 @@ from datetime import datetime
 
 from whoosh import query as wq
 
-from .analysis import normalize, units
+from .analysis import common_bigrams, normalize, units
 from .dates import parse_bound
 from .errors import QuerySyntaxError
 from .matching import Contains, needle_pattern
-from .schema import BODY, CATEGORIES, DATE, NBODY, NTITLE, TAGS, TITLE, UNITS
+from .schema import BODY, CATEGORIES, DATE, NBODY, NTITLE, TAGS, TITLE, TUNITS, UNITS
 from .synonyms import NO_SYNONYMS, Synonyms
 
 __all__ = [
@@ -185,9 +185,20 @@ class Needle:
         return out
 
     @property
+    def pairs(self) -> set[str]:
+        """Indexed pairs of common characters the text must hold (unquoted terms only:
+        a phrase may have punctuation between any two of its units)."""
+        return common_bigrams(self.literal) if self.literal is not None else set()
+
+    @property
     def exact_by_units(self) -> bool:
-        """True when holding the units already means containing the string."""
-        return len(self.units) == 1 and self.literal == self.units[0]
+        """True when holding the candidate terms already means containing the string:
+        one unit, or two common characters whose pair is indexed."""
+        if self.literal is None:
+            return False
+        return (len(self.units) == 1 and self.literal == self.units[0]) or (
+            len(self.literal) == 2 and self.literal in self.pairs
+        )
 
     def pattern(self) -> re.Pattern[str]:
         return needle_pattern(list(self.units), phrase=self.literal is None, literal=self.literal)
@@ -473,16 +484,28 @@ class _Context:
 
 
 def _needle_query(needle: Needle, field: str | None, ctx: _Context) -> wq.Query:
-    wanted = list(dict.fromkeys(needle.units))[:_MAX_CANDIDATE_UNITS]
-    terms = [wq.Term(UNITS, u) for u in wanted]
-    candidates = terms[0] if len(terms) == 1 else wq.And(terms)
-    if field is None and needle.exact_by_units:
-        match: wq.Query = candidates
-    else:
-        columns = {None: ((NTITLE, ctx.title_boost), (NBODY, 1.0)), TITLE: ((NTITLE, 1.0),), BODY: ((NBODY, 1.0),)}
-        match = Contains(candidates, needle.pattern(), columns[field])
-    key = needle.literal if needle.literal is not None else "".join(needle.units)
+    # Pairs first (the more selective terms); a unit inside an indexed pair adds nothing.
+    pairs = sorted(needle.pairs)
+    paired = set("".join(pairs))
+    wanted = [*pairs, *(u for u in dict.fromkeys(needle.units) if u not in paired)][:_MAX_CANDIDATE_UNITS]
+
+    def candidates(field_name: str) -> wq.Query:
+        terms = [wq.Term(field_name, u) for u in wanted]
+        return terms[0] if len(terms) == 1 else wq.And(terms)
+
     scoring: list[wq.Query] = []
+    if needle.exact_by_units and field is None:
+        match: wq.Query = candidates(UNITS)
+        # Holding the string in the title is a term of its own: rank it like Contains would.
+        scoring.append(wq.Term(TUNITS, wanted[0], boost=ctx.title_boost))
+    elif needle.exact_by_units and field == TITLE:
+        match = candidates(TUNITS)
+    elif field == TITLE:
+        match = Contains(candidates(TUNITS), needle.pattern(), ((NTITLE, 1.0),))
+    else:
+        columns = {None: ((NTITLE, ctx.title_boost), (NBODY, 1.0)), BODY: ((NBODY, 1.0),)}
+        match = Contains(candidates(UNITS), needle.pattern(), columns[field])
+    key = needle.literal if needle.literal is not None else "".join(needle.units)
     for word in ctx.vocab.words(key):
         if field in (None, TITLE):
             scoring.append(wq.Term(TITLE, word, boost=ctx.title_boost if field is None else 1.0))

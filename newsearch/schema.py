@@ -16,7 +16,7 @@ from typing import Any
 
 from whoosh import columns, fields, formats
 
-from .analysis import normalize, units, word_analyzer
+from .analysis import common_bigrams, common_chars_digest, normalize, units, word_analyzer
 from .documents import Article
 
 __all__ = [
@@ -30,8 +30,8 @@ __all__ = [
     "stored_to_article",
 ]
 
-SCHEMA_VERSION = 4
-ANALYZER_ID = "jieba-search-weighted+units+nfkc-lower-t2s/4"
+SCHEMA_VERSION = 5
+ANALYZER_ID = f"jieba-search-weighted+units+common-bigrams-{common_chars_digest()}+nfkc-lower-t2s/5"
 
 # Field names, one place.
 ID = "id"
@@ -47,6 +47,7 @@ CONTENT_HASH = "content_hash"
 EXTRA = "extra"
 SOURCE = "source"  # column: "size:mtime_ns:hash" of the file an article came from
 UNITS = "units"  # which match units (CJK characters, Latin/number words) the title or body holds
+TUNITS = "tunits"  # the same for the title alone (title: queries, and title matches rank higher)
 NTITLE = "ntitle"  # column: normalized title, UTF-8, for exact matching and highlighting
 NBODY = "nbody"  # column: normalized body, UTF-8
 BODY_DIFF = "bodydiff"  # stored: how the original body differs from NBODY (see body_diff)
@@ -80,9 +81,10 @@ class WordWeights(formats.Format):  # type: ignore[misc]
 
 
 class UnitsField(fields.FieldType):  # type: ignore[misc]
-    """Which match units a document holds (no counts, no positions): the candidate
-    index for exact string matching.  Its vocabulary is small (characters), so
-    it stays compact in Whoosh, unlike a bigram field."""
+    """Which match units a document holds, and which adjacent pairs of common
+    characters (no counts, no positions): the candidate index for exact string
+    matching.  A pair term has two CJK characters, so it never collides with a
+    unit (one character, or a word of letters and digits)."""
 
     def __init__(self) -> None:
         self.format = formats.Existence()
@@ -95,8 +97,8 @@ class UnitsField(fields.FieldType):  # type: ignore[misc]
         self.field_boost = 1.0
 
     def index(self, value: str, **kwargs: Any) -> Any:
-        for unit in set(units(value)):
-            yield unit.encode("utf-8"), 1, 1.0, b""
+        for term in set(units(value)) | common_bigrams(value):
+            yield term.encode("utf-8"), 1, 1.0, b""
 
     def process_text(self, qstring: str, mode: str = "", **kwargs: Any) -> Any:
         return iter(units(normalize(qstring)))
@@ -126,6 +128,7 @@ def build_schema(user_dicts: tuple[str, ...] = ()) -> fields.Schema:
             BODY: _word_field(analyzer, stored=False),  # the text lives in NBODY + BODY_DIFF
             BODY_DIFF: fields.STORED(),
             UNITS: UnitsField(),
+            TUNITS: UnitsField(),
             NTITLE: fields.COLUMN(columns.VarBytesColumn()),
             NBODY: fields.COLUMN(columns.VarBytesColumn()),
             # Undated articles get 0 (year 1) in the sort column, so newest-first puts them last.
@@ -155,6 +158,7 @@ def article_document(article: Article, source: bytes) -> dict[str, Any]:
         TITLE: article.title,
         BODY: article.body,
         UNITS: ntitle + "\n" + nbody,
+        TUNITS: ntitle,
         NTITLE: ntitle.encode("utf-8"),
         NBODY: nbody.encode("utf-8"),
         BODY_DIFF: body_diff(article.body, nbody),

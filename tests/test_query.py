@@ -3,6 +3,13 @@
 Matching is "contains the string": a text term becomes a :class:`Needle`, whose
 candidates come from the ``units`` field and whose pattern is verified on the
 normalized ``ntitle``/``nbody`` columns by :class:`newsearch.matching.Contains`.
+
+The ``units`` field also holds every adjacent pair of *common* characters
+(``newsearch/data/common_chars.txt``).  An unquoted term asks for its pairs
+(sorted), then for the units no pair covers; two common characters are found
+by their pair alone.  A quoted phrase asks for units only.  The pairs in the
+expectations below are written out by hand: 客 服 机 器 人 能 中 国 北 大 民 十
+一 二 双 多 科 技 华 为 工 离 电 展 are common; 晓 岸 币 智 湾 棍 脑 琥 珀 宇 宙 are not.
 """
 
 from __future__ import annotations
@@ -10,11 +17,14 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from whoosh import query as wq
 from whoosh.filedb.filestore import RamStorage
 
+from conftest import write_post
+from newsearch import NewsIndex
 from newsearch.analysis import WORD_CHAR, normalize
 from newsearch.documents import Article
 from newsearch.matching import Contains, needle_pattern
@@ -90,14 +100,16 @@ WGAP = r"[\W_]{1,8}?"  # between two word units: at least one separator
 B, E = f"(?<!{WORD_CHAR})", f"(?!{WORD_CHAR})"  # word units do not continue a longer word
 
 
-def cands(*units: str) -> wq.Query:
-    terms = [wq.Term("units", u) for u in units]
-    return terms[0] if len(terms) == 1 else wq.And(terms)
+def cands(*terms: str) -> wq.Query:
+    """Candidates holding every one of ``terms`` of the units field: pairs of common
+    characters (sorted) first, then the units that no pair covers."""
+    queries = [wq.Term("units", t) for t in terms]
+    return queries[0] if len(queries) == 1 else wq.And(queries)
 
 
-def has(regex: str, *units: str, columns=ANY) -> Contains:
-    """The match of one needle: candidates holding ``units``, verified with ``regex``."""
-    return Contains(cands(*units), re.compile(regex), columns)
+def has(regex: str, *terms: str, columns=ANY) -> Contains:
+    """The match of one needle: candidates holding ``terms``, verified with ``regex``."""
+    return Contains(cands(*terms), re.compile(regex), columns)
 
 
 def scored(match: wq.Query, *words: str, title_boost: float = 3.0, fields=("title", "body")) -> wq.Query:
@@ -111,8 +123,27 @@ def scored(match: wq.Query, *words: str, title_boost: float = 3.0, fields=("titl
     return wq.AndMaybe(match, terms[0] if len(terms) == 1 else wq.Or(terms))
 
 
-KEFU = has("客服", "客", "服")
-JIQIREN = has("机器人", "机", "器", "人")
+def exact(term: str, title_boost: float = 3.0) -> wq.Query:
+    """An unrestricted needle found by one units term; holding it in the title ranks higher."""
+    return wq.AndMaybe(wq.Term("units", term), wq.Term("tunits", term, boost=title_boost))
+
+
+def tcands(*terms: str) -> wq.Query:
+    """Candidates of a title-restricted needle: the same terms, in the title's own units field."""
+    queries = [wq.Term("tunits", t) for t in terms]
+    return queries[0] if len(queries) == 1 else wq.And(queries)
+
+
+def exact_scored(term: str, *words: str, title_boost: float = 3.0) -> wq.Query:
+    """:func:`exact`, also ranked by index words."""
+    ranking = [wq.Term("tunits", term, boost=title_boost)]
+    for w in words:
+        ranking += [wq.Term("title", w, boost=title_boost), wq.Term("body", w)]
+    return wq.AndMaybe(wq.Term("units", term), wq.Or(ranking))
+
+
+KEFU = exact("客服")  # two common characters: their pair is the match
+JIQIREN = has("机器人", "器人", "机器")  # every unit is inside a pair
 
 
 # --------------------------------------------------------------------------- parse: the tree
@@ -353,16 +384,57 @@ def test_needle_of_another_text_keeps_the_quoting_of_the_node() -> None:
         (T("客"), True),
         (T("2021"), True),
         (T("#ai#"), True),
-        (T("客服"), False),
+        (T("客服"), True),  # two common characters: the indexed pair is the string
+        (T("中国"), True),
+        (T("中國"), True),  # normalized first
+        (T("#北大。"), True),  # edge punctuation is not part of the string
+        (T("客客"), True),
+        (T("晓多"), False),  # 晓 is not common: no pair
+        (T("琥珀"), False),
+        (T("台湾"), False),
+        (T("人民币"), False),  # a pair and a unit: verified
+        (T("中国人"), False),  # two pairs do not make three characters adjacent
+        (T("中,国"), False),
         (T("ai客服"), False),
+        (T("客a"), False),
         (T("6.3512"), False),  # the '.' must be verified
         (T("ai", quoted=True), False),
+        (T("客服", quoted=True), False),  # a phrase: punctuation may separate 客 and 服
+        (T("中国", quoted=True), False),
+        (T("中 国"), False),  # a space: a phrase
     ],
 )
 def test_needle_exact_by_units(node: Text, exact: bool) -> None:
     needle = Needle.of(node)
     assert needle is not None
     assert needle.exact_by_units is exact
+
+
+@pytest.mark.parametrize(
+    ("node", "pairs"),
+    [
+        (T("客服"), {"客服"}),
+        (T("中國"), {"中国"}),
+        (T("人民币"), {"人民"}),  # 币 is not common
+        (T("离岸人民币"), {"人民"}),  # nor 岸: 离 pairs with nothing
+        (T("客服机器人"), {"客服", "服机", "机器", "器人"}),
+        (T("中华民国"), {"中华", "华民", "民国"}),
+        (T("客客客"), {"客客"}),
+        (T("中国，人民"), {"中国", "人民"}),  # punctuation breaks a run
+        (T("ai中国2021"), {"中国"}),
+        (T("晓多科技"), {"多科", "科技"}),
+        (T("琥珀"), set()),
+        (T("ai"), set()),
+        (T("客"), set()),
+        (T("中国", quoted=True), set()),  # phrases never use pairs
+        (T("客服机器人", quoted=True), set()),
+        (T("中国 人民"), set()),
+    ],
+)
+def test_needle_pairs(node: Text, pairs: set[str]) -> None:
+    needle = Needle.of(node)
+    assert needle is not None
+    assert needle.pairs == pairs
 
 
 def test_needle_pattern_is_the_matching_pattern() -> None:
@@ -506,10 +578,13 @@ def test_fallback_queries_still_highlight_their_words() -> None:
     assert _found(parse('"智能 客服'), "智能，客服") == ["智能", "客服"]  # two terms, no longer a phrase
 
 
-def _contains_patterns(q: wq.Query) -> list[re.Pattern[str]]:
-    """The patterns of every Contains in a compiled query, in order (ranking clauses left out)."""
+def _contains_patterns(q: wq.Query) -> list[re.Pattern[str] | str]:
+    """What every needle of a compiled query matches, in order (ranking clauses left out):
+    the pattern of a Contains, or the text of a units term that is the match itself."""
     if isinstance(q, Contains):
         return [q.pattern]
+    if isinstance(q, wq.Term) and q.fieldname == "units":
+        return [q.text]
     if isinstance(q, wq.AndMaybe):
         return _contains_patterns(q.a)
     return [p for child in q.children() for p in _contains_patterns(child)]
@@ -517,13 +592,29 @@ def _contains_patterns(q: wq.Query) -> list[re.Pattern[str]]:
 
 @pytest.mark.parametrize(
     ("text", "negated"),
-    [("客服", 0), ('"智能 客服" 6.3512', 0), ("title:晓多 OR body:AI客服", 0), ("双十一 華為", 0), ('"ai 客服" -机器人', 1)],
+    [
+        ("客服", 0),
+        ("北大 ai 人民币", 0),
+        ('"智能 客服" 6.3512', 0),
+        ("title:晓多 OR body:AI客服", 0),
+        ("双十一 華為", 0),
+        ('"ai 客服" -机器人', 1),
+        ("中国 -客服", 1),
+    ],
 )
 def test_searching_and_highlighting_use_the_same_patterns(text: str, negated: int) -> None:
     syn = Synonyms([("双十一", "双11")])
     parsed = parse(text)
     searched = _contains_patterns(compile_query(parsed, vocab=FakeVocab(WORDS), title_boost=3.0, synonyms=syn))
-    assert searched[: len(searched) - negated] == parsed.highlight_patterns(syn)
+    searched = searched[: len(searched) - negated]
+    highlighted = parsed.highlight_patterns(syn)
+    assert len(searched) == len(highlighted)
+    for match, pattern in zip(searched, highlighted):
+        if isinstance(match, str):  # a units term: the highlight finds exactly that string
+            assert pattern.fullmatch(match), (match, pattern)
+            assert pattern.pattern.replace(B, "").replace(E, "") == match
+        else:
+            assert match == pattern
 
 
 # --------------------------------------------------------------------------- compile_query: structure
@@ -533,29 +624,51 @@ def test_searching_and_highlighting_use_the_same_patterns(text: str, negated: in
     ("text", "expected"),
     [
         # unrestricted single units: the candidates are the match
-        ("ai", wq.Term("units", "ai")),
-        ("ＡＩ", wq.Term("units", "ai")),
-        ("#AI#", wq.Term("units", "ai")),
-        ("客", wq.Term("units", "客")),
-        ("2021", wq.Term("units", "2021")),
+        ("ai", exact("ai")),
+        ("ＡＩ", exact("ai")),
+        ("#AI#", exact("ai")),
+        ("客", exact("客")),
+        ("2021", exact("2021")),
+        # unrestricted pairs of common characters: the pair is the match
+        ("客服", exact("客服")),
+        ("中国", exact("中国")),
+        ("中國", exact("中国")),
+        ("#北大#", exact("北大")),
+        ("客客", exact("客客")),
         # everything else is verified on the normalized text
-        ("客服", KEFU),
-        ("客客", has("客客", "客")),  # a unit is asked for once
+        ("琥琥", has("琥琥", "琥")),  # a unit is asked for once
+        ("客客客", has("客客客", "客客")),  # and a pair too
+        ("琥珀", has("琥珀", "琥", "珀")),  # rare characters: no pair
+        ("晓多", has("晓多", "晓", "多")),  # one rare character is enough to have no pair
         ("臺灣", has("台湾", "台", "湾")),
-        ("AI客服", has(rf"{B}ai客服", "ai", "客", "服")),
-        ("离岸人民币", has("离岸人民币", "离", "岸", "人", "民", "币")),
+        ("人民币", has("人民币", "人民", "币")),  # pairs first, then the units outside them
+        ("中国人", has("中国人", "中国", "国人")),
+        ("中国，人民", has("中国,人民", "中国", "人民")),  # pairs do not cross punctuation
+        ("AI客服", has(rf"{B}ai客服", "客服", "ai")),
+        ("ai中国2021", has(rf"{B}ai中国2021{E}", "中国", "ai", "2021")),
+        ("客服机器人", has("客服机器人", "器人", "客服", "服机", "机器")),  # sorted pairs
+        ("离岸人民币", has("离岸人民币", "人民", "离", "岸", "币")),
         ("6.3512", has(rf"{B}6\.3512{E}", "6", "3512")),
         ("COVID-19", has(rf"{B}covid\-19{E}", "covid", "19")),
         ('"ai"', has(rf"{B}ai{E}", "ai")),  # a phrase is never exact by units
         ('"智能 客服"', has(f"智{GAP}能{GAP}客{GAP}服", "智", "能", "客", "服")),
         ("“iPhone 13”", has(rf"{B}iphone{WGAP}13{E}", "iphone", "13")),
+        # a quoted phrase never asks for pairs: punctuation may separate any two units
+        ('"客服"', has(f"客{GAP}服", "客", "服")),
+        ('"中国"', has(f"中{GAP}国", "中", "国")),
+        ("“人民币”", has(f"人{GAP}民{GAP}币", "人", "民", "币")),
+        ('"客服机器人"', has(f"客{GAP}服{GAP}机{GAP}器{GAP}人", "客", "服", "机", "器", "人")),
+        ("中\u2002国", has(f"中{GAP}国", "中", "国")),  # a space after normalization makes a phrase
         # fields: only that column, no title boost
-        ("title:晓多", has("晓多", "晓", "多", columns=IN_TITLE)),
-        ("标题：晓多科技", has("晓多科技", "晓", "多", "科", "技", columns=IN_TITLE)),
-        ("title:ai", has(rf"{B}ai{E}", "ai", columns=IN_TITLE)),
+        ("title:晓多", Contains(tcands("晓", "多"), re.compile("晓多"), IN_TITLE)),
+        ("标题：晓多科技", Contains(tcands("多科", "科技", "晓"), re.compile("晓多科技"), IN_TITLE)),
+        ("title:ai", tcands("ai")),  # exact by the title's units
         ("body:客", has("客", "客", columns=IN_BODY)),
-        ("正文:客服", has("客服", "客", "服", columns=IN_BODY)),
-        ('title:"智能 客服"', has(f"智{GAP}能{GAP}客{GAP}服", "智", "能", "客", "服", columns=IN_TITLE)),
+        ("正文:客服", has("客服", "客服", columns=IN_BODY)),  # a pair, still verified on one column
+        ("title:中国", tcands("中国")),  # exact by the title's pair
+        ("title:人民币", Contains(tcands("人民", "币"), re.compile("人民币"), IN_TITLE)),
+        ('title:"中国"', Contains(tcands("中", "国"), re.compile(f"中{GAP}国"), IN_TITLE)),
+        ('title:"智能 客服"', Contains(tcands("智", "能", "客", "服"), re.compile(f"智{GAP}能{GAP}客{GAP}服"), IN_TITLE)),
         # operators
         ("客服 机器人", wq.And([KEFU, JIQIREN])),
         ("客服 OR 机器人", wq.Or([KEFU, JIQIREN])),
@@ -563,7 +676,8 @@ def test_searching_and_highlighting_use_the_same_patterns(text: str, negated: in
         ("-客服", wq.And([wq.Every(), wq.Not(KEFU)])),
         ('-"智能 客服"', wq.And([wq.Every(), wq.Not(has(f"智{GAP}能{GAP}客{GAP}服", "智", "能", "客", "服"))])),
         ("NOT 客服 NOT 机器人", wq.And([wq.Every(), wq.Not(KEFU), wq.Not(JIQIREN)])),
-        ("(客服 OR ai) -机器人", wq.And([wq.Or([KEFU, wq.Term("units", "ai")]), wq.Not(JIQIREN)])),
+        ("(客服 OR ai) -机器人", wq.And([wq.Or([KEFU, exact("ai")]), wq.Not(JIQIREN)])),
+        ("中国 -人民币", wq.And([exact("中国"), wq.Not(has("人民币", "人民", "币"))])),
         # keyword fields
         ("tags:声援岳昕", wq.Term("tags", "声援岳昕")),
         ("tags:ＡＩ", wq.Or([wq.Term("tags", "AI"), wq.Term("tags", "ai")])),
@@ -592,17 +706,43 @@ def test_compile_query(text: str, expected: wq.Query) -> None:
 
 
 def test_candidates_use_at_most_24_distinct_units_but_the_pattern_all() -> None:
-    text = "".join(chr(0x4E00 + i) for i in range(30))
+    text = "".join(chr(0x3400 + i) for i in range(30))  # rare characters (CJK extension A): no pairs
     q = compiled(text)
     assert q == Contains(wq.And([wq.Term("units", ch) for ch in text[:24]]), re.compile(text), ANY)
 
 
+def test_candidates_use_at_most_24_terms_pairs_first() -> None:
+    text = "一丁丂七丄丅丆万丈三上下丌不与丏丐丑丒专且丕世丗丘丙业丛东丝"  # U+4E00...U+4E1D
+    expected = (
+        ["三上", "上下", "不与", "专且"]  # its only pairs of common characters, sorted
+        + ["一", "丁", "丂", "七", "丄", "丅", "丆", "万", "丈", "丌", "丏", "丐", "丑", "丒", "丕", "世"]
+        + ["丗", "丘", "丙", "业"]  # the 24th term: 丛东丝 are left out
+    )
+    assert compiled(text) == Contains(wq.And([wq.Term("units", t) for t in expected]), re.compile(text), ANY)
+
+
+def test_a_long_string_of_common_characters_asks_for_24_of_its_pairs_only() -> None:
+    text = "中国人民大学生活动会议主要成员都来到这里进行工作上面说明天下"  # 30 common characters, 29 pairs
+    expected = [
+        "上面", "中国", "主要", "人民", "会议", "作上", "到这", "动会", "员都", "国人", "大学", "天下",
+        "学生", "工作", "成员", "明天", "来到", "民大", "活动", "生活", "行工", "要成", "议主", "说明",
+    ]  # the first 24 pairs in code point order (进行 这里 都来 里进 面说 are left out), no units
+    assert compiled(text) == Contains(wq.And([wq.Term("units", t) for t in expected]), re.compile(text), ANY)
+
+
 def test_compile_query_uses_the_title_boost() -> None:
-    q = compile_query(parse("客服"), vocab=NO_WORDS, title_boost=5.5)
-    assert q == has("客服", "客", "服", columns=(("ntitle", 5.5), ("nbody", 1.0)))
+    q = compile_query(parse("晓多"), vocab=NO_WORDS, title_boost=5.5)
+    assert q == has("晓多", "晓", "多", columns=(("ntitle", 5.5), ("nbody", 1.0)))
+    q = compile_query(parse("客服机器人"), vocab=FakeVocab(WORDS), title_boost=5.5)
+    assert q == scored(
+        has("客服机器人", "器人", "客服", "服机", "机器", columns=(("ntitle", 5.5), ("nbody", 1.0))),
+        "客服", "机器人", title_boost=5.5,
+    )
+    assert [t.boost for t in q.b.subqueries] == [5.5, 1.0, 5.5, 1.0]
+    # an exact pair: the title's units field carries the title boost, then the words
     q = compile_query(parse("客服"), vocab=FakeVocab(WORDS), title_boost=5.5)
-    assert q == scored(has("客服", "客", "服", columns=(("ntitle", 5.5), ("nbody", 1.0))), "客服", title_boost=5.5)
-    assert q.b.subqueries[0].boost == 5.5 and q.b.subqueries[1].boost == 1.0
+    assert q == exact_scored("客服", "客服", title_boost=5.5)
+    assert [t.boost for t in q.b.subqueries] == [5.5, 5.5, 1.0]
 
 
 def test_compile_query_needs_a_vocabulary_not_an_expand_callback() -> None:
@@ -618,15 +758,16 @@ def test_compile_query_needs_a_vocabulary_not_an_expand_callback() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("客服", scored(KEFU, "客服")),
-        ("智能客服", scored(has("智能客服", "智", "能", "客", "服"), "智能", "客服")),
+        ("客服", exact_scored("客服", "客服")),
+        ("智能客服", scored(has("智能客服", "客服", "能客", "智"), "智能", "客服")),
         ('"智能 客服"', scored(has(f"智{GAP}能{GAP}客{GAP}服", "智", "能", "客", "服"), "智能", "客服")),
-        ("客服机器人", scored(has("客服机器人", "客", "服", "机", "器", "人"), "客服", "机器人")),
-        ("title:客服", scored(has("客服", "客", "服", columns=IN_TITLE), "客服", title_boost=1.0, fields=("title",))),
-        ("body:客服", scored(has("客服", "客", "服", columns=IN_BODY), "客服", fields=("body",))),
-        ("ai", wq.Term("units", "ai")),  # no known word: no ranking clause
+        ("客服机器人", scored(has("客服机器人", "器人", "客服", "服机", "机器"), "客服", "机器人")),
+        ("离岸人民币", scored(has("离岸人民币", "人民", "离", "岸", "币"), "离岸", "人民币")),
+        ("title:客服", scored(tcands("客服"), "客服", title_boost=1.0, fields=("title",))),
+        ("body:客服", scored(has("客服", "客服", columns=IN_BODY), "客服", fields=("body",))),
+        ("ai", exact("ai")),  # no known word: ranked by the title only
         ("晓多", has("晓多", "晓", "多")),
-        ("客服 -机器人", wq.And([scored(KEFU, "客服"), wq.Not(scored(JIQIREN, "机器人"))])),
+        ("客服 -机器人", wq.And([exact_scored("客服", "客服"), wq.Not(scored(JIQIREN, "机器人"))])),
         ("tags:ai", wq.Or([wq.Term("tags", "AI"), wq.Term("tags", "ai")])),
     ],
 )
@@ -638,7 +779,7 @@ def test_known_words_rank_but_do_not_select(text: str, expected: wq.Query) -> No
 
 def test_exact_unit_match_is_still_ranked_by_words() -> None:
     q = compiled("人", vocab=FakeVocab(("人",)))
-    assert q == scored(wq.Term("units", "人"), "人")
+    assert q == exact_scored("人", "人")
 
 
 def test_compile_query_asks_the_vocabulary_for_keywords_and_words() -> None:
@@ -662,7 +803,7 @@ def test_compile_query_asks_the_vocabulary_for_keywords_and_words() -> None:
 # --------------------------------------------------------------------------- compile_query: synonyms
 
 SYNONYMS = Synonyms([("双十一", "双11", "光棍节"), ("人工智能", "AI")])
-SHUANG_SHI_YI = has("双十一", "双", "十", "一")
+SHUANG_SHI_YI = has("双十一", "十一", "双十")
 SHUANG_11 = has(f"双11{E}", "双", "11")
 GUANG_GUN_JIE = has("光棍节", "光", "棍", "节")
 
@@ -672,8 +813,8 @@ GUANG_GUN_JIE = has("光棍节", "光", "棍", "节")
     [
         ("双十一", wq.Or([SHUANG_SHI_YI, SHUANG_11, GUANG_GUN_JIE])),
         ("双11", wq.Or([SHUANG_11, SHUANG_SHI_YI, GUANG_GUN_JIE])),
-        ("ＡＩ", wq.Or([wq.Term("units", "ai"), has("人工智能", "人", "工", "智", "能")])),
-        ("人工智能", wq.Or([has("人工智能", "人", "工", "智", "能"), wq.Term("units", "ai")])),
+        ("ＡＩ", wq.Or([exact("ai"), has("人工智能", "人工", "智", "能")])),
+        ("人工智能", wq.Or([has("人工智能", "人工", "智", "能"), exact("ai")])),
         (
             '"双 十一"',
             wq.Or([
@@ -685,13 +826,14 @@ GUANG_GUN_JIE = has("光棍节", "光", "棍", "节")
         (
             "title:光棍节",
             wq.Or([
-                has("光棍节", "光", "棍", "节", columns=IN_TITLE),
-                has("双十一", "双", "十", "一", columns=IN_TITLE),
-                has(f"双11{E}", "双", "11", columns=IN_TITLE),
+                Contains(tcands("光", "棍", "节"), re.compile("光棍节"), IN_TITLE),
+                Contains(tcands("十一", "双十"), re.compile("双十一"), IN_TITLE),
+                Contains(tcands("双", "11"), re.compile(f"双11{E}"), IN_TITLE),
             ]),
         ),
         ("-双十一", wq.And([wq.Every(), wq.Not(wq.Or([SHUANG_SHI_YI, SHUANG_11, GUANG_GUN_JIE]))])),
-        ("双十二", has("双十二", "双", "十", "二")),
+        ("双十二", has("双十二", "十二", "双十")),
+        ("中国", exact("中国")),  # no synonyms: the pair alone
         ("tags:双十一", wq.NullQuery),  # keyword values are not expanded
     ],
 )
@@ -793,6 +935,11 @@ def _ids(searcher, text: str, synonyms: Synonyms = NO_SYNONYMS, **filters) -> li
         ("北大", ["d"]),  # inside 华北大地: a substring, wherever jieba cuts
         ("华北大", ["d"]),
         ("学友", []),
+        ("能客", ["a"]),  # a pair term: 智能客服, not 智能，客服
+        ("服也", ["b", "e"]),  # inside no word: 客服也忙, 客服也來了
+        ("其实", ["b"]),
+        ("客服的", ["a"]),
+        ("技这", []),  # 晓多科技 + 这背后: no pair across the title and the body
         ("元宇宙公司", ["c"]),  # across word boundaries
         ('"离岸 人民币"', ["a"]),
         ("离岸人民币汇率", ["a"]),
@@ -841,6 +988,14 @@ def test_compiled_queries_find_the_right_articles(searcher, text: str, ids: list
     assert _ids(searcher, text) == ids
 
 
+def test_the_units_field_holds_pairs_of_common_characters_only(searcher) -> None:
+    terms = {t.decode("utf-8") for t in searcher.reader().lexicon("units")}
+    assert {"客", "服", "ai", "6", "3512", "客服", "能客", "服的", "人民", "北大", "华北", "大地"} <= terms
+    assert not {"智能", "民币", "离岸", "岸人", "宇宙", "元宇"} & terms  # 智 币 岸 宇 宙 are not common
+    assert not {"能，", "能,", "服也来"} & terms
+    assert "技这" not in terms  # the title and the body are not one text
+
+
 @pytest.mark.parametrize("text", ODD_QUERIES)
 def test_odd_queries_search_without_raising(searcher, text: str) -> None:
     assert set(_ids(searcher, text)) <= set("abcde")
@@ -867,8 +1022,9 @@ def test_compiled_filters_narrow_the_search(searcher) -> None:
 def test_the_index_vocabulary_gives_ranking_words(searcher) -> None:
     vocab = IndexVocabulary(searcher)
     q = compile_query(parse("智能客服"), vocab=vocab, title_boost=3.0)
-    assert q == scored(has("智能客服", "智", "能", "客", "服"), "智能", "客服")
-    assert compile_query(parse("ai"), vocab=vocab, title_boost=3.0) == scored(wq.Term("units", "ai"), "ai")
+    assert q == scored(has("智能客服", "客服", "能客", "智"), "智能", "客服")
+    assert compile_query(parse("客服"), vocab=vocab, title_boost=3.0) == exact_scored("客服", "客服")
+    assert compile_query(parse("ai"), vocab=vocab, title_boost=3.0) == exact_scored("ai", "ai")
     assert compile_query(parse("6.3512"), vocab=vocab, title_boost=3.0) == scored(
         has(rf"{B}6\.3512{E}", "6", "3512"), "6.3512"
     )
@@ -927,3 +1083,67 @@ def test_a_compiled_query_can_search_a_newer_reader() -> None:
         w.add_document(**article_document(ARTICLES[4], b"0:0:x"))
     with storage_ix.searcher() as s:
         assert sorted(h["id"] for h in s.search(q, limit=None)) == ["a", "b", "e"]
+
+
+# --------------------------------------------------------------------------- pairs of common characters, end to end
+
+
+@pytest.fixture(scope="module")
+def pairs_index(tmp_path_factory: pytest.TempPathFactory) -> NewsIndex:
+    folder: Path = tmp_path_factory.mktemp("pairs") / "posts"
+    write_post(folder, "huabei.md", "秋收", "秋收时节，华北大地一片金黄。")
+    write_post(folder, "beida.md", "北京大学", "北京大学的校名里有北、大两个字。")  # 北 and 大, never 北大
+    write_post(folder, "zhongguoren.md", "我是中国人", "我们都是中国人。")
+    write_post(folder, "minguo.md", "民国史", "中华民国成立于一九一二年。")  # 中 and 国, never 中国
+    write_post(folder, "guozhong.md", "国中之国", "所谓国中之国，说的是一种格局。")
+    write_post(folder, "yangshi.md", "央视", "中国中央电视台。")  # both 中国 and 国中
+    write_post(folder, "hupo.md", "琥珀", "一块琥珀。")
+    write_post(folder, "pohu.md", "珀与琥", "珀与琥，字序相反。")  # 琥 and 珀, never 琥珀
+    ix = NewsIndex.create(tmp_path_factory.mktemp("pairs") / "index")
+    report = ix.update([folder])
+    assert (report.indexed, report.failed) == (8, [])
+    return ix
+
+
+@pytest.mark.parametrize(
+    ("text", "ids"),
+    [
+        ("北大", ["huabei"]),  # the pair inside 华北大地, wherever jieba cuts
+        ("北京", ["beida"]),
+        ('"北大"', ["beida", "huabei"]),  # a phrase: 北、大 too
+        ('"北 大"', ["beida", "huabei"]),
+        ("中国", ["yangshi", "zhongguoren"]),  # not 中华民国
+        ("中國", ["yangshi", "zhongguoren"]),
+        ("中国人", ["zhongguoren"]),
+        ("国中", ["guozhong", "yangshi"]),  # 国中 is a pair too: not 中国人 nor 中华民国
+        ("中华民国", ["minguo"]),
+        ("民国", ["minguo"]),
+        ("中国 -国中", ["zhongguoren"]),
+        ("中国 OR 国中", ["guozhong", "yangshi", "zhongguoren"]),
+        ("title:中国", ["zhongguoren"]),  # a pair restricted to the title: verified there
+        ("body:中国", ["yangshi", "zhongguoren"]),
+        ("title:国中", ["guozhong"]),
+        ("body:国中", ["guozhong", "yangshi"]),
+        ("琥珀", ["hupo"]),  # rare characters: units, then verification drops 珀与琥
+        ("琥", ["hupo", "pohu"]),
+        ("中央", ["yangshi"]),
+        ("央中", []),
+        ("国国", []),
+    ],
+)
+def test_pairs_find_exactly_the_string(pairs_index: NewsIndex, text: str, ids: list[str]) -> None:
+    results = pairs_index.search(text, limit=None)
+    assert sorted(hit.id for hit in results.hits) == ids
+    assert results.total == len(ids)
+
+
+def test_a_pair_match_is_highlighted(pairs_index: NewsIndex) -> None:
+    (hit,) = pairs_index.search("北大").hits
+    assert "华<mark>北大</mark>地" in hit.snippet.html()
+    hits = pairs_index.search("国中", limit=None).hits
+    assert {hit.id for hit in hits} == {"guozhong", "yangshi"}
+    for hit in hits:
+        assert hit.snippet.passages
+        for passage in hit.snippet.passages:
+            for start, end in passage.highlights:
+                assert passage.text[start:end] == "国中"

@@ -287,3 +287,17 @@ def test_phrase_synonyms_and_dictionary_entries_are_normalized(tmp_path: Path) -
     assert found(ix, "iphone 13") == set()  # two unquoted terms: both must occur
     with ix._searcher() as searcher:  # noqa: SLF001 - looking at the analyzed terms
         assert ("body", "ai客服") in searcher.reader()
+
+
+def test_title_matches_rank_first_also_for_strings_found_by_one_term(tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    write_post(folder, "1-body.md", "杂谈", "说起华北大地，秋收在即。")  # 北大 is no word here
+    write_post(folder, "2-title.md", "华北大地", "秋收在即。")
+    write_post(folder, "3-char.md", "人", "秋收。")
+    write_post(folder, "4-char-body.md", "秋", "一个人。")
+    ix = NewsIndex.create(tmp_path / "index")
+    ix.update([folder])
+    assert [h.id for h in ix.search("北大").hits] == ["2-title", "1-body"]
+    assert [h.id for h in ix.search("人").hits] == ["3-char", "4-char-body"]
+    assert found(ix, "title:北大") == {"2-title"}
+    assert found(ix, "title:人") == {"3-char"}

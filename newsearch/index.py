@@ -11,6 +11,7 @@ The CLI and any server are thin layers over this class.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
@@ -46,6 +47,8 @@ class NewsIndex:
         self._published = published
         self._ix: Any = None
         self._synonyms: Synonyms | None = None
+        self._cached_searcher: Any = None
+        self._manifest_mtime: int | None = None
 
     # ------------------------------------------------------------------ opening
 
@@ -113,7 +116,27 @@ class NewsIndex:
         return self._ix
 
     def _searcher(self) -> Any:
-        return self._whoosh().searcher()
+        """A searcher on the latest committed state, reused between calls.
+
+        Reusing it keeps segment readers (and their loaded term tables) open;
+        ``refresh`` reopens only what changed when another writer committed.
+        A rebuild published by another process is noticed by the manifest's mtime.
+        """
+        manifest_mtime = self._store.manifest_mtime() if self._published else None
+        if self._published and manifest_mtime != self._manifest_mtime:
+            if self._manifest_mtime is not None:
+                current = self._store.read_manifest()
+                if current.generation != self._manifest.generation:
+                    self.close()
+                    self._manifest = current
+            self._manifest_mtime = manifest_mtime
+        searcher = self._cached_searcher
+        if searcher is None:
+            searcher = self._whoosh().searcher()
+        elif not searcher.up_to_date():
+            searcher = searcher.refresh()
+        self._cached_searcher = searcher
+        return contextlib.nullcontext(searcher)
 
     # ------------------------------------------------------------------ updating
 
@@ -161,6 +184,7 @@ class NewsIndex:
             )
             if self._published:
                 self._store.write_manifest(fresh)
+            self.close()
             self._manifest, self._ix = fresh, target
         elif recorded.get("synonyms") != wanted["synonyms"]:
             notes.append("The synonyms file changed; synonyms apply at query time, so nothing is re-analyzed.")
@@ -237,6 +261,9 @@ class NewsIndex:
 
     def close(self) -> None:
         """Release the index files (searches reopen them as needed)."""
+        if self._cached_searcher is not None:
+            self._cached_searcher.close()
+            self._cached_searcher = None
         self._ix = None
 
     def __enter__(self) -> NewsIndex:

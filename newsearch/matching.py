@@ -66,6 +66,11 @@ class Contains(WrappingQuery):  # type: ignore[misc]
     kept document scores ``boost * Σ weight * (1 + log(occurrences))`` over the
     columns where the pattern occurs, so a match in the title, or one that
     occurs often, ranks higher.
+
+    ``confirm`` lists (word field, term, weight): a document holding the term,
+    an exact slice of its text, contains the string, so it is kept without
+    reading its text (weighted once).  It saves work and never changes which
+    documents match, so it takes no part in equality.
     """
 
     def __init__(
@@ -74,11 +79,13 @@ class Contains(WrappingQuery):  # type: ignore[misc]
         pattern: re.Pattern[str],
         columns: tuple[tuple[str, float], ...],
         boost: float = 1.0,
+        confirm: tuple[tuple[str, str, float], ...] = (),
     ) -> None:
         super().__init__(child)
         self.pattern = pattern
         self.columns = columns
         self.boost = boost
+        self.confirm = confirm
         # Verified matches per segment reader: a search may ask for a matcher twice
         # (once to rank, once to count), and verification is the costly part.
         self._verified: dict[int, tuple[Any, array[int], list[float]]] = {}
@@ -99,10 +106,10 @@ class Contains(WrappingQuery):  # type: ignore[misc]
         return f"Contains({self.pattern.pattern!r} in {'/'.join(c for c, _ in self.columns)})"
 
     def _rewrap(self, child: Any) -> Contains:
-        return Contains(child, self.pattern, self.columns, self.boost)
+        return Contains(child, self.pattern, self.columns, self.boost, self.confirm)
 
     def with_boost(self, boost: float) -> Contains:
-        return Contains(self.child, self.pattern, self.columns, boost)
+        return Contains(self.child, self.pattern, self.columns, boost, self.confirm)
 
     def estimate_min_size(self, ixreader: Any) -> int:
         return 0
@@ -126,9 +133,20 @@ class Contains(WrappingQuery):  # type: ignore[misc]
         if not candidates.is_active():
             return ids, weights
         columns = [(reader.column_reader(name, translate=False), weight) for name, weight in self.columns]
+        confirmed: dict[int, float] = {}
+        for field, term, weight in self.confirm:
+            btext = term.encode("utf-8")
+            if (field, btext) in reader:
+                for docnum in reader.postings(field, btext).all_ids():
+                    confirmed[docnum] = confirmed.get(docnum, 0.0) + weight
         findall = self.pattern.findall
         boost = self.boost
         for docnum in candidates.all_ids():
+            known = confirmed.get(docnum)
+            if known is not None:
+                ids.append(docnum)
+                weights.append(boost * known)
+                continue
             score = 0.0
             for column, weight in columns:
                 count = len(findall(column[docnum].decode("utf-8")))

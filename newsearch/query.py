@@ -493,6 +493,8 @@ def _needle_query(needle: Needle, field: str | None, ctx: _Context) -> wq.Query:
         terms = [wq.Term(field_name, u) for u in wanted]
         return terms[0] if len(terms) == 1 else wq.And(terms)
 
+    key = needle.literal if needle.literal is not None else "".join(needle.units)
+    words = ctx.vocab.words(key)
     scoring: list[wq.Query] = []
     if needle.exact_by_units and field is None:
         match: wq.Query = candidates(UNITS)
@@ -500,13 +502,22 @@ def _needle_query(needle: Needle, field: str | None, ctx: _Context) -> wq.Query:
         scoring.append(wq.Term(TUNITS, wanted[0], boost=ctx.title_boost))
     elif needle.exact_by_units and field == TITLE:
         match = candidates(TUNITS)
-    elif field == TITLE:
-        match = Contains(candidates(TUNITS), needle.pattern(), ((NTITLE, 1.0),))
     else:
-        columns = {None: ((NTITLE, ctx.title_boost), (NBODY, 1.0)), BODY: ((NBODY, 1.0),)}
-        match = Contains(candidates(UNITS), needle.pattern(), columns[field])
-    key = needle.literal if needle.literal is not None else "".join(needle.units)
-    for word in ctx.vocab.words(key):
+        # A string that is an index word is confirmed by that word's postings.
+        confirm: tuple[tuple[str, str, float], ...] = ()
+        # (A phrase too: the word is its units with nothing between them.)
+        if words == [key] and (needle.literal is not None or all(len(u) == 1 for u in needle.units)):
+            confirm = {
+                None: ((TITLE, key, ctx.title_boost), (BODY, key, 1.0)),
+                TITLE: ((TITLE, key, 1.0),),
+                BODY: ((BODY, key, 1.0),),
+            }[field]
+        if field == TITLE:
+            match = Contains(candidates(TUNITS), needle.pattern(), ((NTITLE, 1.0),), confirm=confirm)
+        else:
+            columns = {None: ((NTITLE, ctx.title_boost), (NBODY, 1.0)), BODY: ((NBODY, 1.0),)}
+            match = Contains(candidates(UNITS), needle.pattern(), columns[field], confirm=confirm)
+    for word in words:
         if field in (None, TITLE):
             scoring.append(wq.Term(TITLE, word, boost=ctx.title_boost if field is None else 1.0))
         if field in (None, BODY):

@@ -17,6 +17,7 @@ from .config import Config
 from .dates import parse_bound
 from .errors import InvalidArgumentError
 from .highlight import make_snippet
+from .matching import Contains
 from .analysis import normalize
 from .query import And, ParsedQuery, Text, compile_filters, compile_query, keyword_key, parse
 from .results import Hit, IndexStats, SearchResults, Snippet
@@ -225,7 +226,16 @@ def _total(searcher: Searcher, q: wq.Query, flt: wq.Query | None, results: Any, 
     collected = results.scored_length()
     if wanted is None or collected < wanted:
         return int(collected)
-    return len(searcher.search(q, filter=flt, limit=None, scored=False))
+    return len(searcher.search(_required(q), filter=flt, limit=None, scored=False))
+
+
+def _required(q: wq.Query) -> wq.Query:
+    """``q`` without its optional (ranking-only) parts: the same matches, cheaper to count."""
+    if isinstance(q, wq.AndMaybe):
+        return _required(q.a)
+    if isinstance(q, Contains) or q.is_leaf():
+        return q  # a Contains keeps the verification it already did
+    return q.apply(_required)
 
 
 def collect_stats(searcher: Searcher, path: str, size_bytes: int, top: int | None = None) -> IndexStats:

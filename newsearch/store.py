@@ -96,6 +96,12 @@ class Store:
     def exists(self) -> bool:
         return self.manifest_path.is_file()
 
+    def manifest_mtime(self) -> int | None:
+        try:
+            return os.stat(self.manifest_path).st_mtime_ns
+        except OSError:
+            return None
+
     def read_manifest(self) -> Manifest:
         """The manifest, or :class:`IndexNotFoundError` / :class:`SchemaMismatchError`."""
         if self.path.exists() and not self.path.is_dir():

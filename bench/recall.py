@@ -16,7 +16,6 @@ and build time against it, and that index's recall for comparison.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import re
 import shutil
@@ -29,6 +28,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from common import machine  # noqa: E402
 
 from newsearch import NewsIndex  # noqa: E402
 from newsearch.analysis import WORD_CHAR, normalize  # noqa: E402
@@ -45,18 +47,6 @@ MIXED = [  # one is picked at random for each sample, so every shape is represen
     re.compile(_B + r"[a-z]{2,}" + _E),  # iphone
     re.compile(_B + r"[0-9]{2,}" + _E),  # 2021
 ]
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {cpu}, Python {sys.version.split()[0]}"
 
 
 def load(corpus: Path) -> dict[str, str]:

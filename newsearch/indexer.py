@@ -24,9 +24,9 @@ from pathlib import Path
 
 from whoosh import index as windex
 from whoosh.index import TOC, clean_files
-from whoosh.writing import NO_MERGE, SegmentWriter
+from whoosh.writing import NO_MERGE
 
-from .codec import NewsCodec
+from .codec import NewsWriter
 from .config import Config
 from .errors import InvalidArgumentError
 from .ingest import iter_source_files
@@ -136,13 +136,8 @@ def update_index(
             raise
 
     processes = config.indexing.workers or default_processes()
-    # Jobs small enough to keep every worker busy, and no bigger than a batch.
-    size = min(config.indexing.batch_size, max(64, -(-len(to_read) // (2 * processes))))
-    batches = [
-        [FileJob(path, st.st_size, st.st_mtime_ns, indexed[path].digest if path in indexed else None) for path, st in to_read[i : i + size]]
-        for i in range(0, len(to_read), size)
-    ]
-    pool = WorkerPool(ix.storage.folder, ix.indexname, processes, max_bytes, config.indexing.memory_mb)
+    batches = _jobs(to_read, indexed, config, processes)
+    pool = WorkerPool(ix.storage.folder, ix.indexname, processes, max_bytes)
     done = 0
     try:
         for result in pool.map(batches):
@@ -165,15 +160,38 @@ def update_index(
     return report
 
 
-class _Committer(SegmentWriter):  # type: ignore[misc]
+# Buffered postings take about six bytes of memory per byte of text.
+_MEMORY_PER_TEXT_BYTE = 6
+
+
+def _jobs(
+    to_read: list[tuple[str, os.stat_result]], indexed: dict[str, _Indexed], config: Config, processes: int
+) -> list[list[FileJob]]:
+    """Cut the files into jobs: small enough to keep every worker busy and to stay
+    within ``indexing.memory_mb`` per worker, at most ``indexing.batch_size`` files."""
+    count = min(config.indexing.batch_size, max(64, -(-len(to_read) // (2 * processes))))
+    budget = config.indexing.memory_mb * 1_000_000 // _MEMORY_PER_TEXT_BYTE
+    jobs: list[list[FileJob]] = []
+    job: list[FileJob] = []
+    size = 0
+    for path, st in to_read:
+        if job and (len(job) >= count or size + st.st_size > budget):
+            jobs.append(job)
+            job, size = [], 0
+        previous = indexed[path].digest if path in indexed else None
+        job.append(FileJob(path, st.st_size, st.st_mtime_ns, previous))
+        size += st.st_size
+    if job:
+        jobs.append(job)
+    return jobs
+
+
+class _Committer(NewsWriter):  # type: ignore[misc]
     """The parent's writer: holds the index lock, deletes, and commits worker segments.
 
     Its commits do not delete unreferenced segment files, because workers may be
     writing new segments at the same time; :meth:`clean` does that once they stop.
     """
-
-    def __init__(self, ix: windex.Index) -> None:
-        super().__init__(ix, codec=NewsCodec())
 
     def commit_segment(self, segment: object | None) -> None:
         segments = self._merge_segments(NO_MERGE, False, False)
@@ -241,7 +259,7 @@ def reanalyze(source: windex.Index, target: windex.Index, config: Config) -> int
     unchanged files.  Returns the number of articles copied.
     """
     copied = 0
-    writer = SegmentWriter(target, codec=NewsCodec())
+    writer = NewsWriter(target)
     try:
         with source.reader() as reader:
             sources = reader.column_reader(SOURCE)
@@ -252,7 +270,7 @@ def reanalyze(source: windex.Index, target: windex.Index, config: Config) -> int
                 copied += 1
                 if copied % config.indexing.batch_size == 0:
                     writer.commit()
-                    writer = SegmentWriter(target, codec=NewsCodec())
+                    writer = NewsWriter(target)
         writer.commit()
     except BaseException:
         writer.cancel()

@@ -18,9 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from whoosh.writing import SegmentWriter
 
-from .codec import NewsCodec
+from .codec import NewsWriter
 from .documents import content_hash
 from .errors import IngestError
 from .ingest import parse_bytes, read_bytes
@@ -61,7 +60,7 @@ class JobResult:
     outcomes: list[FileOutcome]
 
 
-def _analyze(writer: SegmentWriter, job: FileJob, max_bytes: int) -> FileOutcome:
+def _analyze(writer: NewsWriter, job: FileJob, max_bytes: int) -> FileOutcome:
     try:
         data = read_bytes(job.path, max_bytes=max_bytes)
         digest = content_hash(data)
@@ -87,11 +86,11 @@ def _analyze(writer: SegmentWriter, job: FileJob, max_bytes: int) -> FileOutcome
 
 
 def run_job(
-    storage_dir: str, generation: str, number: int, jobs: list[FileJob], max_bytes: int, memory_mb: int
+    storage_dir: str, generation: str, number: int, jobs: list[FileJob], max_bytes: int
 ) -> JobResult:
     """Analyze ``jobs`` into a new, uncommitted segment of the index's ``generation``."""
     ix = IndexStorage(storage_dir).open_index(indexname=generation)
-    writer = SegmentWriter(ix, _lk=False, limitmb=memory_mb, compound=False, codec=NewsCodec())
+    writer = NewsWriter(ix, _lk=False, compound=False)
     try:
         outcomes = [_analyze(writer, job, max_bytes) for job in jobs]
         if writer.docnum:
@@ -110,14 +109,14 @@ def run_job(
 # --------------------------------------------------------------------------- worker processes
 
 
-def _worker_main(storage_dir: str, generation: str, inbox: Any, outbox: Any, max_bytes: int, memory_mb: int) -> None:
+def _worker_main(storage_dir: str, generation: str, inbox: Any, outbox: Any, max_bytes: int) -> None:
     while True:
         task = inbox.get()
         if task is None:
             return
         number, jobs = task
         try:
-            outbox.put(run_job(storage_dir, generation, number, jobs, max_bytes, memory_mb))
+            outbox.put(run_job(storage_dir, generation, number, jobs, max_bytes))
         except BaseException as exc:  # report, so the parent does not wait forever
             detail = "".join(traceback.format_exception(exc)).strip().splitlines()[-16:]
             outbox.put(RuntimeError(f"analysis worker failed: {' | '.join(detail)}"))
@@ -131,17 +130,16 @@ class WorkerPool:
     exactly the same code path.
     """
 
-    def __init__(self, storage_dir: str, generation: str, processes: int, max_bytes: int, memory_mb: int) -> None:
+    def __init__(self, storage_dir: str, generation: str, processes: int, max_bytes: int) -> None:
         self.args = (storage_dir, generation)
         self.processes = processes
         self.max_bytes = max_bytes
-        self.memory_mb = memory_mb
         self._procs: list[Any] = []
 
     def map(self, batches: list[list[FileJob]]) -> Iterator[JobResult]:
         if self.processes <= 1 or len(batches) <= 1:
             for number, jobs in enumerate(batches):
-                yield run_job(*self.args, number, jobs, self.max_bytes, self.memory_mb)
+                yield run_job(*self.args, number, jobs, self.max_bytes)
             return
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         ctx = multiprocessing.get_context(method)
@@ -154,7 +152,7 @@ class WorkerPool:
         for _ in range(workers):
             proc = ctx.Process(
                 target=_worker_main,
-                args=(*self.args, inbox, outbox, self.max_bytes, self.memory_mb),
+                args=(*self.args, inbox, outbox, self.max_bytes),
                 daemon=True,
             )
             proc.start()

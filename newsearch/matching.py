@@ -23,7 +23,7 @@ from whoosh.query import WrappingQuery
 
 from .analysis import WORD_CHAR
 
-__all__ = ["Contains", "needle_pattern"]
+__all__ = ["Contains", "column_reader", "needle_pattern"]
 
 # Between the units of a quoted phrase, the text may hold spaces or punctuation; between
 # two word units (``iphone`` and ``13``) there must be at least one such character,
@@ -57,6 +57,20 @@ def needle_pattern(units: list[str], *, phrase: bool, literal: str | None = None
     if _STARTS_WORD.match(last):
         body += f"(?!{WORD_CHAR})"
     return re.compile(body)
+
+
+def column_reader(reader: Any, name: str) -> Any:
+    """A segment reader's raw column reader for ``name``, made once per reader.
+
+    Making one reads the column's offset table from disk; a search asks for
+    the text columns of every segment, so they are kept on the reader (which
+    the index keeps open between searches).
+    """
+    cache = reader.__dict__.setdefault("_newsearch_columns", {})
+    found = cache.get(name)
+    if found is None:
+        found = cache[name] = reader.column_reader(name, translate=False)
+    return found
 
 
 class Contains(WrappingQuery):  # type: ignore[misc]
@@ -132,7 +146,7 @@ class Contains(WrappingQuery):  # type: ignore[misc]
         candidates = self.child.matcher(searcher, context)
         if not candidates.is_active():
             return ids, weights
-        columns = [(reader.column_reader(name, translate=False), weight) for name, weight in self.columns]
+        columns = [(column_reader(reader, name), weight) for name, weight in self.columns]
         confirmed: dict[int, float] = {}
         for field, term, weight in self.confirm:
             btext = term.encode("utf-8")

@@ -6,6 +6,7 @@ so results stay valid after the searcher is closed.
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from datetime import date, datetime
 from typing import Any
@@ -17,7 +18,7 @@ from .config import Config
 from .dates import parse_bound
 from .errors import InvalidArgumentError
 from .highlight import make_snippet
-from .matching import Contains
+from .matching import Contains, column_reader
 from .analysis import normalize
 from .query import And, ParsedQuery, Text, compile_filters, compile_query, keyword_key, parse
 from .results import Hit, IndexStats, SearchResults, Snippet
@@ -141,11 +142,14 @@ def run_search(
     results = searcher.search(q, **kwargs)
     total = _total(searcher, q, flt, results, wanted)
     patterns = parsed.highlight_patterns(synonyms)
-    nbodies = searcher.reader().column_reader(NBODY, translate=False)
+    leaves = searcher.leaf_searchers()
+    starts = [offset_ for _, offset_ in leaves]
     hits: list[Hit] = []
     for hit in results[offset:]:
         stored = hit.fields()
-        nbody = nbodies[hit.docnum].decode("utf-8")
+        leaf = bisect.bisect_right(starts, hit.docnum) - 1
+        leaf_searcher, leaf_start = leaves[leaf]
+        nbody = column_reader(leaf_searcher.reader(), NBODY)[hit.docnum - leaf_start].decode("utf-8")
         body = restore_body(nbody, stored.get(BODY_DIFF))
         hits.append(
             Hit(

@@ -33,6 +33,7 @@ __all__ = [
     "SUBWORD_WEIGHT",
     "WordToken",
     "common_bigrams",
+    "gapped_bigrams",
     "normalize",
     "query_words",
     "units",
@@ -135,6 +136,23 @@ def common_bigrams(normalized: str) -> set[str]:
         run = match.group()
         pairs.update(run[i : i + 2] for i in range(len(run) - 1))
     return pairs
+
+
+PAIR_GAP = "\x1f"
+"""Joins the two characters of a pair that punctuation or spaces separate in the text."""
+
+
+@functools.cache
+def _gapped_pair() -> re.Pattern[str]:
+    chars = re.escape(_common_chars())
+    return re.compile(f"(?=([{chars}])[\\W_]{{1,8}}([{chars}]))")
+
+
+def gapped_bigrams(normalized: str) -> set[str]:
+    """Pairs of common characters with 1 to 8 spaces or punctuation marks between them,
+    as ``a + PAIR_GAP + b``: with the adjacent pairs, the candidates of a quoted phrase,
+    whose units may be separated that way."""
+    return {a + PAIR_GAP + b for a, b in _gapped_pair().findall(normalized)}
 
 
 def units(normalized: str) -> list[str]:

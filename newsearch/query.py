@@ -28,7 +28,7 @@ from datetime import datetime
 
 from whoosh import query as wq
 
-from .analysis import common_bigrams, normalize, units
+from .analysis import PAIR_GAP, common_bigrams, normalize, units
 from .dates import parse_bound
 from .errors import QuerySyntaxError
 from .matching import Contains, needle_pattern
@@ -189,6 +189,14 @@ class Needle:
         """Indexed pairs of common characters the text must hold (unquoted terms only:
         a phrase may have punctuation between any two of its units)."""
         return common_bigrams(self.literal) if self.literal is not None else set()
+
+    @property
+    def phrase_pairs(self) -> list[tuple[str, str]]:
+        """Neighbouring common characters of a phrase (which the text may separate)."""
+        if self.literal is not None:
+            return []
+        found = [(a, b) for a, b in zip(self.units, self.units[1:]) if common_bigrams(a + b)]
+        return list(dict.fromkeys(found))
 
     @property
     def exact_by_units(self) -> bool:
@@ -485,12 +493,20 @@ class _Context:
 
 def _needle_query(needle: Needle, field: str | None, ctx: _Context) -> wq.Query:
     # Pairs first (the more selective terms); a unit inside an indexed pair adds nothing.
+    # A phrase's neighbouring units may be adjacent or apart: either pair term will do.
     pairs = sorted(needle.pairs)
-    paired = set("".join(pairs))
-    wanted = [*pairs, *(u for u in dict.fromkeys(needle.units) if u not in paired)][:_MAX_CANDIDATE_UNITS]
+    phrase_pairs = needle.phrase_pairs
+    paired = set("".join(pairs)) | {c for a, b in phrase_pairs for c in (a, b)}
+    wanted: list[str | tuple[str, str]] = [*pairs, *phrase_pairs]
+    wanted += [u for u in dict.fromkeys(needle.units) if u not in paired]
+    wanted = wanted[:_MAX_CANDIDATE_UNITS]
 
     def candidates(field_name: str) -> wq.Query:
-        terms = [wq.Term(field_name, u) for u in wanted]
+        terms = [
+            wq.Term(field_name, w) if isinstance(w, str)
+            else wq.Or([wq.Term(field_name, w[0] + w[1]), wq.Term(field_name, w[0] + PAIR_GAP + w[1])])
+            for w in wanted
+        ]
         return terms[0] if len(terms) == 1 else wq.And(terms)
 
     key = needle.literal if needle.literal is not None else "".join(needle.units)

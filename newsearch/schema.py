@@ -16,7 +16,7 @@ from typing import Any
 
 from whoosh import columns, fields, formats
 
-from .analysis import common_bigrams, common_chars_digest, normalize, units, word_analyzer
+from .analysis import common_bigrams, common_chars_digest, gapped_bigrams, normalize, units, word_analyzer
 from .documents import Article
 
 __all__ = [
@@ -30,8 +30,8 @@ __all__ = [
     "stored_to_article",
 ]
 
-SCHEMA_VERSION = 5
-ANALYZER_ID = f"jieba-search-weighted+units+common-bigrams-{common_chars_digest()}+nfkc-lower-t2s/5"
+SCHEMA_VERSION = 6
+ANALYZER_ID = f"jieba-search-weighted+units+common-bigrams-{common_chars_digest()}+gapped+nfkc-lower-t2s/6"
 
 # Field names, one place.
 ID = "id"
@@ -97,7 +97,7 @@ class UnitsField(fields.FieldType):  # type: ignore[misc]
         self.field_boost = 1.0
 
     def index(self, value: str, **kwargs: Any) -> Any:
-        for term in set(units(value)) | common_bigrams(value):
+        for term in set(units(value)) | common_bigrams(value) | gapped_bigrams(value):
             yield term.encode("utf-8"), 1, 1.0, b""
 
     def process_text(self, qstring: str, mode: str = "", **kwargs: Any) -> Any:

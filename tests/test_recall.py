@@ -301,3 +301,16 @@ def test_title_matches_rank_first_also_for_strings_found_by_one_term(tmp_path: P
     assert [h.id for h in ix.search("人").hits] == ["3-char", "4-char-body"]
     assert found(ix, "title:北大") == {"2-title"}
     assert found(ix, "title:人") == {"3-char"}
+
+
+def test_phrase_units_may_be_apart_by_up_to_eight_marks(tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    write_post(folder, "near.md", "一", "智能，“客服”上线。")
+    write_post(folder, "eight.md", "二", "智能" + "，" * 8 + "客服上线。")
+    write_post(folder, "nine.md", "三", "智能" + "，" * 9 + "客服上线。")
+    write_post(folder, "apart.md", "四", "智能的客服上线。")
+    ix = NewsIndex.create(tmp_path / "index")
+    ix.update([folder])
+    assert found(ix, '"智能客服"') == {"near", "eight"}
+    assert found(ix, '"智能 客服 上线"') == {"near", "eight"}
+    assert marked(ix, '"智能客服"') == {"智能，“客服", "智能" + "，" * 8 + "客服"}

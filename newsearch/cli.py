@@ -114,8 +114,12 @@ def index_command(
     def action() -> int:
         cfg = _config(index_dir, config)
         ix = NewsIndex.create(index_dir, config=cfg, replace=rebuild)
-        report = ix.update(paths, progress=_progress_bar() if not as_json else None)
-        _finish_progress()
+        bar = _ProgressBar() if sys.stderr.isatty() and not as_json else None
+        try:
+            report = ix.update(paths, progress=bar)
+        finally:
+            if bar is not None:
+                bar.close()
         failures_path = index_dir / FAILURES_FILE
         if report.failed:
             failures_path.write_text("".join(f"{f}\n" for f in report.failed), encoding="utf-8")
@@ -145,31 +149,24 @@ def index_command(
         raise typer.Exit(code)
 
 
-_BAR: dict[str, Any] = {}
+class _ProgressBar:
+    """A progress callback that draws a bar on a terminal for runs of 50 files or more."""
 
+    def __init__(self) -> None:
+        self._bar: Any = None
 
-def _progress_bar() -> Callable[[int, int, str], None] | None:
-    """A progress callback drawing a bar on a terminal (nothing when stderr is not one)."""
-    if not sys.stderr.isatty():
-        return None
-
-    def progress(done: int, total: int, path: str) -> None:
-        bar = _BAR.get("bar")
-        if bar is None:
+    def __call__(self, done: int, total: int, path: str) -> None:
+        if self._bar is None:
             if total < 50:
                 return
-            bar = typer.progressbar(length=total, label="Indexing", file=sys.stderr)
-            bar.__enter__()
-            _BAR["bar"] = bar
-        bar.update(1)
+            self._bar = typer.progressbar(length=total, label="Indexing", file=sys.stderr)
+            self._bar.__enter__()
+        self._bar.update(1)
 
-    return progress
-
-
-def _finish_progress() -> None:
-    bar = _BAR.pop("bar", None)
-    if bar is not None:
-        bar.__exit__(None, None, None)
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
 
 
 # --------------------------------------------------------------------------- search
@@ -246,8 +243,8 @@ def _bootstrap_from_seeds(index_dir: Path, cfg: Config) -> None:
 def _print_results(results: Any) -> None:
     colour = _colour()
 
-    def mark(s: str) -> str:
-        return typer.style(s, bold=True, fg=typer.colors.RED) if colour else f"**{s}**"
+    # What goes around a highlighted match: bold red on a terminal, ** when piped.
+    marks = tuple(typer.style("\0", bold=True, fg=typer.colors.RED).split("\0")) if colour else ("**", "**")
 
     def dim(s: str) -> str:
         return typer.style(s, dim=True) if colour else s
@@ -272,28 +269,9 @@ def _print_results(results: Any) -> None:
         meta.append(f"id {hit.id}")
         typer.echo("   " + dim(" · ".join(meta)))
         typer.echo("   " + dim(hit.url or hit.path))
-        for line in _render_passages(hit.snippet, mark):
-            typer.echo("   " + line)
+        for passage in hit.snippet.passages:
+            typer.echo("   " + passage.render(*marks).replace("\n", " "))
         typer.echo("")
-
-
-def _render_passages(snippet: Any, mark: Callable[[str], str]) -> list[str]:
-    lines = []
-    for passage in snippet.passages:
-        out = []
-        cursor = 0
-        for start, end in passage.highlights:
-            out.append(passage.text[cursor:start])
-            out.append(mark(passage.text[start:end]))
-            cursor = end
-        out.append(passage.text[cursor:])
-        text = "".join(out).replace("\n", " ")
-        if passage.truncated_left:
-            text = "…" + text
-        if passage.truncated_right:
-            text += "…"
-        lines.append(text)
-    return lines
 
 
 # --------------------------------------------------------------------------- show, stats

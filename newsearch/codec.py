@@ -167,7 +167,7 @@ class _FieldWriter(base.FieldWriter):  # type: ignore[misc]
                 doc_lengths = _field_lengths(lengths, fieldname) if schema[fieldname].scorable else None
             self._terms.append(btext)
             if doc_lengths is not None:
-                lens = [doc_lengths[d] for d in ids] if len(ids) < 64 else list(map(doc_lengths.__getitem__, ids))
+                lens = list(map(doc_lengths.__getitem__, ids))
                 self._write_term(ids, weights, min(lens), max(lens))
             else:
                 self._write_term(ids, weights, 0, 0)
@@ -291,27 +291,25 @@ class _TermsReader(base.TermsReader):  # type: ignore[misc]
     def cursor(self, fieldname: str, fieldobj: Any) -> _Cursor:
         return _Cursor(self._table(fieldname), fieldobj)
 
+    def _walk(self, fieldname: str, prefix: bytes) -> Any:
+        """(field, table, index) of every term from ``prefix`` in ``fieldname`` on, in order."""
+        for name in sorted(n for n in self._directory if n >= fieldname):
+            table = self._table(name)
+            start = table.seek(prefix) if name == fieldname else 0  # type: ignore[union-attr]
+            for i in range(start, table.n):  # type: ignore[union-attr]
+                yield name, table, i
+
     def terms(self) -> Any:
-        for fieldname in sorted(self._directory):
-            yield from self.terms_from(fieldname, b"")
+        return self.terms_from("", b"")
 
     def terms_from(self, fieldname: str, prefix: bytes) -> Any:
-        for name in sorted(n for n in self._directory if n >= fieldname):
-            table = self._table(name)
-            start = table.seek(prefix) if name == fieldname else 0  # type: ignore[union-attr]
-            for i in range(start, table.n):  # type: ignore[union-attr]
-                yield name, table.term(i)  # type: ignore[union-attr]
+        return ((name, table.term(i)) for name, table, i in self._walk(fieldname, prefix))
 
     def items(self) -> Any:
-        for fieldname in sorted(self._directory):
-            yield from self.items_from(fieldname, b"")
+        return self.items_from("", b"")
 
     def items_from(self, fieldname: str, prefix: bytes) -> Any:
-        for name in sorted(n for n in self._directory if n >= fieldname):
-            table = self._table(name)
-            start = table.seek(prefix) if name == fieldname else 0  # type: ignore[union-attr]
-            for i in range(start, table.n):  # type: ignore[union-attr]
-                yield (name, table.term(i)), table.info(i)  # type: ignore[union-attr]
+        return (((name, table.term(i)), table.info(i)) for name, table, i in self._walk(fieldname, prefix))
 
     def term_info(self, fieldname: str, btext: bytes) -> TermInfo:
         table, i = self._locate(fieldname, btext)

@@ -24,13 +24,13 @@ Relative paths in ``[analysis]`` are relative to the configuration file.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .documents import content_hash
 from .errors import ConfigError
 
 __all__ = [
@@ -133,7 +133,7 @@ class AnalysisConfig:
 
 def _file_digest(path: str, setting: str) -> str:
     try:
-        return hashlib.blake2b(Path(path).read_bytes(), digest_size=8).hexdigest()
+        return content_hash(Path(path).read_bytes())
     except FileNotFoundError:
         raise ConfigError(path, f"file not found (named by {setting}).") from None
     except OSError as exc:

@@ -120,16 +120,8 @@ class NewsIndex:
 
         Reusing it keeps segment readers (and their loaded term tables) open;
         ``refresh`` reopens only what changed when another writer committed.
-        A rebuild published by another process is noticed by the manifest's mtime.
         """
-        manifest_mtime = self._store.manifest_mtime() if self._published else None
-        if self._published and manifest_mtime != self._manifest_mtime:
-            if self._manifest_mtime is not None:
-                current = self._store.read_manifest()
-                if current.generation != self._manifest.generation:
-                    self.close()
-                    self._manifest = current
-            self._manifest_mtime = manifest_mtime
+        self._follow_manifest()
         searcher = self._cached_searcher
         if searcher is None:
             searcher = self._whoosh().searcher()
@@ -137,6 +129,20 @@ class NewsIndex:
             searcher = searcher.refresh()
         self._cached_searcher = searcher
         return contextlib.nullcontext(searcher)
+
+    def _follow_manifest(self, *, force: bool = False) -> None:
+        """Switch to the generation the manifest names, should another process have
+        published a rebuild.  Unless ``force``, the manifest is read only when its
+        mtime changed."""
+        if not self._published:
+            return
+        mtime = self._store.manifest_mtime()
+        if not force and mtime == self._manifest_mtime:
+            return
+        current = self._store.read_manifest()
+        if current.generation != self._manifest.generation:
+            self.close()
+        self._manifest, self._manifest_mtime = current, mtime
 
     # ------------------------------------------------------------------ updating
 
@@ -150,12 +156,7 @@ class NewsIndex:
         """
         paths = list(paths)
         with self._store.write_lock():
-            if self._published:
-                # Pick up a rebuild another process may have published meanwhile.
-                current = self._store.read_manifest()
-                if current.generation != self._manifest.generation:
-                    self.close()
-                    self._manifest = current
+            self._follow_manifest(force=True)
             notes, reanalyzed = self._apply_analysis_changes()
             report = update_index(self._whoosh(), paths, self._config, progress=progress)
             report.notes[:0] = notes

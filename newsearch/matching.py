@@ -23,7 +23,7 @@ from whoosh.query import WrappingQuery
 
 from .analysis import WORD_CHAR
 
-__all__ = ["Contains", "column_reader", "needle_pattern"]
+__all__ = ["Contains", "column_reader", "needle_pattern", "reader_cache"]
 
 # Between the units of a quoted phrase, the text may hold spaces or punctuation; between
 # two word units (``iphone`` and ``13``) there must be at least one such character,
@@ -59,17 +59,21 @@ def needle_pattern(units: list[str], *, phrase: bool, literal: str | None = None
     return re.compile(body)
 
 
-def column_reader(reader: Any, name: str) -> Any:
-    """A segment reader's raw column reader for ``name``, made once per reader.
+def reader_cache(reader: Any) -> dict[Any, Any]:
+    """A dict kept on a Whoosh reader for what is derived from it once, not per search.
 
-    Making one reads the column's offset table from disk; a search asks for
-    the text columns of every segment, so they are kept on the reader (which
-    the index keeps open between searches).
+    The index keeps its readers open between searches and replaces them when
+    the index changes, so whatever is kept here is never stale.
     """
-    cache = reader.__dict__.setdefault("_newsearch_columns", {})
-    found = cache.get(name)
+    return reader.__dict__.setdefault("_newsearch_cache", {})  # type: ignore[no-any-return]
+
+
+def column_reader(reader: Any, name: str) -> Any:
+    """A reader's raw column reader for ``name`` (making one reads its offset table)."""
+    cache = reader_cache(reader)
+    found = cache.get(("column", name))
     if found is None:
-        found = cache[name] = reader.column_reader(name, translate=False)
+        found = cache[("column", name)] = reader.column_reader(name, translate=False)
     return found
 
 

@@ -52,9 +52,6 @@ NTITLE = "ntitle"  # column: normalized title, UTF-8, for exact matching and hig
 NBODY = "nbody"  # column: normalized body, UTF-8
 BODY_DIFF = "bodydiff"  # stored: how the original body differs from NBODY (see body_diff)
 
-TEXT_FIELDS = (TITLE, BODY)
-KEYWORD_FIELDS = (CATEGORIES, TAGS)
-
 
 class WordWeights(formats.Format):  # type: ignore[misc]
     """Per posting only a weight: the summed boosts of the word's occurrences (a

@@ -18,7 +18,7 @@ from .config import Config
 from .dates import parse_bound
 from .errors import InvalidArgumentError
 from .highlight import make_snippet
-from .matching import Contains, column_reader
+from .matching import Contains, column_reader, reader_cache
 from .analysis import normalize
 from .query import And, ParsedQuery, Text, compile_filters, compile_query, keyword_key, parse
 from .results import Hit, IndexStats, SearchResults, Snippet
@@ -39,8 +39,10 @@ class IndexVocabulary:
 
     def __init__(self, searcher: Searcher) -> None:
         self._reader = searcher.reader()
-        self._maps: dict[str, dict[str, list[str]]] = {}
-        self._known: dict[str, bool] = {}
+        # Keyword maps and known words last as long as the reader, not one search.
+        cache = reader_cache(self._reader)
+        self._maps: dict[str, dict[str, list[str]]] = cache.setdefault("keyword_maps", {})
+        self._known: dict[str, bool] = cache.setdefault("known_words", {})
 
     def _map(self, field: str) -> dict[str, list[str]]:
         found = self._maps.get(field)

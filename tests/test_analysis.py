@@ -12,7 +12,6 @@ from whoosh import fields
 from whoosh.analysis import Token
 from whoosh.filedb.filestore import RamStorage
 
-from newsearch import analysis
 from newsearch.analysis import (
     SUBWORD_WEIGHT,
     JiebaTokenizer,

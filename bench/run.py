@@ -159,6 +159,8 @@ def main() -> None:
     parser.add_argument("--memory-mb", type=int, default=256, help="indexing.memory_mb per worker")
     parser.add_argument("--skip-stock", action="store_true", help="do not build/query the stock recipe")
     parser.add_argument("--per-kind", type=int, default=20, help="queries of each kind")
+    parser.add_argument("--queries-only", action="store_true",
+                        help="measure queries and cold start on the indexes already built by an earlier run")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
@@ -169,6 +171,10 @@ def main() -> None:
     print(f"corpus: {corpus} — {args.articles:,} articles, {mb:.1f} MB of text")
     queries = make_queries(per_kind=args.per_kind)
     figures: dict = {"machine": machine(), "articles": args.articles, "text_mb": mb}
+
+    if args.queries_only:
+        queries_and_cold_start(args, queries, figures)
+        return
 
     builds = []
     stock = None
@@ -196,13 +202,22 @@ def main() -> None:
           f"= {inc['wall_seconds'] / full:.1%} of the full build ({full:.1f} s)")
     figures["incremental"] = inc
 
+    queries_and_cold_start(args, queries, figures)
+
+
+def queries_and_cold_start(args: argparse.Namespace, queries: list[dict], figures: dict) -> None:
+    workers = [int(w) for w in args.workers.split(",") if w]
+    ns_index = OUT / f"newsearch-{args.articles}-w{workers[-1]}"
+    stock_index = OUT / f"stock-{args.articles}"
+    if not (ns_index / "newsearch.json").exists():
+        sys.exit(f"no index at {ns_index}; run without --queries-only first")
     ns = query_newsearch(ns_index, queries)
     rows = [["newsearch", ns["all"]["p50"], ns["all"]["p95"]]
             + [ns["kinds"][k]["p50"] for k in QUERY_KINDS]]
-    if stock:
+    if not args.skip_stock and stock_index.exists():
         from baseline import query_stock
 
-        st = query_stock(OUT / f"stock-{args.articles}", queries)
+        st = query_stock(stock_index, queries)
         by_kind: dict[str, list[float]] = {k: [] for k in QUERY_KINDS}
         for q, s in zip(queries, st):
             by_kind[q["kind"]].append(s)

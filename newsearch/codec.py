@@ -325,6 +325,14 @@ class _TermsReader(base.TermsReader):  # type: ignore[misc]
         i = table.find(btext) if table is not None else None
         return 0 if i is None else int(table.dfs[i])  # type: ignore[union-attr]
 
+    def postings(self, fieldname: str, btext: bytes) -> tuple[array, Any] | None:
+        """A term's whole posting list as (ids, weights or None when all are 1), or None."""
+        table = self._table(fieldname)
+        i = table.find(btext) if table is not None else None
+        if i is None:
+            return None
+        return decode_postings(self._postfile.get(table.starts[i], table.lengths[i]))  # type: ignore[union-attr]
+
     def matcher(self, fieldname: str, btext: bytes, format_: Any, scorer: Any = None) -> Any:
         table, i = self._locate(fieldname, btext)
         data = self._postfile.get(table.starts[i], table.lengths[i])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 from array import array
+from collections.abc import Iterable
 from typing import Any
 
 from whoosh import matching
@@ -23,7 +24,7 @@ from whoosh.query import WrappingQuery
 
 from .analysis import WORD_CHAR
 
-__all__ = ["Contains", "column_reader", "needle_pattern", "reader_cache"]
+__all__ = ["Contains", "column_reader", "needle_pattern", "reader_cache", "term_postings"]
 
 # Between the units of a quoted phrase, the text may hold spaces or punctuation; between
 # two word units (``iphone`` and ``13``) there must be at least one such character,
@@ -77,6 +78,34 @@ def column_reader(reader: Any, name: str) -> Any:
     return found
 
 
+def term_postings(reader: Any, field: str, text: str) -> tuple[Any, Any] | None:
+    """A term's posting list in one segment reader as (document numbers, weights or
+    None when all are 1), or None when the segment lacks the term.  Deleted
+    documents are included."""
+    btext = text.encode("utf-8")
+    terms = getattr(reader, "_terms", None)
+    if hasattr(terms, "postings"):  # newsearch's codec reads a list in one piece
+        return terms.postings(field, btext)  # type: ignore[no-any-return]
+    if (field, btext) not in reader:
+        return None
+    matcher = reader.postings(field, btext)
+    ids, weights = array("I"), []
+    while matcher.is_active():
+        ids.append(matcher.id())
+        weights.append(matcher.weight())
+        matcher.next()
+    return ids, weights
+
+
+def _plain_string(pattern: re.Pattern[str]) -> bytes | None:
+    """The UTF-8 bytes of the one string ``pattern`` matches, when it is a plain string
+    (no gaps, no checks at its ends); counting those bytes finds the same matches
+    without decoding the text, since UTF-8 never matches inside another character."""
+    text = pattern.pattern
+    plain = re.sub(r"\\(.)", r"\1", text, flags=re.DOTALL)
+    return plain.encode("utf-8") if plain and re.escape(plain) == text else None
+
+
 class Contains(WrappingQuery):  # type: ignore[misc]
     """The documents of ``child`` whose text, in one of ``columns``, matches ``pattern``.
 
@@ -107,6 +136,7 @@ class Contains(WrappingQuery):  # type: ignore[misc]
         # Verified matches per segment reader: a search may ask for a matcher twice
         # (once to rank, once to count), and verification is the costly part.
         self._verified: dict[int, tuple[Any, array[int], list[float]]] = {}
+        self._literal = _plain_string(pattern)
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -138,28 +168,34 @@ class Contains(WrappingQuery):  # type: ignore[misc]
         if cached is not None and cached[0] is reader:
             _, ids, weights = cached
         else:
-            ids, weights = self._verify(searcher, reader, context)
+            candidates = self.child.matcher(searcher, context)
+            ids, weights = self.verify(reader, candidates.all_ids() if candidates.is_active() else ())
             self._verified[id(reader)] = (reader, ids, weights)
         if not ids:
             return matching.NullMatcher()
         return matching.ListMatcher(ids, weights=weights)
 
-    def _verify(self, searcher: Any, reader: Any, context: Any) -> tuple[array[int], list[float]]:
+    def verify(self, reader: Any, candidates: Iterable[int]) -> tuple[array[int], list[float]]:
+        """The ``candidates`` (document numbers of ``reader``) that contain the string,
+        in the order given, with their scores."""
         ids: array[int] = array("I")
         weights: list[float] = []
-        candidates = self.child.matcher(searcher, context)
-        if not candidates.is_active():
-            return ids, weights
         columns = [(column_reader(reader, name), weight) for name, weight in self.columns]
         confirmed: dict[int, float] = {}
         for field, term, weight in self.confirm:
-            btext = term.encode("utf-8")
-            if (field, btext) in reader:
-                for docnum in reader.postings(field, btext).all_ids():
+            found = term_postings(reader, field, term)
+            if found is not None:
+                for docnum in found[0]:
                     confirmed[docnum] = confirmed.get(docnum, 0.0) + weight
-        findall = self.pattern.findall
         boost = self.boost
-        for docnum in candidates.all_ids():
+        literal = self._literal
+        count: Any = (
+            (lambda data: data.count(literal))
+            if literal is not None
+            else (lambda data, findall=self.pattern.findall: len(findall(data.decode("utf-8"))))
+        )
+        log = math.log
+        for docnum in candidates:
             known = confirmed.get(docnum)
             if known is not None:
                 ids.append(docnum)
@@ -167,11 +203,10 @@ class Contains(WrappingQuery):  # type: ignore[misc]
                 continue
             score = 0.0
             for column, weight in columns:
-                count = len(findall(column[docnum].decode("utf-8")))
-                if count:
-                    score += weight * (1.0 + math.log(count))
+                n = count(column[docnum])
+                if n:
+                    score += weight * (1.0 + log(n))
             if score:
                 ids.append(docnum)
                 weights.append(boost * score)
         return ids, weights
-

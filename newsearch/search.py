@@ -6,7 +6,6 @@ so results stay valid after the searcher is closed.
 
 from __future__ import annotations
 
-import bisect
 from collections import Counter
 from datetime import date, datetime
 from typing import Any
@@ -18,7 +17,8 @@ from .config import Config
 from .dates import parse_bound
 from .errors import InvalidArgumentError
 from .highlight import make_snippet
-from .matching import Contains, column_reader, reader_cache
+from . import execute
+from .matching import column_reader, reader_cache
 from .analysis import normalize
 from .query import And, ParsedQuery, Text, compile_filters, compile_query, keyword_key, parse
 from .results import Hit, IndexStats, SearchResults, Snippet
@@ -137,21 +137,15 @@ def run_search(
         return SearchResults(parsed.text, 0, [], offset, limit, sort)
 
     wanted = None if limit is None else offset + limit
-    kwargs: dict[str, Any] = {"limit": wanted, "filter": flt}
-    if sort == "date" or isinstance(q, wq.Every):
-        kwargs["sortedby"] = DATE
-        kwargs["reverse"] = True
-    results = searcher.search(q, **kwargs)
-    total = _total(searcher, q, flt, results, wanted)
+    if isinstance(q, wq.Every):
+        sort = "date"
+    total, matches = execute.search(searcher, q, flt, sort=sort, limit=wanted)
     patterns = parsed.highlight_patterns(synonyms)
-    leaves = searcher.leaf_searchers()
-    starts = [offset_ for _, offset_ in leaves]
     hits: list[Hit] = []
-    for hit in results[offset:]:
-        stored = hit.fields()
-        leaf = bisect.bisect_right(starts, hit.docnum) - 1
-        leaf_searcher, leaf_start = leaves[leaf]
-        nbody = column_reader(leaf_searcher.reader(), NBODY)[hit.docnum - leaf_start].decode("utf-8")
+    for match in matches[offset:]:
+        reader = match.reader
+        stored = reader.stored_fields(match.docnum)
+        nbody = column_reader(reader, NBODY)[match.docnum].decode("utf-8")
         body = restore_body(nbody, stored.get(BODY_DIFF))
         hits.append(
             Hit(
@@ -162,7 +156,7 @@ def run_search(
                 categories=list(stored.get(CATEGORIES) or ()),
                 tags=list(stored.get(TAGS) or ()),
                 url=stored.get("url"),
-                score=float(hit.score or 0.0),
+                score=match.score,
                 snippet=make_snippet(body, patterns, config.snippets, normalized=nbody) if body else Snippet(),
                 utcoffset_minutes=stored.get(UTCOFFSET),
             )
@@ -177,7 +171,7 @@ def _count(searcher: Searcher, config: Config, text: str, flt: wq.Query | None, 
     q = compile_query(parse(text), vocab=vocab, title_boost=config.ranking.title_boost, synonyms=synonyms)
     if q is wq.NullQuery:
         return 0
-    return len(searcher.search(q, filter=flt, limit=None, scored=False))
+    return execute.count(searcher, q, flt)
 
 
 _MAX_SUGGESTION_TRIES = 12
@@ -224,24 +218,6 @@ def _suggest(
         if count(candidate):
             return candidate
     return None
-
-
-def _total(searcher: Searcher, q: wq.Query, flt: wq.Query | None, results: Any, wanted: int | None) -> int:
-    """The exact number of matches.  Whoosh's top-N collection prunes documents that
-    cannot reach the top N without counting them, so a full page needs a count."""
-    collected = results.scored_length()
-    if wanted is None or collected < wanted:
-        return int(collected)
-    return len(searcher.search(_required(q), filter=flt, limit=None, scored=False))
-
-
-def _required(q: wq.Query) -> wq.Query:
-    """``q`` without its optional (ranking-only) parts: the same matches, cheaper to count."""
-    if isinstance(q, wq.AndMaybe):
-        return _required(q.a)
-    if isinstance(q, Contains) or q.is_leaf():
-        return q  # a Contains keeps the verification it already did
-    return q.apply(_required)
 
 
 def collect_stats(searcher: Searcher, path: str, size_bytes: int, top: int | None = None) -> IndexStats:

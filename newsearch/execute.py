@@ -1,0 +1,325 @@
+"""A compiled query → every matching document with its score, and the best N of them.
+
+Whoosh answers a query by walking a tree of matcher objects one document at
+a time, several Python calls per document and per tree level, and it scores
+the optional (ranking-only) parts of a query over every document that holds
+them, matched or not.  On a news archive, where a two-character word is in a
+third of the articles, that costs hundreds of milliseconds.
+
+Here each node of the query is evaluated over one segment as a whole: a term
+is its posting list, read by the codec in one piece; ``And``/``Or``/``Not``
+are set operations; scores are summed in dicts; the ranking-only side of an
+``AndMaybe`` is scored only for the documents that matched.  The scores are
+Whoosh's own (BM25F with the searcher's parameters, constant weights for
+unscored fields, :class:`~newsearch.matching.Contains` weights), so results
+equal Whoosh's — ``tests/test_execute.py`` checks that — in a fraction of the
+time.  A node type this module does not know is evaluated by Whoosh's
+matchers.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from whoosh import query as wq
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN
+from whoosh.scoring import BM25F
+from whoosh.util.numeric import byte_to_length
+from whoosh.util.times import datetime_to_long
+
+from .matching import Contains, reader_cache, term_postings
+from .schema import DATE
+
+__all__ = ["Match", "count", "search"]
+
+Scores = dict[int, float]
+
+
+@dataclass(frozen=True)
+class Match:
+    """One matching document: its score and where it is."""
+
+    score: float
+    reader: Any  # the segment reader that holds it
+    docnum: int  # its number in that segment
+
+
+def search(
+    searcher: Any, q: Any, flt: Any = None, *, sort: str = "relevance", limit: int | None = 10
+) -> tuple[int, list[Match]]:
+    """(number of matches, the first ``limit`` of them, best first or newest first).
+
+    ``flt`` restricts the matches without scoring.  Among equal dates the
+    better score comes first; among equal scores, the document indexed first.
+    """
+    total = 0
+    best: list[tuple[Any, ...]] = []
+    by_date = sort == "date"
+    for number, (leaf, base) in enumerate(searcher.leaf_searchers()):
+        segment = _Segment(searcher, leaf)
+        scores = segment.matches(q, flt)
+        total += len(scores)
+        if not scores:
+            continue
+        if by_date:
+            dates = segment.dates()
+            items: Iterable[tuple[Any, ...]] = (
+                (dates[d], s, -(base + d), number, d) for d, s in scores.items()
+            )
+        else:
+            items = ((s, -(base + d), number, d) for d, s in scores.items())
+        best = heapq.nlargest(limit, [*best, *items]) if limit is not None else [*best, *items]
+    if limit is None:
+        best.sort(reverse=True)
+    leaves = searcher.leaf_searchers()
+    return total, [Match(item[-4], leaves[item[-2]][0].reader(), item[-1]) for item in best]
+
+
+def count(searcher: Any, q: Any, flt: Any = None) -> int:
+    """The number of documents matching ``q`` (and ``flt``)."""
+    total = 0
+    for leaf, _base in searcher.leaf_searchers():
+        segment = _Segment(searcher, leaf)
+        within = segment.docs(flt) if flt is not None else None
+        found = segment.docs(_required(q), within)
+        total += len(found - segment.deleted) if segment.deleted else len(found)
+    return total
+
+
+def _required(q: Any) -> Any:
+    """``q`` without its optional (ranking-only) parts: the same matches, fewer terms."""
+    if isinstance(q, wq.AndMaybe):
+        return _required(q.a)
+    if isinstance(q, (wq.And, wq.Or, wq.Not)):
+        return q.apply(_required)
+    return q
+
+
+class _Segment:
+    """Evaluates query nodes over one segment of the searcher's index."""
+
+    def __init__(self, top: Any, leaf: Any) -> None:
+        self.top = top
+        self.leaf = leaf
+        self.reader = leaf.reader()
+        self.cache = reader_cache(self.reader)
+        self.deleted: frozenset[int] = self.reader.deleted_docs_set if self.reader.has_deletions() else frozenset()
+
+    # ------------------------------------------------------------------ results
+
+    def matches(self, q: Any, flt: Any) -> Scores:
+        within = self.docs(flt) if flt is not None else None
+        scores = self.scores(q, within)
+        if self.deleted:
+            for docnum in self.deleted.intersection(scores):
+                del scores[docnum]
+        return scores
+
+    def dates(self) -> Any:
+        """Every document's date as Whoosh's long (0 when undated), read once per segment."""
+        found = self.cache.get("dates")
+        if found is None:
+            column = self.reader.column_reader(DATE, translate=False)
+            found = self.cache["dates"] = column.load()
+        return found
+
+    # ------------------------------------------------------------------ matching sets
+
+    def docs(self, q: Any, within: set[int] | None = None) -> set[int]:
+        """The documents of this segment that ``q`` matches (deleted ones included),
+        limited to ``within`` when given."""
+        if isinstance(q, wq.Term):
+            found = term_postings(self.reader, q.fieldname, q.text)
+            if found is None:
+                return set()
+            return within.intersection(found[0]) if within is not None else set(found[0])
+        if isinstance(q, wq.And):
+            result = within
+            for sub in self._positives(q):
+                result = self.docs(sub, result)
+                if not result:
+                    return set()
+            for sub in q.subqueries:
+                if isinstance(sub, wq.Not):
+                    result = result - self.docs(sub.query, result)  # type: ignore[operator]
+            return result if result is not None else set()
+        if isinstance(q, wq.Or):
+            out: set[int] = set()
+            for sub in q.subqueries:
+                out |= self.docs(sub, within)
+            return out
+        if isinstance(q, wq.AndMaybe):
+            return self.docs(q.a, within)
+        if isinstance(q, wq.Not):
+            base = within if within is not None else self._everything()
+            return base - self.docs(q.query, base)
+        if isinstance(q, Contains):
+            return set(self._verified(q, within)[0])
+        if isinstance(q, wq.Every):
+            return set(within) if within is not None else self._everything()
+        if isinstance(q, wq.DateRange) and q.fieldname == DATE:
+            return self._date_range(q, within)
+        if q is wq.NullQuery or isinstance(q, type(wq.NullQuery)):
+            return set()
+        return set(self._by_whoosh(q, within, scored=False))
+
+    def _everything(self) -> set[int]:
+        return set(range(self.reader.doc_count_all()))
+
+    def _date_range(self, q: Any, within: set[int] | None) -> set[int]:
+        dates = self.dates()
+        low = 1 if q.startdate is None else datetime_to_long(q.startdate) + (1 if q.startexcl else 0)
+        high = None if q.enddate is None else datetime_to_long(q.enddate) - (1 if q.endexcl else 0)
+        candidates = within if within is not None else range(len(dates))
+        if high is None:
+            return {d for d in candidates if dates[d] >= low}
+        return {d for d in candidates if low <= dates[d] <= high}
+
+    # ------------------------------------------------------------------ scores
+
+    def scores(self, q: Any, within: set[int] | None = None) -> Scores:
+        """Like :meth:`docs`, with each document's score."""
+        if isinstance(q, wq.Term):
+            return self._term_scores(q, within)
+        if isinstance(q, wq.And):
+            # The most selective part first, then each of the others only over what matched.
+            total: Scores | None = None
+            for sub in self._positives(q):
+                found = self.scores(sub, within if total is None else set(total))
+                total = found if total is None else {d: total[d] + score for d, score in found.items()}
+                if not total:
+                    return {}
+            assert total is not None
+            negatives = [sub for sub in q.subqueries if isinstance(sub, wq.Not)]
+            for sub in negatives:
+                for docnum in self.docs(sub.query, set(total)):
+                    del total[docnum]
+            if negatives:  # Whoosh scores each negative part of an And as a match of weight 1
+                for docnum in total:
+                    total[docnum] += len(negatives)
+            return _boosted(total, q.boost)
+        if isinstance(q, wq.Or):
+            out: Scores = {}
+            for sub in q.subqueries:
+                _add(out, self.scores(sub, within))
+            return _boosted(out, q.boost)
+        if isinstance(q, wq.AndMaybe):
+            out = self.scores(q.a, within)
+            if out:
+                extra = self.scores(q.b, set(out))
+                for docnum, score in extra.items():
+                    out[docnum] += score
+            return out
+        if isinstance(q, Contains):
+            ids, weights = self._verified(q, within)
+            return dict(zip(ids, weights))
+        if isinstance(q, (wq.Not, wq.Every, wq.DateRange)) or q is wq.NullQuery:
+            # Constant scores: Whoosh gives these nodes their boost (a Not, nothing).
+            value = 0.0 if isinstance(q, wq.Not) or q is wq.NullQuery else float(q.boost)
+            return dict.fromkeys(self.docs(q, within), value)
+        return self._by_whoosh(q, within, scored=True)
+
+    def _term_scores(self, q: Any, within: set[int] | None) -> Scores:
+        found = term_postings(self.reader, q.fieldname, q.text)
+        if found is None:
+            return {}
+        ids, weights = found
+        pairs: Iterable[tuple[int, float]] = zip(ids, weights) if weights is not None else ((d, 1.0) for d in ids)
+        if within is not None:
+            if weights is None and len(within) < len(ids):
+                pairs = ((d, 1.0) for d in within.intersection(ids))
+            else:
+                pairs = ((d, w) for d, w in pairs if d in within)
+        boost = float(q.boost)
+        field = self.top.schema[q.fieldname]
+        weighting = self.top.weighting
+        if not field.scorable:
+            return {d: w * boost for d, w in pairs}
+        if type(weighting) is not BM25F:
+            return self._by_whoosh(q, within, scored=True)
+        lengths = self._lengths(q.fieldname)
+        norms = self._norms(q.fieldname)
+        scale = self.top.idf(q.fieldname, q.text) * (weighting.K1 + 1) * boost
+        # BM25: idf · tf·(K1+1) / (tf + K1·(1 − B + B·length/average length))
+        return {d: scale * w / (w + norms[lengths[d]]) for d, w in pairs}
+
+    def _lengths(self, fieldname: str) -> bytes:
+        """Every document's length in ``fieldname`` as Whoosh's one-byte code."""
+        key = ("lengths", fieldname)
+        found = self.cache.get(key)
+        if found is None:
+            found = self.cache[key] = _read_lengths(self.reader, fieldname)
+        return found  # type: ignore[no-any-return]
+
+    def _positives(self, q: Any) -> list[Any]:
+        """The parts of an ``And`` that documents must match, the fewest documents first."""
+        positives = [sub for sub in q.subqueries if not isinstance(sub, wq.Not)] or [wq.Every()]
+        return sorted(positives, key=self._estimate)
+
+    def _estimate(self, q: Any) -> int:
+        """At most how many documents ``q`` matches, roughly and cheaply."""
+        if isinstance(q, wq.Term):
+            return int(self.reader.doc_frequency(q.fieldname, q.text))
+        if isinstance(q, wq.And):
+            return min((self._estimate(s) for s in q.subqueries if not isinstance(s, wq.Not)), default=0)
+        if isinstance(q, wq.Or):
+            return sum(self._estimate(s) for s in q.subqueries)
+        if isinstance(q, wq.AndMaybe):
+            return self._estimate(q.a)
+        if isinstance(q, Contains):
+            return self._estimate(q.child)
+        return int(self.reader.doc_count_all())
+
+    def _norms(self, fieldname: str) -> list[float]:
+        """``K1·(1 − B + B·length/average length)`` for each one-byte length code (the
+        average is over the whole index, so this is kept on the searcher)."""
+        cache = reader_cache(self.top.reader())
+        key = ("norms", fieldname)
+        found = cache.get(key)
+        if found is None:
+            weighting = self.top.weighting
+            b = weighting._field_B.get(fieldname, weighting.B)  # noqa: SLF001
+            average = self.top.avg_field_length(fieldname) or 1
+            found = cache[key] = [weighting.K1 * ((1 - b) + b * byte_to_length(code) / average) for code in range(256)]
+        return found  # type: ignore[no-any-return]
+
+    def _verified(self, q: Contains, within: set[int] | None) -> tuple[Any, list[float]]:
+        candidates = self.docs(q.child, within)
+        return q.verify(self.reader, sorted(candidates))
+
+    def _by_whoosh(self, q: Any, within: set[int] | None, *, scored: bool) -> Scores:
+        context = self.top.boolean_context() if not scored else None
+        matcher = q.matcher(self.leaf, context)
+        out: Scores = {}
+        while matcher.is_active():
+            docnum = matcher.id()
+            if within is None or docnum in within:
+                out[docnum] = matcher.score() if scored else 0.0
+            matcher.next()
+        return out
+
+
+def _read_lengths(reader: Any, fieldname: str) -> bytes:
+    """One byte per document: Whoosh's length code, read from the segment in one piece."""
+    count = reader.doc_count_all()
+    column = reader._perdoc._cached_reader(f"_{fieldname}_len", LENGTHS_COLUMN)  # noqa: SLF001
+    if column is None:
+        return bytes(count)
+    data = bytes(column._dbfile.get(column._basepos, column._count))  # noqa: SLF001
+    return data + bytes(count - len(data))
+
+
+def _boosted(scores: Scores, boost: float) -> Scores:
+    if boost != 1.0:
+        for docnum in scores:
+            scores[docnum] *= boost
+    return scores
+
+
+def _add(total: Scores, scores: Scores) -> None:
+    get = total.get
+    for docnum, score in scores.items():
+        total[docnum] = get(docnum, 0.0) + score

@@ -14,15 +14,12 @@ everything it produces, because matching and highlighting depend on them:
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import io
 import logging
 import re
 import threading
 import unicodedata
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +29,7 @@ __all__ = [
     "JiebaTokenizer",
     "SUBWORD_WEIGHT",
     "WordToken",
-    "common_bigrams",
+    "bigrams",
     "gapped_bigrams",
     "normalize",
     "query_words",
@@ -108,31 +105,19 @@ WORD_CHAR = f"[^\\W_{_SINGLE_CHAR_UNITS}]"
 _UNIT_RE = re.compile(f"[{_SINGLE_CHAR_UNITS}]|{WORD_CHAR}+")
 
 
-@functools.cache
-def _common_chars() -> str:
-    lines = resources.files("newsearch").joinpath("data/common_chars.txt").read_text(encoding="utf-8")
-    return "".join(line.strip() for line in lines.splitlines() if not line.startswith("#"))
+_PAIR_RUN = re.compile(f"[{_SINGLE_CHAR_UNITS}]{{2,}}")
 
 
-@functools.cache
-def _common_run() -> re.Pattern[str]:
-    return re.compile(f"[{re.escape(_common_chars())}]{{2,}}")
+def bigrams(normalized: str) -> set[str]:
+    """Every pair of adjacent CJK characters (or kana, hangul syllables) in normalized text.
 
-
-def common_chars_digest() -> str:
-    """Identifies the list of common characters, which an index's pair terms depend on."""
-    return hashlib.blake2b(_common_chars().encode("utf-8"), digest_size=4).hexdigest()
-
-
-def common_bigrams(normalized: str) -> set[str]:
-    """Adjacent pairs of common characters (``data/common_chars.txt``) in normalized text.
-
-    Indexed beside the units, they make a string of common characters cheap to
-    find: ``中国`` is one term instead of the intersection of ``中`` and ``国``,
-    two of the most frequent characters, followed by a check of every candidate.
+    Indexed beside the units, they make the candidates of a string nearly
+    exact: ``室友`` is one term holding exactly the articles that contain it,
+    not the intersection of ``室`` and ``友`` (fifteen times as many articles
+    at 100,000), each then checked by reading its text.
     """
     pairs: set[str] = set()
-    for match in _common_run().finditer(normalized):
+    for match in _PAIR_RUN.finditer(normalized):
         run = match.group()
         pairs.update(run[i : i + 2] for i in range(len(run) - 1))
     return pairs
@@ -141,18 +126,14 @@ def common_bigrams(normalized: str) -> set[str]:
 PAIR_GAP = "\x1f"
 """Joins the two characters of a pair that punctuation or spaces separate in the text."""
 
-
-@functools.cache
-def _gapped_pair() -> re.Pattern[str]:
-    chars = re.escape(_common_chars())
-    return re.compile(f"(?=([{chars}])[\\W_]{{1,8}}([{chars}]))")
+_GAPPED_PAIR = re.compile(f"(?=([{_SINGLE_CHAR_UNITS}])[\\W_]{{1,8}}([{_SINGLE_CHAR_UNITS}]))")
 
 
 def gapped_bigrams(normalized: str) -> set[str]:
-    """Pairs of common characters with 1 to 8 spaces or punctuation marks between them,
+    """Pairs of CJK characters with 1 to 8 spaces or punctuation marks between them,
     as ``a + PAIR_GAP + b``: with the adjacent pairs, the candidates of a quoted phrase,
     whose units may be separated that way."""
-    return {a + PAIR_GAP + b for a, b in _gapped_pair().findall(normalized)}
+    return {a + PAIR_GAP + b for a, b in _GAPPED_PAIR.findall(normalized)}
 
 
 def units(normalized: str) -> list[str]:

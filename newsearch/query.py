@@ -28,7 +28,7 @@ from datetime import datetime
 
 from whoosh import query as wq
 
-from .analysis import PAIR_GAP, common_bigrams, normalize, units
+from .analysis import PAIR_GAP, bigrams, normalize, units
 from .dates import parse_bound
 from .errors import QuerySyntaxError
 from .matching import Contains, needle_pattern
@@ -186,22 +186,22 @@ class Needle:
 
     @property
     def pairs(self) -> set[str]:
-        """Indexed pairs of common characters the text must hold (unquoted terms only:
+        """Indexed pairs of adjacent characters the text must hold (unquoted terms only:
         a phrase may have punctuation between any two of its units)."""
-        return common_bigrams(self.literal) if self.literal is not None else set()
+        return bigrams(self.literal) if self.literal is not None else set()
 
     @property
     def phrase_pairs(self) -> list[tuple[str, str]]:
-        """Neighbouring common characters of a phrase (which the text may separate)."""
+        """Neighbouring characters of a phrase (which the text may separate)."""
         if self.literal is not None:
             return []
-        found = [(a, b) for a, b in zip(self.units, self.units[1:]) if common_bigrams(a + b)]
+        found = [(a, b) for a, b in zip(self.units, self.units[1:]) if bigrams(a + b)]
         return list(dict.fromkeys(found))
 
     @property
     def exact_by_units(self) -> bool:
         """True when holding the candidate terms already means containing the string:
-        one unit, or two common characters whose pair is indexed."""
+        one unit, or two characters whose pair is indexed."""
         if self.literal is None:
             return False
         return (len(self.units) == 1 and self.literal == self.units[0]) or (

@@ -16,7 +16,7 @@ from typing import Any
 
 from whoosh import columns, fields, formats
 
-from .analysis import common_bigrams, common_chars_digest, gapped_bigrams, normalize, units, word_analyzer
+from .analysis import bigrams, gapped_bigrams, normalize, units, word_analyzer
 from .documents import Article
 
 __all__ = [
@@ -30,8 +30,8 @@ __all__ = [
     "stored_to_article",
 ]
 
-SCHEMA_VERSION = 6
-ANALYZER_ID = f"jieba-search-weighted+units+common-bigrams-{common_chars_digest()}+gapped+nfkc-lower-t2s/6"
+SCHEMA_VERSION = 7
+ANALYZER_ID = "jieba-search-weighted+units+bigrams+gapped+nfkc-lower-t2s/7"
 
 # Field names, one place.
 ID = "id"
@@ -78,7 +78,7 @@ class WordWeights(formats.Format):  # type: ignore[misc]
 
 
 class UnitsField(fields.FieldType):  # type: ignore[misc]
-    """Which match units a document holds, and which adjacent pairs of common
+    """Which match units a document holds, and which pairs of adjacent CJK
     characters (no counts, no positions): the candidate index for exact string
     matching.  A pair term has two CJK characters, so it never collides with a
     unit (one character, or a word of letters and digits)."""
@@ -94,7 +94,7 @@ class UnitsField(fields.FieldType):  # type: ignore[misc]
         self.field_boost = 1.0
 
     def index(self, value: str, **kwargs: Any) -> Any:
-        for term in set(units(value)) | common_bigrams(value) | gapped_bigrams(value):
+        for term in set(units(value)) | bigrams(value) | gapped_bigrams(value):
             yield term.encode("utf-8"), 1, 1.0, b""
 
     def process_text(self, qstring: str, mode: str = "", **kwargs: Any) -> Any:

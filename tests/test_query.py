@@ -4,12 +4,15 @@ Matching is "contains the string": a text term becomes a :class:`Needle`, whose
 candidates come from the ``units`` field and whose pattern is verified on the
 normalized ``ntitle``/``nbody`` columns by :class:`newsearch.matching.Contains`.
 
-The ``units`` field also holds every adjacent pair of *common* characters
-(``newsearch/data/common_chars.txt``).  An unquoted term asks for its pairs
-(sorted), then for the units no pair covers; two common characters are found
-by their pair alone.  A quoted phrase asks for units only.  The pairs in the
-expectations below are written out by hand: 客 服 机 器 人 能 中 国 北 大 民 十
-一 二 双 多 科 技 华 为 工 离 电 展 are common; 晓 岸 币 智 湾 棍 脑 琥 珀 宇 宙 are not.
+The ``units`` field also holds every pair of adjacent CJK characters (kana,
+hangul syllables), rare ones included, and every pair of CJK characters that 1
+to 8 spaces or punctuation marks separate (joined by ``\x1f``).  A Latin word or
+a number never pairs with its CJK neighbour.  An unquoted term asks for its
+pairs (sorted by code point), then for the units no pair covers, at most 24
+terms; two CJK characters are found by their pair alone.  A quoted phrase asks,
+for each two neighbouring characters, for their pair adjacent or apart, then
+for its other units.  The pairs in the expectations below are written out by
+hand.
 """
 
 from __future__ import annotations
@@ -101,13 +104,13 @@ B, E = f"(?<!{WORD_CHAR})", f"(?!{WORD_CHAR})"  # word units do not continue a l
 
 
 def _term(field: str, t: str | tuple[str, str]) -> wq.Query:
-    if isinstance(t, tuple):  # a phrase's neighbouring common characters: adjacent or apart
+    if isinstance(t, tuple):  # a phrase's neighbouring characters: adjacent or apart
         return wq.Or([wq.Term(field, t[0] + t[1]), wq.Term(field, t[0] + "\x1f" + t[1])])
     return wq.Term(field, t)
 
 
 def cands(*terms: str | tuple[str, str]) -> wq.Query:
-    """Candidates holding every one of ``terms`` of the units field: pairs of common
+    """Candidates holding every one of ``terms`` of the units field: pairs of adjacent
     characters (sorted) first, then the units that no pair covers."""
     queries = [_term("units", t) for t in terms]
     return queries[0] if len(queries) == 1 else wq.And(queries)
@@ -148,7 +151,7 @@ def exact_scored(term: str, *words: str, title_boost: float = 3.0) -> wq.Query:
     return wq.AndMaybe(wq.Term("units", term), wq.Or(ranking))
 
 
-KEFU = exact("客服")  # two common characters: their pair is the match
+KEFU = exact("客服")  # two characters: their pair is the match
 JIQIREN = has("机器人", "器人", "机器")  # every unit is inside a pair
 
 
@@ -390,16 +393,18 @@ def test_needle_of_another_text_keeps_the_quoting_of_the_node() -> None:
         (T("客"), True),
         (T("2021"), True),
         (T("#ai#"), True),
-        (T("客服"), True),  # two common characters: the indexed pair is the string
+        (T("客服"), True),  # two CJK characters: the indexed pair is the string
         (T("中国"), True),
         (T("中國"), True),  # normalized first
         (T("#北大。"), True),  # edge punctuation is not part of the string
         (T("客客"), True),
-        (T("晓多"), False),  # 晓 is not common: no pair
-        (T("琥珀"), False),
-        (T("台湾"), False),
-        (T("人民币"), False),  # a pair and a unit: verified
-        (T("中国人"), False),  # two pairs do not make three characters adjacent
+        (T("晓多"), True),  # every two adjacent characters are a pair, rare ones too
+        (T("琥珀"), True),
+        (T("台湾"), True),
+        (T("\u3400\u3401"), True),  # CJK extension A
+        (T("カメ"), True),  # kana pair like CJK characters
+        (T("人民币"), False),  # two pairs do not make three characters adjacent
+        (T("中国人"), False),
         (T("中,国"), False),
         (T("ai客服"), False),
         (T("客a"), False),
@@ -421,15 +426,17 @@ def test_needle_exact_by_units(node: Text, exact: bool) -> None:
     [
         (T("客服"), {"客服"}),
         (T("中國"), {"中国"}),
-        (T("人民币"), {"人民"}),  # 币 is not common
-        (T("离岸人民币"), {"人民"}),  # nor 岸: 离 pairs with nothing
+        (T("人民币"), {"人民", "民币"}),  # every adjacent pair, rare characters too
+        (T("离岸人民币"), {"离岸", "岸人", "人民", "民币"}),
         (T("客服机器人"), {"客服", "服机", "机器", "器人"}),
         (T("中华民国"), {"中华", "华民", "民国"}),
         (T("客客客"), {"客客"}),
         (T("中国，人民"), {"中国", "人民"}),  # punctuation breaks a run
-        (T("ai中国2021"), {"中国"}),
-        (T("晓多科技"), {"多科", "科技"}),
-        (T("琥珀"), set()),
+        (T("ai中国2021"), {"中国"}),  # a Latin word or a number pairs with nothing
+        (T("ai客"), set()),
+        (T("晓多科技"), {"晓多", "多科", "科技"}),
+        (T("琥珀"), {"琥珀"}),
+        (T("臺灣"), {"台湾"}),  # normalized first
         (T("ai"), set()),
         (T("客"), set()),
         (T("中国", quoted=True), set()),  # phrases never use pairs
@@ -586,10 +593,11 @@ def test_fallback_queries_still_highlight_their_words() -> None:
 
 def _contains_patterns(q: wq.Query) -> list[re.Pattern[str] | str]:
     """What every needle of a compiled query matches, in order (ranking clauses left out):
-    the pattern of a Contains, or the text of a units term that is the match itself."""
+    the pattern of a Contains, or the text of a units (or, restricted to the title,
+    tunits) term that is the match itself."""
     if isinstance(q, Contains):
         return [q.pattern]
-    if isinstance(q, wq.Term) and q.fieldname == "units":
+    if isinstance(q, wq.Term) and q.fieldname in ("units", "tunits"):
         return [q.text]
     if isinstance(q, wq.AndMaybe):
         return _contains_patterns(q.a)
@@ -603,6 +611,7 @@ def _contains_patterns(q: wq.Query) -> list[re.Pattern[str] | str]:
         ("北大 ai 人民币", 0),
         ('"智能 客服" 6.3512', 0),
         ("title:晓多 OR body:AI客服", 0),
+        ("title:晓多科技 body:人民币", 0),
         ("双十一 華為", 0),
         ('"ai 客服" -机器人', 1),
         ("中国 -客服", 1),
@@ -635,55 +644,58 @@ def test_searching_and_highlighting_use_the_same_patterns(text: str, negated: in
         ("#AI#", exact("ai")),
         ("客", exact("客")),
         ("2021", exact("2021")),
-        # unrestricted pairs of common characters: the pair is the match
+        # unrestricted pairs of characters: the pair is the match
         ("客服", exact("客服")),
         ("中国", exact("中国")),
         ("中國", exact("中国")),
         ("#北大#", exact("北大")),
         ("客客", exact("客客")),
+        ("琥琥", exact("琥琥")),
+        ("琥珀", exact("琥珀")),  # rare characters pair too
+        ("晓多", exact("晓多")),
+        ("臺灣", exact("台湾")),
         # everything else is verified on the normalized text
-        ("琥琥", has("琥琥", "琥")),  # a unit is asked for once
+        ("琥，琥", has("琥,琥", "琥")),  # a unit is asked for once
         ("客客客", has("客客客", "客客")),  # and a pair too
-        ("琥珀", has("琥珀", "琥", "珀")),  # rare characters: no pair
-        ("晓多", has("晓多", "晓", "多")),  # one rare character is enough to have no pair
-        ("臺灣", has("台湾", "台", "湾")),
-        ("人民币", has("人民币", "人民", "币")),  # pairs first, then the units outside them
+        ("人民币", has("人民币", "人民", "民币")),  # the pairs cover every unit: no unit asked for
         ("中国人", has("中国人", "中国", "国人")),
         ("中国，人民", has("中国,人民", "中国", "人民")),  # pairs do not cross punctuation
-        ("AI客服", has(rf"{B}ai客服", "客服", "ai")),
+        ("中国，人", has("中国,人", "中国", "人")),  # pairs first, then the units outside them
+        ("AI客服", has(rf"{B}ai客服", "客服", "ai")),  # a Latin word pairs with nothing
         ("ai中国2021", has(rf"{B}ai中国2021{E}", "中国", "ai", "2021")),
         ("客服机器人", has("客服机器人", "器人", "客服", "服机", "机器")),  # sorted pairs
-        ("离岸人民币", has("离岸人民币", "人民", "离", "岸", "币")),
+        ("离岸人民币", has("离岸人民币", "人民", "岸人", "民币", "离岸")),
         ("6.3512", has(rf"{B}6\.3512{E}", "6", "3512")),
         ("COVID-19", has(rf"{B}covid\-19{E}", "covid", "19")),
         ('"ai"', has(rf"{B}ai{E}", "ai")),  # a phrase is never exact by units
-        ('"智能 客服"', has(f"智{GAP}能{GAP}客{GAP}服", ("能", "客"), ("客", "服"), "智")),
+        ('"智能 客服"', has(f"智{GAP}能{GAP}客{GAP}服", ("智", "能"), ("能", "客"), ("客", "服"))),
         ("“iPhone 13”", has(rf"{B}iphone{WGAP}13{E}", "iphone", "13")),
-        # a quoted phrase never asks for pairs: punctuation may separate any two units
+        # a quoted phrase never asks for an adjacent pair alone: punctuation may separate any two units
         ('"客服"', has(f"客{GAP}服", ("客", "服"))),
         ('"中国"', has(f"中{GAP}国", ("中", "国"))),
-        ("“人民币”", has(f"人{GAP}民{GAP}币", ("人", "民"), "币")),
+        ("“人民币”", has(f"人{GAP}民{GAP}币", ("人", "民"), ("民", "币"))),
+        ('"ai 客服"', has(f"{B}ai{GAP}客{GAP}服", ("客", "服"), "ai")),  # then the units outside them
         ('"客服机器人"', has(f"客{GAP}服{GAP}机{GAP}器{GAP}人", ("客", "服"), ("服", "机"), ("机", "器"), ("器", "人"))),
         ("中\u2002国", has(f"中{GAP}国", ("中", "国"))),  # a space after normalization makes a phrase
         # fields: only that column, no title boost
-        ("title:晓多", Contains(tcands("晓", "多"), re.compile("晓多"), IN_TITLE)),
-        ("标题：晓多科技", Contains(tcands("多科", "科技", "晓"), re.compile("晓多科技"), IN_TITLE)),
+        ("title:晓多", tcands("晓多")),  # exact by the title's pair
+        ("标题：晓多科技", Contains(tcands("多科", "晓多", "科技"), re.compile("晓多科技"), IN_TITLE)),
         ("title:ai", tcands("ai")),  # exact by the title's units
         ("body:客", has("客", "客", columns=IN_BODY)),
         ("正文:客服", has("客服", "客服", columns=IN_BODY)),  # a pair, still verified on one column
         ("title:中国", tcands("中国")),  # exact by the title's pair
-        ("title:人民币", Contains(tcands("人民", "币"), re.compile("人民币"), IN_TITLE)),
+        ("title:人民币", Contains(tcands("人民", "民币"), re.compile("人民币"), IN_TITLE)),
         ('title:"中国"', Contains(tcands(("中", "国")), re.compile(f"中{GAP}国"), IN_TITLE)),
-        ('title:"智能 客服"', Contains(tcands(("能", "客"), ("客", "服"), "智"), re.compile(f"智{GAP}能{GAP}客{GAP}服"), IN_TITLE)),
+        ('title:"智能 客服"', Contains(tcands(("智", "能"), ("能", "客"), ("客", "服")), re.compile(f"智{GAP}能{GAP}客{GAP}服"), IN_TITLE)),
         # operators
         ("客服 机器人", wq.And([KEFU, JIQIREN])),
         ("客服 OR 机器人", wq.Or([KEFU, JIQIREN])),
         ("客服 -机器人", wq.And([KEFU, wq.Not(JIQIREN)])),
         ("-客服", wq.And([wq.Every(), wq.Not(KEFU)])),
-        ('-"智能 客服"', wq.And([wq.Every(), wq.Not(has(f"智{GAP}能{GAP}客{GAP}服", ("能", "客"), ("客", "服"), "智"))])),
+        ('-"智能 客服"', wq.And([wq.Every(), wq.Not(has(f"智{GAP}能{GAP}客{GAP}服", ("智", "能"), ("能", "客"), ("客", "服")))])),
         ("NOT 客服 NOT 机器人", wq.And([wq.Every(), wq.Not(KEFU), wq.Not(JIQIREN)])),
         ("(客服 OR ai) -机器人", wq.And([wq.Or([KEFU, exact("ai")]), wq.Not(JIQIREN)])),
-        ("中国 -人民币", wq.And([exact("中国"), wq.Not(has("人民币", "人民", "币"))])),
+        ("中国 -人民币", wq.And([exact("中国"), wq.Not(has("人民币", "人民", "民币"))])),
         # keyword fields
         ("tags:声援岳昕", wq.Term("tags", "声援岳昕")),
         ("tags:ＡＩ", wq.Or([wq.Term("tags", "AI"), wq.Term("tags", "ai")])),
@@ -712,23 +724,25 @@ def test_compile_query(text: str, expected: wq.Query) -> None:
 
 
 def test_candidates_use_at_most_24_distinct_units_but_the_pattern_all() -> None:
-    text = "".join(chr(0x3400 + i) for i in range(30))  # rare characters (CJK extension A): no pairs
+    chars = [chr(0x3400 + i) for i in range(30)]  # CJK extension A
+    text = ",".join(chars)  # commas keep every two characters apart: no pairs, 30 units
     q = compiled(text)
-    assert q == Contains(wq.And([wq.Term("units", ch) for ch in text[:24]]), re.compile(text), ANY)
+    assert q == Contains(wq.And([wq.Term("units", ch) for ch in chars[:24]]), re.compile(text), ANY)
 
 
 def test_candidates_use_at_most_24_terms_pairs_first() -> None:
-    text = "一丁丂七丄丅丆万丈三上下丌不与丏丐丑丒专且丕世丗丘丙业丛东丝"  # U+4E00...U+4E1D
+    # U+4E00...U+4E1D, commas between all but 三上下, 不与 and 专且
+    text = "一,丁,丂,七,丄,丅,丆,万,丈,三上下,丌,不与,丏,丐,丑,丒,专且,丕,世,丗,丘,丙,业,丛,东,丝"
     expected = (
-        ["三上", "上下", "不与", "专且"]  # its only pairs of common characters, sorted
+        ["三上", "上下", "不与", "专且"]  # its only pairs of adjacent characters, sorted
         + ["一", "丁", "丂", "七", "丄", "丅", "丆", "万", "丈", "丌", "丏", "丐", "丑", "丒", "丕", "世"]
         + ["丗", "丘", "丙", "业"]  # the 24th term: 丛东丝 are left out
     )
     assert compiled(text) == Contains(wq.And([wq.Term("units", t) for t in expected]), re.compile(text), ANY)
 
 
-def test_a_long_string_of_common_characters_asks_for_24_of_its_pairs_only() -> None:
-    text = "中国人民大学生活动会议主要成员都来到这里进行工作上面说明天下"  # 30 common characters, 29 pairs
+def test_a_long_string_asks_for_24_of_its_pairs_only() -> None:
+    text = "中国人民大学生活动会议主要成员都来到这里进行工作上面说明天下"  # 30 characters, 29 pairs
     expected = [
         "上面", "中国", "主要", "人民", "会议", "作上", "到这", "动会", "员都", "国人", "大学", "天下",
         "学生", "工作", "成员", "明天", "来到", "民大", "活动", "生活", "行工", "要成", "议主", "说明",
@@ -737,8 +751,8 @@ def test_a_long_string_of_common_characters_asks_for_24_of_its_pairs_only() -> N
 
 
 def test_compile_query_uses_the_title_boost() -> None:
-    q = compile_query(parse("晓多"), vocab=NO_WORDS, title_boost=5.5)
-    assert q == has("晓多", "晓", "多", columns=(("ntitle", 5.5), ("nbody", 1.0)))
+    q = compile_query(parse("晓多科技"), vocab=NO_WORDS, title_boost=5.5)
+    assert q == has("晓多科技", "多科", "晓多", "科技", columns=(("ntitle", 5.5), ("nbody", 1.0)))
     q = compile_query(parse("客服机器人"), vocab=FakeVocab(WORDS), title_boost=5.5)
     assert q == scored(
         has("客服机器人", "器人", "客服", "服机", "机器", columns=(("ntitle", 5.5), ("nbody", 1.0))),
@@ -746,6 +760,7 @@ def test_compile_query_uses_the_title_boost() -> None:
     )
     assert [t.boost for t in q.b.subqueries] == [5.5, 1.0, 5.5, 1.0]
     # an exact pair: the title's units field carries the title boost, then the words
+    assert compile_query(parse("晓多"), vocab=NO_WORDS, title_boost=5.5) == exact("晓多", title_boost=5.5)
     q = compile_query(parse("客服"), vocab=FakeVocab(WORDS), title_boost=5.5)
     assert q == exact_scored("客服", "客服", title_boost=5.5)
     assert [t.boost for t in q.b.subqueries] == [5.5, 5.5, 1.0]
@@ -765,14 +780,15 @@ def test_compile_query_needs_a_vocabulary_not_an_expand_callback() -> None:
     ("text", "expected"),
     [
         ("客服", exact_scored("客服", "客服")),
-        ("智能客服", scored(has("智能客服", "客服", "能客", "智"), "智能", "客服")),
-        ('"智能 客服"', scored(has(f"智{GAP}能{GAP}客{GAP}服", ("能", "客"), ("客", "服"), "智"), "智能", "客服")),
+        ("智能客服", scored(has("智能客服", "客服", "智能", "能客"), "智能", "客服")),
+        ('"智能 客服"', scored(has(f"智{GAP}能{GAP}客{GAP}服", ("智", "能"), ("能", "客"), ("客", "服")), "智能", "客服")),
         ("客服机器人", scored(has("客服机器人", "器人", "客服", "服机", "机器"), "客服", "机器人")),
-        ("离岸人民币", scored(has("离岸人民币", "人民", "离", "岸", "币"), "离岸", "人民币")),
+        ("离岸人民币", scored(has("离岸人民币", "人民", "岸人", "民币", "离岸"), "离岸", "人民币")),
         ("title:客服", scored(tcands("客服"), "客服", title_boost=1.0, fields=("title",))),
         ("body:客服", scored(has("客服", "客服", columns=IN_BODY), "客服", fields=("body",))),
         ("ai", exact("ai")),  # no known word: ranked by the title only
-        ("晓多", has("晓多", "晓", "多")),
+        ("晓多", exact("晓多")),  # an exact pair and no known word, like ai
+        ("晓多科技", has("晓多科技", "多科", "晓多", "科技")),  # no known word, verified: no ranking clause
         ("客服 -机器人", wq.And([exact_scored("客服", "客服"), wq.Not(scored(JIQIREN, "机器人"))])),
         ("tags:ai", wq.Or([wq.Term("tags", "AI"), wq.Term("tags", "ai")])),
     ],
@@ -811,7 +827,7 @@ def test_compile_query_asks_the_vocabulary_for_keywords_and_words() -> None:
 SYNONYMS = Synonyms([("双十一", "双11", "光棍节"), ("人工智能", "AI")])
 SHUANG_SHI_YI = has("双十一", "十一", "双十")
 SHUANG_11 = has(f"双11{E}", "双", "11")
-GUANG_GUN_JIE = has("光棍节", "光", "棍", "节")
+GUANG_GUN_JIE = has("光棍节", "光棍", "棍节")
 
 
 @pytest.mark.parametrize(
@@ -819,20 +835,20 @@ GUANG_GUN_JIE = has("光棍节", "光", "棍", "节")
     [
         ("双十一", wq.Or([SHUANG_SHI_YI, SHUANG_11, GUANG_GUN_JIE])),
         ("双11", wq.Or([SHUANG_11, SHUANG_SHI_YI, GUANG_GUN_JIE])),
-        ("ＡＩ", wq.Or([exact("ai"), has("人工智能", "人工", "智", "能")])),
-        ("人工智能", wq.Or([has("人工智能", "人工", "智", "能"), exact("ai")])),
+        ("ＡＩ", wq.Or([exact("ai"), has("人工智能", "人工", "工智", "智能")])),
+        ("人工智能", wq.Or([has("人工智能", "人工", "工智", "智能"), exact("ai")])),
         (
             '"双 十一"',
             wq.Or([
                 has(f"双{GAP}十{GAP}一", ("双", "十"), ("十", "一")),
                 has(f"双{GAP}11{E}", "双", "11"),
-                has(f"光{GAP}棍{GAP}节", "光", "棍", "节"),
+                has(f"光{GAP}棍{GAP}节", ("光", "棍"), ("棍", "节")),
             ]),
         ),
         (
             "title:光棍节",
             wq.Or([
-                Contains(tcands("光", "棍", "节"), re.compile("光棍节"), IN_TITLE),
+                Contains(tcands("光棍", "棍节"), re.compile("光棍节"), IN_TITLE),
                 Contains(tcands("十一", "双十"), re.compile("双十一"), IN_TITLE),
                 Contains(tcands("双", "11"), re.compile(f"双11{E}"), IN_TITLE),
             ]),
@@ -994,11 +1010,15 @@ def test_compiled_queries_find_the_right_articles(searcher, text: str, ids: list
     assert _ids(searcher, text) == ids
 
 
-def test_the_units_field_holds_pairs_of_common_characters_only(searcher) -> None:
+def test_the_units_field_holds_every_adjacent_pair_and_the_gapped_pairs(searcher) -> None:
     terms = {t.decode("utf-8") for t in searcher.reader().lexicon("units")}
     assert {"客", "服", "ai", "6", "3512", "客服", "能客", "服的", "人民", "北大", "华北", "大地"} <= terms
-    assert not {"智能", "民币", "离岸", "岸人", "宇宙", "元宇"} & terms  # 智 币 岸 宇 宙 are not common
-    assert not {"能，", "能,", "服也来"} & terms
+    assert {"智能", "民币", "离岸", "岸人", "宇宙", "元宇", "晓多", "台湾", "电脑", "晶片"} <= terms  # rare characters too
+    # characters that 1 to 8 spaces or punctuation marks separate: 智能，客服 功劳，离岸 忙。机器人
+    assert {"能\x1f客", "劳\x1f离", "忙\x1f机"} <= terms
+    assert not {"能，", "能,", "服也来"} & terms  # no punctuation, no runs of three
+    # a Latin word or a number pairs with nothing, adjacent or apart: ＡＩ晶片 汇率6.3512 秋收。He obvious. 汇率
+    assert not {"ai晶", "率6", "收\x1fh", "s\x1f汇"} & terms
     assert "技这" not in terms  # the title and the body are not one text
 
 
@@ -1028,13 +1048,13 @@ def test_compiled_filters_narrow_the_search(searcher) -> None:
 def test_the_index_vocabulary_gives_ranking_words(searcher) -> None:
     vocab = IndexVocabulary(searcher)
     q = compile_query(parse("智能客服"), vocab=vocab, title_boost=3.0)
-    assert q == scored(has("智能客服", "客服", "能客", "智"), "智能", "客服")
+    assert q == scored(has("智能客服", "客服", "智能", "能客"), "智能", "客服")
     assert compile_query(parse("客服"), vocab=vocab, title_boost=3.0) == exact_scored("客服", "客服")
     assert compile_query(parse("ai"), vocab=vocab, title_boost=3.0) == exact_scored("ai", "ai")
     assert compile_query(parse("6.3512"), vocab=vocab, title_boost=3.0) == scored(
         has(rf"{B}6\.3512{E}", "6", "3512"), "6.3512"
     )
-    assert compile_query(parse("電腦展"), vocab=vocab, title_boost=3.0) == scored(has("电脑展", "电", "脑", "展"), "电脑", "展")
+    assert compile_query(parse("電腦展"), vocab=vocab, title_boost=3.0) == scored(has("电脑展", "电脑", "脑展"), "电脑", "展")
     # nothing of the string is an index word: no ranking clause
     assert compile_query(parse("6.35"), vocab=vocab, title_boost=3.0) == has(rf"{B}6\.35{E}", "6", "35")
 
@@ -1091,7 +1111,7 @@ def test_a_compiled_query_can_search_a_newer_reader() -> None:
         assert sorted(h["id"] for h in s.search(q, limit=None)) == ["a", "b", "e"]
 
 
-# --------------------------------------------------------------------------- pairs of common characters, end to end
+# --------------------------------------------------------------------------- pairs of characters, end to end
 
 
 @pytest.fixture(scope="module")
@@ -1130,7 +1150,7 @@ def pairs_index(tmp_path_factory: pytest.TempPathFactory) -> NewsIndex:
         ("body:中国", ["yangshi", "zhongguoren"]),
         ("title:国中", ["guozhong"]),
         ("body:国中", ["guozhong", "yangshi"]),
-        ("琥珀", ["hupo"]),  # rare characters: units, then verification drops 珀与琥
+        ("琥珀", ["hupo"]),  # rare characters are a pair too: not 珀与琥
         ("琥", ["hupo", "pohu"]),
         ("中央", ["yangshi"]),
         ("央中", []),

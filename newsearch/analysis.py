@@ -36,6 +36,7 @@ __all__ = [
     "units",
     "word_analyzer",
     "word_tokens",
+    "word_weights",
 ]
 
 WordToken = tuple[str, int, int, int]
@@ -201,8 +202,36 @@ def _segmenter(user_dicts: tuple[str, ...]) -> _Segmenter:
     return found
 
 
-def _is_word(text: str) -> bool:
-    return any(ch.isalnum() for ch in text)
+_DROPPED_EDGES = "._-&%+#"
+
+
+def _segment(text: str, search: bool, user_dicts: tuple[str, ...]) -> Iterator[tuple[str, int, int, int, bool]]:
+    """(term, position, start, end, is a sub-word) for each word of ``text``, normalized."""
+    jieba = _segmenter(user_dicts).get()
+    freq = jieba.FREQ
+    pos = -1
+    for word, start, end in jieba.tokenize(normalize(text), HMM=True):
+        if len(word) == 1:
+            if not word.isalnum():
+                continue
+        elif not any(ch.isalnum() for ch in word):
+            continue
+        else:
+            stripped = word.strip(_DROPPED_EDGES)
+            if stripped != word:
+                start += word.index(stripped)
+                end = start + len(stripped)
+                word = stripped
+        pos += 1
+        if search and len(word) > 2 and _is_cjk_word(word):
+            for n in (2, 3):
+                if len(word) <= n:
+                    break
+                for i in range(len(word) - n + 1):
+                    gram = word[i : i + n]
+                    if freq.get(gram):
+                        yield gram, pos, start + i, start + i + n, True
+        yield word, pos, start, end, False
 
 
 def _is_cjk_word(text: str) -> bool:
@@ -217,33 +246,20 @@ def word_tokens(text: str, *, search: bool = True, user_dicts: tuple[str, ...] =
     at the same position, as jieba's ``cut_for_search`` does, so that
     ``人民币`` is found inside ``离岸人民币``.
     """
-    jieba = _segmenter(user_dicts).get()
-    freq = jieba.FREQ
-    norm = normalize(text)
-    out: list[WordToken] = []
-    pos = -1
-    for word, start, end in jieba.tokenize(norm, HMM=True):
-        if not _is_word(word):
-            continue
-        stripped = word.strip("._-&%+#")
-        if not stripped:
-            continue
-        if stripped != word:
-            offset = word.index(stripped)
-            start += offset
-            end = start + len(stripped)
-            word = stripped
-        pos += 1
-        if search and len(word) > 2 and _is_cjk_word(word):
-            for n in (2, 3):
-                if len(word) <= n:
-                    break
-                for i in range(len(word) - n + 1):
-                    gram = word[i : i + n]
-                    if freq.get(gram):
-                        out.append((gram, pos, start + i, start + i + n))
-        out.append((word, pos, start, end))
-    return out
+    return [(term, pos, start, end) for term, pos, start, end, _ in _segment(text, search, user_dicts)]
+
+
+def word_weights(text: str, *, user_dicts: tuple[str, ...] = ()) -> tuple[dict[str, float], int]:
+    """Each word of ``text`` (sub-words included) with its weight, the number of its
+    occurrences where a sub-word counts ``SUBWORD_WEIGHT``; and the number of
+    tokens.  What the word fields index, without building a token per word."""
+    weights: dict[str, float] = {}
+    get = weights.get
+    tokens = 0
+    for term, _pos, _start, _end, sub in _segment(text, True, user_dicts):
+        weights[term] = get(term, 0.0) + (SUBWORD_WEIGHT if sub else 1.0)
+        tokens += 1
+    return weights, tokens
 
 
 def query_words(text: str) -> list[str]:
@@ -308,12 +324,10 @@ class JiebaTokenizer(Tokenizer):  # type: ignore[misc]
             yield token
             return
         search = self.search and mode != "query"
-        found = word_tokens(value, search=search, user_dicts=self.user_dicts)
-        last = len(found) - 1
-        for i, (term, pos, start, end) in enumerate(found):
+        for term, pos, start, end, sub in _segment(value, search, self.user_dicts):
             token.text = term
             # Sub-words come before the word they are part of, at the same position.
-            token.boost = SUBWORD_WEIGHT if i < last and found[i + 1][1] == pos else 1.0
+            token.boost = SUBWORD_WEIGHT if sub else 1.0
             token.stopped = False
             if keeporiginal:
                 token.original = value[start:end]

@@ -11,9 +11,10 @@ own way:
 * postings (``.npo``): per term, the document numbers as deltas in the
   narrowest array type that holds them, and the weights as half-units in
   one byte each (or none when all are 1), read back with C-level array code;
-* terms (``.ntm``): per field, the sorted terms concatenated, with arrays of
-  offsets and statistics, loaded per field on first use and searched by
-  bisection.
+* terms (``.ntm``): per field, the sorted terms in compressed blocks of
+  ``TERMS_PER_BLOCK`` with their statistics, and an index of each block's
+  first term; a lookup bisects the index and decodes one block, so opening
+  a segment does not load its vocabulary.
 
 Only formats without per-posting values (no positions) are supported, which
 is what newsearch's schema uses.  Segments written with this codec carry it
@@ -22,12 +23,15 @@ in the index's table of contents, so they are read back through it.
 
 from __future__ import annotations
 
+import bisect
 import pickle
 import struct
+import sys
 import zlib
 from array import array
-from itertools import accumulate
-from operator import sub
+from collections import defaultdict, deque
+from itertools import accumulate, chain
+from operator import methodcaller, sub
 from typing import Any
 
 from whoosh.codec import base
@@ -45,19 +49,27 @@ POSTINGS_EXT = ".npo"
 _HEADER = struct.Struct("<BBI")  # id typecode, weight code, count
 _ID_CODES = {b"B"[0]: "B", b"H"[0]: "H", b"I"[0]: "I"}
 _ALL_ONE, _HALVES, _FLOATS = 0, 1, 2
+_SINGLE_HEADERS = {code: _HEADER.pack(ord(code), _ALL_ONE, 1) for code in "BHI"}
 
 
 # --------------------------------------------------------------------------- postings
 
 
 def encode_postings(ids: array, weights: Any) -> bytes:
-    """Document numbers (ascending) and weights (any sequence of floats) → compact bytes."""
-    deltas = array("I", [ids[0]])
-    deltas.extend(map(sub, ids[1:], ids[:-1]))
-    top = max(deltas)
-    code = "B" if top < 0x100 else "H" if top < 0x10000 else "I"
-    body = deltas.tobytes() if code == "I" else array(code, deltas).tobytes()
-    if all(w == 1.0 for w in weights):
+    """Document numbers (ascending) and weights (floats, or None when all are 1) → compact bytes."""
+    count = len(ids)
+    if count == 1:
+        first = ids[0]
+        code, size = ("B", 1) if first < 0x100 else ("H", 2) if first < 0x10000 else ("I", 4)
+        body = first.to_bytes(size, sys.byteorder)  # as array(code) would write it
+        if weights is None:  # the commonest list by far: one document, no weights
+            return _SINGLE_HEADERS[code] + body
+    else:
+        deltas = array("I", map(sub, ids, chain((0,), ids)))
+        top = max(deltas)
+        code = "B" if top < 0x100 else "H" if top < 0x10000 else "I"
+        body = deltas.tobytes() if code == "I" else array(code, deltas).tobytes()
+    if weights is None or all(w == 1.0 for w in weights):
         wcode, wbody = _ALL_ONE, emptybytes
     else:
         doubled = [w * 2 for w in weights]
@@ -65,7 +77,7 @@ def encode_postings(ids: array, weights: Any) -> bytes:
             wcode, wbody = _HALVES, bytes(int(d) for d in doubled)
         else:
             wcode, wbody = _FLOATS, array("f", weights).tobytes()
-    return _HEADER.pack(ord(code), wcode, len(ids)) + body + wbody
+    return _HEADER.pack(ord(code), wcode, count) + body + wbody
 
 
 def decode_postings(data: bytes) -> tuple[array, Any]:
@@ -89,26 +101,29 @@ def decode_postings(data: bytes) -> tuple[array, Any]:
 # --------------------------------------------------------------------------- terms
 
 
-class _FieldTable:
-    """The sorted terms of one field in one segment, with their statistics."""
+TERMS_PER_BLOCK = 128
+
+
+class _Block:
+    """Up to ``TERMS_PER_BLOCK`` consecutive sorted terms of a field, with their statistics."""
 
     __slots__ = ("blob", "offsets", "starts", "lengths", "dfs", "weights", "maxweights", "minlens", "maxlens", "n")
 
-    def __init__(self, state: tuple[Any, ...]) -> None:
-        (base_offset, self.blob, offsets, lengths, dfs, weights, maxweights, self.minlens, self.maxlens) = state
+    def __init__(self, state: tuple[Any, ...], postings_start: int) -> None:
+        (self.blob, offsets, lengths, dfs, weights, maxweights, self.minlens, self.maxlens) = state
         self.offsets = _array("I", offsets)
         self.lengths = _array("I", lengths)
-        self.starts = array("Q", accumulate(self.lengths, initial=base_offset))
+        self.starts = array("Q", accumulate(self.lengths, initial=postings_start))
         self.dfs = _array("I", dfs)
         self.weights = _array("f", weights)
         self.maxweights = _array("f", maxweights)
         self.n = len(self.dfs)
 
-    def term(self, i: int) -> bytes:
-        return self.blob[self.offsets[i] : self.offsets[i + 1]]
+    def term(self, j: int) -> bytes:
+        return self.blob[self.offsets[j] : self.offsets[j + 1]]
 
     def seek(self, btext: bytes) -> int:
-        """Index of the first term ≥ ``btext``."""
+        """Index of the first term ≥ ``btext`` in this block."""
         lo, hi = 0, self.n
         blob, offsets = self.blob, self.offsets
         while lo < hi:
@@ -119,17 +134,69 @@ class _FieldTable:
                 hi = mid
         return lo
 
+
+class _FieldTable:
+    """The sorted terms of one field in one segment, read block by block.
+
+    Only the first term of each block is loaded with the table; a block is
+    read and decoded when a lookup lands in it, so opening a segment costs
+    the same whatever the size of its vocabulary.
+    """
+
+    def __init__(self, state: tuple[Any, ...], read: Any) -> None:
+        (self.n, self.firsts, positions, sizes, starts) = state
+        self._positions = _array("Q", positions)
+        self._sizes = _array("I", sizes)
+        self._starts = _array("Q", starts)
+        self._read = read
+        self._blocks: dict[int, _Block] = {}
+
+    def block(self, b: int) -> _Block:
+        found = self._blocks.get(b)
+        if found is None:
+            state = pickle.loads(zlib.decompress(self._read(self._positions[b], self._sizes[b])))
+            found = self._blocks[b] = _Block(state, self._starts[b])
+        return found
+
+    def _at(self, i: int) -> tuple[_Block, int]:
+        return self.block(i // TERMS_PER_BLOCK), i % TERMS_PER_BLOCK
+
+    def term(self, i: int) -> bytes:
+        block, j = self._at(i)
+        return block.term(j)
+
+    def seek(self, btext: bytes) -> int:
+        """Index of the first term ≥ ``btext``."""
+        b = bisect.bisect_right(self.firsts, btext) - 1
+        if b < 0:
+            return 0
+        return b * TERMS_PER_BLOCK + self.block(b).seek(btext)
+
     def find(self, btext: bytes) -> int | None:
         i = self.seek(btext)
         return i if i < self.n and self.term(i) == btext else None
 
+    def span(self, i: int) -> tuple[int, int]:
+        """(offset, length) of the term's posting list in the postings file."""
+        block, j = self._at(i)
+        return block.starts[j], block.lengths[j]
+
+    def df(self, i: int) -> int:
+        block, j = self._at(i)
+        return int(block.dfs[j])
+
+    def weight(self, i: int) -> float:
+        block, j = self._at(i)
+        return float(block.weights[j])
+
     def info(self, i: int) -> TermInfo:
+        block, j = self._at(i)
         return TermInfo(
-            weight=self.weights[i],
-            df=self.dfs[i],
-            minlength=byte_to_length(self.minlens[i]),
-            maxlength=byte_to_length(self.maxlens[i]),
-            maxweight=self.maxweights[i],
+            weight=block.weights[j],
+            df=block.dfs[j],
+            minlength=byte_to_length(block.minlens[j]),
+            maxlength=byte_to_length(block.maxlens[j]),
+            maxweight=block.maxweights[j],
             minid=0,
             maxid=0,
         )
@@ -155,23 +222,29 @@ class _FieldWriter(base.FieldWriter):  # type: ignore[misc]
         if not isinstance(items, TermStream):
             super().add_postings(schema, lengths, items)
             return
-        # Whole posting lists from a TermPool: no per-posting calls.
-        current = None
-        doc_lengths: array | None = None
-        for fieldname, btext, ids, weights in items.terms():
-            if fieldname != current:
-                if current is not None:
-                    self.finish_field()
-                current = fieldname
-                self.start_field(fieldname, schema[fieldname])
-                doc_lengths = _field_lengths(lengths, fieldname) if schema[fieldname].scorable else None
-            self._terms.append(btext)
-            if doc_lengths is not None:
-                lens = list(map(doc_lengths.__getitem__, ids))
-                self._write_term(ids, weights, min(lens), max(lens))
+        # Whole posting lists from a TermPool, a field at a time: no per-posting calls.
+        for fieldname, terms, idlists, weightlists in items.fields():
+            self.start_field(fieldname, schema[fieldname])
+            datas = list(map(encode_postings, idlists, weightlists))
+            self._postfile.write(b"".join(datas))
+            self._terms = terms
+            self._lengths = array("I", map(len, datas))
+            self._offset += sum(self._lengths)
+            self._dfs = array("I", map(len, idlists))
+            if all(w is None for w in weightlists):
+                self._weights = array("f", self._dfs)
+                self._maxweights = array("f", [1.0]) * len(terms)
             else:
-                self._write_term(ids, weights, 0, 0)
-        if current is not None:
+                self._weights = array("f", (len(i) if w is None else sum(w) for i, w in zip(idlists, weightlists)))
+                self._maxweights = array("f", (1.0 if w is None else max(w) for w in weightlists))
+            if schema[fieldname].scorable:
+                doc_lengths = _field_lengths(lengths, fieldname)
+                for ids in idlists:
+                    lens = list(map(doc_lengths.__getitem__, ids))
+                    self._minlens.append(length_to_byte(min(lens)))
+                    self._maxlens.append(length_to_byte(max(lens)))
+            else:
+                self._minlens = self._maxlens = bytearray(len(terms))
             self.finish_field()
 
     def start_field(self, fieldname: str, fieldobj: Any) -> None:
@@ -212,43 +285,69 @@ class _FieldWriter(base.FieldWriter):  # type: ignore[misc]
         self._lengths.append(len(data))
         self._offset += len(data)
         self._dfs.append(len(ids))
-        self._weights.append(sum(weights))
-        self._maxweights.append(max(weights))
-        self._minlens.append(length_to_byte(minlen))
-        self._maxlens.append(length_to_byte(maxlen))
+        if weights is None:
+            self._weights.append(len(ids))
+            self._maxweights.append(1.0)
+        else:
+            self._weights.append(sum(weights))
+            self._maxweights.append(max(weights))
+        self._minlens.append(length_to_byte(minlen) if minlen else 0)
+        self._maxlens.append(length_to_byte(maxlen) if maxlen else 0)
 
     def add_spell_word(self, fieldname: str, text: bytes) -> None:
         raise ValueError("NewsCodec does not store separate spelling words")
 
     def finish_field(self) -> None:
-        offsets = array("I", accumulate((len(t) for t in self._terms), initial=0))
-        self._tables[self._fieldname] = (  # type: ignore[index]
-            self._field_start,
-            b"".join(self._terms),
-            offsets.tobytes(),
-            self._lengths.tobytes(),
-            self._dfs.tobytes(),
-            self._weights.tobytes(),
-            self._maxweights.tobytes(),
-            bytes(self._minlens),
-            bytes(self._maxlens),
-        )
+        terms, n = self._terms, len(self._terms)
+        starts = array("Q", accumulate(self._lengths, initial=self._field_start))
+        blocks = []
+        for b in range(0, n, TERMS_PER_BLOCK):
+            chunk = terms[b : b + TERMS_PER_BLOCK]
+            e = b + len(chunk)
+            state = (
+                b"".join(chunk),
+                array("I", accumulate((len(t) for t in chunk), initial=0)).tobytes(),
+                self._lengths[b:e].tobytes(),
+                self._dfs[b:e].tobytes(),
+                self._weights[b:e].tobytes(),
+                self._maxweights[b:e].tobytes(),
+                bytes(self._minlens[b:e]),
+                bytes(self._maxlens[b:e]),
+            )
+            blocks.append((terms[b], starts[b], zlib.compress(pickle.dumps(state, protocol=4), 1)))
+        self._tables[self._fieldname] = (n, blocks)  # type: ignore[index]
         self._fieldname = None
 
     def close(self) -> None:
         self._postfile.close()
         termsfile = self._segment.create_file(self._storage, TERMS_EXT)
-        # A directory of fields first, then each field's table, so a reader
-        # loads only the fields a query touches.
-        payloads = {name: zlib.compress(pickle.dumps(state, protocol=4), 1) for name, state in self._tables.items()}
+        # A directory of fields first; per field, its blocks then its block index (the
+        # first term, place and postings offset of each block), so a reader loads the
+        # index of the fields a query touches and the blocks its terms fall in.
+        body: list[bytes] = []
         directory, position = {}, 0
-        for name, payload in payloads.items():
+        for name, (n, blocks) in self._tables.items():
+            positions, sizes = array("Q"), array("I")
+            for _first, _start, data in blocks:
+                positions.append(position)
+                sizes.append(len(data))
+                body.append(data)
+                position += len(data)
+            index = (
+                n,
+                [first for first, _, _ in blocks],
+                positions.tobytes(),
+                sizes.tobytes(),
+                array("Q", [start for _, start, _ in blocks]).tobytes(),
+            )
+            payload = zlib.compress(pickle.dumps(index, protocol=4), 1)
             directory[name] = (position, len(payload))
+            body.append(payload)
             position += len(payload)
         head = pickle.dumps(directory, protocol=4)
         termsfile.write(struct.pack("<I", len(head)) + head)
-        for payload in payloads.values():
-            termsfile.write(payload)
+        for data in body:
+            termsfile.write(data)
         termsfile.close()
         self.is_closed = True
 
@@ -262,6 +361,9 @@ class _TermsReader(base.TermsReader):  # type: ignore[misc]
         self._base = 4 + headlen
         self._tables: dict[str, _FieldTable] = {}
 
+    def _read(self, offset: int, length: int) -> bytes:
+        return self._termsfile.get(self._base + offset, length)  # type: ignore[no-any-return]
+
     def _table(self, fieldname: str) -> _FieldTable | None:
         table = self._tables.get(fieldname)
         if table is None:
@@ -269,9 +371,8 @@ class _TermsReader(base.TermsReader):  # type: ignore[misc]
             if where is None:
                 return None
             offset, length = where
-            self._termsfile.seek(self._base + offset)
-            state = pickle.loads(zlib.decompress(self._termsfile.read(length)))
-            table = self._tables[fieldname] = _FieldTable(state)
+            state = pickle.loads(zlib.decompress(self._read(offset, length)))
+            table = self._tables[fieldname] = _FieldTable(state, self._read)
         return table
 
     def _locate(self, fieldname: str, btext: bytes) -> tuple[_FieldTable, int]:
@@ -318,12 +419,12 @@ class _TermsReader(base.TermsReader):  # type: ignore[misc]
     def frequency(self, fieldname: str, btext: bytes) -> float:
         table = self._table(fieldname)
         i = table.find(btext) if table is not None else None
-        return 0.0 if i is None else float(table.weights[i])  # type: ignore[union-attr]
+        return 0.0 if i is None else table.weight(i)  # type: ignore[union-attr]
 
     def doc_frequency(self, fieldname: str, btext: bytes) -> int:
         table = self._table(fieldname)
         i = table.find(btext) if table is not None else None
-        return 0 if i is None else int(table.dfs[i])  # type: ignore[union-attr]
+        return 0 if i is None else table.df(i)  # type: ignore[union-attr]
 
     def postings(self, fieldname: str, btext: bytes) -> tuple[array, Any] | None:
         """A term's whole posting list as (ids, weights or None when all are 1), or None."""
@@ -331,11 +432,11 @@ class _TermsReader(base.TermsReader):  # type: ignore[misc]
         i = table.find(btext) if table is not None else None
         if i is None:
             return None
-        return decode_postings(self._postfile.get(table.starts[i], table.lengths[i]))  # type: ignore[union-attr]
+        return decode_postings(self._postfile.get(*table.span(i)))  # type: ignore[union-attr]
 
     def matcher(self, fieldname: str, btext: bytes, format_: Any, scorer: Any = None) -> Any:
         table, i = self._locate(fieldname, btext)
-        data = self._postfile.get(table.starts[i], table.lengths[i])
+        data = self._postfile.get(*table.span(i))
         ids, weights = decode_postings(data)
         if not ids:
             return NullMatcher()
@@ -411,16 +512,40 @@ class TermStream:
     def __init__(self, pool: TermPool) -> None:
         self._pool = pool
 
+    def fields(self) -> Any:
+        """(field name, sorted terms, their id arrays, their weight arrays or None when
+        all are 1) for each field in name order."""
+        for fieldname in sorted(self._pool.ids):
+            ids = self._pool.ids[fieldname]
+            terms = sorted(ids)
+            weights = self._pool.weights.get(fieldname)
+            yield (
+                fieldname,
+                terms,
+                list(map(ids.__getitem__, terms)),
+                [None] * len(terms) if weights is None else list(map(weights.__getitem__, terms)),
+            )
+
     def terms(self) -> Any:
-        entries = self._pool.entries
-        for key in sorted(entries):
-            ids, weights = entries[key]
-            yield key[0], key[1], ids, weights
+        """(field name, term, ids, weights or None when all are 1), sorted by field and term."""
+        for fieldname, terms, idlists, weightlists in self.fields():
+            yield from zip([fieldname] * len(terms), terms, idlists, weightlists)
 
     def __iter__(self) -> Any:
         for fieldname, btext, ids, weights in self.terms():
-            for docnum, weight in zip(ids, weights):
-                yield fieldname, btext, docnum, weight, emptybytes
+            for i, docnum in enumerate(ids):
+                yield fieldname, btext, docnum, 1.0 if weights is None else weights[i], emptybytes
+
+
+def _id_array() -> array:
+    return array("I")
+
+
+def _weight_array() -> array:
+    return array("f")
+
+
+_consume = deque(maxlen=0).extend
 
 
 class TermPool:
@@ -430,38 +555,97 @@ class TermPool:
     and spills sorted runs to disk when its memory limit is reached, then
     merges them, all in Python.  Documents arrive in number order, so
     appending to one compact array per term needs no sort and no spill:
-    about 8 bytes per posting.
+    about 8 bytes per posting, 4 in fields without weights.
     """
 
-    def __init__(self, tempstore: Any, segment: Any, limitmb: int = 128, **kwargs: Any) -> None:
-        self.entries: dict[tuple[str, bytes], tuple[array, array]] = {}
-        self.fieldnames: set[str] = set()
+    def __init__(self, tempstore: Any = None, segment: Any = None, limitmb: int = 128, **kwargs: Any) -> None:
+        self.ids: dict[str, defaultdict[bytes, array]] = {}
+        self.weights: dict[str, defaultdict[bytes, array]] = {}
 
     def add(self, item: tuple[str, bytes, int, float, bytes]) -> None:
+        """One posting, the way Whoosh's writer adds them."""
         fieldname, btext, docnum, weight, vbytes = item
         if vbytes:
             raise ValueError("NewsCodec stores no per-posting values (positions); use a weights-only format")
-        entry = self.entries.get((fieldname, btext))
-        if entry is None:
-            entry = self.entries[(fieldname, btext)] = (array("I"), array("f"))
-            self.fieldnames.add(fieldname)
-        entry[0].append(docnum)
-        entry[1].append(weight)
+        self.add_terms(fieldname, docnum, [btext], [weight])
+
+    def add_terms(self, fieldname: str, docnum: int, terms: list[bytes], weights: list[float] | None) -> None:
+        """One document's terms in one field, with their weights: a field is given
+        weights always (word fields) or never (all are 1: the units fields)."""
+        ids = self.ids.get(fieldname)
+        if ids is None:
+            ids = self.ids[fieldname] = defaultdict(_id_array)
+        # map() over C-level callables: no Python frame per posting.
+        _consume(map(methodcaller("append", docnum), map(ids.__getitem__, terms)))
+        if weights is not None:
+            table = self.weights.get(fieldname)
+            if table is None:
+                table = self.weights[fieldname] = defaultdict(_weight_array)
+            _consume(map(array.append, map(table.__getitem__, terms), weights))
 
     def iter_postings(self) -> TermStream:
         return TermStream(self)
 
     def cleanup(self) -> None:
-        self.entries = {}
+        self.ids, self.weights = {}, {}
 
 
 class NewsWriter(SegmentWriter):  # type: ignore[misc]
-    """A Whoosh segment writer with :class:`NewsCodec` and :class:`TermPool`."""
+    """A Whoosh segment writer with :class:`NewsCodec` and :class:`TermPool`.
+
+    Fields with a ``postings(value)`` method (newsearch's word and unit fields)
+    hand over a document's terms in one call instead of one tuple per term.
+    Schemas with term vectors, separate spelling fields or per-document boosts
+    are written by Whoosh's own ``add_document``.
+    """
 
     def __init__(self, ix: Any, **kwargs: Any) -> None:
         kwargs.setdefault("codec", NewsCodec())
         super().__init__(ix, **kwargs)
         self.pool = TermPool(self._tempstorage, self.newsegment)
+        self._plain = not any(f.vector or f.separate_spelling() for _, f in self.schema.items())
+
+    def add_document(self, **fields: Any) -> None:
+        if not self._plain or any(k.startswith("_") and k.endswith("_boost") for k in fields):
+            super().add_document(**fields)
+            return
+        self._check_state()
+        perdoc, schema, docnum, pool = self.perdocwriter, self.schema, self.docnum, self.pool
+        names = sorted(name for name in fields if not name.startswith("_"))
+        self._check_fields(schema, names)
+        perdoc.start_doc(docnum)
+        try:
+            for name in names:
+                value = fields[name]
+                if value is None:
+                    continue
+                field = schema[name]
+                length = 0
+                if field.indexed:
+                    postings = getattr(field, "postings", None)
+                    if postings is not None:
+                        terms, weights, length = postings(value)
+                    else:
+                        terms, weights = [], []
+                        for btext, freq, weight, vbytes in field.index(value):
+                            if vbytes:
+                                raise ValueError("NewsCodec stores no per-posting values (positions)")
+                            terms.append(btext)
+                            weights.append(weight)
+                            length += freq
+                        if not field.scorable:
+                            length = 0
+                    pool.add_terms(name, docnum, terms, weights)
+                stored = fields.get(f"_stored_{name}", value)
+                perdoc.add_field(name, field, stored if field.stored else None, length)
+                if field.column_type and stored is not None:
+                    perdoc.add_column_value(name, field.column_type, field.to_column_value(stored))
+        except Exception:
+            perdoc.cancel_doc()
+            raise
+        perdoc.finish_doc()
+        self._added = True
+        self.docnum += 1
 
 
 # --------------------------------------------------------------------------- per-document parts (W3's)

@@ -16,7 +16,7 @@ from typing import Any
 
 from whoosh import columns, fields, formats
 
-from .analysis import bigrams, gapped_bigrams, normalize, units, word_analyzer
+from .analysis import JiebaTokenizer, bigrams, gapped_bigrams, normalize, units, word_analyzer, word_weights
 from .documents import Article
 
 __all__ = [
@@ -30,7 +30,7 @@ __all__ = [
     "stored_to_article",
 ]
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 ANALYZER_ID = "jieba-search-weighted+units+bigrams+gapped+nfkc-lower-t2s/7"
 
 # Field names, one place.
@@ -77,6 +77,19 @@ class WordWeights(formats.Format):  # type: ignore[misc]
         return self.field_boost
 
 
+class WordsField(fields.TEXT):  # type: ignore[misc]
+    """The jieba words of a title or body, weighted (see :class:`WordWeights`)."""
+
+    def __init__(self, analyzer: JiebaTokenizer, *, stored: bool) -> None:
+        super().__init__(analyzer=analyzer, stored=stored, phrase=False)
+        self.format = WordWeights()
+
+    def postings(self, value: str) -> tuple[list[bytes], list[float], int]:
+        """What ``index`` yields, as (terms, weights, field length), in a few C-level steps."""
+        weights, length = word_weights(value, user_dicts=self.analyzer.user_dicts)
+        return [w.encode("utf-8") for w in weights], list(weights.values()), length
+
+
 class UnitsField(fields.FieldType):  # type: ignore[misc]
     """Which match units a document holds, and which pairs of adjacent CJK
     characters (no counts, no positions): the candidate index for exact string
@@ -93,18 +106,19 @@ class UnitsField(fields.FieldType):  # type: ignore[misc]
         self.column_type = None
         self.field_boost = 1.0
 
+    def terms(self, value: str) -> set[str]:
+        return set(units(value)) | bigrams(value) | gapped_bigrams(value)
+
     def index(self, value: str, **kwargs: Any) -> Any:
-        for term in set(units(value)) | bigrams(value) | gapped_bigrams(value):
+        for term in self.terms(value):
             yield term.encode("utf-8"), 1, 1.0, b""
+
+    def postings(self, value: str) -> tuple[list[bytes], None, int]:
+        """What ``index`` yields, as (terms, no weights: all are 1, no length)."""
+        return [t.encode("utf-8") for t in self.terms(value)], None, 0
 
     def process_text(self, qstring: str, mode: str = "", **kwargs: Any) -> Any:
         return iter(units(normalize(qstring)))
-
-
-def _word_field(analyzer: Any, *, stored: bool) -> fields.TEXT:
-    field = fields.TEXT(analyzer=analyzer, stored=stored, phrase=False)
-    field.format = WordWeights()
-    return field
 
 
 def _keyword_field() -> fields.KEYWORD:
@@ -121,8 +135,8 @@ def build_schema(user_dicts: tuple[str, ...] = ()) -> fields.Schema:
             ID: fields.ID(stored=True, unique=True, sortable=True),
             PATH: fields.ID(stored=True, sortable=True),
             URL: fields.STORED(),
-            TITLE: _word_field(analyzer, stored=True),
-            BODY: _word_field(analyzer, stored=False),  # the text lives in NBODY + BODY_DIFF
+            TITLE: WordsField(analyzer, stored=True),
+            BODY: WordsField(analyzer, stored=False),  # the text lives in NBODY + BODY_DIFF
             BODY_DIFF: fields.STORED(),
             UNITS: UnitsField(),
             TUNITS: UnitsField(),

@@ -11,7 +11,7 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.query import Every, Term
 from whoosh.writing import SegmentWriter
 
-from newsearch.codec import NewsCodec, decode_postings, encode_postings
+from newsearch.codec import TERMS_PER_BLOCK, NewsCodec, decode_postings, encode_postings
 
 
 @pytest.mark.parametrize(
@@ -59,6 +59,36 @@ def test_terms_statistics_and_matchers_across_fields(tmp_path: Path) -> None:
         assert len(searcher.search(Term("a", "y"), limit=None)) == 400
         assert searcher.doc_count() == 600 == len(searcher.search(Every(), limit=None))
         assert sorted(searcher.suggest("b", "betta", maxdist=1)) == ["beta"]
+
+
+def test_a_vocabulary_of_many_blocks_reads_back_term_by_term(tmp_path: Path) -> None:
+    # Far more terms than one block holds, with lengths and shared prefixes that make
+    # byte order differ from insertion order; each term is in a known set of documents.
+    n_terms = TERMS_PER_BLOCK * 7 + 13
+    words = [f"w{i * 7919 % 100_003:05d}" + "x" * (i % 3) for i in range(n_terms)]
+    schema = fields.Schema(k=fields.KEYWORD(), n=fields.ID(stored=True))
+    schema["k"].format = formats.Existence()
+    ix = FileStorage(str(tmp_path)).create_index(schema, indexname="t")
+    writer = SegmentWriter(ix, codec=NewsCodec())
+    for d in range(50):
+        writer.add_document(k=" ".join(w for i, w in enumerate(words) if i % 50 == d or i % 7 == d % 7), n=str(d))
+    writer.commit()
+    expected = {w: [d for d in range(50) if i % 50 == d or i % 7 == d % 7] for i, w in enumerate(words)}
+    ordered = sorted(w.encode() for w in words)
+    with ix.searcher() as searcher:
+        reader = searcher.reader()
+        assert list(reader.lexicon("k")) == ordered
+        for word, docs in expected.items():
+            assert reader.doc_frequency("k", word) == len(docs)
+            assert list(searcher.docs_for_query(Term("k", word))) == docs
+        # Lookups between terms and past either end, at block edges too.
+        for i in (0, TERMS_PER_BLOCK - 1, TERMS_PER_BLOCK, 5 * TERMS_PER_BLOCK, len(ordered) - 1):
+            term = ordered[i]
+            assert list(reader.expand_prefix("k", term.decode())) == [t for t in ordered if t.startswith(term)]
+            assert ("k", term + b"!") not in reader
+        assert ("k", b"a") not in reader and ("k", b"zzz") not in reader
+        assert list(reader.expand_prefix("k", "zz")) == []
+        assert list(reader.terms_from("k", "w5"))[:2] == [("k", t) for t in ordered if t >= b"w5"][:2]
 
 
 @pytest.mark.parametrize(

@@ -281,6 +281,47 @@ def markdown_to_html(source: str) -> str:
     return _markdown().render(source)
 
 
+# What the inline tokens of a Markdown paragraph contribute to its text, as the
+# rendered HTML would give it: breaks as the newlines of <br />\n and \n.
+_INLINE_TEXT = {"text": None, "text_special": None, "code_inline": None, "softbreak": "\n", "hardbreak": "\n\n"}
+_INLINE_SKIP = frozenset(
+    "strong_open strong_close em_open em_close s_open s_close link_open link_close".split()
+)
+
+
+def markdown_text(source: str) -> str | None:
+    """The text :func:`soup_to_text` gives for rendered Markdown, read straight from
+    markdown-it's tokens (no HTML, no parse tree); None when the Markdown embeds
+    HTML, which only a real HTML parser reads right."""
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for token in _markdown().parse(source):
+        kind = token.type
+        if kind == "inline":
+            for child in token.children or ():
+                ckind = child.type
+                if ckind in _INLINE_TEXT:
+                    current.append(_INLINE_TEXT[ckind] or child.content)
+                elif ckind == "image":
+                    continue  # an <img>: its alt text is an attribute, not text
+                elif ckind not in _INLINE_SKIP:
+                    return None  # html_inline, or a token this reader does not know
+        elif kind in ("fence", "code_block"):
+            paragraphs.append("".join(current))
+            paragraphs.append(token.content)
+            current = []
+        elif kind == "html_block":
+            return None
+        elif token.hidden:
+            continue  # the <p> a tight list leaves out
+        else:  # a block element opens or closes (or an <hr>): a paragraph boundary
+            paragraphs.append("".join(current))
+            current = []
+    paragraphs.append("".join(current))
+    cleaned = (_clean_paragraph(p) for p in paragraphs)
+    return "\n\n".join(p for p in cleaned if p)
+
+
 def _soup(html: str) -> Any:
     from bs4 import BeautifulSoup
 
@@ -349,6 +390,10 @@ def render_body(source: str, *, is_html: bool, want_title: bool) -> _Body:
     url = None
     if not is_html:
         source, url = _strip_trailer(source)
+        if not want_title:
+            text = markdown_text(source)
+            if text is not None:
+                return _Body(text, None, url)
         html = markdown_to_html(source)
     else:
         html = source

@@ -19,6 +19,8 @@ from newsearch.ingest import (
     SUPPORTED_SUFFIXES,
     ParsedFile,
     html_to_text,
+    markdown_text,
+    markdown_to_html,
     iter_source_files,
     parse_bytes,
     read_bytes,
@@ -1042,3 +1044,44 @@ def test_corpus_spot_checks(real_corpus: Path, real_posts: dict[Path, ParsedFile
 
     [howto] = real_posts[real_corpus / "terminus2049" / "_posts" / "2018-04-01-how-to-participate-in-terminus.md"].articles
     assert "图注用 <center>图注</center> 居中" in howto.body
+
+
+# --------------------------------------------------------------------------- Markdown text from tokens
+
+MARKDOWN_CASES = [
+    "第一段**粗体**和*斜体*和[链接](http://example.com)和`代码`。\n\n第二段",
+    "软换行\n接着写\nthen English\nwords",
+    "硬换行  \n下一行\n\n反斜杠硬换行\\\n下一行",
+    "- 列表一\n- 列表二\n  - 子项\n\n1. 有序\n2. 列表\n\n- 松散\n\n- 列表",
+    "| 甲 | 乙 |\n|---|---|\n| 一 | 二 |\n| 三 | 四 |",
+    "```python\nprint('代码块')\n\nx = 1\n```\n\n    缩进代码\n    第二行\n\n段落",
+    "> 引用 &amp; 实体 &copy; &#x4e2d;\n>\n> > 嵌套引用",
+    "![图片说明](a.png) 图后文字\n\n---\n\n分隔线之后\n\n***",
+    "## 二级标题\n\n正文\n\n标题下划线\n========\n\n第三",
+    "转义 \\* 星号 \\_ 下划线 \\# 井号 ~~删除线~~",
+    "全角　空格　和\t制表符   多个空格",
+    "",
+    "   \n\n  ",
+    "[空链接]()和<https://example.com/auto>自动链接和 www 网址",
+]
+
+
+@pytest.mark.parametrize("source", MARKDOWN_CASES)
+def test_markdown_text_equals_the_text_of_the_rendered_html(source: str) -> None:
+    assert markdown_text(source) == html_to_text(markdown_to_html(source))
+
+
+@pytest.mark.parametrize("source", ["正文<br>换行", "<div>块</div>\n\n正文", "正文 <span>行内</span> HTML"])
+def test_markdown_text_leaves_embedded_html_to_the_html_parser(source: str) -> None:
+    assert markdown_text(source) is None
+
+
+def test_markdown_text_equals_the_rendered_text_on_every_real_post(corpus: Path) -> None:
+    checked = 0
+    for path in sorted((corpus / "terminus2049" / "_posts").glob("*.md")):
+        body = path.read_text(encoding="utf-8").split("\n---", 2)[-1]
+        fast = markdown_text(body)
+        if fast is not None:
+            checked += 1
+            assert fast == html_to_text(markdown_to_html(body)), path.name
+    assert checked >= 150  # most posts are plain Markdown

@@ -140,34 +140,53 @@ def _children_map() -> dict[int, list[int]]:
     return kids
 
 
-def _tree_rss(root: int) -> tuple[int, int]:
-    """(summed RSS in bytes, number of processes) of ``root`` and its descendants."""
+def _pss(pid: int) -> int:
+    """Proportional set size in bytes: each page shared with other processes counts
+    its share only, so summing it over a tree after fork counts every page once."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _tree_memory(root: int, *, pss: bool) -> tuple[int, int, int]:
+    """(summed RSS, summed PSS or 0, number of processes) of ``root`` and its descendants."""
     kids = _children_map()
-    total = count = 0
+    rss = proportional = count = 0
     todo = [root]
     while todo:
         pid = todo.pop()
         try:
             with open(f"/proc/{pid}/statm", "rb") as f:
-                total += int(f.read().split()[1]) * _PAGE
+                rss += int(f.read().split()[1]) * _PAGE
             count += 1
         except (OSError, IndexError, ValueError):
             pass
+        if pss:
+            proportional += _pss(pid)
         todo.extend(kids.get(pid, ()))
-    return total, count
+    return rss, proportional, count
 
 
 def _watch(pid: int, poll: float) -> dict[str, Any]:
     """Poll the process tree of ``pid`` until it exits; reap it with wait4."""
     started = time.perf_counter()
-    peak_tree = 0
+    peak_tree = peak_pss = 0
     peak_procs = 0
+    polls = 0
     while True:
         done, status, usage = os.wait4(pid, os.WNOHANG)
         if done == pid:
             break
-        rss, procs = _tree_rss(pid)
+        # PSS costs a walk of the page tables: read it every fourth poll.
+        rss, pss, procs = _tree_memory(pid, pss=polls % 4 == 0)
+        polls += 1
         peak_tree = max(peak_tree, rss)
+        peak_pss = max(peak_pss, pss)
         peak_procs = max(peak_procs, procs)
         time.sleep(poll)
     seconds = time.perf_counter() - started
@@ -178,6 +197,8 @@ def _watch(pid: int, poll: float) -> dict[str, Any]:
         "peak_rss_mb": usage.ru_maxrss * 1024 / 1e6,
         # summed RSS of the whole tree at the worst poll: counts pages shared after fork once per process
         "peak_tree_rss_mb": max(peak_tree, usage.ru_maxrss * 1024) / 1e6,
+        # summed PSS of the tree at the worst poll: the memory the tree really holds
+        "peak_tree_pss_mb": peak_pss / 1e6,
         "peak_procs": peak_procs,
         "cpu_seconds": usage.ru_utime + usage.ru_stime,
     }
@@ -191,7 +212,8 @@ def measure_command(argv: Sequence[str], *, poll: float = 0.05, cwd: str | Path 
     from ``wait4``'s ru_maxrss, which includes descendants it waited for),
     peak_tree_rss_mb (peak of the summed RSS of the process and its
     descendants, polled every ``poll`` s; an upper bound when processes share
-    pages after fork), peak_procs and cpu_seconds.  stdout/stderr are inherited.
+    pages after fork), peak_tree_pss_mb (the same with PSS, which counts a
+    shared page once), peak_procs and cpu_seconds.  stdout/stderr are inherited.
     """
     proc = subprocess.Popen(list(argv), cwd=cwd, env=env)
     try:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,7 +103,7 @@ def update_index(
 
     # Plan: which files must be read, which are gone.
     seen: set[str] = set()
-    to_read: list[tuple[str, os.stat_result]] = []
+    to_read: list[tuple[str, int, int]] = []  # (path, size, mtime_ns): a few bytes per file
     for file in iter_source_files(roots):
         path = _absolute(file)
         if path in seen:
@@ -118,7 +118,7 @@ def update_index(
         if entry is not None and entry.size_mtime == f"{st.st_size}:{st.st_mtime_ns}".encode("ascii"):
             report.unchanged += 1
             continue
-        to_read.append((path, st))
+        to_read.append((path, st.st_size, st.st_mtime_ns))
     gone = [p for p in indexed if p not in seen and _under(p, roots)]
 
     max_bytes = int(config.indexing.max_file_mb * 1_000_000)
@@ -165,25 +165,24 @@ _MEMORY_PER_TEXT_BYTE = 6
 
 
 def _jobs(
-    to_read: list[tuple[str, os.stat_result]], indexed: dict[str, _Indexed], config: Config, processes: int
-) -> list[list[FileJob]]:
-    """Cut the files into jobs: small enough to keep every worker busy and to stay
-    within ``indexing.memory_mb`` per worker, at most ``indexing.batch_size`` files."""
+    to_read: list[tuple[str, int, int]], indexed: dict[str, _Indexed], config: Config, processes: int
+) -> Iterator[list[FileJob]]:
+    """Cut the files into jobs, made as the workers need them: small enough to keep
+    every worker busy and to stay within ``indexing.memory_mb`` per worker, at most
+    ``indexing.batch_size`` files."""
     count = min(config.indexing.batch_size, max(64, -(-len(to_read) // (2 * processes))))
     budget = config.indexing.memory_mb * 1_000_000 // _MEMORY_PER_TEXT_BYTE
-    jobs: list[list[FileJob]] = []
     job: list[FileJob] = []
     size = 0
-    for path, st in to_read:
-        if job and (len(job) >= count or size + st.st_size > budget):
-            jobs.append(job)
+    for path, file_size, mtime_ns in to_read:
+        if job and (len(job) >= count or size + file_size > budget):
+            yield job
             job, size = [], 0
         previous = indexed[path].digest if path in indexed else None
-        job.append(FileJob(path, st.st_size, st.st_mtime_ns, previous))
-        size += st.st_size
+        job.append(FileJob(path, file_size, mtime_ns, previous))
+        size += file_size
     if job:
-        jobs.append(job)
-    return jobs
+        yield job
 
 
 class _Committer(NewsWriter):  # type: ignore[misc]

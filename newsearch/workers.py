@@ -10,11 +10,12 @@ segment that is never committed is removed by the next run.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import queue
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,20 +137,43 @@ class WorkerPool:
         self.max_bytes = max_bytes
         self._procs: list[Any] = []
 
-    def map(self, batches: list[list[FileJob]]) -> Iterator[JobResult]:
-        if self.processes <= 1 or len(batches) <= 1:
+    def map(self, batches: Iterable[list[FileJob]]) -> Iterator[JobResult]:
+        """Run every job of ``batches`` (consumed as the workers need them, so a
+        million files are never all planned in memory); yield results in job order."""
+        batches = iter(batches)
+        if self.processes <= 1:
             for number, jobs in enumerate(batches):
                 yield run_job(*self.args, number, jobs, self.max_bytes)
+            return
+        first = next(batches, None)
+        second = next(batches, None) if first is not None else None
+        if second is None:  # nothing to share out: no processes to start
+            if first is not None:
+                yield run_job(*self.args, 0, first, self.max_bytes)
             return
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         ctx = multiprocessing.get_context(method)
         inbox, outbox = ctx.Queue(), ctx.Queue()
-        for number, jobs in enumerate(batches):
-            inbox.put((number, jobs))
-        workers = min(self.processes, len(batches))
-        for _ in range(workers):
-            inbox.put(None)
-        for _ in range(workers):
+        pending = itertools.chain([first, second], batches)
+        sent = 0
+        finished = False
+
+        def feed() -> None:
+            # One job for each worker, one waiting: enough to keep them busy.
+            nonlocal sent, finished
+            while not finished and sent - next_number < 2 * self.processes:
+                jobs = next(pending, None)
+                if jobs is None:
+                    finished = True
+                    for _ in range(self.processes):
+                        inbox.put(None)
+                    return
+                inbox.put((sent, jobs))
+                sent += 1
+
+        next_number = 0
+        feed()
+        for _ in range(self.processes):
             proc = ctx.Process(
                 target=_worker_main,
                 args=(*self.args, inbox, outbox, self.max_bytes),
@@ -158,9 +182,8 @@ class WorkerPool:
             proc.start()
             self._procs.append(proc)
         waiting: dict[int, JobResult] = {}
-        next_number = 0
         try:
-            while next_number < len(batches):
+            while not finished or next_number < sent:
                 while next_number not in waiting:
                     try:
                         item = outbox.get(timeout=1.0)
@@ -173,6 +196,7 @@ class WorkerPool:
                     waiting[item.number] = item
                 yield waiting.pop(next_number)
                 next_number += 1
+                feed()
         finally:
             self.close()
 

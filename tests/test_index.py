@@ -329,3 +329,22 @@ def test_parallel_workers_give_the_same_index_as_one(tmp_path: Path, posts: Path
     assert results[1] == results[2]
     assert results[1][0] == 5
     assert [where for where, _ in results[1][1]] == ["dup-a", "dup-b"]  # the indexed owner keeps the id
+
+
+def test_many_more_jobs_than_workers_are_fed_and_committed_in_order(tmp_path: Path) -> None:
+    from newsearch import Config
+
+    folder = tmp_path / "many"
+    for i in range(40):
+        write_post(folder, f"{i:02d}.md", f"第{i}篇", f"编号{i:02d}的正文。" + ("重复" if i % 10 == 0 else ""))
+    write_post(folder, "zz.md", "冒名", "与第零篇同名", extra="id: '00'")  # loses: 00.md comes first
+    results = {}
+    for workers in (1, 2):
+        config = Config.from_dict({"indexing": {"workers": workers, "batch_size": 1}})
+        ix = NewsIndex.create(tmp_path / f"index{workers}", config=config)
+        report = ix.update([folder])
+        results[workers] = (report.indexed, [f.path for f in report.failed], len(ix), ix.search("重复").total)
+        assert ix.get("00").title == "第0篇"
+    assert results[1] == results[2]
+    assert results[1][0] == 40 and results[1][2] == 40 and results[1][3] == 4
+    assert [Path(p).name for p in results[1][1]] == ["zz.md"]

@@ -84,18 +84,9 @@ def count(searcher: Any, q: Any, flt: Any = None) -> int:
     for leaf, _base in searcher.leaf_searchers():
         segment = _Segment(searcher, leaf)
         within = segment.docs(flt) if flt is not None else None
-        found = segment.docs(_required(q), within)
+        found = segment.docs(q, within)  # docs() skips the ranking-only parts
         total += len(found - segment.deleted) if segment.deleted else len(found)
     return total
-
-
-def _required(q: Any) -> Any:
-    """``q`` without its optional (ranking-only) parts: the same matches, fewer terms."""
-    if isinstance(q, wq.AndMaybe):
-        return _required(q.a)
-    if isinstance(q, (wq.And, wq.Or, wq.Not)):
-        return q.apply(_required)
-    return q
 
 
 class _Segment:

@@ -501,9 +501,12 @@ class _Cursor(base.FieldCursor):  # type: ignore[misc]
 
 
 def _field_lengths(lengths: Any, fieldname: str) -> array:
-    """Every document's length in ``fieldname`` (the per-document reader of the new segment)."""
+    """Every document's length in ``fieldname`` (the per-document reader of the new segment).
+
+    Whoosh answers None, not 0, for a document with nothing in the field (an
+    article that is only front matter)."""
     count = lengths._doccount  # noqa: SLF001
-    return array("I", (lengths.doc_field_length(d, fieldname) for d in range(count)))
+    return array("I", (lengths.doc_field_length(d, fieldname) or 0 for d in range(count)))
 
 
 class TermStream:

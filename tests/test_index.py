@@ -331,6 +331,16 @@ def test_parallel_workers_give_the_same_index_as_one(tmp_path: Path, posts: Path
     assert [where for where, _ in results[1][1]] == ["dup-a", "dup-b"]  # the indexed owner keeps the id
 
 
+def test_an_article_with_an_empty_body_among_others_is_indexed(tmp_path: Path, posts: Path) -> None:
+    # Whoosh gives no length for an empty field; the segment writer must still cope.
+    (posts / "only-front-matter.md").write_text("---\ntitle: 只有标题的文章\n---\n", encoding="utf-8")
+    ix = NewsIndex.create(tmp_path / "index")
+    report = ix.update([posts])
+    assert report.failed == [] and len(ix) == 5
+    assert [h.id for h in ix.search("只有标题").hits] == ["only-front-matter"]
+    assert ix.search("客服").total == 2
+
+
 def test_many_more_jobs_than_workers_are_fed_and_committed_in_order(tmp_path: Path) -> None:
     from newsearch import Config
 

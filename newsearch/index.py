@@ -26,7 +26,7 @@ from .query import parse
 from .results import IndexReport, IndexStats, SearchResults
 from .schema import ID, NBODY, stored_to_article
 from .search import DateLike, collect_stats, run_search
-from .store import Manifest, Store
+from .store import Manifest, Store, open_searcher
 from .synonyms import Synonyms, load_synonyms
 
 __all__ = ["NewsIndex"]
@@ -118,15 +118,14 @@ class NewsIndex:
     def _searcher(self) -> Any:
         """A searcher on the latest committed state, reused between calls.
 
-        Reusing it keeps segment readers (and their loaded term tables) open;
-        ``refresh`` reopens only what changed when another writer committed.
+        Reusing it keeps segment readers (and what was read from them) open;
+        when another writer committed, only the segments that changed are
+        reopened.
         """
         self._follow_manifest()
         searcher = self._cached_searcher
-        if searcher is None:
-            searcher = self._whoosh().searcher()
-        elif not searcher.up_to_date():
-            searcher = searcher.refresh()
+        if searcher is None or not searcher.up_to_date():
+            searcher = open_searcher(self._whoosh(), searcher)
         self._cached_searcher = searcher
         return contextlib.nullcontext(searcher)
 

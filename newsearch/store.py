@@ -30,7 +30,7 @@ from whoosh.filedb.filestore import FileStorage
 from .errors import IndexLockedError, IndexNotFoundError, SchemaMismatchError
 from .schema import ANALYZER_ID, SCHEMA_VERSION, build_schema
 
-__all__ = ["IndexStorage", "Manifest", "Store"]
+__all__ = ["IndexStorage", "Manifest", "Store", "open_searcher"]
 
 MANIFEST_NAME = "newsearch.json"
 LOCK_NAME = "newsearch.lock"
@@ -79,6 +79,46 @@ class IndexStorage(FileStorage):  # type: ignore[misc]
 
     def temp_storage(self, name: str | None = None) -> FileStorage:
         return super().temp_storage(f"{name or 'w'}.{os.getpid()}.{secrets.token_hex(4)}")
+
+
+def open_searcher(ix: Any, previous: Any = None) -> Any:
+    """A searcher on the latest committed state of ``ix``, reusing the segment readers of
+    ``previous`` (which must not be used afterwards) for segments that did not change.
+
+    Whoosh's own ``Searcher.refresh`` is not safe: it matches segments by name
+    only, so a reader kept its old deletions after a segment gained some (an
+    edited article showed twice), and it re-added segments the new state no
+    longer has.  A reader is reused here only when its segment has the same
+    name and the same deleted documents.
+    """
+    from whoosh.index import TOC
+    from whoosh.reading import EmptyReader, MultiReader, SegmentReader
+    from whoosh.searching import Searcher
+
+    toc = TOC.read(ix.storage, ix.indexname)
+    reusable: dict[tuple[str, frozenset[int]], Any] = {}
+    if previous is not None:
+        for reader, _offset in previous.reader().leaf_readers():
+            segment = reader.segment()
+            if segment is not None:
+                reusable[(segment.segment_id(), _deleted(segment))] = reader
+    readers = []
+    for segment in toc.segments:
+        found = reusable.pop((segment.segment_id(), _deleted(segment)), None)
+        readers.append(found if found is not None else SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation))
+    for leftover in reusable.values():
+        leftover.close()
+    if not readers:
+        reader: Any = EmptyReader(toc.schema)
+    elif len(readers) == 1:
+        reader = readers[0]
+    else:
+        reader = MultiReader(readers, generation=toc.generation)
+    return Searcher(reader, fromindex=ix)
+
+
+def _deleted(segment: Any) -> frozenset[int]:
+    return frozenset(segment.deleted_docs()) if segment.has_deletions() else frozenset()
 
 
 class Store:

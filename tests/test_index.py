@@ -341,6 +341,24 @@ def test_an_article_with_an_empty_body_among_others_is_indexed(tmp_path: Path, p
     assert ix.search("客服").total == 2
 
 
+def test_an_open_index_sees_an_edited_article_once(tmp_path: Path, posts: Path) -> None:
+    # One segment per file; editing one file deletes its document in an old segment.
+    from newsearch import Config
+
+    ix = NewsIndex.create(tmp_path / "index", config=Config.from_dict({"indexing": {"batch_size": 1}}))
+    ix.update([posts])
+    assert [h.title for h in ix.search("智能客服").hits] == ["智能客服走进银行"]  # a searcher is now open
+    with ix._searcher() as searcher:  # noqa: SLF001 - checking which segment readers are kept
+        before = {id(r) for r, _ in searcher.reader().leaf_readers()}
+    write_post(posts, "2021-06-15-b.md", "智能客服改版", "改写后的正文。")
+    ix.update([posts])
+    assert [(h.id, h.title) for h in ix.search("智能客服").hits] == [("2021-06-15-b", "智能客服改版")]
+    assert ix.search("网点").total == 0 and len(ix) == 4
+    with ix._searcher() as searcher:  # noqa: SLF001
+        after = [id(r) for r, _ in searcher.reader().leaf_readers()]
+    assert len(before & set(after)) == 3  # the three untouched segments keep their readers
+
+
 def test_many_more_jobs_than_workers_are_fed_and_committed_in_order(tmp_path: Path) -> None:
     from newsearch import Config
 

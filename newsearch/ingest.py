@@ -95,7 +95,7 @@ def iter_source_files(paths: Iterable[str | Path]) -> Iterator[Path]:
 
 
 def decode(data: bytes, path: str | Path) -> tuple[str, str, list[str]]:
-    """Decode a file's bytes: UTF-8 (with or without BOM), UTF-16 with BOM, GB18030.
+    """Decode a file's bytes: UTF-8 (with or without BOM), UTF-16 with BOM, GB18030/GBK or Big5.
 
     Returns (text, encoding name, warnings).  Bytes that fit no encoding are
     replaced and a warning says so, so the article is not lost.
@@ -113,12 +113,39 @@ def decode(data: bytes, path: str | Path) -> tuple[str, str, list[str]]:
     try:
         text, encoding = data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError as utf8_error:
-        try:
-            text, encoding = data.decode("gb18030"), "gb18030"
-        except UnicodeDecodeError:
+        found = _chinese_legacy_encoding(data)
+        if found is not None:
+            text, encoding = found
+            warnings.append(f"not UTF-8: decoded as {_ENCODING_NAMES[encoding]}")
+        else:
             text, encoding = data.decode("utf-8", errors="replace"), "utf-8"
             warnings.append(f"invalid UTF-8 at byte {utf8_error.start}; undecodable bytes replaced with U+FFFD")
     return text.replace("\r\n", "\n").replace("\r", "\n"), encoding, warnings
+
+
+_ENCODING_NAMES = {"gb18030": "GB18030 (GBK)", "big5": "Big5"}
+_DOUBLE_BYTE = re.compile(rb"[\x81-\xfe][\x40-\xfe]")
+
+
+def _chinese_legacy_encoding(data: bytes) -> tuple[str, str] | None:
+    """(text, "gb18030" or "big5") for bytes in one of the legacy Chinese encodings.
+
+    Most Big5 byte pairs are valid GBK too, so decoding without error proves
+    little.  Simplified Chinese text in GB18030 keeps nearly every character
+    in GB2312, where both bytes are 0xA1 or above; Big5 puts a second byte
+    below 0xA1 in about a third of its common characters (臺 is BB 4F).  So
+    bytes with more than 5% of such pairs are read as Big5 when they decode
+    as Big5.  A text of a few characters that all fit both is read as GB18030.
+    """
+    pairs = _DOUBLE_BYTE.findall(data)
+    outside_gb2312 = sum(1 for pair in pairs if pair[0] < 0xA1 or pair[1] < 0xA1)
+    order = ("gb18030", "big5") if outside_gb2312 <= 0.05 * len(pairs) else ("big5", "gb18030")
+    for encoding in order:
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    return None
 
 
 # --------------------------------------------------------------------------- front matter

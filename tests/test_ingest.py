@@ -785,7 +785,8 @@ def check_encoded_post(article: Article) -> None:
 def test_encodings(tmp_path: Path, data: bytes, encoding: str) -> None:
     path = write(tmp_path, "post.md", data)
     parsed = read_file(path)
-    assert (parsed.encoding, parsed.warnings, parsed.errors) == (encoding, [], [])
+    notes = ["not UTF-8: decoded as GB18030 (GBK)"] if encoding == "gb18030" else []
+    assert (parsed.encoding, parsed.warnings, parsed.errors) == (encoding, notes, [])
     [article] = parsed.articles
     check_encoded_post(article)
     assert article.content_hash == content_hash(data)
@@ -1085,3 +1086,51 @@ def test_markdown_text_equals_the_rendered_text_on_every_real_post(corpus: Path)
             checked += 1
             assert fast == html_to_text(markdown_to_html(body)), path.name
     assert checked >= 150  # most posts are plain Markdown
+
+
+# Traditional-script news as a Taiwanese or Hong Kong archive keeps it, in Big5.
+BIG5_POST = """---
+title: 臺灣證券交易所今日開盤
+date: 2021-12-25
+tags: [股市, 臺灣]
+---
+
+臺灣加權指數今日開盤上漲，電子類股領漲，外資買超新臺幣五十億元。
+
+分析師認為，市場對於央行升息的預期已經反映在股價之中。
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        (BIG5_POST, "big5"),
+        (BIG5_POST.replace("\n", "\r\n"), "big5"),
+        ("---\ntitle: 臺灣新聞\n---\n\n股市上漲。\n", "big5"),  # a few characters only
+        (ENCODED_POST, "gbk"),  # GBK is the two-byte part of GB18030
+        ("---\ntitle: 港股收评\n---\n\n恒指收涨。\n", "gbk"),
+    ],
+    ids=["big5", "big5-crlf", "big5-short", "gbk", "gbk-short"],
+)
+def test_big5_and_gbk_are_told_apart(tmp_path: Path, text: str, encoding: str) -> None:
+    data = text.encode(encoding)
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")
+    parsed = read_file(write(tmp_path, "post.md", data))
+    assert parsed.encoding == ("gb18030" if encoding == "gbk" else encoding)
+    name = "GB18030 (GBK)" if encoding == "gbk" else "Big5"
+    assert parsed.warnings == [f"not UTF-8: decoded as {name}"] and parsed.errors == []
+    [article] = parsed.articles
+    assert article.title == text.split("title: ", 1)[1].split("\n", 1)[0].strip()
+    assert article.body == text.replace("\r\n", "\n").split("---\n", 2)[2].strip()
+
+
+def test_a_big5_article_is_found_by_its_simplified_words(tmp_path: Path) -> None:
+    from newsearch import NewsIndex
+
+    write(tmp_path / "posts", "tw.md", BIG5_POST.encode("big5"))
+    ix = NewsIndex.create(tmp_path / "index")
+    report = ix.update([tmp_path / "posts"])
+    assert report.failed == []
+    assert [h.id for h in ix.search("台湾加权指数").hits] == ["tw"]  # simplified query, traditional text
+    assert [h.id for h in ix.search("外資買超").hits] == ["tw"]

@@ -20,7 +20,7 @@ from typing import Any
 
 from .config import Config
 from .documents import Article
-from .errors import ArticleNotFoundError, IndexNotFoundError, InvalidArgumentError
+from .errors import ArticleNotFoundError, InvalidArgumentError
 from .indexer import ProgressCallback, reanalyze, update_index
 from .query import parse
 from .results import IndexReport, IndexStats, SearchResults
@@ -85,8 +85,7 @@ class NewsIndex:
         one completes, then the new one takes its place.
         """
         store = Store(path)
-        if store.path.exists() and not store.path.is_dir():
-            raise IndexNotFoundError(store.path, f"The index path {store.path} is a file, not an index folder.")
+        store.check_folder()
         cfg = _config(path, config)
         if store.exists() and not replace:
             return cls(store, store.read_manifest(), cfg, published=True)

@@ -27,7 +27,7 @@ from typing import Any
 from whoosh import index as windex
 from whoosh.filedb.filestore import FileStorage
 
-from .errors import IndexLockedError, IndexNotFoundError, SchemaMismatchError
+from .errors import IndexLockedError, IndexNotFoundError, InvalidArgumentError, SchemaMismatchError
 from .schema import ANALYZER_ID, SCHEMA_VERSION, build_schema
 
 __all__ = ["IndexStorage", "Manifest", "Store", "open_searcher"]
@@ -142,12 +142,15 @@ class Store:
         except OSError:
             return None
 
+    def check_folder(self) -> None:
+        """:class:`InvalidArgumentError` when the index path is a file: a wrong
+        ``--index``, not a missing or damaged index."""
+        if self.path.exists() and not self.path.is_dir():
+            raise InvalidArgumentError("index", f"{self.path} is a file, not an index folder.")
+
     def read_manifest(self) -> Manifest:
         """The manifest, or :class:`IndexNotFoundError` / :class:`SchemaMismatchError`."""
-        if self.path.exists() and not self.path.is_dir():
-            raise IndexNotFoundError(
-                self.path, f"The index path {self.path} is a file, not an index folder."
-            )
+        self.check_folder()
         try:
             raw = self.manifest_path.read_text(encoding="utf-8")
         except FileNotFoundError:

@@ -119,6 +119,16 @@ def test_bad_option_values_give_one_line_and_exit_2(index_dir: Path, args: list[
     assert len(lines) == 1 and lines[0].startswith("Error: ") and needle in lines[0]
 
 
+@pytest.mark.parametrize("command", [["search", "客服"], ["index", "."], ["stats"], ["show", "x"]])
+def test_an_index_path_that_is_a_file_is_a_bad_option(tmp_path: Path, command: list[str]) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not an index", encoding="utf-8")
+    result = run(*command, "--index", a_file)
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert result.output.strip() == f"Error: Invalid value for --index: {a_file} is a file, not an index folder."
+    assert a_file.read_text(encoding="utf-8") == "not an index"
+
+
 def test_missing_index_is_a_clear_error(tmp_path: Path) -> None:
     result = run("search", "客服", "--index", tmp_path / "nothing")
     assert result.exit_code == 1

@@ -33,6 +33,7 @@ __all__ = [
     "NewsIndex",
     "NewsearchError",
     "SchemaMismatchError",
+    "StrictIndexingError",
     "SearchResults",
     "Snippet",
     "__version__",
@@ -55,6 +56,7 @@ _HOMES = {
     "InvalidArgumentError": "errors",
     "NewsearchError": "errors",
     "SchemaMismatchError": "errors",
+    "StrictIndexingError": "errors",
 }
 
 if TYPE_CHECKING:
@@ -69,6 +71,7 @@ if TYPE_CHECKING:
         InvalidArgumentError,
         NewsearchError,
         SchemaMismatchError,
+        StrictIndexingError,
     )
     from .index import NewsIndex
     from .results import Hit, IndexReport, IndexStats, SearchResults, Snippet

@@ -18,7 +18,7 @@ import typer
 
 from . import __version__
 from .config import Config, default_index_dir
-from .errors import InvalidArgumentError, NewsearchError
+from .errors import InvalidArgumentError, NewsearchError, StrictIndexingError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -105,6 +105,7 @@ def index_command(
     config: ConfigOption = None,
     as_json: JsonOption = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also list warnings (guessed encodings, unreadable dates...).")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Stop at the first file that fails, committing nothing.")] = False,
 ) -> None:
     """Index posts, incrementally: new and changed files are (re)indexed, deleted ones removed."""
     from .index import NewsIndex
@@ -115,12 +116,16 @@ def index_command(
         cfg = _config(index_dir, config)
         ix = NewsIndex.create(index_dir, config=cfg, replace=rebuild)
         bar = _ProgressBar() if sys.stderr.isatty() and not as_json else None
+        failures_path = index_dir / FAILURES_FILE
         try:
-            report = ix.update(paths, progress=bar)
+            report = ix.update(paths, progress=bar, strict=strict)
+        except StrictIndexingError as exc:
+            failures_path.write_text("".join(f"{f}\n" for f in exc.failed), encoding="utf-8")
+            typer.echo(f"Error: {exc}", err=True)
+            return EXIT_FAILED_FILES
         finally:
             if bar is not None:
                 bar.close()
-        failures_path = index_dir / FAILURES_FILE
         if report.failed:
             failures_path.write_text("".join(f"{f}\n" for f in report.failed), encoding="utf-8")
         elif failures_path.exists():

@@ -11,7 +11,8 @@ caller (the CLI, a server, your program) can catch that one class::
     ├── ArticleNotFoundError   no article has the given id
     ├── QuerySyntaxError       a query could not be parsed (search falls back to keywords)
     ├── InvalidArgumentError   a bad argument value (a date, a limit, a sort order)
-    └── ConfigError            a configuration file is missing or malformed
+    ├── ConfigError            a configuration file is missing or malformed
+    └── StrictIndexingError    a strict update met a file it could not index
 
 Messages are full sentences that say what to do next.
 """
@@ -19,6 +20,7 @@ Messages are full sentences that say what to do next.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "ArticleNotFoundError",
@@ -30,6 +32,7 @@ __all__ = [
     "NewsearchError",
     "QuerySyntaxError",
     "SchemaMismatchError",
+    "StrictIndexingError",
 ]
 
 
@@ -123,3 +126,17 @@ class ConfigError(NewsearchError):
         self.path = None if path is None else str(path)
         where = f"{self.path}: " if self.path else ""
         super().__init__(f"{where}{message}")
+
+
+class StrictIndexingError(NewsearchError):
+    """A strict update stopped at a file it could not index; nothing of it was committed.
+
+    ``failed`` lists the failures met (:class:`~newsearch.results.FileFailure`)."""
+
+    def __init__(self, failed: list[Any]) -> None:
+        self.failed = list(failed)
+        first = self.failed[0] if self.failed else "?"
+        super().__init__(
+            f"{first}. Nothing was committed (strict mode); fix or remove the file and run again, "
+            "or index without --strict to skip the files that fail."
+        )

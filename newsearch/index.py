@@ -144,19 +144,23 @@ class NewsIndex:
 
     # ------------------------------------------------------------------ updating
 
-    def update(self, paths: Iterable[str | Path], *, progress: ProgressCallback | None = None) -> IndexReport:
+    def update(
+        self, paths: Iterable[str | Path], *, progress: ProgressCallback | None = None, strict: bool = False
+    ) -> IndexReport:
         """Index the files and folders in ``paths`` incrementally and return what was done.
 
         New and changed files are (re)indexed, unchanged ones are skipped
         without being analyzed, and articles whose files disappeared from
         under ``paths`` are removed.  Files that cannot be parsed are listed
-        in ``report.failed``; they never stop the run.
+        in ``report.failed``; they never stop the run, unless ``strict``:
+        then the first one raises :class:`StrictIndexingError` and the index
+        stays as it was.
         """
         paths = list(paths)
         with self._store.write_lock():
             self._follow_manifest(force=True)
             notes, reanalyzed = self._apply_analysis_changes()
-            report = update_index(self._whoosh(), paths, self._config, progress=progress)
+            report = update_index(self._whoosh(), paths, self._config, progress=progress, strict=strict)
             report.notes[:0] = notes
             report.reanalyzed = reanalyzed
             if not self._published:

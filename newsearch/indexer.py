@@ -11,7 +11,8 @@ One run compares the files under the given paths with what the index holds
   previous version, if any, stays in the index.
 
 Work is committed every ``indexing.batch_size`` files, so an interrupted run
-loses at most one batch and the next run picks up where it stopped.
+loses at most the batches in progress and the next run picks up where it
+stopped.  A strict run commits all of its work at the end, or none of it.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from whoosh.writing import NO_MERGE
 
 from .codec import NewsWriter
 from .config import Config
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, StrictIndexingError
 from .ingest import iter_source_files
 from .results import FileFailure, IndexReport
 from .workers import FileJob, FileOutcome, WorkerPool, default_processes
@@ -87,8 +88,12 @@ def update_index(
     config: Config,
     *,
     progress: ProgressCallback | None = None,
+    strict: bool = False,
 ) -> IndexReport:
-    """Bring ``ix`` up to date with the files under ``paths``; see the module docstring."""
+    """Bring ``ix`` up to date with the files under ``paths``; see the module docstring.
+
+    With ``strict``, the first file that fails stops the run with
+    :class:`StrictIndexingError` and nothing of it is committed."""
     started = time.perf_counter()
     roots = [_absolute(p) for p in paths]
     if not roots:
@@ -122,38 +127,52 @@ def update_index(
     gone = [p for p in indexed if p not in seen and _under(p, roots)]
 
     max_bytes = int(config.indexing.max_file_mb * 1_000_000)
-    if gone:
-        committer = _Committer(ix)
-        try:
+    # Normally each job is committed as it comes back, so an interrupted run loses at
+    # most the jobs in progress.  Strict runs commit everything at the end, or nothing.
+    committer: _Committer | None = None
+    pending: list[object] = []
+    try:
+        if gone:
+            committer = _Committer(ix)
             for path in gone:
                 report.articles_removed += committer.delete_by_term(PATH, path)
                 for article_id in indexed[path].ids:
                     owners.pop(article_id, None)
                 report.removed += 1
-            committer.commit_segment(None)
-        except BaseException:
-            committer.cancel()
-            raise
+            if not strict:
+                committer.commit_segments([])
+                committer = None
 
-    processes = config.indexing.workers or default_processes()
-    batches = _jobs(to_read, indexed, config, processes)
-    pool = WorkerPool(ix.storage.folder, ix.indexname, processes, max_bytes)
-    done = 0
-    try:
-        for result in pool.map(batches):
-            committer = _Committer(ix)
-            try:
+        processes = config.indexing.workers or default_processes()
+        batches = _jobs(to_read, indexed, config, processes)
+        pool = WorkerPool(ix.storage.folder, ix.indexname, processes, max_bytes)
+        done = 0
+        try:
+            for result in pool.map(batches):
+                if committer is None:
+                    committer = _Committer(ix)
                 for outcome in result.outcomes:
                     _settle(outcome, result.segment, committer, indexed.get(outcome.path), owners, report)
                     done += 1
                     if progress is not None:
                         progress(done, len(to_read), outcome.path)
-                committer.commit_segment(result.segment)
-            except BaseException:
-                committer.cancel()
-                raise
+                if strict and report.failed:
+                    raise StrictIndexingError(report.failed)
+                if result.segment is not None:
+                    pending.append(result.segment)
+                if not strict:
+                    committer.commit_segments(pending)
+                    committer, pending = None, []
+            if committer is not None:
+                committer.commit_segments(pending)
+                committer = None
+        finally:
+            pool.close()
+    except BaseException:
+        if committer is not None:
+            committer.cancel()
+        raise
     finally:
-        pool.close()
         # Segment files of jobs that were never committed (an interrupted run).
         _Committer.clean(ix)
     report.seconds = time.perf_counter() - started
@@ -192,10 +211,9 @@ class _Committer(NewsWriter):  # type: ignore[misc]
     writing new segments at the same time; :meth:`clean` does that once they stop.
     """
 
-    def commit_segment(self, segment: object | None) -> None:
-        segments = self._merge_segments(NO_MERGE, False, False)
-        if segment is not None:
-            segments = [*segments, segment]
+    def commit_segments(self, new: list[object]) -> None:
+        """Commit this writer's deletions and the workers' ``new`` segments at once."""
+        segments = [*self._merge_segments(NO_MERGE, False, False), *new]
         self._close_segment()
         TOC(self.schema, segments, self.generation).write(self.storage, self.indexname)
         self._finish()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -376,3 +378,51 @@ def test_many_more_jobs_than_workers_are_fed_and_committed_in_order(tmp_path: Pa
     assert results[1] == results[2]
     assert results[1][0] == 40 and results[1][2] == 40 and results[1][3] == 4
     assert [Path(p).name for p in results[1][1]] == ["zz.md"]
+
+
+# --------------------------------------------------------------------------- strict updates
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_strict_update_commits_nothing_when_a_file_fails(tmp_path: Path, posts: Path, workers: int) -> None:
+    from newsearch import Config, StrictIndexingError
+
+    config = Config.from_dict({"indexing": {"workers": workers, "batch_size": 1}})
+    ix = NewsIndex.create(tmp_path / "index", config=config)
+    ix.update([posts], strict=True)
+    before = sorted((h.id, h.title) for h in ix.search("", limit=None).hits)
+    files_before = sorted(p.name for p in (tmp_path / "index").iterdir())
+    # A new file, a changed one, a deleted one, and one that cannot be indexed (last in path order).
+    write_post(posts, "2021-07-01-new.md", "新文章", "全新的光伏新闻。")
+    write_post(posts, "2021-06-15-b.md", "智能客服改版", "改写后的正文。")
+    (posts / "2020-01-05-d.md").unlink()
+    (posts / "zz-broken.md").write_text("---\ntitle: [unclosed\n", encoding="utf-8")
+    with pytest.raises(StrictIndexingError, match="zz-broken.md") as caught:
+        ix.update([posts], strict=True)
+    assert [Path(f.path).name for f in caught.value.failed] == ["zz-broken.md"]
+    assert sorted((h.id, h.title) for h in ix.search("", limit=None).hits) == before
+    assert ix.search("光伏").total == 0
+    assert sorted(p.name for p in (tmp_path / "index").iterdir()) == files_before  # no segment left behind
+    reopened = NewsIndex.open(tmp_path / "index")
+    assert sorted((h.id, h.title) for h in reopened.search("", limit=None).hits) == before
+    # Without --strict the same run indexes the rest and reports the file.
+    report = ix.update([posts])
+    assert [Path(f.path).name for f in report.failed] == ["zz-broken.md"]
+    assert (report.indexed, report.removed) == (2, 1)
+    assert ix.search("光伏").total == 1 and ix.get("2021-06-15-b").title == "智能客服改版"
+    assert ix.search("网点").total == 0 and len(ix) == 4
+
+
+def test_strict_cli_run_exits_3_and_lists_the_file(tmp_path: Path, posts: Path) -> None:
+    from newsearch.cli import EXIT_FAILED_FILES
+
+    (posts / "zz-empty.md").write_text("", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "newsearch", "index", "--strict", "--index", str(tmp_path / "index"), str(posts)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == EXIT_FAILED_FILES, result.stderr
+    assert result.stderr.strip().startswith("Error: ") and "zz-empty.md: empty file" in result.stderr
+    assert "Nothing was committed" in result.stderr and "Traceback" not in result.stderr
+    assert "zz-empty.md" in (tmp_path / "index" / "failed-files.txt").read_text(encoding="utf-8")
+    assert NewsIndex.open(tmp_path / "index").search("客服").total == 0

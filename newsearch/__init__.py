@@ -24,6 +24,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "Hit",
+    "IndexDamagedError",
     "IndexLockedError",
     "IndexNotFoundError",
     "IndexReport",
@@ -50,6 +51,7 @@ _HOMES = {
     "NewsIndex": "index",
     "ArticleNotFoundError": "errors",
     "ConfigError": "errors",
+    "IndexDamagedError": "errors",
     "IndexLockedError": "errors",
     "IndexNotFoundError": "errors",
     "IngestError": "errors",
@@ -65,6 +67,7 @@ if TYPE_CHECKING:
     from .errors import (
         ArticleNotFoundError,
         ConfigError,
+        IndexDamagedError,
         IndexLockedError,
         IndexNotFoundError,
         IngestError,

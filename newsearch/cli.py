@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +24,8 @@ from .errors import InvalidArgumentError, NewsearchError, StrictIndexingError
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_FAILED_FILES = 3
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 SHOWN_FAILURES = 20
 FAILURES_FILE = "failed-files.txt"
 SEED_DIR = "seeds"
@@ -68,9 +70,9 @@ def _run(action: Callable[[], Any]) -> Any:
         _fail(f"Invalid value for {name}: {exc.message}", EXIT_USAGE)
     except NewsearchError as exc:
         _fail(str(exc), EXIT_ERROR)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         typer.echo("Interrupted; the index keeps everything committed before this point.", err=True)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        raise typer.Exit(EXIT_TERMINATED if isinstance(exc, _Terminated) else EXIT_INTERRUPTED) from None
     except BrokenPipeError:
         # The reader of our output went away (``| head``); nothing to report.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -373,6 +375,15 @@ def _main(
     """Full-text search for archives of Chinese news posts."""
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: stop, clean up, keep what was committed."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated()
+
+
 def main() -> None:
     """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
     app()

@@ -24,6 +24,7 @@ in the index's table of contents, so they are read back through it.
 from __future__ import annotations
 
 import bisect
+import json
 import pickle
 import struct
 import sys
@@ -42,7 +43,7 @@ from whoosh.system import emptybytes
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
-__all__ = ["NewsCodec", "NewsWriter", "TermPool"]
+__all__ = ["NewsCodec", "NewsWriter", "TermPool", "record_segment_files", "segment_file_problems"]
 
 TERMS_EXT = ".ntm"
 POSTINGS_EXT = ".npo"
@@ -608,6 +609,11 @@ class NewsWriter(SegmentWriter):  # type: ignore[misc]
         self.pool = TermPool(self._tempstorage, self.newsegment)
         self._plain = not any(f.vector or f.separate_spelling() for _, f in self.schema.items())
 
+    def _finalize_segment(self) -> Any:
+        segment = super()._finalize_segment()
+        record_segment_files(self.storage, segment)
+        return segment
+
     def add_document(self, **fields: Any) -> None:
         if not self._plain or any(k.startswith("_") and k.endswith("_boost") for k in fields):
             super().add_document(**fields)
@@ -649,6 +655,49 @@ class NewsWriter(SegmentWriter):  # type: ignore[misc]
         perdoc.finish_doc()
         self._added = True
         self.docnum += 1
+
+
+# --------------------------------------------------------------------------- the files of a segment
+
+FILE_LIST_EXT = ".nfl"
+
+
+def _file_list_name(segment: Any) -> str:
+    return segment.make_filename(FILE_LIST_EXT)  # type: ignore[no-any-return]
+
+
+def record_segment_files(storage: Any, segment: Any) -> None:
+    """Write, beside a finished segment, the name and size of each of its files, so a
+    missing or truncated file is noticed when the index is opened."""
+    listing = _file_list_name(segment)
+    sizes = {name: storage.file_length(name) for name in segment.list_files(storage) if name != listing}
+    out = storage.create_file(listing)
+    try:
+        out.write(json.dumps(sizes, sort_keys=True).encode("utf-8"))
+    finally:
+        out.close()
+
+
+def segment_file_problems(storage: Any, segment: Any) -> list[str]:
+    """What is wrong with a segment's files on disk (missing, or not the size written)."""
+    try:
+        listing = storage.open_file(_file_list_name(segment))
+        try:
+            sizes = json.loads(listing.read().decode("utf-8"))
+        finally:
+            listing.close()
+    except (OSError, ValueError) as exc:
+        return [f"{_file_list_name(segment)}: the list of the segment's files cannot be read ({exc})"]
+    problems = []
+    for name, size in sorted(sizes.items()):
+        try:
+            actual = storage.file_length(name)
+        except OSError:
+            problems.append(f"{name} is missing")
+            continue
+        if actual != size:
+            problems.append(f"{name} has {actual} bytes instead of {size}")
+    return problems
 
 
 # --------------------------------------------------------------------------- per-document parts (W3's)

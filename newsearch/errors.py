@@ -8,6 +8,7 @@ caller (the CLI, a server, your program) can catch that one class::
     ├── IndexNotFoundError     there is no newsearch index at the given path
     ├── SchemaMismatchError    the index was built by an incompatible version
     ├── IndexLockedError       another process is updating the index
+    ├── IndexDamagedError      files of the index are missing or truncated
     ├── ArticleNotFoundError   no article has the given id
     ├── QuerySyntaxError       a query could not be parsed (search falls back to keywords)
     ├── InvalidArgumentError   a bad argument value (a date, a limit, a sort order)
@@ -25,6 +26,7 @@ from typing import Any
 __all__ = [
     "ArticleNotFoundError",
     "ConfigError",
+    "IndexDamagedError",
     "IndexLockedError",
     "IndexNotFoundError",
     "IngestError",
@@ -87,6 +89,22 @@ class IndexLockedError(NewsearchError):
         super().__init__(
             f"Another newsearch process{who} is updating the index at {self.path}. "
             "Wait for it to finish and run the command again."
+        )
+
+
+class IndexDamagedError(NewsearchError):
+    """Files of the index are missing or not the size they were written with.
+
+    ``problems`` lists them, one sentence each."""
+
+    def __init__(self, path: str | Path, problems: list[str]) -> None:
+        self.path = str(path)
+        self.problems = list(problems)
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        super().__init__(
+            f"The index at {self.path} is damaged: {problems[0]}{more}. "
+            f"Rebuild it from the source files with: newsearch index --rebuild --index {self.path} PATH... "
+            f"(see every problem with: newsearch check --index {self.path})"
         )
 
 

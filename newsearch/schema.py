@@ -30,7 +30,7 @@ __all__ = [
     "stored_to_article",
 ]
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 ANALYZER_ID = "jieba-search-weighted+units+bigrams+gapped+nfkc-lower-t2s/7"
 
 # Field names, one place.

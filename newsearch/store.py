@@ -27,7 +27,8 @@ from typing import Any
 from whoosh import index as windex
 from whoosh.filedb.filestore import FileStorage
 
-from .errors import IndexLockedError, IndexNotFoundError, InvalidArgumentError, SchemaMismatchError
+from .codec import segment_file_problems
+from .errors import IndexDamagedError, IndexLockedError, IndexNotFoundError, InvalidArgumentError, SchemaMismatchError
 from .schema import ANALYZER_ID, SCHEMA_VERSION, build_schema
 
 __all__ = ["IndexStorage", "Manifest", "Store", "open_searcher"]
@@ -95,7 +96,10 @@ def open_searcher(ix: Any, previous: Any = None) -> Any:
     from whoosh.reading import EmptyReader, MultiReader, SegmentReader
     from whoosh.searching import Searcher
 
-    toc = TOC.read(ix.storage, ix.indexname)
+    try:
+        toc = TOC.read(ix.storage, ix.indexname)
+    except Exception as exc:  # noqa: BLE001 - removed, truncated or garbled since the index was opened
+        raise IndexDamagedError(ix.storage.folder, [f"the table of contents cannot be read ({exc})"]) from None
     reusable: dict[tuple[str, frozenset[int]], Any] = {}
     if previous is not None:
         for reader, _offset in previous.reader().leaf_readers():
@@ -105,7 +109,12 @@ def open_searcher(ix: Any, previous: Any = None) -> Any:
     readers = []
     for segment in toc.segments:
         found = reusable.pop((segment.segment_id(), _deleted(segment)), None)
-        readers.append(found if found is not None else SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation))
+        if found is None:
+            problems = segment_file_problems(ix.storage, segment)
+            if problems:
+                raise IndexDamagedError(ix.storage.folder, problems)
+            found = SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
+        readers.append(found)
     for leftover in reusable.values():
         leftover.close()
     if not readers:
@@ -196,11 +205,12 @@ class Store:
         try:
             return self.storage().open_index(indexname=manifest.generation)
         except windex.EmptyIndexError:
-            raise IndexNotFoundError(
-                self.path,
-                f"The index at {self.path} is damaged: the files of generation "
-                f"{manifest.generation} are missing. Rebuild it with: "
-                f"newsearch index --rebuild --index {self.path} PATH...",
+            raise IndexDamagedError(
+                self.path, [f"the table of contents of generation {manifest.generation} is missing"]
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - a truncated or garbled table of contents
+            raise IndexDamagedError(
+                self.path, [f"the table of contents of generation {manifest.generation} cannot be read ({exc})"]
             ) from None
 
     def size_bytes(self, generation: str) -> int:
@@ -246,13 +256,35 @@ class Store:
                 raise
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+            _HELD_LOCKS.add(fd)
             try:
                 yield
             finally:
+                _HELD_LOCKS.discard(fd)
                 os.ftruncate(fd, 0)
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+
+
+# Descriptors of the write locks this process holds.  A forked child (an analysis
+# worker) gets copies, which would keep the lock held should the parent be killed
+# while the child lives on; the child closes its copies at once (closing a copy
+# does not release the parent's lock).
+_HELD_LOCKS: set[int] = set()
+
+
+def _drop_inherited_locks() -> None:
+    for fd in _HELD_LOCKS:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_inherited_locks)
 
 
 def _fsync_dir(path: Path) -> None:

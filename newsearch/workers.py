@@ -14,6 +14,7 @@ import itertools
 import multiprocessing
 import os
 import queue
+import signal
 import traceback
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -110,9 +111,35 @@ def run_job(
 # --------------------------------------------------------------------------- worker processes
 
 
-def _worker_main(storage_dir: str, generation: str, inbox: Any, outbox: Any, max_bytes: int) -> None:
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this worker when the indexing process dies (Linux), so a
+    killed ``newsearch index`` leaves no workers behind."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # elsewhere the worker notices its parent is gone between jobs
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _worker_main(
+    storage_dir: str, generation: str, inbox: Any, outbox: Any, max_bytes: int, parent: int
+) -> None:
+    _die_with_parent(parent)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent stops workers with SIGTERM
     while True:
-        task = inbox.get()
+        try:
+            task = inbox.get(timeout=1.0)
+        except queue.Empty:
+            if os.getppid() != parent:
+                return
+            continue
         if task is None:
             return
         number, jobs = task
@@ -176,7 +203,7 @@ class WorkerPool:
         for _ in range(self.processes):
             proc = ctx.Process(
                 target=_worker_main,
-                args=(*self.args, inbox, outbox, self.max_bytes),
+                args=(*self.args, inbox, outbox, self.max_bytes, os.getpid()),
                 daemon=True,
             )
             proc.start()

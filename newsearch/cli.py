@@ -359,6 +359,44 @@ def stats_command(
     _run(action)
 
 
+@app.command("check")
+def check_command(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Folders or files that should all be indexed (optional).", show_default=False)] = None,
+    index: IndexOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Verify the index: read all of it, and compare it with the source files."""
+
+    def action() -> int:
+        from .index import NewsIndex
+
+        ix = NewsIndex.open(_index_dir(index))
+        for path in paths or ():
+            if not path.exists():
+                raise InvalidArgumentError("PATH", f"{path} does not exist.")
+        report = ix.check(paths or ())
+        if as_json:
+            _echo_json(report.to_dict())
+        else:
+            for problem in report.damage:
+                typer.echo(f"damaged: {problem}", err=True)
+            for label, files in (("changed", report.changed), ("missing", report.missing), ("not indexed", report.not_indexed)):
+                for file in files[:SHOWN_FAILURES]:
+                    typer.echo(f"{label}: {file}")
+                if len(files) > SHOWN_FAILURES:
+                    typer.echo(f"... and {len(files) - SHOWN_FAILURES} more {label}.")
+            typer.echo(f"{report.summary()}.")
+            if report.damaged:
+                typer.echo(f"Rebuild it from the source files with: newsearch index --rebuild --index {ix.path} PATH...", err=True)
+            elif not report.current:
+                typer.echo(f"Bring it up to date with: newsearch index --index {ix.path} PATH...")
+        return EXIT_ERROR if report.damaged else EXIT_FAILED_FILES if not report.current else 0
+
+    code = _run(action)
+    if code:
+        raise typer.Exit(code)
+
+
 # --------------------------------------------------------------------------- entry point
 
 

@@ -23,7 +23,7 @@ from .documents import Article
 from .errors import ArticleNotFoundError, InvalidArgumentError
 from .indexer import ProgressCallback, reanalyze, update_index
 from .query import parse
-from .results import IndexReport, IndexStats, SearchResults
+from .results import CheckReport, IndexReport, IndexStats, SearchResults
 from .schema import ID, NBODY, stored_to_article
 from .search import DateLike, collect_stats, run_search
 from .store import Manifest, Store, open_searcher
@@ -259,6 +259,14 @@ class NewsIndex:
         size = self._store.size_bytes(self._manifest.generation)
         with self._searcher() as searcher:
             return collect_stats(searcher, str(self.path), size, top=top)
+
+    def check(self, paths: Iterable[str | Path] = ()) -> CheckReport:
+        """Read the whole index to find damaged files, and compare it with the source
+        files: changed or missing ones, and files under ``paths`` it does not have."""
+        from .check import check_index
+
+        self._follow_manifest()
+        return check_index(self._whoosh(), paths)
 
     # ------------------------------------------------------------------ closing
 

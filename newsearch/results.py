@@ -15,6 +15,7 @@ from typing import Any
 from .documents import iso_date
 
 __all__ = [
+    "CheckReport",
     "FileFailure",
     "Hit",
     "IndexReport",
@@ -234,4 +235,53 @@ class IndexStats:
             "categories": dict(self.categories),
             "tags": dict(self.tags),
             "size_bytes": self.size_bytes,
+        }
+
+
+@dataclass
+class CheckReport:
+    """What ``newsearch check`` found: damage to the index, and how it differs from the sources."""
+
+    path: str
+    segments: int = 0
+    articles: int = 0
+    damage: list[str] = field(default_factory=list)
+    """Files of the index that are missing, truncated or unreadable (rebuild the index)."""
+    up_to_date: int = 0
+    """Source files whose indexed version is the one on disk."""
+    changed: list[str] = field(default_factory=list)
+    """Source files edited since they were indexed (run ``newsearch index``)."""
+    missing: list[str] = field(default_factory=list)
+    """Source files of indexed articles that are gone (``newsearch index`` removes their articles)."""
+    not_indexed: list[str] = field(default_factory=list)
+    """Files under the checked folders that the index does not have (new, or failed to index)."""
+
+    @property
+    def damaged(self) -> bool:
+        return bool(self.damage)
+
+    @property
+    def current(self) -> bool:
+        """True when the index holds exactly the source files as they are now."""
+        return not (self.changed or self.missing or self.not_indexed)
+
+    def summary(self) -> str:
+        if self.damaged:
+            return f"The index at {self.path} is damaged ({len(self.damage)} problems)"
+        return (
+            f"The index at {self.path} is intact: {self.articles} articles in {self.segments} segments. "
+            f"Sources: {self.up_to_date} up to date, {len(self.changed)} changed, "
+            f"{len(self.missing)} missing, {len(self.not_indexed)} not indexed"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "segments": self.segments,
+            "articles": self.articles,
+            "damage": self.damage,
+            "up_to_date": self.up_to_date,
+            "changed": self.changed,
+            "missing": self.missing,
+            "not_indexed": self.not_indexed,
         }

@@ -36,7 +36,7 @@ __all__ = ["IndexStorage", "Manifest", "Store", "open_searcher"]
 MANIFEST_NAME = "newsearch.json"
 LOCK_NAME = "newsearch.lock"
 FORMAT = "newsearch-index"
-_GENERATION_RE = re.compile(r"^_?(g[0-9a-f]{8})_")
+_GENERATION_RE = re.compile(r"^_?(g[0-9a-f]{8})[_.]")
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,9 @@ def normalize(text: str) -> str:
 WORD_CHAR = f"[^\\W_{_SINGLE_CHAR_UNITS}]"
 """A regex class for the characters of word units (letters and digits of alphabetic scripts)."""
 _UNIT_RE = re.compile(f"[{_SINGLE_CHAR_UNITS}]|{WORD_CHAR}+")
+GAP_CHAR = f"(?:(?![{_SINGLE_CHAR_UNITS}])[\\W_])"
+"""A regex for a character that is part of no unit: space, punctuation, symbols.  (Not
+plain ``[\\W_]``: Python does not count every CJK character as a word character.)"""
 
 
 _PAIR_RUN = re.compile(f"[{_SINGLE_CHAR_UNITS}]{{2,}}")

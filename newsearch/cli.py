@@ -66,7 +66,7 @@ def _run(action: Callable[[], Any]) -> Any:
         return action()
     except InvalidArgumentError as exc:
         # Library arguments (since=...) are options on the command line (--since).
-        name = exc.argument if not exc.argument.isidentifier() else f"--{exc.argument}"
+        name = f"--{exc.argument}" if exc.argument.isidentifier() and exc.argument.islower() else exc.argument
         _fail(f"Invalid value for {name}: {exc.message}", EXIT_USAGE)
     except NewsearchError as exc:
         _fail(str(exc), EXIT_ERROR)

@@ -28,9 +28,9 @@ from datetime import datetime
 
 from whoosh import query as wq
 
-from .analysis import PAIR_GAP, bigrams, normalize, units
+from .analysis import GAP_CHAR, PAIR_GAP, bigrams, normalize, units
 from .dates import parse_bound
-from .errors import QuerySyntaxError
+from .errors import InvalidArgumentError, QuerySyntaxError
 from .matching import Contains, needle_pattern
 from .schema import BODY, CATEGORIES, DATE, NBODY, NTITLE, TAGS, TITLE, TUNITS, UNITS
 from .synonyms import NO_SYNONYMS, Synonyms
@@ -212,7 +212,7 @@ class Needle:
         return needle_pattern(list(self.units), phrase=self.literal is None, literal=self.literal)
 
 
-_EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")
+_EDGE_PUNCT = re.compile(f"^{GAP_CHAR}+|{GAP_CHAR}+$")
 
 
 def _positive_texts(node: Node | None, negated: bool = False) -> Iterable[Text]:
@@ -318,11 +318,23 @@ def _lex(text: str) -> list[_Tok]:
 # --------------------------------------------------------------------------- parser
 
 
+MAX_TERMS = 64
+"""Search terms one query may hold; a longer list is refused (quote a passage instead)."""
+MAX_NESTING = 32
+"""Parentheses and NOTs nested deeper than this are read as plain keywords."""
+
+
 class _Parser:
     def __init__(self, text: str, toks: list[_Tok]) -> None:
         self.text = text
         self.toks = toks
         self.i = 0
+        self.depth = 0
+
+    def _nest(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.fail(f"parentheses or NOTs nested deeper than {MAX_NESTING}")
 
     def peek(self) -> _Tok | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -364,7 +376,10 @@ class _Parser:
             raise self.fail("the query ends where a term was expected")
         if tok.kind in ("NOT", "MINUS"):
             self.take()
-            return Not(self.unary())
+            self._nest()
+            node = Not(self.unary())
+            self.depth -= 1
+            return node
         return self.primary(None)
 
     def primary(self, field: str | None) -> Node:
@@ -374,7 +389,9 @@ class _Parser:
         if tok.kind == "LPAREN":
             if (nxt := self.peek()) is not None and nxt.kind == "RPAREN":
                 raise self.fail("empty parentheses")
+            self._nest()
             node = self.or_expr() if field is None else self._field_group(field)
+            self.depth -= 1
             closing = self.peek()
             if closing is None or closing.kind != "RPAREN":
                 raise self.fail("a '(' is not closed")
@@ -461,10 +478,26 @@ def parse(text: str) -> ParsedQuery:
     """Parse query text; on a syntax error, read it as plain keywords instead."""
     text = text or ""
     try:
-        node = _Parser(text, _lex(text)).parse()
+        parsed = ParsedQuery(text, _Parser(text, _lex(text)).parse())
     except QuerySyntaxError as exc:
-        return ParsedQuery(text, _keywords(text), fallback_reason=exc.reason)
-    return ParsedQuery(text, node)
+        parsed = ParsedQuery(text, _keywords(text), fallback_reason=exc.reason)
+    terms = _count_terms(parsed.node)
+    if terms > MAX_TERMS:
+        raise InvalidArgumentError(
+            "QUERY", f"it has {terms:,} terms; newsearch searches at most {MAX_TERMS} at once. "
+            'Put a passage in quotes to search for it as one phrase.'
+        )
+    return parsed
+
+
+def _count_terms(node: Node | None) -> int:
+    if node is None:
+        return 0
+    if isinstance(node, (And, Or)):
+        return sum(_count_terms(item) for item in node.items)
+    if isinstance(node, Not):
+        return _count_terms(node.item)
+    return 1
 
 
 # --------------------------------------------------------------------------- compilation

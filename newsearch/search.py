@@ -175,6 +175,7 @@ def _count(searcher: Searcher, config: Config, text: str, flt: wq.Query | None, 
 
 
 _MAX_SUGGESTION_TRIES = 12
+_MAX_SPELLED = 16  # longer terms are not spelling-corrected (Whoosh's automaton grows with the term)
 
 
 def _suggest(
@@ -198,6 +199,8 @@ def _suggest(
 
     for text in texts:
         literal = normalize(text.text)
+        if len(literal) > _MAX_SPELLED:
+            continue
         fixes = {fix for field in (TITLE, BODY) for fix in searcher.suggest(field, literal, limit=3, maxdist=1)}
         # A substituted character (人民比 → 人民币) before an added or dropped one.
         for fix in sorted(fixes - {literal}, key=lambda f: (len(f) != len(literal), f))[:2]:

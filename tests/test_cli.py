@@ -206,7 +206,7 @@ def test_no_traceback_for_a_missing_path_in_a_subprocess(tmp_path: Path) -> None
 
 
 def test_help_for_every_command() -> None:
-    for command in ("index", "search", "show", "stats"):
+    for command in ("index", "search", "show", "stats", "check"):
         result = run(command, "--help")
         assert result.exit_code == 0
         assert "--index" in result.output

@@ -1134,3 +1134,13 @@ def test_a_big5_article_is_found_by_its_simplified_words(tmp_path: Path) -> None
     assert report.failed == []
     assert [h.id for h in ix.search("台湾加权指数").hits] == ["tw"]  # simplified query, traditional text
     assert [h.id for h in ix.search("外資買超").hits] == ["tw"]
+
+
+def test_html_text_of_deep_and_long_pages() -> None:
+    # 3,000 nested blocks: no recursion limit; 30,000 sibling paragraphs: read in one pass.
+    assert html_to_text("<div>" * 3000 + "深层" + "</div>" * 3000) == "深层"
+    page = "".join(f"<p>第{i}段</p>" for i in range(30_000))
+    text = html_to_text(page)
+    assert text.count("\n\n") == 29_999 and text.endswith("第29999段")
+    # Comments are not text; CDATA is, as BeautifulSoup's get_text() has it.
+    assert html_to_text("<p>甲<p>乙<div>丙<!-- 注释 --></div>") == "甲\n\n乙\n\n丙"

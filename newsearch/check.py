@@ -15,11 +15,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .codec import decode_postings, segment_file_problems
+from .codec import segment_file_problems
 from .documents import content_hash
 from .ingest import iter_source_files, read_bytes
 from .results import CheckReport
-from .schema import NBODY, NTITLE, PATH, SOURCE
+from .schema import NBODY, NTITLE, PATH, SOURCE, fingerprint_digest, same_stat
 
 __all__ = ["check_index"]
 
@@ -61,14 +61,7 @@ def check_index(ix: Any, paths: Iterable[str | Path] = ()) -> CheckReport:
 
 def _read_everything(reader: Any, fingerprints: dict[str, bytes]) -> int:
     """Decode every posting list, stored document and text of one segment reader."""
-    terms = reader._terms  # noqa: SLF001 - the codec's own reader
-    for fieldname in list(terms.indexed_field_names()):
-        table = terms._table(fieldname)  # noqa: SLF001
-        for i in range(table.n):
-            offset, length = table.span(i)
-            ids, _weights = decode_postings(terms._postfile.get(offset, length))  # noqa: SLF001
-            if len(ids) != table.df(i):
-                raise ValueError(f"the postings of a term in {fieldname!r} do not match its statistics")
+    reader._terms.verify()  # noqa: SLF001 - the codec's own terms reader
     columns = [reader.column_reader(name, translate=False) for name in (NTITLE, NBODY)]
     paths, sources = reader.column_reader(PATH), reader.column_reader(SOURCE)
     live = 0
@@ -84,17 +77,16 @@ def _read_everything(reader: Any, fingerprints: dict[str, bytes]) -> int:
 
 def _compare_sources(fingerprints: dict[str, bytes], roots: list[str], report: CheckReport) -> None:
     for path, source in sorted(fingerprints.items()):
-        size_mtime, _, digest = source.decode("ascii").rpartition(":")
         try:
             st = os.stat(path)
         except OSError:
             report.missing.append(path)
             continue
-        if f"{st.st_size}:{st.st_mtime_ns}" == size_mtime:
+        if same_stat(source, st.st_size, st.st_mtime_ns):
             report.up_to_date += 1
             continue
         try:
-            same = content_hash(read_bytes(path)) == digest
+            same = content_hash(read_bytes(path)) == fingerprint_digest(source)
         except Exception:  # noqa: BLE001 - unreadable now: it differs from what was indexed
             same = False
         if same:

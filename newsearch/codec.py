@@ -435,6 +435,16 @@ class _TermsReader(base.TermsReader):  # type: ignore[misc]
             return None
         return decode_postings(self._postfile.get(*table.span(i)))  # type: ignore[union-attr]
 
+    def verify(self) -> None:
+        """Decode every posting list of every field; ValueError when one does not hold
+        as many documents as its term's statistics say (a damaged file)."""
+        for fieldname in list(self._directory):
+            table = self._table(fieldname)
+            for i in range(table.n):  # type: ignore[union-attr]
+                ids, _weights = decode_postings(self._postfile.get(*table.span(i)))  # type: ignore[union-attr]
+                if len(ids) != table.df(i):  # type: ignore[union-attr]
+                    raise ValueError(f"the postings of a term in {fieldname!r} do not match its statistics")
+
     def matcher(self, fieldname: str, btext: bytes, format_: Any, scorer: Any = None) -> Any:
         table, i = self._locate(fieldname, btext)
         data = self._postfile.get(*table.span(i))

@@ -58,7 +58,8 @@ def search(
     total = 0
     best: list[tuple[Any, ...]] = []
     by_date = sort == "date"
-    for number, (leaf, base) in enumerate(searcher.leaf_searchers()):
+    leaves = searcher.leaf_searchers()
+    for number, (leaf, base) in enumerate(leaves):
         segment = _Segment(searcher, leaf)
         scores = segment.matches(q, flt)
         total += len(scores)
@@ -74,7 +75,6 @@ def search(
         best = heapq.nlargest(limit, [*best, *items]) if limit is not None else [*best, *items]
     if limit is None:
         best.sort(reverse=True)
-    leaves = searcher.leaf_searchers()
     return total, [Match(item[-4], leaves[item[-2]][0].reader(), item[-1]) for item in best]
 
 

@@ -33,7 +33,7 @@ from .errors import InvalidArgumentError, StrictIndexingError
 from .ingest import iter_source_files
 from .results import FileFailure, IndexReport
 from .workers import FileJob, FileOutcome, WorkerPool, default_processes
-from .schema import ID, NBODY, PATH, SOURCE, article_document, stored_to_article
+from .schema import ID, NBODY, PATH, SOURCE, article_document, fingerprint_digest, same_stat, stored_to_article
 
 __all__ = ["ProgressCallback", "reanalyze", "update_index"]
 
@@ -49,12 +49,8 @@ class _Indexed:
     ids: list[str] = field(default_factory=list)
 
     @property
-    def size_mtime(self) -> bytes:
-        return self.source.rsplit(b":", 1)[0]
-
-    @property
     def digest(self) -> str:
-        return self.source.rsplit(b":", 1)[1].decode("ascii")
+        return fingerprint_digest(self.source)
 
 
 def _indexed_files(ix: windex.Index) -> dict[str, _Indexed]:
@@ -120,7 +116,7 @@ def update_index(
             report.failed.append(FileFailure(path, f"cannot read: {exc.strerror}"))
             continue
         entry = indexed.get(path)
-        if entry is not None and entry.size_mtime == f"{st.st_size}:{st.st_mtime_ns}".encode("ascii"):
+        if entry is not None and same_stat(entry.source, st.st_size, st.st_mtime_ns):
             report.unchanged += 1
             continue
         to_read.append((path, st.st_size, st.st_mtime_ns))

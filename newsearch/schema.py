@@ -26,7 +26,9 @@ __all__ = [
     "body_diff",
     "build_schema",
     "fingerprint",
+    "fingerprint_digest",
     "restore_body",
+    "same_stat",
     "stored_to_article",
 ]
 
@@ -157,6 +159,16 @@ def build_schema(user_dicts: tuple[str, ...] = ()) -> fields.Schema:
 def fingerprint(size: int, mtime_ns: int, digest: str) -> bytes:
     """What identifies one version of a source file without reading it again."""
     return f"{size}:{mtime_ns}:{digest}".encode("ascii")
+
+
+def same_stat(source: bytes, size: int, mtime_ns: int) -> bool:
+    """True when a file's size and mtime are those its fingerprint recorded."""
+    return source.rsplit(b":", 1)[0] == f"{size}:{mtime_ns}".encode("ascii")
+
+
+def fingerprint_digest(source: bytes) -> str:
+    """The content hash a fingerprint recorded."""
+    return source.rsplit(b":", 1)[1].decode("ascii")
 
 
 def article_document(article: Article, source: bytes) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import time
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,26 +102,7 @@ def update_index(
     report = IndexReport()
     indexed = _indexed_files(ix)
     owners = {article_id: path for path, entry in indexed.items() for article_id in entry.ids}
-
-    # Plan: which files must be read, which are gone.
-    seen: set[str] = set()
-    to_read: list[tuple[str, int, int]] = []  # (path, size, mtime_ns): a few bytes per file
-    for file in iter_source_files(roots):
-        path = _absolute(file)
-        if path in seen:
-            continue
-        seen.add(path)
-        try:
-            st = os.stat(path)
-        except OSError as exc:
-            report.failed.append(FileFailure(path, f"cannot read: {exc.strerror}"))
-            continue
-        entry = indexed.get(path)
-        if entry is not None and same_stat(entry.source, st.st_size, st.st_mtime_ns):
-            report.unchanged += 1
-            continue
-        to_read.append((path, st.st_size, st.st_mtime_ns))
-    gone = [p for p in indexed if p not in seen and _under(p, roots)]
+    plan, gone = _plan(roots, indexed, report)
 
     max_bytes = int(config.indexing.max_file_mb * 1_000_000)
     # Normally each job is committed as it comes back, so an interrupted run loses at
@@ -140,7 +122,7 @@ def update_index(
                 committer = None
 
         processes = config.indexing.workers or default_processes()
-        batches = _jobs(to_read, indexed, config, processes)
+        batches = _jobs(plan, indexed, config, processes)
         pool = WorkerPool(ix.storage.folder, ix.indexname, processes, max_bytes)
         done = 0
         try:
@@ -151,7 +133,7 @@ def update_index(
                     _settle(outcome, result.segment, committer, indexed.get(outcome.path), owners, report)
                     done += 1
                     if progress is not None:
-                        progress(done, len(to_read), outcome.path)
+                        progress(done, len(plan), outcome.path)
                 if strict and report.failed:
                     raise StrictIndexingError(report.failed)
                 if result.segment is not None:
@@ -175,21 +157,67 @@ def update_index(
     return report
 
 
-# Buffered postings take about six bytes of memory per byte of text.
-_MEMORY_PER_TEXT_BYTE = 6
+# A worker's buffered segment takes about eleven bytes of memory per byte of text
+# (measured: 196 MB for a job of 5,000 articles, 18 MB of text).
+_MEMORY_PER_TEXT_BYTE = 11
 
 
-def _jobs(
-    to_read: list[tuple[str, int, int]], indexed: dict[str, _Indexed], config: Config, processes: int
-) -> Iterator[list[FileJob]]:
+class _Plan:
+    """The files a run must read, in order: a path string and two 8-byte integers
+    per file, so planning a million files takes about 150 MB."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        self.sizes = array("q")
+        self.mtimes = array("q")
+
+    def add(self, path: str, size: int, mtime_ns: int) -> None:
+        self.paths.append(path)
+        self.sizes.append(size)
+        self.mtimes.append(mtime_ns)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+def _plan(roots: list[str], indexed: dict[str, _Indexed], report: IndexReport) -> tuple[_Plan, list[str]]:
+    """The new and changed files under ``roots`` (unchanged ones are counted in
+    ``report``, unreadable ones reported), and the indexed paths under ``roots``
+    that were not found."""
+    unseen = {path for path in indexed if _under(path, roots)}
+    # Only roots inside one another (or given twice) can list a file twice.
+    nested = any(i != j and _under(a, [b]) for i, a in enumerate(roots) for j, b in enumerate(roots))
+    listed: set[str] | None = set() if nested else None
+    plan = _Plan()
+    for file in iter_source_files(roots):
+        path = _absolute(file)
+        if listed is not None:
+            if path in listed:
+                continue
+            listed.add(path)
+        unseen.discard(path)
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            report.failed.append(FileFailure(path, f"cannot read: {exc.strerror}"))
+            continue
+        entry = indexed.get(path)
+        if entry is not None and same_stat(entry.source, st.st_size, st.st_mtime_ns):
+            report.unchanged += 1
+            continue
+        plan.add(path, st.st_size, st.st_mtime_ns)
+    return plan, sorted(unseen)
+
+
+def _jobs(plan: _Plan, indexed: dict[str, _Indexed], config: Config, processes: int) -> Iterator[list[FileJob]]:
     """Cut the files into jobs, made as the workers need them: small enough to keep
     every worker busy and to stay within ``indexing.memory_mb`` per worker, at most
     ``indexing.batch_size`` files."""
-    count = min(config.indexing.batch_size, max(64, -(-len(to_read) // (2 * processes))))
+    count = min(config.indexing.batch_size, max(64, -(-len(plan) // (2 * processes))))
     budget = config.indexing.memory_mb * 1_000_000 // _MEMORY_PER_TEXT_BYTE
     job: list[FileJob] = []
     size = 0
-    for path, file_size, mtime_ns in to_read:
+    for path, file_size, mtime_ns in zip(plan.paths, plan.sizes, plan.mtimes):
         if job and (len(job) >= count or size + file_size > budget):
             yield job
             job, size = [], 0

@@ -10,6 +10,7 @@ segment that is never committed is removed by the next run.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import multiprocessing
 import os
@@ -25,7 +26,7 @@ from .codec import NewsWriter
 from .documents import content_hash
 from .errors import IngestError
 from .ingest import parse_bytes, read_bytes
-from .schema import article_document, fingerprint
+from .schema import TITLE, article_document, fingerprint
 from .store import IndexStorage
 
 __all__ = ["FileJob", "FileOutcome", "JobResult", "WorkerPool", "run_job"]
@@ -128,6 +129,15 @@ def _die_with_parent(parent: int) -> None:
 _PR_SET_PDEATHSIG = 1
 
 
+def _share_before_fork(storage_dir: str, generation: str) -> None:
+    """Load jieba's dictionary once, here, so that forked workers share its memory
+    instead of loading a copy each; and keep the garbage collector from touching
+    (and so copying) the objects the workers inherit."""
+    schema = IndexStorage(storage_dir).open_index(indexname=generation).schema
+    schema[TITLE].process_text("中文", mode="index")
+    gc.freeze()
+
+
 def _worker_main(
     storage_dir: str, generation: str, inbox: Any, outbox: Any, max_bytes: int, parent: int
 ) -> None:
@@ -179,6 +189,8 @@ class WorkerPool:
                 yield run_job(*self.args, 0, first, self.max_bytes)
             return
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        if method == "fork":
+            _share_before_fork(*self.args)
         ctx = multiprocessing.get_context(method)
         inbox, outbox = ctx.Queue(), ctx.Queue()
         pending = itertools.chain([first, second], batches)
@@ -196,9 +208,11 @@ class WorkerPool:
                         inbox.put(None)
                     return
                 inbox.put((sent, jobs))
+                in_flight[sent] = jobs
                 sent += 1
 
         next_number = 0
+        in_flight: dict[int, list[FileJob]] = {}
         feed()
         for _ in range(self.processes):
             proc = ctx.Process(
@@ -221,13 +235,18 @@ class WorkerPool:
                     if isinstance(item, BaseException):
                         raise item
                     waiting[item.number] = item
-                yield waiting.pop(next_number)
+                result = waiting.pop(next_number)
+                # The planned path strings, not copies: the caller keeps them per article.
+                for outcome, job in zip(result.outcomes, in_flight.pop(next_number)):
+                    outcome.path = job.path
+                yield result
                 next_number += 1
                 feed()
         finally:
             self.close()
 
     def close(self) -> None:
+        gc.unfreeze()
         for proc in self._procs:
             if proc.is_alive():
                 proc.terminate()

@@ -333,6 +333,18 @@ def test_parallel_workers_give_the_same_index_as_one(tmp_path: Path, posts: Path
     assert [where for where, _ in results[1][1]] == ["dup-a", "dup-b"]  # the indexed owner keeps the id
 
 
+def test_a_file_under_two_given_paths_is_indexed_once(tmp_path: Path, posts: Path) -> None:
+    from newsearch import Config
+
+    for workers in (1, 2):
+        config = Config.from_dict({"indexing": {"workers": workers, "batch_size": 1}})
+        ix = NewsIndex.create(tmp_path / f"index{workers}", config=config)
+        report = ix.update([posts, posts / "2021-06-15-b.md", posts, tmp_path])
+        assert (report.indexed, report.failed) == (4, [])
+        assert sorted(h.id for h in ix.search("", limit=None).hits) == sorted(p.stem for p in posts.iterdir())
+        assert ix.update([posts / "2021-06-15-b.md", posts]).unchanged == 4
+
+
 def test_an_article_with_an_empty_body_among_others_is_indexed(tmp_path: Path, posts: Path) -> None:
     # Whoosh gives no length for an empty field; the segment writer must still cope.
     (posts / "only-front-matter.md").write_text("---\ntitle: 只有标题的文章\n---\n", encoding="utf-8")

@@ -440,3 +440,51 @@ def test_a_missing_user_dictionary_is_a_config_error(tmp_path: Path) -> None:
         word_tokens("晓多科技", user_dicts=(missing,))
     with pytest.raises(ConfigError, match="nope.txt"):
         list(JiebaTokenizer(user_dicts=(missing,))("晓多科技"))
+
+
+# --------------------------------------------------------------------------- jieba's own words
+
+
+def _jieba_words(text: str, user_dicts: tuple[str, ...] = ()) -> list[str]:
+    """What jieba itself cuts ``text`` into (accurate mode, HMM on)."""
+    import jieba
+
+    from newsearch.analysis import _load_user_dict
+
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    for path in user_dicts:
+        _load_user_dict(tokenizer, path)
+    return list(tokenizer.cut(text, HMM=True))
+
+
+def test_words_are_jiebas_own_on_every_real_post(corpus: Path) -> None:
+    from newsearch.analysis import _segmenter
+
+    cutter = _segmenter(()).get()
+    files = sorted(p for p in corpus.rglob("*") if p.is_file() and p.suffix in {".md", ".txt", ".html", ".markdown"})
+    assert len(files) > 300
+    text = "\n".join(normalize(p.read_text(encoding="utf-8", errors="replace")) for p in files)
+    assert cutter.cut(text) == _jieba_words(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "的",
+        "他来到了网易杭研大厦",  # unknown word: the HMM
+        "小明硕士毕业于中国科学院计算所，后在日本京都大学深造",
+        "iPhone13 售价5999元，涨幅3.5%；C++ 与 c# 和 .net",
+        "王小二张三李四赵五钱六孙七",
+        "\r\n 中文\t\u3000混排 English text 123 ",
+        "中华人民共和国中华人民共和国中华人民共和国",
+        "长江长江长江大桥长江大桥",
+        "𠮷野家和鿏字",
+    ],
+)
+def test_words_are_jiebas_own(text: str, user_dict: str) -> None:
+    from newsearch.analysis import _segmenter
+
+    assert _segmenter(()).get().cut(text) == _jieba_words(text)
+    assert _segmenter((user_dict,)).get().cut(text) == _jieba_words(text, (user_dict,))

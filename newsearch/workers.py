@@ -173,6 +173,7 @@ class WorkerPool:
         self.processes = processes
         self.max_bytes = max_bytes
         self._procs: list[Any] = []
+        self._queues: tuple[Any, ...] = ()
 
     def map(self, batches: Iterable[list[FileJob]]) -> Iterator[JobResult]:
         """Run every job of ``batches`` (consumed as the workers need them, so a
@@ -193,6 +194,7 @@ class WorkerPool:
             _share_before_fork(*self.args)
         ctx = multiprocessing.get_context(method)
         inbox, outbox = ctx.Queue(), ctx.Queue()
+        self._queues = (inbox, outbox)
         pending = itertools.chain([first, second], batches)
         sent = 0
         finished = False
@@ -253,6 +255,12 @@ class WorkerPool:
         for proc in self._procs:
             proc.join(timeout=5)
         self._procs.clear()
+        # Jobs still waiting in a pipe that no worker reads any more must not keep
+        # this process from exiting (a queue's feeder thread would wait forever).
+        for channel in self._queues:
+            channel.cancel_join_thread()
+            channel.close()
+        self._queues = ()
 
 
 def default_processes() -> int:

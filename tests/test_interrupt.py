@@ -124,6 +124,34 @@ def test_a_killed_indexer_leaves_a_searchable_index_that_the_next_run_completes(
     _check_finishes(index, corpus)
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_with_big_jobs_in_the_pipe_exits_at_once(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    # Jobs of 300 long paths (about 90 KB each) fill the pipe to the workers; the
+    # indexer must not wait for that pipe to drain once its workers are stopped.
+    folder = tmp_path.joinpath(*["长路径目录" * 10] * 3, "posts")
+    for i in range(1500):
+        write_post(folder, f"{i:04d}-{'很长的文件名' * 10}.md", f"短讯{i:04d}", f"短讯正文{i:04d}。")
+    index = tmp_path / "index"
+    index.mkdir()
+    (index / "newsearch.toml").write_text("[indexing]\nworkers = 2\nbatch_size = 300\n", encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newsearch", "index", "--index", str(index), str(folder)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    committed = _wait_for_some_commits(index, proc)
+    proc.send_signal(sig)
+    try:
+        _out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError("the interrupted indexer did not exit within 30 s") from None
+    assert proc.returncode == (130 if sig == signal.SIGINT else 143), err
+    assert committed <= len(_ids(index)) < 1500
+
+
 def test_searching_while_another_process_indexes_sees_whole_commits(tmp_path: Path, corpus: Path) -> None:
     index = tmp_path / "index"
     proc = _start(index, corpus)

@@ -198,7 +198,7 @@ class _Cutter:
             word: math.log(freq) - logtotal if freq else None for word, freq in tokenizer.FREQ.items()
         }
         self._unknown = math.log(1) - logtotal
-        self._hmm_cut = finalseg.cut
+        self._hmm = _Hmm(finalseg)
         self._han = re_han_default
         self._skip = re_skip_default
 
@@ -273,9 +273,100 @@ class _Cutter:
         if len(run) == 1:
             words.append(run)
         elif self.logp.get(run) is None:
-            words.extend(self._hmm_cut(run))
+            self._hmm.cut(run, words)
         else:
             words.extend(run)
+
+
+class _Hmm:
+    """jieba's hidden Markov model for words missing from the dictionary
+    (``jieba.finalseg.cut``), with the same results: the same sums in the same
+    order and the same tie-breaking, without building lists, dicts and copied
+    paths at every character."""
+
+    def __init__(self, finalseg: Any) -> None:
+        self._finalseg = finalseg
+        self._han = finalseg.re_han
+        self._skip = finalseg.re_skip
+        emit = finalseg.emit_P
+        self._emit = (emit["B"].get, emit["M"].get, emit["S"].get, emit["E"].get)
+        start, trans = finalseg.start_P, finalseg.trans_P
+        self._start = (start["B"], start["M"], start["S"], start["E"])
+        self._trans = (
+            trans["E"]["B"], trans["S"]["B"],  # into B, from E or S
+            trans["M"]["M"], trans["B"]["M"],  # into M, from M or B
+            trans["S"]["S"], trans["E"]["S"],  # into S, from S or E
+            trans["B"]["E"], trans["M"]["E"],  # into E, from B or M
+        )
+        self._min = finalseg.MIN_FLOAT
+
+    def cut(self, text: str, words: list[str]) -> None:
+        """Append the words of ``text`` to ``words``."""
+        han, skip = self._han, self._skip
+        forced = self._finalseg.Force_Split_Words
+        for block in han.split(text):
+            if han.match(block):
+                for word in self._words(block):
+                    if word in forced:
+                        words.extend(word)
+                    else:
+                        words.append(word)
+            else:
+                words.extend(piece for piece in skip.split(block) if piece)
+
+    def _words(self, block: str) -> list[str]:
+        states = self._states(block)
+        words = []
+        begin = following = 0
+        for i, state in enumerate(states):
+            if state == "B":
+                begin = i
+            elif state == "E":
+                words.append(block[begin : i + 1])
+                following = i + 1
+            elif state == "S":
+                words.append(block[i])
+                following = i + 1
+        if following < len(block):
+            words.append(block[following:])
+        return words
+
+    def _states(self, block: str) -> str:
+        """The most probable B/M/S/E state of each character (jieba's ``viterbi``).
+
+        Ties go where jieba's ``max`` over (probability, state) tuples sends them:
+        to the state that sorts last (S > M > E > B)."""
+        emit_b, emit_m, emit_s, emit_e = self._emit
+        eb_b, sb_b, mm_m, bm_m, ss_s, es_s, be_e, me_e = self._trans
+        low = self._min
+        first = block[0]
+        start_b, start_m, start_s, start_e = self._start
+        b = start_b + emit_b(first, low)
+        m = start_m + emit_m(first, low)
+        s = start_s + emit_s(first, low)
+        e = start_e + emit_e(first, low)
+        back: list[str] = []  # per character after the first: the previous state of B, M, S, E
+        for char in block[1:]:
+            em = emit_b(char, low)
+            x, y = e + eb_b + em, s + sb_b + em
+            nb, pb = (y, "S") if y >= x else (x, "E")
+            em = emit_m(char, low)
+            x, y = m + mm_m + em, b + bm_m + em
+            nm, pm = (x, "M") if x >= y else (y, "B")
+            em = emit_s(char, low)
+            x, y = s + ss_s + em, e + es_s + em
+            ns, ps = (x, "S") if x >= y else (y, "E")
+            em = emit_e(char, low)
+            x, y = b + be_e + em, m + me_e + em
+            ne, pe = (y, "M") if y >= x else (x, "B")
+            back.append(pb + pm + ps + pe)
+            b, m, s, e = nb, nm, ns, ne
+        state = "S" if s >= e else "E"
+        path = [state]
+        for previous in reversed(back):
+            state = previous["BMSE".index(state)]
+            path.append(state)
+        return "".join(reversed(path))
 
 
 def _load_user_dict(tokenizer: Any, path: str) -> None:

@@ -42,7 +42,7 @@ ProgressCallback = Callable[[int, int, str], None]
 """Called as ``progress(done, total, path)`` after each file that had to be read."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Indexed:
     """What the index holds for one source file."""
 

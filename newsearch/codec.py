@@ -320,6 +320,9 @@ class _FieldWriter(base.FieldWriter):  # type: ignore[misc]
         self._fieldname = None
 
     def close(self) -> None:
+        # Closed from the start: a close cut short (Ctrl-C) is not tried again by
+        # the writer's cancel(), which would fail on the files already closed.
+        self.is_closed = True
         self._postfile.close()
         termsfile = self._segment.create_file(self._storage, TERMS_EXT)
         # A directory of fields first; per field, its blocks then its block index (the
@@ -350,7 +353,6 @@ class _FieldWriter(base.FieldWriter):  # type: ignore[misc]
         for data in body:
             termsfile.write(data)
         termsfile.close()
-        self.is_closed = True
 
 
 class _TermsReader(base.TermsReader):  # type: ignore[misc]
@@ -618,6 +620,17 @@ class NewsWriter(SegmentWriter):  # type: ignore[misc]
         super().__init__(ix, **kwargs)
         self.pool = TermPool(self._tempstorage, self.newsegment)
         self._plain = not any(f.vector or f.separate_spelling() for _, f in self.schema.items())
+
+    def cancel(self) -> None:
+        """Give up the new segment.  An interruption may have left its files half
+        closed; that must not turn into a second error or keep the lock held: the
+        unreferenced files are removed by the next clean-up."""
+        self._check_state()
+        try:
+            self._close_segment()
+        except Exception:  # noqa: BLE001 - the first error is the one being raised
+            pass
+        self._finish()
 
     def _finalize_segment(self) -> Any:
         segment = super()._finalize_segment()

@@ -101,3 +101,36 @@ def test_body_diff_restores_the_original(body: str) -> None:
 
     nbody = normalize(body)
     assert restore_body(nbody, body_diff(body, nbody)) == body
+
+
+@pytest.mark.parametrize("suffix", [".ntm", ".col"])
+def test_a_writer_interrupted_while_closing_its_segment_cancels_cleanly(tmp_path: Path, suffix: str) -> None:
+    # Ctrl-C can land inside the segment's close (here: while its terms file is
+    # or a column file is created); cancelling must then give up the segment, not fail on the files
+    # already closed, and leave the index writable.
+    from newsearch.codec import NewsWriter
+
+    schema = fields.Schema(b=fields.TEXT(phrase=False))
+    schema["b"].format = formats.Existence()
+    storage = FileStorage(str(tmp_path))
+    ix = storage.create_index(schema, indexname="t")
+    writer = NewsWriter(ix)
+    writer.add_document(b="alpha beta")
+    create_file = storage.create_file
+    signals = [KeyboardInterrupt]  # one Ctrl-C
+
+    def interrupted(name: str, **kwargs):  # type: ignore[no-untyped-def]
+        if name.endswith(suffix) and signals:
+            raise signals.pop()
+        return create_file(name, **kwargs)
+
+    storage.create_file = interrupted  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        writer.commit()
+    writer.cancel()
+    storage.create_file = create_file  # type: ignore[method-assign]
+    again = NewsWriter(ix)  # the lock was released
+    again.add_document(b="gamma")
+    again.commit()
+    with ix.searcher() as searcher:
+        assert [t for t in searcher.reader().lexicon("b")] == [b"gamma"]

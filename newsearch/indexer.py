@@ -239,6 +239,10 @@ class _Committer(NewsWriter):  # type: ignore[misc]
         """Commit this writer's deletions and the workers' ``new`` segments at once."""
         segments = [*self._merge_segments(NO_MERGE, False, False), *new]
         self._close_segment()
+        # This writer's own segment holds no documents: drop its empty files now
+        # rather than leave a handful per commit until the run ends.
+        for name in self.newsegment.list_files(self.storage):
+            self.storage.delete_file(name)
         TOC(self.schema, segments, self.generation).write(self.storage, self.indexname)
         self._finish()
 

@@ -345,6 +345,32 @@ def test_a_file_under_two_given_paths_is_indexed_once(tmp_path: Path, posts: Pat
         assert ix.update([posts / "2021-06-15-b.md", posts]).unchanged == 4
 
 
+def test_a_long_run_leaves_no_files_behind_its_commits(tmp_path: Path) -> None:
+    # Files of no committed segment, counted after each commit of a run: only the
+    # job in progress has any, however many commits came before.
+    from whoosh.index import TOC
+
+    from newsearch import Config
+
+    folder = tmp_path / "posts"
+    for i in range(40):
+        write_post(folder, f"{i:02d}.md", f"第{i}篇", f"正文{i}。")
+    config = Config.from_dict({"indexing": {"workers": 1, "batch_size": 4}})
+    ix = NewsIndex.create(tmp_path / "index", config=config)
+    whoosh_ix = ix._whoosh()
+    strays = []
+
+    def progress(done: int, total: int, path: str) -> None:
+        if done % 4 == 1:  # the previous job is committed, this one is not yet
+            toc = TOC.read(whoosh_ix.storage, whoosh_ix.indexname)
+            live = {segment.segment_id() for segment in toc.segments}
+            names = [p.name for p in (tmp_path / "index").iterdir() if p.is_file() and p.name.startswith(whoosh_ix.indexname + "_")]
+            strays.append(sum(1 for name in names if name.split(".")[0] not in live))
+
+    ix.update([folder], progress=progress)
+    assert len(strays) == 10 and len(set(strays)) == 1, strays
+
+
 def test_an_article_with_an_empty_body_among_others_is_indexed(tmp_path: Path, posts: Path) -> None:
     # Whoosh gives no length for an empty field; the segment writer must still cope.
     (posts / "only-front-matter.md").write_text("---\ntitle: 只有标题的文章\n---\n", encoding="utf-8")

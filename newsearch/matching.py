@@ -14,12 +14,14 @@ highlighting both use it, so a highlight is always exactly a match.
 from __future__ import annotations
 
 import math
+import mmap
 import re
 from array import array
 from collections.abc import Iterable
 from typing import Any
 
 from whoosh import matching
+from whoosh.columns import VarBytesColumn
 from whoosh.query import WrappingQuery
 
 from .analysis import WORD_CHAR
@@ -70,12 +72,47 @@ def reader_cache(reader: Any) -> dict[Any, Any]:
 
 
 def column_reader(reader: Any, name: str) -> Any:
-    """A reader's raw column reader for ``name`` (making one reads its offset table)."""
+    """A reader's raw column reader for ``name`` (making one reads its offset table).
+
+    A column of variable-length bytes in a file of its own is read through a
+    memory map: verifying thousands of candidates then costs a slice each
+    instead of a seek and a read."""
     cache = reader_cache(reader)
     found = cache.get(("column", name))
     if found is None:
-        found = cache[("column", name)] = reader.column_reader(name, translate=False)
+        found = reader.column_reader(name, translate=False)
+        if isinstance(found, VarBytesColumn.Reader):
+            found = _MappedColumn.of(found) or found
+        cache[("column", name)] = found
     return found
+
+
+class _MappedColumn:
+    """Whoosh's :class:`VarBytesColumn.Reader`, answered from a memory map of its file."""
+
+    def __init__(self, data: mmap.mmap, base: int, offsets: Any, lengths: Any) -> None:
+        self._data = data
+        self._base = base
+        self._offsets = offsets
+        self._lengths = lengths
+
+    @classmethod
+    def of(cls, column: Any) -> _MappedColumn | None:
+        dbfile = column._dbfile  # noqa: SLF001 - the reader keeps its file and layout here
+        if not getattr(dbfile, "is_real", False):
+            return None
+        try:
+            data = mmap.mmap(dbfile.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # an empty file, or no mmap here
+            return None
+        return cls(data, column._basepos, column._offsets, column._lengths)  # noqa: SLF001
+
+    def __len__(self) -> int:
+        return len(self._lengths)
+
+    def __getitem__(self, docnum: int) -> bytes:
+        start = self._base + self._offsets[docnum]
+        return self._data[start : start + self._lengths[docnum]]
 
 
 def term_postings(reader: Any, field: str, text: str) -> tuple[Any, Any] | None:
@@ -116,8 +153,15 @@ class Contains(WrappingQuery):  # type: ignore[misc]
 
     ``confirm`` lists (word field, term, weight): a document holding the term,
     an exact slice of its text, contains the string, so it is kept without
-    reading its text (weighted once).  It saves work and never changes which
-    documents match, so it takes no part in equality.
+    reading its text (weighted once).
+
+    ``gapped`` is (units field, plain string, gapped-pair terms) for a phrase
+    whose pattern allows gaps: a document holding none of those terms has no
+    gapped occurrence, so counting the plain string's bytes finds exactly the
+    pattern's matches, without decoding the text or running the pattern.
+
+    ``confirm`` and ``gapped`` save work and never change which documents match
+    or how they score, so they take no part in equality.
     """
 
     def __init__(
@@ -127,12 +171,14 @@ class Contains(WrappingQuery):  # type: ignore[misc]
         columns: tuple[tuple[str, float], ...],
         boost: float = 1.0,
         confirm: tuple[tuple[str, str, float], ...] = (),
+        gapped: tuple[str, str, tuple[str, ...]] | None = None,
     ) -> None:
         super().__init__(child)
         self.pattern = pattern
         self.columns = columns
         self.boost = boost
         self.confirm = confirm
+        self.gapped = gapped
         # Verified matches per segment reader: a search may ask for a matcher twice
         # (once to rank, once to count), and verification is the costly part.
         self._verified: dict[int, tuple[Any, array[int], list[float]]] = {}
@@ -154,10 +200,10 @@ class Contains(WrappingQuery):  # type: ignore[misc]
         return f"Contains({self.pattern.pattern!r} in {'/'.join(c for c, _ in self.columns)})"
 
     def _rewrap(self, child: Any) -> Contains:
-        return Contains(child, self.pattern, self.columns, self.boost, self.confirm)
+        return Contains(child, self.pattern, self.columns, self.boost, self.confirm, self.gapped)
 
     def with_boost(self, boost: float) -> Contains:
-        return Contains(self.child, self.pattern, self.columns, boost, self.confirm)
+        return Contains(self.child, self.pattern, self.columns, boost, self.confirm, self.gapped)
 
     def estimate_min_size(self, ixreader: Any) -> int:
         return 0
@@ -194,6 +240,12 @@ class Contains(WrappingQuery):  # type: ignore[misc]
             if literal is not None
             else (lambda data, findall=self.pattern.findall: len(findall(data.decode("utf-8"))))
         )
+        plain_count, gapped = count, frozenset()
+        if literal is None and self.gapped is not None:
+            field, plain, gap_terms = self.gapped
+            plain_bytes = plain.encode("utf-8")
+            plain_count = lambda data: data.count(plain_bytes)  # noqa: E731
+            gapped = frozenset(d for t in gap_terms for d in (term_postings(reader, field, t) or ((),))[0])
         log = math.log
         for docnum in candidates:
             known = confirmed.get(docnum)
@@ -202,8 +254,9 @@ class Contains(WrappingQuery):  # type: ignore[misc]
                 weights.append(boost * known)
                 continue
             score = 0.0
+            counter = count if docnum in gapped else plain_count
             for column, weight in columns:
-                n = count(column[docnum])
+                n = counter(column[docnum])
                 if n:
                     score += weight * (1.0 + log(n))
             if score:

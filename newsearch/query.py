@@ -199,6 +199,21 @@ class Needle:
         return list(dict.fromkeys(found))
 
     @property
+    def gap_terms(self) -> tuple[str, ...]:
+        """For a phrase of single CJK characters: the gapped-pair terms of its
+        neighbours.  An article holding none of them can only contain the phrase
+        with nothing between its characters, so counting that plain string is exact.
+        Empty when that shortcut does not apply."""
+        if self.literal is not None or len(self.units) < 2:
+            return ()
+        if not all(len(u) == 1 and u.isalnum() for u in self.units):
+            return ()
+        pairs = list(zip(self.units, self.units[1:]))
+        if not all(bigrams(a + b) for a, b in pairs):
+            return ()
+        return tuple(dict.fromkeys(a + PAIR_GAP + b for a, b in pairs))
+
+    @property
     def exact_by_units(self) -> bool:
         """True when holding the candidate terms already means containing the string:
         one unit, or two characters whose pair is indexed."""
@@ -561,11 +576,13 @@ def _needle_query(needle: Needle, field: str | None, ctx: _Context) -> wq.Query:
                 TITLE: ((TITLE, key, 1.0),),
                 BODY: ((BODY, key, 1.0),),
             }[field]
+        units_field = TUNITS if field == TITLE else UNITS
+        gapped = (units_field, "".join(needle.units), needle.gap_terms) if needle.gap_terms else None
         if field == TITLE:
-            match = Contains(candidates(TUNITS), needle.pattern(), ((NTITLE, 1.0),), confirm=confirm)
+            match = Contains(candidates(TUNITS), needle.pattern(), ((NTITLE, 1.0),), confirm=confirm, gapped=gapped)
         else:
             columns = {None: ((NTITLE, ctx.title_boost), (NBODY, 1.0)), BODY: ((NBODY, 1.0),)}
-            match = Contains(candidates(UNITS), needle.pattern(), columns[field], confirm=confirm)
+            match = Contains(candidates(UNITS), needle.pattern(), columns[field], confirm=confirm, gapped=gapped)
     for word in words:
         if field in (None, TITLE):
             scoring.append(wq.Term(TITLE, word, boost=ctx.title_boost if field is None else 1.0))

@@ -314,3 +314,31 @@ def test_phrase_units_may_be_apart_by_up_to_eight_marks(tmp_path: Path) -> None:
     assert found(ix, '"智能客服"') == {"near", "eight"}
     assert found(ix, '"智能 客服 上线"') == {"near", "eight"}
     assert marked(ix, '"智能客服"') == {"智能，“客服", "智能" + "，" * 8 + "客服"}
+
+
+def test_a_phrase_counts_every_occurrence_with_or_without_gaps(tmp_path: Path) -> None:
+    # Articles without gapped pairs are counted on their plain bytes, the others
+    # with the pattern: both must give the same counts, so the same scores.
+    folder = tmp_path / "p"
+    write_post(folder, "plain.md", "甲", "一个问题。另一段。一个问题。")
+    write_post(folder, "mixed.md", "乙", "一个问题。另一段。一个，问题。")
+    write_post(folder, "gapped.md", "丙", "一个，问题。另一段。没有了。")
+    write_post(folder, "spaced.md", "丁", "一个问 题。另一段。没有了。")
+    write_post(folder, "apart.md", "戊", "一个小问题。另一段。没有了。")
+    write_post(folder, "pairs.md", "己", "这一个，那个问题。另一段。")  # gapped pairs, no match
+    ix = NewsIndex.create(tmp_path / "index")
+    ix.update([folder])
+    scores = {h.id: h.score for h in ix.search('"一个问题"', limit=None).hits}
+    assert set(scores) == {"plain", "mixed", "gapped", "spaced"}
+    assert scores["plain"] == pytest.approx(scores["mixed"])  # same words, two occurrences each
+    assert scores["gapped"] < scores["plain"] and scores["spaced"] < scores["plain"]
+    assert marked(ix, '"一个问题"') == {"一个问题", "一个，问题", "一个问 题"}
+
+
+@pytest.mark.parametrize("phrase", ["一个问题", "中国人", "公司表示", "记者", "人民", "的"])
+def test_real_articles_match_a_phrase_scan(corpus_index: NewsIndex, texts: dict[str, str], phrase: str) -> None:
+    gap = r"(?:(?![\u3400-\u9fff])[\W_]){0,8}?"
+    pattern = re.compile(gap.join(re.escape(c) for c in phrase))
+    expected = {doc for doc, text in texts.items() if pattern.search(text)}
+    assert expected, f"{phrase} should occur in the corpus"
+    assert found(corpus_index, f'"{phrase}"') == expected

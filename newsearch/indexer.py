@@ -17,12 +17,14 @@ stopped.  A strict run commits all of its work at the end, or none of it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from whoosh import index as windex
 from whoosh.index import TOC, clean_files
@@ -42,33 +44,115 @@ ProgressCallback = Callable[[int, int, str], None]
 """Called as ``progress(done, total, path)`` after each file that had to be read."""
 
 
-@dataclass(slots=True)
 class _Indexed:
-    """What the index holds for one source file."""
+    """What the index held when the run started, per source file, in flat arrays.
 
-    source: bytes
-    ids: list[str] = field(default_factory=list)
+    Eight bytes per article (a 32-bit hash of its file's path beside its document
+    number, sorted) and a 128-bit hash of its id in :attr:`id_keys`; paths,
+    fingerprints and ids are read from the index's columns when a file needs
+    them.  A dict of paths and ids took over half a kilobyte per file.
+    """
 
-    @property
-    def digest(self) -> str:
-        return fingerprint_digest(self.source)
+    def __init__(self, ix: windex.Index) -> None:
+        self._reader: Any = ix.reader()
+        reader = self._reader
+        self._entries = array("Q")
+        self._paths: Any = ()
+        self._sources: Any = ()
+        self._ids: Any = ()
+        self.id_keys: set[int] = set()
+        if reader.doc_count():
+            self._paths = reader.column_reader(PATH)
+            self._sources = reader.column_reader(SOURCE)
+            self._ids = reader.column_reader(ID)
+            paths, ids = self._paths, self._ids
+            live = list(reader.all_doc_ids())
+            self._entries = array("Q", sorted((_path_key(paths[d]) << 32) | d for d in live))
+            self.id_keys = {_id_key(ids[d]) for d in live}
+        self._seen = bytearray(len(self._entries))
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def docs(self, path: str) -> list[int]:
+        """The document numbers of ``path``'s articles (none for a new file)."""
+        entries, paths = self._entries, self._paths
+        key = _path_key(path)
+        found = []
+        i = bisect_left(entries, key << 32)
+        while i < len(entries) and entries[i] >> 32 == key:
+            docnum = entries[i] & 0xFFFFFFFF
+            if paths[docnum] == path:
+                found.append(docnum)
+                self._seen[i] = 1
+            i += 1
+        return found
+
+    def source(self, docs: list[int]) -> bytes:
+        return self._sources[docs[0]]  # type: ignore[no-any-return]
+
+    def ids(self, docs: list[int]) -> list[str]:
+        return [self._ids[d] for d in docs]
+
+    def unseen(self, roots: Sequence[str]) -> list[str]:
+        """The indexed paths under ``roots`` that :meth:`docs` was never asked for."""
+        gone = set()
+        for i, seen in enumerate(self._seen):
+            if not seen:
+                path = self._paths[self._entries[i] & 0xFFFFFFFF]
+                if _under(path, roots):
+                    gone.add(path)
+        return sorted(gone)
 
 
-def _indexed_files(ix: windex.Index) -> dict[str, _Indexed]:
-    files: dict[str, _Indexed] = {}
-    with ix.reader() as reader:
-        if reader.doc_count() == 0:
-            return files
-        paths = reader.column_reader(PATH)
-        sources = reader.column_reader(SOURCE)
-        ids = reader.column_reader(ID)
-        for docnum in reader.all_doc_ids():
-            path = paths[docnum]
-            entry = files.get(path)
-            if entry is None:
-                entry = files[path] = _Indexed(sources[docnum])
-            entry.ids.append(ids[docnum])
-    return files
+def _path_key(path: str) -> int:
+    """32 bits of a path's hash: an index into the sorted entries, confirmed on the path."""
+    data = path.encode("utf-8", "surrogateescape")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=4).digest(), "little")
+
+
+def _id_key(article_id: str) -> int:
+    """128 bits of an article id's hash: two different ids never share one in practice."""
+    data = article_id.encode("utf-8", "surrogateescape")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=16).digest(), "little")
+
+
+class _Owners:
+    """Which article ids are taken, as hashes, and by which file when a conflict asks.
+
+    The file that holds an id is looked up only for the message of a conflict:
+    in this job's own articles, in the work a strict run has not committed yet,
+    or in the index as last committed.
+    """
+
+    def __init__(self, ix: windex.Index, taken: set[int]) -> None:
+        self._ix = ix
+        self._reader: Any = None
+        self.taken = taken
+        self.recent: dict[str, str] = {}  # id -> path, for work not yet committed
+
+    def committed(self) -> None:
+        """The work so far is in the index now: look it up there."""
+        self.recent.clear()
+        self.close()
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def owner(self, article_id: str) -> str:
+        found = self.recent.get(article_id)
+        if found is not None:
+            return found
+        if self._reader is None:
+            self._reader = self._ix.reader()
+        reader = self._reader
+        if (ID, article_id) in reader:
+            for docnum in reader.postings(ID, article_id).all_ids():
+                if not reader.is_deleted(docnum):
+                    return reader.column_reader(PATH)[docnum]  # type: ignore[no-any-return]
+        return "another file"
 
 
 def _absolute(path: str | Path) -> str:
@@ -100,10 +184,29 @@ def update_index(
             raise InvalidArgumentError("PATH", f"{root} does not exist.")
 
     report = IndexReport()
-    indexed = _indexed_files(ix)
-    owners = {article_id: path for path, entry in indexed.items() for article_id in entry.ids}
-    plan, gone = _plan(roots, indexed, report)
+    indexed = _Indexed(ix)
+    owners = _Owners(ix, indexed.id_keys)
+    try:
+        _run(ix, roots, indexed, owners, config, progress, strict, report)
+    finally:
+        owners.close()
+        indexed.close()
+    report.seconds = time.perf_counter() - started
+    return report
 
+
+def _run(
+    ix: windex.Index,
+    roots: list[str],
+    indexed: _Indexed,
+    owners: _Owners,
+    config: Config,
+    progress: ProgressCallback | None,
+    strict: bool,
+    report: IndexReport,
+) -> None:
+    """Plan, analyze and commit; :func:`update_index` holds what the run reads from."""
+    plan, gone = _plan(roots, indexed, report)
     max_bytes = int(config.indexing.max_file_mb * 1_000_000)
     # Normally each job is committed as it comes back, so an interrupted run loses at
     # most the jobs in progress.  Strict runs commit everything at the end, or nothing.
@@ -114,8 +217,7 @@ def update_index(
             committer = _Committer(ix)
             for path in gone:
                 report.articles_removed += committer.delete_by_term(PATH, path)
-                for article_id in indexed[path].ids:
-                    owners.pop(article_id, None)
+                owners.taken.difference_update(_id_key(i) for i in indexed.ids(indexed.docs(path)))
                 report.removed += 1
             if not strict:
                 committer.commit_segments([])
@@ -130,7 +232,8 @@ def update_index(
                 if committer is None:
                     committer = _Committer(ix)
                 for outcome in result.outcomes:
-                    _settle(outcome, result.segment, committer, indexed.get(outcome.path), owners, report)
+                    previous = indexed.ids(indexed.docs(outcome.path))
+                    _settle(outcome, result.segment, committer, previous, owners, report)
                     done += 1
                     if progress is not None:
                         progress(done, len(plan), outcome.path)
@@ -141,6 +244,7 @@ def update_index(
                 if not strict:
                     committer.commit_segments(pending)
                     committer, pending = None, []
+                    owners.committed()
             if committer is not None:
                 committer.commit_segments(pending)
                 committer = None
@@ -153,8 +257,6 @@ def update_index(
     finally:
         # Segment files of jobs that were never committed (an interrupted run).
         _Committer.clean(ix)
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 # A worker's buffered segment takes about eleven bytes of memory per byte of text
@@ -163,28 +265,36 @@ _MEMORY_PER_TEXT_BYTE = 11
 
 
 class _Plan:
-    """The files a run must read, in order: a path string and two 8-byte integers
-    per file, so planning a million files takes about 150 MB."""
+    """The files a run must read, in order: each path's UTF-8 bytes in one buffer
+    and three 8-byte integers, about 100 bytes per file."""
 
     def __init__(self) -> None:
-        self.paths: list[str] = []
+        self._text = bytearray()
+        self._ends = array("Q")
         self.sizes = array("q")
         self.mtimes = array("q")
 
     def add(self, path: str, size: int, mtime_ns: int) -> None:
-        self.paths.append(path)
+        self._text += path.encode("utf-8", "surrogateescape")
+        self._ends.append(len(self._text))
         self.sizes.append(size)
         self.mtimes.append(mtime_ns)
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self._ends)
+
+    def __iter__(self) -> Iterator[tuple[str, int, int]]:
+        """(path, size, mtime_ns) of each file."""
+        start = 0
+        for end, size, mtime_ns in zip(self._ends, self.sizes, self.mtimes):
+            yield self._text[start:end].decode("utf-8", "surrogateescape"), size, mtime_ns
+            start = end
 
 
-def _plan(roots: list[str], indexed: dict[str, _Indexed], report: IndexReport) -> tuple[_Plan, list[str]]:
+def _plan(roots: list[str], indexed: _Indexed, report: IndexReport) -> tuple[_Plan, list[str]]:
     """The new and changed files under ``roots`` (unchanged ones are counted in
     ``report``, unreadable ones reported), and the indexed paths under ``roots``
     that were not found."""
-    unseen = {path for path in indexed if _under(path, roots)}
     # Only roots inside one another (or given twice) can list a file twice.
     nested = any(i != j and _under(a, [b]) for i, a in enumerate(roots) for j, b in enumerate(roots))
     listed: set[str] | None = set() if nested else None
@@ -195,21 +305,20 @@ def _plan(roots: list[str], indexed: dict[str, _Indexed], report: IndexReport) -
             if path in listed:
                 continue
             listed.add(path)
-        unseen.discard(path)
+        docs = indexed.docs(path)
         try:
             st = os.stat(path)
         except OSError as exc:
             report.failed.append(FileFailure(path, f"cannot read: {exc.strerror}"))
             continue
-        entry = indexed.get(path)
-        if entry is not None and same_stat(entry.source, st.st_size, st.st_mtime_ns):
+        if docs and same_stat(indexed.source(docs), st.st_size, st.st_mtime_ns):
             report.unchanged += 1
             continue
         plan.add(path, st.st_size, st.st_mtime_ns)
-    return plan, sorted(unseen)
+    return plan, indexed.unseen(roots)
 
 
-def _jobs(plan: _Plan, indexed: dict[str, _Indexed], config: Config, processes: int) -> Iterator[list[FileJob]]:
+def _jobs(plan: _Plan, indexed: _Indexed, config: Config, processes: int) -> Iterator[list[FileJob]]:
     """Cut the files into jobs, made as the workers need them: small enough to keep
     every worker busy and to stay within ``indexing.memory_mb`` per worker, at most
     ``indexing.batch_size`` files."""
@@ -217,11 +326,12 @@ def _jobs(plan: _Plan, indexed: dict[str, _Indexed], config: Config, processes: 
     budget = config.indexing.memory_mb * 1_000_000 // _MEMORY_PER_TEXT_BYTE
     job: list[FileJob] = []
     size = 0
-    for path, file_size, mtime_ns in zip(plan.paths, plan.sizes, plan.mtimes):
+    for path, file_size, mtime_ns in plan:
         if job and (len(job) >= count or size + file_size > budget):
             yield job
             job, size = [], 0
-        previous = indexed[path].digest if path in indexed else None
+        docs = indexed.docs(path)
+        previous = fingerprint_digest(indexed.source(docs)) if docs else None
         job.append(FileJob(path, file_size, mtime_ns, previous))
         size += file_size
     if job:
@@ -256,11 +366,12 @@ def _settle(
     outcome: FileOutcome,
     segment: object | None,
     committer: _Committer,
-    previous: _Indexed | None,
-    owners: dict[str, str],
+    previous: list[str],
+    owners: _Owners,
     report: IndexReport,
 ) -> None:
-    """Record one file's outcome: keep or drop its new documents, delete its old version."""
+    """Record one file's outcome: keep or drop its new documents, delete its old version
+    (whose article ids are ``previous``)."""
     path = outcome.path
     if outcome.status == "failed":
         report.failed.append(FileFailure(path, outcome.reason, outcome.line))
@@ -271,26 +382,26 @@ def _settle(
     report.warnings.extend(f"{path}: {w}" for w in outcome.warnings)
     for reason, line in outcome.errors:
         report.failed.append(FileFailure(path, reason, line))
-    if previous is not None:
-        for article_id in previous.ids:
-            if owners.get(article_id) == path:
-                del owners[article_id]
+    taken, recent = owners.taken, owners.recent
+    released = [_id_key(article_id) for article_id in previous]
+    taken.difference_update(released)
     accepted = 0
     for article_id, docnum in outcome.articles:
-        owner = owners.get(article_id)
-        if owner is not None and owner != path:
+        key = _id_key(article_id)
+        if key in taken and recent.get(article_id) != path:
             which = f" (article {article_id!r})" if len(outcome.articles) > 1 else ""
+            owner = owners.owner(article_id)
             report.failed.append(FileFailure(path, f"id {article_id!r} is already used by {owner}; skipped{which}"))
             segment.delete_document(docnum)  # type: ignore[union-attr]
             continue
-        owners[article_id] = path
+        taken.add(key)
+        recent[article_id] = path
         accepted += 1
     if not accepted:
         # Nothing usable: keep whatever version of the file the index already has.
-        if previous is not None:
-            owners.update((article_id, path) for article_id in previous.ids)
+        taken.update(released)
         return
-    if previous is not None:
+    if previous:
         report.articles_removed += committer.delete_by_term(PATH, path)
     report.articles_added += accepted
     report.indexed += 1

@@ -210,11 +210,9 @@ class WorkerPool:
                         inbox.put(None)
                     return
                 inbox.put((sent, jobs))
-                in_flight[sent] = jobs
                 sent += 1
 
         next_number = 0
-        in_flight: dict[int, list[FileJob]] = {}
         feed()
         for _ in range(self.processes):
             proc = ctx.Process(
@@ -237,11 +235,7 @@ class WorkerPool:
                     if isinstance(item, BaseException):
                         raise item
                     waiting[item.number] = item
-                result = waiting.pop(next_number)
-                # The planned path strings, not copies: the caller keeps them per article.
-                for outcome, job in zip(result.outcomes, in_flight.pop(next_number)):
-                    outcome.path = job.path
-                yield result
+                yield waiting.pop(next_number)
                 next_number += 1
                 feed()
         finally:

@@ -331,6 +331,8 @@ def test_parallel_workers_give_the_same_index_as_one(tmp_path: Path, posts: Path
     assert results[1] == results[2]
     assert results[1][0] == 5
     assert [where for where, _ in results[1][1]] == ["dup-a", "dup-b"]  # the indexed owner keeps the id
+    owner = posts / "2021-03-01-a.md"
+    assert all(reason == f"id '2021-03-01-a' is already used by {owner}; skipped" for _, reason in results[2][1])
 
 
 def test_a_file_under_two_given_paths_is_indexed_once(tmp_path: Path, posts: Path) -> None:

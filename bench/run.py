@@ -202,7 +202,8 @@ def main() -> None:
     inc = incremental(corpus, ns_index)
     full = builds[-1][1]["wall_seconds"]
     print(f"\nIncremental: {inc['changed_files']} changed files re-indexed in {inc['wall_seconds']:.1f} s "
-          f"= {inc['wall_seconds'] / full:.1%} of the full build ({full:.1f} s)")
+          f"= {inc['wall_seconds'] / full:.1%} of the full build ({full:.1f} s), "
+          f"peak PSS {inc.get('peak_tree_pss_mb') or inc['peak_tree_rss_mb']:.0f} MB")
     figures["incremental"] = inc
 
     queries_and_cold_start(args, queries, figures)

@@ -401,6 +401,7 @@ def _segmenter(user_dicts: tuple[str, ...]) -> _Segmenter:
 
 
 _DROPPED_EDGES = "._-&%+#"
+_HAS_ALNUM = re.compile(r"[^\W_]").search  # a letter or digit: str.isalnum() of some character
 
 
 def _segment(text: str, search: bool, user_dicts: tuple[str, ...]) -> Iterator[tuple[str, int, int, int, bool]]:
@@ -415,7 +416,7 @@ def _segment(text: str, search: bool, user_dicts: tuple[str, ...]) -> Iterator[t
         if len(word) == 1:
             if not word.isalnum():
                 continue
-        elif not any(ch.isalnum() for ch in word):
+        elif not _HAS_ALNUM(word):
             continue
         else:
             stripped = word.strip(_DROPPED_EDGES)

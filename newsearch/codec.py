@@ -553,12 +553,9 @@ class TermStream:
                 yield fieldname, btext, docnum, 1.0 if weights is None else weights[i], emptybytes
 
 
-def _id_array() -> array:
-    return array("I")
-
-
-def _weight_array() -> array:
-    return array("f")
+# New empty arrays for a defaultdict, made by C-level copies (no Python call per new term).
+_id_array = array("I").__copy__
+_weight_array = array("f").__copy__
 
 
 _consume = deque(maxlen=0).extend

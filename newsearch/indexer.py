@@ -128,6 +128,7 @@ class _Owners:
     def __init__(self, ix: windex.Index, taken: set[int]) -> None:
         self._ix = ix
         self._reader: Any = None
+        self._paths: Any = ()
         self.taken = taken
         self.recent: dict[str, str] = {}  # id -> path, for work not yet committed
 
@@ -145,13 +146,14 @@ class _Owners:
         found = self.recent.get(article_id)
         if found is not None:
             return found
-        if self._reader is None:
+        if self._reader is None:  # one reader (and path column) per committed state
             self._reader = self._ix.reader()
+            self._paths = self._reader.column_reader(PATH) if self._reader.doc_count() else ()
         reader = self._reader
         if (ID, article_id) in reader:
             for docnum in reader.postings(ID, article_id).all_ids():
                 if not reader.is_deleted(docnum):
-                    return reader.column_reader(PATH)[docnum]  # type: ignore[no-any-return]
+                    return self._paths[docnum]  # type: ignore[no-any-return]
         return "another file"
 
 

@@ -618,17 +618,6 @@ class NewsWriter(SegmentWriter):  # type: ignore[misc]
         self.pool = TermPool(self._tempstorage, self.newsegment)
         self._plain = not any(f.vector or f.separate_spelling() for _, f in self.schema.items())
 
-    def cancel(self) -> None:
-        """Give up the new segment.  An interruption may have left its files half
-        closed; that must not turn into a second error or keep the lock held: the
-        unreferenced files are removed by the next clean-up."""
-        self._check_state()
-        try:
-            self._close_segment()
-        except Exception:  # noqa: BLE001 - the first error is the one being raised
-            pass
-        self._finish()
-
     def _finalize_segment(self) -> Any:
         segment = super()._finalize_segment()
         record_segment_files(self.storage, segment)

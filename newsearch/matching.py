@@ -234,18 +234,17 @@ class Contains(WrappingQuery):  # type: ignore[misc]
                 for docnum in found[0]:
                     confirmed[docnum] = confirmed.get(docnum, 0.0) + weight
         boost = self.boost
-        literal = self._literal
-        count: Any = (
-            (lambda data: data.count(literal))
-            if literal is not None
-            else (lambda data, findall=self.pattern.findall: len(findall(data.decode("utf-8"))))
-        )
-        plain_count, gapped = count, frozenset()
-        if literal is None and self.gapped is not None:
-            field, plain, gap_terms = self.gapped
-            plain_bytes = plain.encode("utf-8")
-            plain_count = lambda data: data.count(plain_bytes)  # noqa: E731
-            gapped = frozenset(d for t in gap_terms for d in (term_postings(reader, field, t) or ((),))[0])
+        # The bytes to count where the pattern can only match them exactly; else the pattern.
+        plain = self._literal
+        gapped: set[int] = set()
+        if plain is None and self.gapped is not None:
+            field, text, gap_terms = self.gapped
+            plain = text.encode("utf-8")
+            for term in gap_terms:
+                found = term_postings(reader, field, term)
+                if found is not None:
+                    gapped.update(found[0])
+        findall = self.pattern.findall
         log = math.log
         for docnum in candidates:
             known = confirmed.get(docnum)
@@ -254,9 +253,10 @@ class Contains(WrappingQuery):  # type: ignore[misc]
                 weights.append(boost * known)
                 continue
             score = 0.0
-            counter = count if docnum in gapped else plain_count
+            counted = plain is not None and docnum not in gapped
             for column, weight in columns:
-                n = counter(column[docnum])
+                data = column[docnum]
+                n = data.count(plain) if counted else len(findall(data.decode("utf-8")))
                 if n:
                     score += weight * (1.0 + log(n))
             if score:

@@ -134,7 +134,8 @@ def _share_before_fork(storage_dir: str, generation: str) -> None:
     instead of loading a copy each; and keep the garbage collector from touching
     (and so copying) the objects the workers inherit."""
     schema = IndexStorage(storage_dir).open_index(indexname=generation).schema
-    schema[TITLE].process_text("中文", mode="index")
+    for _ in schema[TITLE].process_text("中文", mode="index"):  # a generator: run it
+        pass
     gc.freeze()
 
 

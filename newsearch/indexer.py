@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
+import tempfile
 import time
 from array import array
 from bisect import bisect_left
@@ -47,10 +49,11 @@ ProgressCallback = Callable[[int, int, str], None]
 class _Indexed:
     """What the index held when the run started, per source file, in flat arrays.
 
-    Eight bytes per article (a 32-bit hash of its file's path beside its document
-    number, sorted) and a 128-bit hash of its id in :attr:`id_keys`; paths,
-    fingerprints and ids are read from the index's columns when a file needs
-    them.  A dict of paths and ids took over half a kilobyte per file.
+    Nine bytes per article (a 32-bit hash of its file's path beside its document
+    number, sorted, and whether the run has seen it) and a hash of its id in
+    :attr:`id_keys`; paths, fingerprints and ids are read from the index's columns
+    when a file needs them.  A dict of paths and ids took over half a kilobyte per
+    file.
     """
 
     def __init__(self, ix: windex.Index) -> None:
@@ -60,7 +63,7 @@ class _Indexed:
         self._paths: Any = ()
         self._sources: Any = ()
         self._ids: Any = ()
-        self.id_keys: set[int] = set()
+        self.id_keys = _KeySet(reader.doc_count())
         if reader.doc_count():
             self._paths = reader.column_reader(PATH)
             self._sources = reader.column_reader(SOURCE)
@@ -68,7 +71,8 @@ class _Indexed:
             paths, ids = self._paths, self._ids
             live = list(reader.all_doc_ids())
             self._entries = array("Q", sorted((_path_key(paths[d]) << 32) | d for d in live))
-            self.id_keys = {_id_key(ids[d]) for d in live}
+            for docnum in live:
+                self.id_keys.add(_id_key(ids[docnum]))
         self._seen = bytearray(len(self._entries))
 
     def close(self) -> None:
@@ -112,9 +116,79 @@ def _path_key(path: str) -> int:
 
 
 def _id_key(article_id: str) -> int:
-    """128 bits of an article id's hash: two different ids never share one in practice."""
+    """64 bits of an article id's hash, never 0; a match is confirmed on the id itself."""
     data = article_id.encode("utf-8", "surrogateescape")
-    return int.from_bytes(hashlib.blake2b(data, digest_size=16).digest(), "little")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little") or 1
+
+
+class _KeySet:
+    """A set of nonzero 64-bit keys in one flat array (open addressing, linear
+    probing): 12 to 24 bytes per key, where a Python set of ints takes about 70."""
+
+    def __init__(self, expected: int = 0) -> None:
+        """An empty set with room for ``expected`` keys before it has to grow."""
+        size = 1024
+        while 2 * size < 3 * expected:
+            size *= 2
+        self._slots = array("Q", bytes(8 * size))
+        self._mask = size - 1
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def _slot(self, key: int) -> int:
+        """Where ``key`` is, or the empty slot where it would go."""
+        slots, mask = self._slots, self._mask
+        i = key & mask  # keys are hashes: their low bits are spread evenly
+        while True:
+            found = slots[i]
+            if found == key or not found:
+                return i
+            i = (i + 1) & mask
+
+    def __contains__(self, key: int) -> bool:
+        return self._slots[self._slot(key)] == key
+
+    def add(self, key: int) -> None:
+        i = self._slot(key)
+        if self._slots[i] == key:
+            return
+        self._slots[i] = key
+        self._count += 1
+        if 3 * self._count > 2 * len(self._slots):
+            self._grow()
+
+    def discard(self, key: int) -> None:
+        slots, mask = self._slots, self._mask
+        i = self._slot(key)
+        if slots[i] != key:
+            return
+        slots[i] = 0
+        self._count -= 1
+        # Shift back the keys after the hole that could not reach their place past it.
+        j = i
+        while True:
+            j = (j + 1) & mask
+            moved = slots[j]
+            if not moved:
+                return
+            home = moved & mask
+            if (i < home <= j) if i <= j else (i < home or home <= j):
+                continue  # still reachable from its home slot
+            slots[i], slots[j] = moved, 0
+            i = j
+
+    def _grow(self) -> None:
+        slots = array("Q", bytes(16 * len(self._slots)))
+        mask = len(slots) - 1
+        for key in self._slots:
+            if key:
+                i = key & mask
+                while slots[i]:
+                    i = (i + 1) & mask
+                slots[i] = key
+        self._slots, self._mask = slots, mask
 
 
 class _Owners:
@@ -125,7 +199,7 @@ class _Owners:
     or in the index as last committed.
     """
 
-    def __init__(self, ix: windex.Index, taken: set[int]) -> None:
+    def __init__(self, ix: windex.Index, taken: _KeySet) -> None:
         self._ix = ix
         self._reader: Any = None
         self._paths: Any = ()
@@ -142,7 +216,9 @@ class _Owners:
             self._reader.close()
             self._reader = None
 
-    def owner(self, article_id: str) -> str:
+    def owner(self, article_id: str) -> str | None:
+        """The file that holds ``article_id``, or None: the id is free after all
+        (its hash is in :attr:`taken` for another id)."""
         found = self.recent.get(article_id)
         if found is not None:
             return found
@@ -154,7 +230,7 @@ class _Owners:
             for docnum in reader.postings(ID, article_id).all_ids():
                 if not reader.is_deleted(docnum):
                     return self._paths[docnum]  # type: ignore[no-any-return]
-        return "another file"
+        return None
 
 
 def _absolute(path: str | Path) -> str:
@@ -188,9 +264,11 @@ def update_index(
     report = IndexReport()
     indexed = _Indexed(ix)
     owners = _Owners(ix, indexed.id_keys)
+    plan = _Plan(ix.storage.folder)
     try:
-        _run(ix, roots, indexed, owners, config, progress, strict, report)
+        _run(ix, roots, indexed, owners, plan, config, progress, strict, report)
     finally:
+        plan.close()
         owners.close()
         indexed.close()
     report.seconds = time.perf_counter() - started
@@ -202,13 +280,14 @@ def _run(
     roots: list[str],
     indexed: _Indexed,
     owners: _Owners,
+    plan: _Plan,
     config: Config,
     progress: ProgressCallback | None,
     strict: bool,
     report: IndexReport,
 ) -> None:
     """Plan, analyze and commit; :func:`update_index` holds what the run reads from."""
-    plan, gone = _plan(roots, indexed, report)
+    gone = _make_plan(plan, roots, indexed, report)
     max_bytes = int(config.indexing.max_file_mb * 1_000_000)
     # Normally each job is committed as it comes back, so an interrupted run loses at
     # most the jobs in progress.  Strict runs commit everything at the end, or nothing.
@@ -219,7 +298,8 @@ def _run(
             committer = _Committer(ix)
             for path in gone:
                 report.articles_removed += committer.delete_by_term(PATH, path)
-                owners.taken.difference_update(_id_key(i) for i in indexed.ids(indexed.docs(path)))
+                for article_id in indexed.ids(indexed.docs(path)):
+                    owners.taken.discard(_id_key(article_id))
                 report.removed += 1
             if not strict:
                 committer.commit_segments([])
@@ -267,40 +347,47 @@ _MEMORY_PER_TEXT_BYTE = 11
 
 
 class _Plan:
-    """The files a run must read, in order: each path's UTF-8 bytes in one buffer
-    and three 8-byte integers, about 100 bytes per file."""
+    """The files a run must read, in order, read back once.
 
-    def __init__(self) -> None:
-        self._text = bytearray()
-        self._ends = array("Q")
-        self.sizes = array("q")
-        self.mtimes = array("q")
+    About 100 bytes per file, kept in memory up to a few megabytes and beyond that
+    in an unnamed temporary file beside the index, so that the run's memory does
+    not grow with the number of files.
+    """
+
+    _RECORD = struct.Struct("<qqI")  # size, mtime_ns, length of the UTF-8 path
+    _IN_MEMORY = 4_000_000
+
+    def __init__(self, folder: str) -> None:
+        self._file = tempfile.SpooledTemporaryFile(max_size=self._IN_MEMORY, dir=folder)
+        self._count = 0
 
     def add(self, path: str, size: int, mtime_ns: int) -> None:
-        self._text += path.encode("utf-8", "surrogateescape")
-        self._ends.append(len(self._text))
-        self.sizes.append(size)
-        self.mtimes.append(mtime_ns)
+        data = path.encode("utf-8", "surrogateescape")
+        self._file.write(self._RECORD.pack(size, mtime_ns, len(data)) + data)
+        self._count += 1
 
     def __len__(self) -> int:
-        return len(self._ends)
+        return self._count
 
     def __iter__(self) -> Iterator[tuple[str, int, int]]:
         """(path, size, mtime_ns) of each file."""
-        start = 0
-        for end, size, mtime_ns in zip(self._ends, self.sizes, self.mtimes):
-            yield self._text[start:end].decode("utf-8", "surrogateescape"), size, mtime_ns
-            start = end
+        self._file.seek(0)
+        read, record = self._file.read, self._RECORD
+        for _ in range(self._count):
+            size, mtime_ns, length = record.unpack(read(record.size))
+            yield read(length).decode("utf-8", "surrogateescape"), size, mtime_ns
+
+    def close(self) -> None:
+        self._file.close()
 
 
-def _plan(roots: list[str], indexed: _Indexed, report: IndexReport) -> tuple[_Plan, list[str]]:
-    """The new and changed files under ``roots`` (unchanged ones are counted in
-    ``report``, unreadable ones reported), and the indexed paths under ``roots``
-    that were not found."""
+def _make_plan(plan: _Plan, roots: list[str], indexed: _Indexed, report: IndexReport) -> list[str]:
+    """Add the new and changed files under ``roots`` to ``plan`` (unchanged ones are
+    counted in ``report``, unreadable ones reported); return the indexed paths under
+    ``roots`` that were not found."""
     # Only roots inside one another (or given twice) can list a file twice.
     nested = any(i != j and _under(a, [b]) for i, a in enumerate(roots) for j, b in enumerate(roots))
     listed: set[str] | None = set() if nested else None
-    plan = _Plan()
     for file in iter_source_files(roots):
         path = _absolute(file)
         if listed is not None:
@@ -317,7 +404,7 @@ def _plan(roots: list[str], indexed: _Indexed, report: IndexReport) -> tuple[_Pl
             report.unchanged += 1
             continue
         plan.add(path, st.st_size, st.st_mtime_ns)
-    return plan, indexed.unseen(roots)
+    return indexed.unseen(roots)
 
 
 def _jobs(plan: _Plan, indexed: _Indexed, config: Config, processes: int) -> Iterator[list[FileJob]]:
@@ -386,22 +473,25 @@ def _settle(
         report.failed.append(FileFailure(path, reason, line))
     taken, recent = owners.taken, owners.recent
     released = [_id_key(article_id) for article_id in previous]
-    taken.difference_update(released)
+    for key in released:
+        taken.discard(key)
     accepted = 0
     for article_id, docnum in outcome.articles:
         key = _id_key(article_id)
         if key in taken and recent.get(article_id) != path:
-            which = f" (article {article_id!r})" if len(outcome.articles) > 1 else ""
             owner = owners.owner(article_id)
-            report.failed.append(FileFailure(path, f"id {article_id!r} is already used by {owner}; skipped{which}"))
-            segment.delete_document(docnum)  # type: ignore[union-attr]
-            continue
+            if owner is not None and owner != path:
+                which = f" (article {article_id!r})" if len(outcome.articles) > 1 else ""
+                report.failed.append(FileFailure(path, f"id {article_id!r} is already used by {owner}; skipped{which}"))
+                segment.delete_document(docnum)  # type: ignore[union-attr]
+                continue
         taken.add(key)
         recent[article_id] = path
         accepted += 1
     if not accepted:
         # Nothing usable: keep whatever version of the file the index already has.
-        taken.update(released)
+        for key in released:
+            taken.add(key)
         return
     if previous:
         report.articles_removed += committer.delete_by_term(PATH, path)

@@ -23,6 +23,8 @@ __all__ = [
     "ArticleNotFoundError",
     "Config",
     "ConfigError",
+    "DateHistogram",
+    "Facets",
     "Hit",
     "IndexDamagedError",
     "IndexLockedError",
@@ -43,6 +45,8 @@ __all__ = [
 _HOMES = {
     "Article": "documents",
     "Config": "config",
+    "DateHistogram": "results",
+    "Facets": "results",
     "Hit": "results",
     "IndexReport": "results",
     "IndexStats": "results",
@@ -77,7 +81,7 @@ if TYPE_CHECKING:
         StrictIndexingError,
     )
     from .index import NewsIndex
-    from .results import Hit, IndexReport, IndexStats, SearchResults, Snippet
+    from .results import DateHistogram, Facets, Hit, IndexReport, IndexStats, SearchResults, Snippet
 
 
 def __getattr__(name: str) -> Any:

@@ -189,7 +189,10 @@ def search_command(
     tag: Annotated[Optional[list[str]], typer.Option("--tag", "-t", help="Only articles with this tag (repeat: all of them).")] = None,
     since: Annotated[Optional[str], typer.Option("--since", help="From this date on: 2021, 2021-12, 2021-12-25, 2021年12月.")] = None,
     until: Annotated[Optional[str], typer.Option("--until", help="Up to this date, inclusive.")] = None,
-    sort: Annotated[str, typer.Option("--sort", help="relevance or date (newest first).")] = "relevance",
+    sort: Annotated[str, typer.Option("--sort", help="relevance, -date (newest first), date (oldest first) or recent (relevance weighed down by age).")] = "relevance",
+    recent: Annotated[bool, typer.Option("--recent", help="Same as --sort recent.")] = False,
+    half_life: Annotated[Optional[float], typer.Option("--half-life", metavar="DAYS", help="With --recent: an article this many days older scores half as much (default: ranking.half_life_days, 30).")] = None,
+    facets: Annotated[bool, typer.Option("--facets/--no-facets", help="Count categories, tags and dates over all matches.")] = True,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Hits per page.")] = 10,
     page: Annotated[int, typer.Option("--page", "-p", help="Page number, from 1.")] = 1,
     index: IndexOption = None,
@@ -207,6 +210,10 @@ def search_command(
             raise InvalidArgumentError("--limit", f"{limit}; it must be 1 or more.")
         if page < 1:
             raise InvalidArgumentError("--page", f"{page}; pages are numbered from 1.")
+        if recent and sort not in ("relevance", "recent"):
+            raise InvalidArgumentError("--recent", f"cannot be combined with --sort {sort}.")
+        if half_life is not None and not half_life > 0:
+            raise InvalidArgumentError("--half-life", f"{half_life}; it must be a positive number of days.")
         index_dir = _index_dir(index)
         cfg = _config(index_dir, config)
         if index is None and not os.environ.get("NEWSEARCH_INDEX") and not NewsIndex.exists(index_dir):
@@ -218,9 +225,11 @@ def search_command(
             tags=tag,
             since=since,
             until=until,
-            sort=sort,
+            sort="recent" if recent else sort,
             limit=limit,
             offset=(page - 1) * limit,
+            facets=facets,
+            half_life_days=half_life,
         )
         if as_json:
             data = results.to_dict()
@@ -279,6 +288,31 @@ def _print_results(results: Any) -> None:
         for passage in hit.snippet.passages:
             typer.echo("   " + passage.render(*marks).replace("\n", " "))
         typer.echo("")
+    if results.facets is not None:
+        _print_facets(results.facets, dim)
+
+
+_FACETS_SHOWN = 8
+_BAR_WIDTH = 30
+
+
+def _print_facets(facets: Any, dim: Callable[[str], str]) -> None:
+    """Categories and tags on one line each, then the date histogram as bars."""
+    for label, counts in (("Categories", facets.categories), ("Tags", facets.tags)):
+        if counts:
+            shown = " · ".join(f"{value} {count}" for value, count in counts[:_FACETS_SHOWN])
+            more = dim(f" · +{len(counts) - _FACETS_SHOWN} more") if len(counts) > _FACETS_SHOWN else ""
+            typer.echo(f"{label + ':':<12}{shown}{more}")
+    histogram = facets.dates
+    if histogram.buckets:
+        typer.echo(f"By {histogram.unit}:")
+        peak = max(count for _, count in histogram.buckets) or 1
+        width = max(len(key) for key, _ in histogram.buckets)
+        for key, count in histogram.buckets:
+            bar = "█" * round(count * _BAR_WIDTH / peak) if count else ""
+            typer.echo(f"  {key:<{width}} {bar or '▏'} {count}")
+    if histogram.undated:
+        typer.echo(f"  undated: {histogram.undated}")
 
 
 # --------------------------------------------------------------------------- show, stats

@@ -9,6 +9,7 @@ or from a path given with ``--config``.  Every key is optional::
 
     [ranking]
     title_boost = 3.0
+    half_life_days = 30.0      # --sort recent: a match this much older counts half
 
     [snippets]
     max_passages = 3
@@ -78,10 +79,15 @@ class RankingConfig:
     """How hits are scored."""
 
     title_boost: float = 3.0
+    half_life_days: float = 30.0
+    """For ``sort="recent"``: an article this many days older than another scores half as much."""
 
     def __post_init__(self) -> None:
         if self.title_boost <= 0:
             raise ValueError("ranking.title_boost must be positive.")
+        days = self.half_life_days
+        if isinstance(days, bool) or not isinstance(days, (int, float)) or not days > 0:
+            raise ValueError("ranking.half_life_days must be a positive number of days.")
 
 
 @dataclass(frozen=True)

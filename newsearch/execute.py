@@ -20,7 +20,8 @@ matchers.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,16 +49,28 @@ class Match:
 
 
 def search(
-    searcher: Any, q: Any, flt: Any = None, *, sort: str = "relevance", limit: int | None = 10
+    searcher: Any,
+    q: Any,
+    flt: Any = None,
+    *,
+    sort: str = "relevance",
+    limit: int | None = 10,
+    offset: int = 0,
+    half_life_days: float = 30.0,
+    each_segment: Callable[[Any, Scores], None] | None = None,
 ) -> tuple[int, list[Match]]:
-    """(number of matches, the first ``limit`` of them, best first or newest first).
+    """(number of matches, matches ``offset`` to ``offset + limit`` in the order of ``sort``).
 
-    ``flt`` restricts the matches without scoring.  Among equal dates the
-    better score comes first; among equal scores, the document indexed first.
+    ``sort`` is ``relevance`` (best first), ``-date`` (newest first), ``date``
+    (oldest first; undated articles come last either way) or ``recent``
+    (relevance halved for every ``half_life_days`` of age).  ``flt``
+    restricts the matches without scoring.  Ties go to the better score, then
+    to the document indexed first, so pages never overlap.
+    ``each_segment(reader, scores)`` sees every segment's matches (for facet counts).
     """
     total = 0
-    best: list[tuple[Any, ...]] = []
-    by_date = sort == "date"
+    wanted = None if limit is None else offset + limit
+    pool: list[tuple[Any, ...]] = []
     leaves = searcher.leaf_searchers()
     for number, (leaf, base) in enumerate(leaves):
         segment = _Segment(searcher, leaf)
@@ -65,17 +78,43 @@ def search(
         total += len(scores)
         if not scores:
             continue
-        if by_date:
-            dates = segment.dates()
-            items: Iterable[tuple[Any, ...]] = (
-                (dates[d], s, -(base + d), number, d) for d, s in scores.items()
-            )
+        if each_segment is not None:
+            each_segment(segment.reader, scores)
+        items = _sort_keys(sort, segment, scores, base, number, half_life_days)
+        # Each segment keeps at most its best ``wanted``; one sort or selection at the end
+        # (merging into a running best list per segment made deep pages quadratic).
+        if wanted is not None and wanted * 4 < len(scores):
+            pool += heapq.nlargest(wanted, items)
         else:
-            items = ((s, -(base + d), number, d) for d, s in scores.items())
-        best = heapq.nlargest(limit, [*best, *items]) if limit is not None else [*best, *items]
-    if limit is None:
-        best.sort(reverse=True)
-    return total, [Match(item[-4], leaves[item[-2]][0].reader(), item[-1]) for item in best]
+            pool.extend(items)
+    if wanted is not None and wanted * 8 < len(pool):
+        best = heapq.nlargest(wanted, pool)
+    else:
+        pool.sort(reverse=True)
+        best = pool if wanted is None else pool[:wanted]
+    return total, [Match(item[-4], leaves[item[-2]][0].reader(), item[-1]) for item in best[offset:]]
+
+
+_UNDATED_LAST = 2**64  # "oldest first" ranks an undated article (date 0) after every date
+_MICROSECONDS_PER_DAY = 86_400 * 1_000_000
+
+
+def _sort_keys(
+    sort: str, segment: _Segment, scores: Scores, base: int, number: int, half_life_days: float
+) -> Iterable[tuple[Any, ...]]:
+    """(key..., score, -global docnum, segment number, docnum): larger sorts first."""
+    if sort == "relevance":
+        return ((s, -(base + d), number, d) for d, s in scores.items())
+    dates = segment.dates()
+    if sort == "-date":
+        return ((dates[d], s, -(base + d), number, d) for d, s in scores.items())
+    if sort == "date":
+        return (((-dates[d] if dates[d] else -_UNDATED_LAST), s, -(base + d), number, d) for d, s in scores.items())
+    # recent: log(score · 2^(age / half-life)) up to a constant, which keeps old articles'
+    # keys apart where the product itself would round to zero.
+    rate = math.log(2) / (half_life_days * _MICROSECONDS_PER_DAY)
+    log = math.log
+    return ((log(s) + dates[d] * rate if s > 0 else -math.inf, s, -(base + d), number, d) for d, s in scores.items())
 
 
 def count(searcher: Any, q: Any, flt: Any = None) -> int:

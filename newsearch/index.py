@@ -209,13 +209,21 @@ class NewsIndex:
         sort: str = "relevance",
         limit: int | None = 10,
         offset: int = 0,
+        facets: bool = True,
+        facet_limit: int | None = 20,
+        half_life_days: float | None = None,
     ) -> SearchResults:
-        """Articles matching ``query``, best first (or newest first with ``sort="date"``).
+        """Articles matching ``query``, in the order of ``sort``: ``relevance`` (best
+        first), ``-date`` (newest first), ``date`` (oldest first) or ``recent``
+        (relevance halved for every ``half_life_days`` of age, by default
+        ``ranking.half_life_days``).
 
         ``category`` keeps articles in any of the given categories, ``tags``
         those carrying every given tag; ``since``/``until`` are inclusive and
         accept ``2021``, ``2021-12``, ``2021-12-25``, ``2021年12月`` or a date.
-        ``limit=None`` returns every match.  ``total`` always counts them all.
+        ``limit=None`` returns every match.  ``total`` always counts them all, and
+        ``facets`` (unless turned off) counts categories, tags and dates over all
+        of them, ``facet_limit`` values of each at most.
         """
         if self._synonyms is None:
             self._synonyms = load_synonyms(self._config.analysis.synonyms)
@@ -232,6 +240,9 @@ class NewsIndex:
                 sort=sort,
                 limit=limit,
                 offset=offset,
+                facets=facets,
+                facet_limit=facet_limit,
+                half_life_days=half_life_days,
             )
 
     def explain(self, query: str) -> str:

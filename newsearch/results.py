@@ -16,6 +16,8 @@ from .documents import iso_date
 
 __all__ = [
     "CheckReport",
+    "DateHistogram",
+    "Facets",
     "FileFailure",
     "Hit",
     "IndexReport",
@@ -117,6 +119,40 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class DateHistogram:
+    """How many matches fall in each year, month or day (the unit depends on the
+    span of the matches), oldest first, empty buckets included."""
+
+    unit: str  # "year", "month" or "day"
+    buckets: list[tuple[str, int]] = field(default_factory=list)
+    """(``2021``, ``2021-12`` or ``2021-12-25``; count) for every bucket of the span."""
+    undated: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "unit": self.unit,
+            "buckets": [{"key": key, "count": count} for key, count in self.buckets],
+            "undated": self.undated,
+        }
+
+
+@dataclass(frozen=True)
+class Facets:
+    """Counts over every match of a search, not only the page shown."""
+
+    categories: list[tuple[str, int]] = field(default_factory=list)
+    tags: list[tuple[str, int]] = field(default_factory=list)
+    dates: DateHistogram = field(default_factory=lambda: DateHistogram("year"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "categories": [{"value": value, "count": count} for value, count in self.categories],
+            "tags": [{"value": value, "count": count} for value, count in self.tags],
+            "dates": self.dates.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
 class SearchResults:
     """A page of hits plus the total number of matching articles."""
 
@@ -128,6 +164,8 @@ class SearchResults:
     sort: str = "relevance"
     suggestion: str | None = None
     """When nothing matched: a corrected or shorter query that does match."""
+    facets: Facets | None = None
+    """Category, tag and date counts over all the matches (None when not asked for)."""
 
     @property
     def page(self) -> int:
@@ -150,6 +188,7 @@ class SearchResults:
             "limit": self.limit,
             "sort": self.sort,
             "suggestion": self.suggestion,
+            "facets": self.facets.to_dict() if self.facets is not None else None,
             "hits": [h.to_dict() for h in self.hits],
         }
 

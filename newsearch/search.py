@@ -16,6 +16,7 @@ from whoosh.searching import Searcher
 from .config import Config
 from .dates import parse_bound
 from .errors import InvalidArgumentError
+from .facets import FacetCounter
 from .highlight import make_snippet
 from . import execute
 from .matching import column_reader, reader_cache
@@ -27,7 +28,8 @@ from .synonyms import NO_SYNONYMS, Synonyms
 
 __all__ = ["SORTS", "IndexVocabulary", "collect_stats", "run_search"]
 
-SORTS = ("relevance", "date")
+SORTS = ("relevance", "-date", "date", "recent")
+"""Best first; newest first; oldest first; relevance weighed down by age (``ranking.half_life_days``)."""
 DateLike = str | date | datetime
 
 
@@ -99,7 +101,7 @@ def _as_list(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
 
 def check_paging(sort: str, limit: int | None, offset: int) -> None:
     if sort not in SORTS:
-        raise InvalidArgumentError("sort", f"{sort!r}; choose one of {', '.join(SORTS)}.")
+        raise InvalidArgumentError("sort", f"{sort!r}; choose one of {', '.join(SORTS)} (-date: newest first).")
     if limit is not None and (not isinstance(limit, int) or limit < 1):
         raise InvalidArgumentError("limit", f"{limit!r}; it must be a positive number (or None for all).")
     if not isinstance(offset, int) or offset < 0:
@@ -120,9 +122,16 @@ def run_search(
     offset: int = 0,
     synonyms: Synonyms = NO_SYNONYMS,
     suggest: bool = True,
+    facets: bool = True,
+    facet_limit: int | None = 20,
+    half_life_days: float | None = None,
 ) -> SearchResults:
     """Search with ``searcher``; see :meth:`newsearch.NewsIndex.search`."""
     check_paging(sort, limit, offset)
+    if half_life_days is None:
+        half_life_days = config.ranking.half_life_days
+    elif not (isinstance(half_life_days, (int, float)) and half_life_days > 0):
+        raise InvalidArgumentError("half_life_days", f"{half_life_days!r}; it must be a positive number of days.")
     start = _bound("since", since, end=False)
     stop = _bound("until", until, end=True)
     if start is not None and stop is not None and start > stop:
@@ -133,16 +142,25 @@ def run_search(
     flt = compile_filters(
         categories=_as_list(category), tags=_as_list(tags), since=start, until=stop, vocab=vocab
     )
+    counter = FacetCounter() if facets else None
     if flt is wq.NullQuery or q is wq.NullQuery:
-        return SearchResults(parsed.text, 0, [], offset, limit, sort)
+        return SearchResults(parsed.text, 0, [], offset, limit, sort, facets=counter.facets(facet_limit) if counter else None)
 
-    wanted = None if limit is None else offset + limit
-    if isinstance(q, wq.Every):
-        sort = "date"
-    total, matches = execute.search(searcher, q, flt, sort=sort, limit=wanted)
+    if isinstance(q, wq.Every) and sort != "date":
+        sort = "-date"  # nothing to rank by: newest first
+    total, matches = execute.search(
+        searcher,
+        q,
+        flt,
+        sort=sort,
+        limit=limit,
+        offset=offset,
+        half_life_days=half_life_days,
+        each_segment=counter.add if counter is not None else None,
+    )
     patterns = parsed.highlight_patterns(synonyms)
     hits: list[Hit] = []
-    for match in matches[offset:]:
+    for match in matches:
         reader = match.reader
         stored = reader.stored_fields(match.docnum)
         nbody = column_reader(reader, NBODY)[match.docnum].decode("utf-8")
@@ -164,7 +182,9 @@ def run_search(
     suggestion = None
     if total == 0 and suggest and flt is not wq.NullQuery:
         suggestion = _suggest(searcher, vocab, parsed, flt, lambda text: _count(searcher, config, text, flt, vocab, synonyms))
-    return SearchResults(parsed.text, total, hits, offset, limit, sort, suggestion)
+    return SearchResults(
+        parsed.text, total, hits, offset, limit, sort, suggestion, counter.facets(facet_limit) if counter else None
+    )
 
 
 def _count(searcher: Searcher, config: Config, text: str, flt: wq.Query | None, vocab: IndexVocabulary, synonyms: Synonyms) -> int:

@@ -68,7 +68,7 @@ def test_several_words_mean_all_of_them_and_minus_excludes(index_dir: Path) -> N
 
 
 def test_json_output_shape(index_dir: Path) -> None:
-    result = run("search", "客服", "--index", index_dir, "--json", "--sort", "date")
+    result = run("search", "客服", "--index", index_dir, "--json", "--sort", "-date")
     assert result.exit_code == 0
     data = json.loads(result.output)
     assert {"query", "total", "page", "hits"} <= set(data)
@@ -79,6 +79,36 @@ def test_json_output_shape(index_dir: Path) -> None:
     assert first["date"] == "2022-01-10T00:00:00"
     assert first["categories"] == ["tech"] and first["tags"] == ["客服"]
     assert "<mark>客服</mark>" in first["snippet"]
+    # Facets count every match: both 客服 articles, June 2021 and January 2022.
+    facets = data["facets"]
+    assert facets["categories"] == [{"value": "tech", "count": 2}]
+    assert facets["tags"] == [{"value": "客服", "count": 2}, {"value": "AI", "count": 1}]
+    months = facets["dates"]
+    assert months["unit"] == "month" and months["undated"] == 0
+    assert [b["key"] for b in months["buckets"]] == [f"2021-{m:02d}" for m in range(6, 13)] + ["2022-01"]
+    assert [b["count"] for b in months["buckets"]] == [1, 0, 0, 0, 0, 0, 0, 1]
+
+
+def test_facets_on_the_terminal_and_sort_options(index_dir: Path) -> None:
+    result = run("search", "客服", "--index", index_dir, "--limit", "1")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "Categories: tech 2" in lines
+    assert "Tags:       客服 2 · AI 1" in lines
+    assert "By month:" in lines
+    assert "  2021-06 ██████████████████████████████ 1" in lines and "  2021-07 ▏ 0" in lines
+    assert "Categories:" not in run("search", "客服", "--index", index_dir, "--no-facets").output
+
+    def order(*args: str) -> tuple[str, list[str]]:
+        out = run("search", "客服", "--index", index_dir, "--json", *args)
+        assert out.exit_code == 0, out.output
+        data = json.loads(out.output)
+        return data["sort"], [h["id"] for h in data["hits"]]
+
+    assert order("--sort", "date") == ("date", ["2021-06-15-bot", "2022-01-10-bot2"])
+    assert order("--sort", "-date") == ("-date", ["2022-01-10-bot2", "2021-06-15-bot"])
+    assert order("--recent", "--half-life", "7") == ("recent", ["2022-01-10-bot2", "2021-06-15-bot"])
+    assert order("--sort", "recent") == ("recent", ["2022-01-10-bot2", "2021-06-15-bot"])
 
 
 def test_filters(index_dir: Path) -> None:
@@ -96,7 +126,7 @@ def test_filters(index_dir: Path) -> None:
 
 
 def test_paging(index_dir: Path) -> None:
-    result = run("search", "--sort", "date", "--limit", "1", "--page", "2", "--index", index_dir, "--json")
+    result = run("search", "--sort", "-date", "--limit", "1", "--page", "2", "--index", index_dir, "--json")
     data = json.loads(result.output)
     assert (data["page"], data["total"], [h["id"] for h in data["hits"]]) == (2, 3, ["2021-06-15-bot"])
 
@@ -110,6 +140,8 @@ def test_paging(index_dir: Path) -> None:
         (["--limit", "-1"], "--limit"),
         (["--page", "0"], "--page"),
         (["--sort", "random"], "--sort"),
+        (["--recent", "--sort", "date"], "--recent"),
+        (["--half-life", "0"], "--half-life"),
     ],
 )
 def test_bad_option_values_give_one_line_and_exit_2(index_dir: Path, args: list[str], needle: str) -> None:

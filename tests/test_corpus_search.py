@@ -57,10 +57,12 @@ def test_category_and_date_filters_match_front_matter(corpus_index: NewsIndex, a
     assert {h.id for h in corpus_index.search("", since="2018", until="2018", limit=None).hits} == in_2018
 
 
-def test_date_sort_is_newest_first(corpus_index: NewsIndex) -> None:
-    hits = corpus_index.search("北大", sort="date", limit=None).hits
-    dates = [h.date for h in hits]
-    assert dates == sorted(dates, reverse=True)
+def test_date_sorts_newest_and_oldest_first(corpus_index: NewsIndex) -> None:
+    newest = corpus_index.search("北大", sort="-date", limit=None).hits
+    dates = [h.date for h in newest]
+    assert len(dates) > 10 and dates == sorted(dates, reverse=True)
+    oldest = corpus_index.search("北大", sort="date", limit=None).hits
+    assert [h.date for h in oldest] == sorted(dates)
 
 
 def test_every_hit_snippet_marks_the_query(corpus_index: NewsIndex) -> None:

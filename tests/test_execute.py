@@ -97,7 +97,7 @@ def test_results_on_the_tested_queries_are_not_all_empty(corpus_index: NewsIndex
     assert totals[-1] == 0
 
 
-def test_date_sort_is_newest_first_with_ties_in_index_order(tmp_path: Path) -> None:
+def test_date_sorts_put_ties_in_index_order_and_undated_articles_last(tmp_path: Path) -> None:
     posts = tmp_path / "posts"
     for i, date in enumerate(["2021-01-01 08:00:00", "2022-05-01 08:00:00", "2021-01-01 08:00:00", None]):
         write_post(posts, f"p{i}.md", f"标题{i}", "新闻正文", date=date)
@@ -105,10 +105,13 @@ def test_date_sort_is_newest_first_with_ties_in_index_order(tmp_path: Path) -> N
     ix.update([posts])
     with ix._searcher() as searcher:  # noqa: SLF001
         q, flt = _compile(searcher, "新闻", {})
-        total, matches = execute.search(searcher, q, flt, sort="date", limit=None)
-        ids = [m.reader.stored_fields(m.docnum)["id"] for m in matches]
-    assert total == 4
-    assert ids == ["p1", "p0", "p2", "p3"]  # the undated article last
+        orders = {}
+        for sort in ("-date", "date"):
+            total, matches = execute.search(searcher, q, flt, sort=sort, limit=None)
+            assert total == 4
+            orders[sort] = [m.reader.stored_fields(m.docnum)["id"] for m in matches]
+    assert orders["-date"] == ["p1", "p0", "p2", "p3"]  # the undated article last
+    assert orders["date"] == ["p0", "p2", "p1", "p3"]  # last in this order too
 
 
 def test_deleted_and_replaced_articles_are_not_found(tmp_path: Path) -> None:

@@ -59,7 +59,7 @@ queries = st.one_of(
 
 
 @settings(max_examples=QUERY_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(q=queries, sort=st.sampled_from(["relevance", "date"]))
+@given(q=queries, sort=st.sampled_from(["relevance", "-date", "date", "recent"]))
 def test_no_query_crashes_search(small_index: NewsIndex, q: str, sort: str) -> None:
     try:
         results = small_index.search(q, sort=sort, limit=5)

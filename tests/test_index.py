@@ -127,12 +127,14 @@ def test_undated_article_takes_its_date_from_the_file_name(ix: NewsIndex) -> Non
 
 
 def test_date_sort_and_paging(ix: NewsIndex) -> None:
-    newest = ix.search("", sort="date", limit=None)
+    newest = ix.search("", sort="-date", limit=None)
     assert ids(newest) == ["2021-12-20-c", "2021-06-15-b", "2021-03-01-a", "2020-01-05-d"]
-    page2 = ix.search("", sort="date", limit=2, offset=2)
+    assert ids(ix.search("", limit=None)) == ids(newest)  # nothing to rank: newest first
+    assert ids(ix.search("", sort="date", limit=None)) == ids(newest)[::-1]
+    page2 = ix.search("", sort="-date", limit=2, offset=2)
     assert ids(page2) == ["2021-03-01-a", "2020-01-05-d"]
     assert (page2.total, page2.page) == (4, 2)
-    assert ix.search("", sort="date", limit=2, offset=4).hits == []
+    assert ix.search("", sort="-date", limit=2, offset=4).hits == []
 
 
 def test_limit_none_returns_every_match(tmp_path: Path) -> None:

@@ -1,0 +1,136 @@
+"""Facet counts over a search's whole match set: categories, tags and a date histogram.
+
+Counting reads, for each segment, small per-document arrays built once from the
+segment's own posting lists and date column and kept with its reader: the
+ordinal of each document's first, second, ... category or tag, and its day.
+A search then counts its matches with C-level ``Counter`` updates, so a query
+matching half the archive costs a few milliseconds per hundred thousand
+matches rather than a read of every matching document's stored fields.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from .matching import reader_cache, term_postings
+from .results import DateHistogram, Facets
+from .schema import CATEGORIES, DATE, TAGS
+
+__all__ = ["FacetCounter", "histogram"]
+
+_DAY = 86_400 * 1_000_000  # Whoosh stores datetimes as microseconds since 0001-01-01
+_LAYERS = 4  # per-document terms kept in flat arrays; a document's further terms in a dict
+
+
+class _Forward:
+    """For one segment and one keyword field: each document's first, second, ...
+    term, in lists of the segment's term strings (indexing a list is over twice
+    as fast as an array, which makes a new int per lookup)."""
+
+    def __init__(self, reader: Any, field: str) -> None:
+        count = reader.doc_count_all()
+        self.layers: list[list[str | None]] = []
+        self.more: dict[int, list[str]] = {}  # docnum -> terms beyond the layers
+        depth = bytearray(count)
+        for raw in reader.lexicon(field):
+            term = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            found = term_postings(reader, field, term)
+            if found is None:
+                continue
+            for docnum in found[0]:
+                k = depth[docnum]
+                if k < _LAYERS:
+                    depth[docnum] = k + 1
+                    if k == len(self.layers):
+                        self.layers.append([None] * count)
+                    self.layers[k][docnum] = term
+                else:
+                    self.more.setdefault(docnum, []).append(term)
+
+    def count(self, docs: Collection[int], into: Counter[str | None]) -> None:
+        """Add the terms of ``docs`` to ``into`` (and their missing ones, as None)."""
+        for layer in self.layers:
+            into.update(map(layer.__getitem__, docs))
+        if self.more:
+            for docnum in self.more.keys() & docs:
+                into.update(self.more[docnum])
+
+
+def _forward(reader: Any, field: str) -> _Forward:
+    cache = reader_cache(reader)
+    key = ("facets", field)
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = _Forward(reader, field)
+    return found  # type: ignore[no-any-return]
+
+
+def _days(reader: Any) -> list[int]:
+    """Each document's date as a day ordinal (``date.toordinal()``), 0 when undated."""
+    cache = reader_cache(reader)
+    found = cache.get("facet_days")
+    if found is None:
+        column = reader.column_reader(DATE, translate=False)
+        shared: dict[int, int] = {}  # one int object per day, not per document
+        found = cache["facet_days"] = [shared.setdefault(v // _DAY + 1 if v else 0, v // _DAY + 1 if v else 0) for v in column]
+    return found  # type: ignore[no-any-return]
+
+
+class FacetCounter:
+    """Adds up the facets of each segment's matches; :meth:`facets` gives the result."""
+
+    def __init__(self) -> None:
+        self.categories: Counter[str | None] = Counter()
+        self.tags: Counter[str | None] = Counter()
+        self.days: Counter[int] = Counter()
+
+    def add(self, reader: Any, docs: Collection[int]) -> None:
+        """Count the documents ``docs`` (numbers in the segment ``reader``)."""
+        if not docs:
+            return
+        _forward(reader, CATEGORIES).count(docs, self.categories)
+        _forward(reader, TAGS).count(docs, self.tags)
+        self.days.update(map(_days(reader).__getitem__, docs))
+
+    def facets(self, top: int | None = None) -> Facets:
+        """The counts, most frequent first (ties alphabetically), at most ``top`` of each."""
+        return Facets(_top(self.categories, top), _top(self.tags, top), histogram(self.days))
+
+
+def _top(counts: Counter[str | None], top: int | None) -> list[tuple[str, int]]:
+    ranked = sorted(((v, n) for v, n in counts.items() if v is not None), key=lambda item: (-item[1], item[0]))
+    return ranked if top is None else ranked[:top]
+
+
+@lru_cache(maxsize=65536)
+def _date(ordinal: int) -> date:
+    return date.fromordinal(ordinal)
+
+
+def histogram(days: Counter[int]) -> DateHistogram:
+    """Day ordinals (0: undated) → counts per day when the matches span at most a
+    month, per month when they span at most two years, else per year."""
+    undated = days.get(0, 0)
+    dated = [d for d in days if d]
+    if not dated:
+        return DateHistogram("year", [], undated)
+    first, last = date.fromordinal(min(dated)), date.fromordinal(max(dated))
+    if (last - first).days < 31:
+        unit, key = "day", lambda d: d.isoformat()
+        span = [date.fromordinal(o).isoformat() for o in range(first.toordinal(), last.toordinal() + 1)]
+    elif (last.year - first.year) * 12 + last.month - first.month < 24:
+        unit, key = "month", lambda d: f"{d.year:04d}-{d.month:02d}"
+        months = range(first.year * 12 + first.month - 1, last.year * 12 + last.month)
+        span = [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in months]
+    else:
+        unit, key = "year", lambda d: f"{d.year:04d}"
+        span = [f"{y:04d}" for y in range(first.year, last.year + 1)]
+    counts: Counter[str] = Counter()
+    for ordinal, n in days.items():
+        if ordinal:
+            counts[key(_date(ordinal))] += n
+    return DateHistogram(unit, [(bucket, counts.get(bucket, 0)) for bucket in span], undated)

@@ -1,0 +1,184 @@
+"""Facet counts over the whole match set, date histograms, and the date and recency sorts."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from conftest import write_post
+
+from newsearch import NewsIndex, SearchResults
+
+
+def brute_force(results: SearchResults) -> tuple[Counter, Counter, Counter, int]:
+    """Categories, tags and dates counted from every hit of a ``limit=None`` search."""
+    categories = Counter(c for h in results.hits for c in h.categories)
+    tags = Counter(t for h in results.hits for t in h.tags)
+    days = Counter(h.date.date().isoformat() for h in results.hits if h.date is not None)
+    return categories, tags, days, sum(1 for h in results.hits if h.date is None)
+
+
+def assert_facets_match_hits(ix: NewsIndex, query: str, **filters: object) -> SearchResults:
+    results = ix.search(query, limit=None, facet_limit=None, **filters)
+    assert results.facets is not None
+    categories, tags, days, undated = brute_force(results)
+    assert dict(results.facets.categories) == categories
+    assert dict(results.facets.tags) == tags
+    histogram = results.facets.dates
+    assert histogram.undated == undated
+    # Bucket keys are prefixes of ISO dates: 2021, 2021-12 or 2021-12-25.
+    for key, count in histogram.buckets:
+        assert count == sum(n for day, n in days.items() if day.startswith(key)), (query, key)
+    assert sum(count for _, count in histogram.buckets) == sum(days.values())
+    return results
+
+
+@pytest.mark.parametrize("query", ["中国", "疫苗", "人民币", "北大 学生", "", "title:新闻"])
+def test_facets_count_every_match_of_the_real_corpus(corpus_index: NewsIndex, query: str) -> None:
+    results = assert_facets_match_hits(corpus_index, query)
+    assert results.total == len(results.hits) > 0
+
+
+def test_facets_follow_the_filters(corpus_index: NewsIndex) -> None:
+    results = assert_facets_match_hits(corpus_index, "中国", since="2018-05", until="2018-07")
+    assert results.facets.dates.unit == "month"
+    assert [key for key, _ in results.facets.dates.buckets] == ["2018-05", "2018-06", "2018-07"]
+    tagged = assert_facets_match_hits(corpus_index, "", tags="疫苗")
+    assert dict(tagged.facets.tags)["疫苗"] == tagged.total
+
+
+def test_facet_ranking_and_limit(corpus_index: NewsIndex) -> None:
+    everything = corpus_index.search("中国", facet_limit=None).facets
+    top = corpus_index.search("中国", facet_limit=3).facets
+    assert top.tags == everything.tags[:3]
+    counts = [(-n, value) for value, n in everything.tags]
+    assert counts == sorted(counts)  # most frequent first, ties by value
+    assert corpus_index.search("中国", facets=False).facets is None
+
+
+@pytest.fixture()
+def dated(tmp_path: Path) -> NewsIndex:
+    posts = tmp_path / "posts"
+    plan = [
+        ("a", "2021-12-01 09:00:00", "finance", "[汇率, 央行]"),
+        ("b", "2021-12-01 23:59:00", "finance", "汇率"),
+        ("c", "2021-12-03 08:00:00", "tech", "[AI, 汇率, 央行, 银行, 客服]"),  # five tags
+        ("d", "2021-12-05 10:00:00", "[finance, tech]", None),
+        ("e", None, None, "汇率"),
+    ]
+    for name, date, categories, tags in plan:
+        write_post(posts, f"{name}.md", f"汇率新闻{name}", "人民币汇率的消息。", date=date, categories=categories, tags=tags)
+    ix = NewsIndex.create(tmp_path / "index")
+    report = ix.update([posts])
+    assert report.failed == [] and report.articles_added == 5
+    return ix
+
+
+def test_a_known_histogram_by_day_with_empty_days_and_undated_articles(dated: NewsIndex) -> None:
+    facets = dated.search("汇率").facets
+    assert facets.dates.unit == "day"
+    assert facets.dates.buckets == [("2021-12-01", 2), ("2021-12-02", 0), ("2021-12-03", 1), ("2021-12-04", 0), ("2021-12-05", 1)]
+    assert facets.dates.undated == 1
+    assert facets.categories == [("finance", 3), ("tech", 2)]
+    assert facets.tags == [("汇率", 4), ("央行", 2), ("AI", 1), ("客服", 1), ("银行", 1)]
+
+
+def test_histogram_unit_follows_the_span(tmp_path: Path) -> None:
+    posts = tmp_path / "posts"
+    for name, date in [("a", "2020-01-31"), ("b", "2021-12-01"), ("c", "2019-06-01")]:
+        write_post(posts, f"{name}.md", "标题", "同一个词", date=date)
+    ix = NewsIndex.create(tmp_path / "index")
+    ix.update([posts])
+    assert ix.search("同一个词", until="2020-02-29").facets.dates.buckets[0] == ("2019-06", 1)
+    months = ix.search("同一个词", since="2020", until="2021-12").facets.dates
+    assert months.unit == "month" and len(months.buckets) == 24 and months.buckets[-1] == ("2021-12", 1)
+    years = ix.search("同一个词").facets.dates
+    assert (years.unit, years.buckets) == ("year", [("2019", 1), ("2020", 1), ("2021", 1)])
+
+
+def test_facets_skip_replaced_and_deleted_articles_across_segments(tmp_path: Path) -> None:
+    first, second = tmp_path / "one", tmp_path / "two"
+    for i in range(6):
+        write_post(first, f"p{i}.md", f"港股{i}", "港股消息", date=f"2021-0{i + 1}-01", categories="market", tags=f"t{i % 2}")
+        write_post(second, f"q{i}.md", f"港股q{i}", "港股消息", date=f"2022-0{i + 1}-01", categories="other", tags="t9")
+    ix = NewsIndex.create(tmp_path / "index")
+    ix.update([first])
+    ix.update([first, second])  # a second segment
+    (first / "p0.md").unlink()
+    write_post(first, "p1.md", "港股1", "港股消息", date="2021-02-01", categories="changed", tags="t5")
+    shutil.rmtree(second)  # every q post removed
+    second.mkdir()
+    ix.update([first, second])
+    results = assert_facets_match_hits(ix, "港股")
+    assert results.total == 5
+    assert dict(results.facets.categories) == {"market": 4, "changed": 1}
+    assert dict(results.facets.tags) == {"t0": 2, "t1": 2, "t5": 1}
+
+
+def test_recent_blends_relevance_with_age(tmp_path: Path) -> None:
+    posts = tmp_path / "posts"
+    write_post(posts, "old.md", "央行降准央行降准", "央行降准。央行宣布降准。央行降准的影响。", date="2021-01-01")
+    write_post(posts, "new.md", "市场消息", "其中提到央行降准。" + "别的内容。" * 40, date="2021-03-01")
+    ix = NewsIndex.create(tmp_path / "index")
+    ix.update([posts])
+
+    def order(**kw: object) -> list[str]:
+        return [h.id for h in ix.search("央行降准", **kw).hits]
+
+    assert order() == ["old", "new"]  # far more relevant
+    assert order(sort="recent", half_life_days=7) == ["new", "old"]  # 59 days: 2^-8.4
+    assert order(sort="recent", half_life_days=10_000) == ["old", "new"]
+    scores = {h.id: h.score for h in ix.search("央行降准").hits}
+    # The crossing point: the newer wins once its age advantage outweighs the score ratio.
+    crossing = 59 / math.log2(scores["old"] / scores["new"])
+    assert order(sort="recent", half_life_days=crossing * 0.99) == ["new", "old"]
+    assert order(sort="recent", half_life_days=crossing * 1.01) == ["old", "new"]
+
+
+def test_recent_order_on_the_real_corpus(corpus_index: NewsIndex) -> None:
+    hits = corpus_index.search("中国", sort="recent", half_life_days=90, limit=None).hits
+    dated = [h for h in hits if h.date is not None]
+    assert hits[len(dated):] == [h for h in hits if h.date is None]  # undated last
+
+    def key(h: object) -> float:
+        age = (h.date - datetime(2000, 1, 1)).total_seconds() / 86_400
+        return math.log(h.score) + age * math.log(2) / 90
+
+    keys = [key(h) for h in dated]
+    assert all(a >= b - 1e-9 for a, b in zip(keys, keys[1:]))
+
+
+def test_the_half_life_comes_from_the_settings_file(tmp_path: Path) -> None:
+    from newsearch import Config, ConfigError
+
+    posts = tmp_path / "posts"
+    write_post(posts, "old.md", "央行降准央行降准", "央行降准。央行宣布降准。央行降准的影响。", date="2021-01-01")
+    write_post(posts, "new.md", "市场消息", "其中提到央行降准。" + "别的内容。" * 40, date="2021-03-01")
+    settings = tmp_path / "short.toml"
+    settings.write_text("[ranking]\nhalf_life_days = 5\n", encoding="utf-8")
+    ix = NewsIndex.create(tmp_path / "index", config=Config.from_file(settings))
+    ix.update([posts])
+    assert [h.id for h in ix.search("央行降准", sort="recent").hits] == ["new", "old"]
+    assert [h.id for h in ix.search("央行降准", sort="recent", half_life_days=10_000).hits] == ["old", "new"]
+    settings.write_text("[ranking]\nhalf_life_days = 0\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="half_life_days"):
+        Config.from_file(settings)
+    settings.write_text('[ranking]\nhalf_life_days = "a month"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="half_life_days must be a positive number"):
+        Config.from_file(settings)
+
+
+@pytest.mark.parametrize("sort", ["relevance", "-date", "date", "recent"])
+def test_pages_tile_the_full_ordering(corpus_index: NewsIndex, sort: str) -> None:
+    everything = corpus_index.search("中国", sort=sort, limit=None, facets=False)
+    assert everything.total > 100
+    ids: list[str] = []
+    for offset in range(0, everything.total + 7, 7):
+        page = corpus_index.search("中国", sort=sort, limit=7, offset=offset, facets=False)
+        assert page.total == everything.total
+        ids += [h.id for h in page.hits]
+    assert ids == [h.id for h in everything.hits]

@@ -39,6 +39,7 @@ __all__ = [
     "StrictIndexingError",
     "SearchResults",
     "Snippet",
+    "Version",
     "__version__",
 ]
 
@@ -52,6 +53,7 @@ _HOMES = {
     "IndexStats": "results",
     "SearchResults": "results",
     "Snippet": "results",
+    "Version": "results",
     "NewsIndex": "index",
     "ArticleNotFoundError": "errors",
     "ConfigError": "errors",
@@ -81,7 +83,7 @@ if TYPE_CHECKING:
         StrictIndexingError,
     )
     from .index import NewsIndex
-    from .results import DateHistogram, Facets, Hit, IndexReport, IndexStats, SearchResults, Snippet
+    from .results import DateHistogram, Facets, Hit, IndexReport, IndexStats, SearchResults, Snippet, Version
 
 
 def __getattr__(name: str) -> Any:

@@ -193,6 +193,7 @@ def search_command(
     recent: Annotated[bool, typer.Option("--recent", help="Same as --sort recent.")] = False,
     half_life: Annotated[Optional[float], typer.Option("--half-life", metavar="DAYS", help="With --recent: an article this many days older scores half as much (default: ranking.half_life_days, 30).")] = None,
     facets: Annotated[bool, typer.Option("--facets/--no-facets", help="Count categories, tags and dates over all matches.")] = True,
+    collapse: Annotated[bool, typer.Option("--collapse/--no-collapse", help="Show near-duplicate versions of a story under its best hit, not as hits of their own.")] = True,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Hits per page.")] = 10,
     page: Annotated[int, typer.Option("--page", "-p", help="Page number, from 1.")] = 1,
     index: IndexOption = None,
@@ -230,6 +231,7 @@ def search_command(
             offset=(page - 1) * limit,
             facets=facets,
             half_life_days=half_life,
+            collapse=collapse,
         )
         if as_json:
             data = results.to_dict()
@@ -256,15 +258,15 @@ def _bootstrap_from_seeds(index_dir: Path, cfg: Config) -> None:
     typer.echo(report.summary(), err=True)
 
 
+def _styles() -> tuple[tuple[str, str], Callable[[str], str], Callable[[str], str]]:
+    """Highlight marks, dim and bold: ANSI styles on a terminal, plain when piped."""
+    if not _colour():
+        return ("**", "**"), (lambda s: s), (lambda s: s)
+    marks = tuple(typer.style("\0", bold=True, fg=typer.colors.RED).split("\0"))
+    return marks, (lambda s: typer.style(s, dim=True)), (lambda s: typer.style(s, bold=True))  # type: ignore[return-value]
+
+
 def _print_results(results: Any) -> None:
-    colour = _colour()
-
-    # What goes around a highlighted match: bold red on a terminal, ** when piped.
-    marks = tuple(typer.style("\0", bold=True, fg=typer.colors.RED).split("\0")) if colour else ("**", "**")
-
-    def dim(s: str) -> str:
-        return typer.style(s, dim=True) if colour else s
-
     total = results.total
     if total == 0:
         typer.echo(f"No articles match {results.query!r}.")
@@ -274,9 +276,15 @@ def _print_results(results: Any) -> None:
     last_page = (total - 1) // results.limit + 1 if results.limit else 1
     noun = "article matches" if total == 1 else "articles match"
     typer.echo(f"{total} {noun} {results.query!r} (page {results.page} of {last_page}).\n")
-    for rank, hit in enumerate(results.hits, start=results.offset + 1):
-        title = typer.style(hit.title, bold=True) if colour else hit.title
-        typer.echo(f"{rank}. {title}")
+    _print_hits(results.hits, results.offset + 1)
+    if results.facets is not None:
+        _print_facets(results.facets, _styles()[1])
+
+
+def _print_hits(hits: list[Any], first_rank: int) -> None:
+    marks, dim, bold = _styles()
+    for rank, hit in enumerate(hits, start=first_rank):
+        typer.echo(f"{rank}. {bold(hit.title)}")
         meta = [d.isoformat(sep=" ", timespec="minutes") if (d := hit.date) else "undated"]
         if hit.categories:
             meta.append("/".join(hit.categories))
@@ -287,9 +295,11 @@ def _print_results(results: Any) -> None:
         typer.echo("   " + dim(hit.url or hit.path))
         for passage in hit.snippet.passages:
             typer.echo("   " + passage.render(*marks).replace("\n", " "))
+        if hit.versions:
+            noun = "version" if len(hit.versions) == 1 else "versions"
+            ids = ", ".join(v.id for v in hit.versions[:3]) + (", …" if len(hit.versions) > 3 else "")
+            typer.echo("   " + dim(f"+ {len(hit.versions)} similar {noun}: {ids} (--no-collapse lists them)"))
         typer.echo("")
-    if results.facets is not None:
-        _print_facets(results.facets, dim)
 
 
 _FACETS_SHOWN = 8
@@ -313,6 +323,34 @@ def _print_facets(facets: Any, dim: Callable[[str], str]) -> None:
             typer.echo(f"  {key:<{width}} {bar or '▏'} {count}")
     if histogram.undated:
         typer.echo(f"  undated: {histogram.undated}")
+
+
+@app.command("similar")
+def similar_command(
+    article_id: Annotated[str, typer.Argument(metavar="ID", help="The article's id, as printed with every hit.", show_default=False)],
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many articles.")] = 10,
+    index: IndexOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Articles most related to one article by content (not its near-duplicates)."""
+
+    def action() -> None:
+        from .index import NewsIndex
+
+        if limit < 1:
+            raise InvalidArgumentError("--limit", f"{limit}; it must be 1 or more.")
+        index_dir = _index_dir(index)
+        results = NewsIndex.open(index_dir, config=_config(index_dir, config)).similar(article_id, limit=limit)
+        if as_json:
+            _echo_json(results.to_dict())
+        elif not results.hits:
+            typer.echo(f"No articles are related to {article_id}.")
+        else:
+            typer.echo(f"Articles related to {article_id}:\n")
+            _print_hits(results.hits, 1)
+
+    _run(action)
 
 
 # --------------------------------------------------------------------------- show, stats

@@ -26,6 +26,7 @@ from .query import parse
 from .results import CheckReport, IndexReport, IndexStats, SearchResults
 from .schema import ID, NBODY, stored_to_article
 from .search import DateLike, collect_stats, run_search
+from .similar import similar_articles
 from .store import Manifest, Store, open_searcher
 from .synonyms import Synonyms, load_synonyms
 
@@ -212,6 +213,7 @@ class NewsIndex:
         facets: bool = True,
         facet_limit: int | None = 20,
         half_life_days: float | None = None,
+        collapse: bool = True,
     ) -> SearchResults:
         """Articles matching ``query``, in the order of ``sort``: ``relevance`` (best
         first), ``-date`` (newest first), ``date`` (oldest first) or ``recent``
@@ -223,7 +225,9 @@ class NewsIndex:
         accept ``2021``, ``2021-12``, ``2021-12-25``, ``2021年12月`` or a date.
         ``limit=None`` returns every match.  ``total`` always counts them all, and
         ``facets`` (unless turned off) counts categories, tags and dates over all
-        of them, ``facet_limit`` values of each at most.
+        of them, ``facet_limit`` values of each at most.  With ``collapse``,
+        near-duplicates of a hit (the same story republished with small edits)
+        are not listed on their own but in its ``versions``.
         """
         if self._synonyms is None:
             self._synonyms = load_synonyms(self._config.analysis.synonyms)
@@ -243,6 +247,7 @@ class NewsIndex:
                 facets=facets,
                 facet_limit=facet_limit,
                 half_life_days=half_life_days,
+                collapse=collapse,
             )
 
     def explain(self, query: str) -> str:
@@ -260,6 +265,17 @@ class NewsIndex:
             reader = searcher.reader()
             nbody = reader.column_reader(NBODY, translate=False)[docnum].decode("utf-8")
             return stored_to_article(reader.stored_fields(docnum), nbody)
+
+    def similar(self, article_id: str, *, limit: int = 10) -> SearchResults:
+        """The ``limit`` articles most related to article ``article_id`` by content: its
+        key terms (tf·idf in this index) searched as one query, leaving out the
+        article itself, its near-duplicates, and further versions of any story
+        listed (they are in each hit's ``versions``).  :class:`ArticleNotFoundError`
+        if there is no such article."""
+        if not article_id:
+            raise InvalidArgumentError("ID", "an article id cannot be empty.")
+        with self._searcher() as searcher:
+            return similar_articles(searcher, self._config, article_id, limit)
 
     def __len__(self) -> int:
         with self._searcher() as searcher:

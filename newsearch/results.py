@@ -25,6 +25,7 @@ __all__ = [
     "Passage",
     "SearchResults",
     "Snippet",
+    "Version",
 ]
 
 ELLIPSIS = "…"
@@ -89,6 +90,19 @@ class Snippet:
 
 
 @dataclass(frozen=True)
+class Version:
+    """A near-duplicate of a hit: the same story published again with small edits."""
+
+    id: str
+    title: str
+    date: datetime | None
+    utcoffset_minutes: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "date": iso_date(self.date, self.utcoffset_minutes)}
+
+
+@dataclass(frozen=True)
 class Hit:
     """One matching article, copied out of the index."""
 
@@ -102,6 +116,8 @@ class Hit:
     score: float
     snippet: Snippet
     utcoffset_minutes: int | None = None
+    versions: tuple[Version, ...] = ()
+    """Near-duplicates of this article among the matches, hidden behind it (best match first)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -115,6 +131,7 @@ class Hit:
             "score": round(self.score, 4),
             "snippet": self.snippet.html(),
             "passages": self.snippet.to_dict(),
+            "versions": [v.to_dict() for v in self.versions],
         }
 
 
@@ -166,6 +183,8 @@ class SearchResults:
     """When nothing matched: a corrected or shorter query that does match."""
     facets: Facets | None = None
     """Category, tag and date counts over all the matches (None when not asked for)."""
+    collapsed: bool = False
+    """Whether near-duplicates are folded into the hit they resemble (``Hit.versions``)."""
 
     @property
     def page(self) -> int:
@@ -189,6 +208,7 @@ class SearchResults:
             "sort": self.sort,
             "suggestion": self.suggestion,
             "facets": self.facets.to_dict() if self.facets is not None else None,
+            "collapsed": self.collapsed,
             "hits": [h.to_dict() for h in self.hits],
         }
 

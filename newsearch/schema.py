@@ -18,6 +18,7 @@ from whoosh import columns, fields, formats
 
 from .analysis import JiebaTokenizer, bigrams, gapped_bigrams, normalize, units, word_analyzer, word_weights
 from .documents import Article
+from .dupes import SKETCH_BYTES, band_terms, sketch
 
 __all__ = [
     "ANALYZER_ID",
@@ -32,7 +33,7 @@ __all__ = [
     "stored_to_article",
 ]
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 ANALYZER_ID = "jieba-search-weighted+units+bigrams+gapped+nfkc-lower-t2s/7"
 
 # Field names, one place.
@@ -53,6 +54,8 @@ TUNITS = "tunits"  # the same for the title alone (title: queries, and title mat
 NTITLE = "ntitle"  # column: normalized title, UTF-8, for exact matching and highlighting
 NBODY = "nbody"  # column: normalized body, UTF-8
 BODY_DIFF = "bodydiff"  # stored: how the original body differs from NBODY (see body_diff)
+DUP_SKETCH = "dupsketch"  # column: the MinHash sketch of the body (newsearch.dupes)
+DUP_BANDS = "dupbands"  # the sketch's band terms: candidates for near-duplicates
 
 
 class WordWeights(formats.Format):  # type: ignore[misc]
@@ -123,6 +126,16 @@ class UnitsField(fields.FieldType):  # type: ignore[misc]
         return iter(units(normalize(qstring)))
 
 
+class BandsField(UnitsField):
+    """The band terms of a near-duplicate sketch (the field's value is the sketch)."""
+
+    def terms(self, value: bytes) -> set[str]:  # type: ignore[override]
+        return set(band_terms(value))
+
+    def process_text(self, qstring: str, mode: str = "", **kwargs: Any) -> Any:
+        return iter(())
+
+
 def _keyword_field() -> fields.KEYWORD:
     field = fields.KEYWORD(stored=True, commas=True, scorable=False)
     field.format = formats.Existence()  # filters only: no per-posting frequency bytes
@@ -152,6 +165,8 @@ def build_schema(user_dicts: tuple[str, ...] = ()) -> fields.Schema:
             CONTENT_HASH: fields.STORED(),
             EXTRA: fields.STORED(),
             SOURCE: fields.COLUMN(columns.VarBytesColumn()),
+            DUP_SKETCH: fields.COLUMN(columns.FixedBytesColumn(SKETCH_BYTES, default=b"\xff" * SKETCH_BYTES)),
+            DUP_BANDS: BandsField(),
         }
     )
 
@@ -192,6 +207,9 @@ def article_document(article: Article, source: bytes) -> dict[str, Any]:
         CONTENT_HASH: article.content_hash,
         SOURCE: source,
     }
+    dup_sketch = sketch(nbody or ntitle)  # the body: a new title does not make a new story
+    doc[DUP_SKETCH] = dup_sketch
+    doc[DUP_BANDS] = dup_sketch
     if article.url:
         doc[URL] = article.url
     if article.date is not None:

@@ -16,17 +16,31 @@ from whoosh.searching import Searcher
 from .config import Config
 from .dates import parse_bound
 from .errors import InvalidArgumentError
+from .dupes import Groups
 from .facets import FacetCounter
 from .highlight import make_snippet
 from . import execute
-from .matching import column_reader, reader_cache
+from .matching import column_reader, reader_cache, term_postings
 from .analysis import normalize
 from .query import And, ParsedQuery, Text, compile_filters, compile_query, keyword_key, parse
-from .results import Hit, IndexStats, SearchResults, Snippet
-from .schema import BODY, BODY_DIFF, CATEGORIES, DATE, NBODY, PATH, TAGS, TITLE, UTCOFFSET, restore_body
+from .results import Hit, IndexStats, SearchResults, Snippet, Version
+from .schema import (
+    BODY,
+    BODY_DIFF,
+    CATEGORIES,
+    DATE,
+    DUP_BANDS,
+    DUP_SKETCH,
+    NBODY,
+    PATH,
+    TAGS,
+    TITLE,
+    UTCOFFSET,
+    restore_body,
+)
 from .synonyms import NO_SYNONYMS, Synonyms
 
-__all__ = ["SORTS", "IndexVocabulary", "collect_stats", "run_search"]
+__all__ = ["SORTS", "IndexVocabulary", "collect_stats", "make_hit", "run_search"]
 
 SORTS = ("relevance", "-date", "date", "recent")
 """Best first; newest first; oldest first; relevance weighed down by age (``ranking.half_life_days``)."""
@@ -125,6 +139,7 @@ def run_search(
     facets: bool = True,
     facet_limit: int | None = 20,
     half_life_days: float | None = None,
+    collapse: bool = True,
 ) -> SearchResults:
     """Search with ``searcher``; see :meth:`newsearch.NewsIndex.search`."""
     check_paging(sort, limit, offset)
@@ -144,47 +159,98 @@ def run_search(
     )
     counter = FacetCounter() if facets else None
     if flt is wq.NullQuery or q is wq.NullQuery:
-        return SearchResults(parsed.text, 0, [], offset, limit, sort, facets=counter.facets(facet_limit) if counter else None)
+        return SearchResults(
+            parsed.text, 0, [], offset, limit, sort, facets=counter.facets(facet_limit) if counter else None, collapsed=collapse
+        )
 
     if isinstance(q, wq.Every) and sort != "date":
         sort = "-date"  # nothing to rank by: newest first
-    total, matches = execute.search(
-        searcher,
-        q,
-        flt,
-        sort=sort,
-        limit=limit,
-        offset=offset,
-        half_life_days=half_life_days,
-        each_segment=counter.add if counter is not None else None,
-    )
-    patterns = parsed.highlight_patterns(synonyms)
-    hits: list[Hit] = []
-    for match in matches:
-        reader = match.reader
-        stored = reader.stored_fields(match.docnum)
-        nbody = column_reader(reader, NBODY)[match.docnum].decode("utf-8")
-        body = restore_body(nbody, stored.get(BODY_DIFF))
-        hits.append(
-            Hit(
-                id=stored["id"],
-                title=stored.get("title", ""),
-                path=stored.get(PATH, ""),
-                date=stored.get(DATE),
-                categories=list(stored.get(CATEGORIES) or ()),
-                tags=list(stored.get(TAGS) or ()),
-                url=stored.get("url"),
-                score=match.score,
-                snippet=make_snippet(body, patterns, config.snippets, normalized=nbody) if body else Snippet(),
-                utcoffset_minutes=stored.get(UTCOFFSET),
-            )
+    groups = Groups(DUP_BANDS, DUP_SKETCH, term_postings, column_reader) if collapse else None
+
+    def each_segment(reader: Any, scores: dict[int, float]) -> None:
+        if counter is not None:
+            counter.add(reader, scores)
+        if groups is not None:
+            groups.add(reader, scores)
+
+    def ranked(count: int | None, start: int, first: bool) -> tuple[int, list[execute.Match]]:
+        return execute.search(
+            searcher,
+            q,
+            flt,
+            sort=sort,
+            limit=count,
+            offset=start,
+            half_life_days=half_life_days,
+            each_segment=each_segment if first else None,
         )
+
+    versions: list[list[tuple[Any, int]]] = []
+    if groups is None:
+        total, matches = ranked(limit, offset, True)
+    else:
+        matches, versions = [], []
+        wanted = None if limit is None else offset + limit
+        fetch = None if wanted is None else 2 * wanted + 10  # near-duplicates are few: rarely a second pass
+        total, batch = ranked(fetch, 0, True)
+        seen = 0
+        while True:
+            for match, group in groups.representatives(batch):
+                matches.append(match)
+                versions.append(group)
+                if wanted is not None and len(matches) == wanted:
+                    break
+            seen += len(batch)
+            if (wanted is not None and len(matches) == wanted) or seen >= total:
+                break
+            fetch = None if fetch is None or fetch * 4 >= total else fetch * 4
+            _, batch = ranked(None if fetch is None else fetch - seen, seen, False)
+        matches, versions = matches[offset:], versions[offset:]
+    patterns = parsed.highlight_patterns(synonyms)
+    hits = [
+        make_hit(match, patterns, config, versions[number] if versions else ()) for number, match in enumerate(matches)
+    ]
     suggestion = None
     if total == 0 and suggest and flt is not wq.NullQuery:
         suggestion = _suggest(searcher, vocab, parsed, flt, lambda text: _count(searcher, config, text, flt, vocab, synonyms))
     return SearchResults(
-        parsed.text, total, hits, offset, limit, sort, suggestion, counter.facets(facet_limit) if counter else None
+        parsed.text,
+        total,
+        hits,
+        offset,
+        limit,
+        sort,
+        suggestion,
+        counter.facets(facet_limit) if counter else None,
+        collapsed=collapse,
     )
+
+
+def make_hit(match: execute.Match, patterns: list[Any], config: Config, versions: Any = ()) -> Hit:
+    """A hit copied out of the index, its snippet highlighting ``patterns``; ``versions``
+    are (segment reader, docnum) of its near-duplicates."""
+    reader = match.reader
+    stored = reader.stored_fields(match.docnum)
+    nbody = column_reader(reader, NBODY)[match.docnum].decode("utf-8")
+    body = restore_body(nbody, stored.get(BODY_DIFF))
+    return Hit(
+        id=stored["id"],
+        title=stored.get("title", ""),
+        path=stored.get(PATH, ""),
+        date=stored.get(DATE),
+        categories=list(stored.get(CATEGORIES) or ()),
+        tags=list(stored.get(TAGS) or ()),
+        url=stored.get("url"),
+        score=match.score,
+        snippet=make_snippet(body, patterns, config.snippets, normalized=nbody) if body else Snippet(),
+        utcoffset_minutes=stored.get(UTCOFFSET),
+        versions=tuple(_version(r, d) for r, d in versions),
+    )
+
+
+def _version(reader: Any, docnum: int) -> Version:
+    stored = reader.stored_fields(docnum)
+    return Version(stored["id"], stored.get(TITLE, ""), stored.get(DATE), stored.get(UTCOFFSET))
 
 
 def _count(searcher: Searcher, config: Config, text: str, flt: wq.Query | None, vocab: IndexVocabulary, synonyms: Synonyms) -> int:

@@ -33,14 +33,14 @@ def test_every_post_is_indexed(corpus_index: NewsIndex, articles: dict) -> None:
 
 @pytest.mark.parametrize("word", ["北大", "人民币", "港股", "性骚扰", "机构"])
 def test_results_are_exactly_the_articles_containing_the_word(corpus_index: NewsIndex, articles: dict, word: str) -> None:
-    found = {h.id for h in corpus_index.search(word, limit=None).hits}
+    found = {h.id for h in corpus_index.search(word, limit=None, collapse=False).hits}
     assert found == containing(articles, word)
 
 
 def test_tag_filter_matches_front_matter(corpus_index: NewsIndex, articles: dict) -> None:
     expected = {a.id for a in articles.values() if "声援岳昕" in a.tags}
     assert len(expected) == 30
-    results = corpus_index.search("", tags="声援岳昕", limit=None)
+    results = corpus_index.search("", tags="声援岳昕", limit=None, collapse=False)
     assert {h.id for h in results.hits} == expected
     assert all("声援岳昕" in h.tags for h in results.hits)
 
@@ -51,22 +51,22 @@ def test_category_and_date_filters_match_front_matter(corpus_index: NewsIndex, a
         a.id for a in articles.values()
         if "emnews" in a.categories and a.date is not None and since.date() <= a.date.date() <= until.date()
     }
-    results = corpus_index.search("", category="emnews", since="2021-12-08", until="2021-12-08", limit=None)
+    results = corpus_index.search("", category="emnews", since="2021-12-08", until="2021-12-08", limit=None, collapse=False)
     assert {h.id for h in results.hits} == expected and expected
     in_2018 = {a.id for a in articles.values() if a.date is not None and a.date.year == 2018}
-    assert {h.id for h in corpus_index.search("", since="2018", until="2018", limit=None).hits} == in_2018
+    assert {h.id for h in corpus_index.search("", since="2018", until="2018", limit=None, collapse=False).hits} == in_2018
 
 
 def test_date_sorts_newest_and_oldest_first(corpus_index: NewsIndex) -> None:
-    newest = corpus_index.search("北大", sort="-date", limit=None).hits
+    newest = corpus_index.search("北大", sort="-date", limit=None, collapse=False).hits
     dates = [h.date for h in newest]
     assert len(dates) > 10 and dates == sorted(dates, reverse=True)
-    oldest = corpus_index.search("北大", sort="date", limit=None).hits
+    oldest = corpus_index.search("北大", sort="date", limit=None, collapse=False).hits
     assert [h.date for h in oldest] == sorted(dates)
 
 
 def test_every_hit_snippet_marks_the_query(corpus_index: NewsIndex) -> None:
-    for hit in corpus_index.search("人民币", limit=None).hits:
+    for hit in corpus_index.search("人民币", limit=None, collapse=False).hits:
         marked = [p.text[s:e] for p in hit.snippet.passages for s, e in p.highlights]
         if "人民币" in hit.title and not marked:
             continue  # title-only hit: the snippet is the article's lead

@@ -142,9 +142,9 @@ def test_date_range_bounds_are_inclusive(tmp_path: Path) -> None:
     write_post(posts, "d.md", "丁", "同一个词", date=None)
     ix = NewsIndex.create(tmp_path / "index")
     ix.update([posts])
-    assert sorted(h.id for h in ix.search("同一个词", since="2021-03", until="2021-03").hits) == ["a", "b"]
-    assert sorted(h.id for h in ix.search("同一个词", until="2021-03").hits) == ["a", "b"]
-    assert sorted(h.id for h in ix.search("同一个词", since="2021-04").hits) == ["c"]
+    assert sorted(h.id for h in ix.search("同一个词", since="2021-03", until="2021-03", collapse=False).hits) == ["a", "b"]
+    assert sorted(h.id for h in ix.search("同一个词", until="2021-03", collapse=False).hits) == ["a", "b"]
+    assert sorted(h.id for h in ix.search("同一个词", since="2021-04", collapse=False).hits) == ["c"]
     assert ix.search("同一个词").total == 4
     with ix._searcher() as searcher:  # noqa: SLF001
         _same_as_whoosh(searcher, "同一个词", {"until": "2021-03"})

@@ -23,7 +23,7 @@ def brute_force(results: SearchResults) -> tuple[Counter, Counter, Counter, int]
 
 
 def assert_facets_match_hits(ix: NewsIndex, query: str, **filters: object) -> SearchResults:
-    results = ix.search(query, limit=None, facet_limit=None, **filters)
+    results = ix.search(query, limit=None, facet_limit=None, collapse=False, **filters)
     assert results.facets is not None
     categories, tags, days, undated = brute_force(results)
     assert dict(results.facets.categories) == categories
@@ -52,7 +52,7 @@ def test_facets_follow_the_filters(corpus_index: NewsIndex) -> None:
 
 
 def test_facet_ranking_and_limit(corpus_index: NewsIndex) -> None:
-    everything = corpus_index.search("中国", facet_limit=None).facets
+    everything = corpus_index.search("中国", facet_limit=None, collapse=False).facets
     top = corpus_index.search("中国", facet_limit=3).facets
     assert top.tags == everything.tags[:3]
     counts = [(-n, value) for value, n in everything.tags]
@@ -140,7 +140,7 @@ def test_recent_blends_relevance_with_age(tmp_path: Path) -> None:
 
 
 def test_recent_order_on_the_real_corpus(corpus_index: NewsIndex) -> None:
-    hits = corpus_index.search("中国", sort="recent", half_life_days=90, limit=None).hits
+    hits = corpus_index.search("中国", sort="recent", half_life_days=90, limit=None, collapse=False).hits
     dated = [h for h in hits if h.date is not None]
     assert hits[len(dated):] == [h for h in hits if h.date is None]  # undated last
 

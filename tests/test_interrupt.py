@@ -63,7 +63,7 @@ def _wait_for_some_commits(index: Path, proc: subprocess.Popen[str], at_least: i
 
 
 def _ids(index: Path) -> list[str]:
-    return [hit.id for hit in NewsIndex.open(index).search("", limit=None).hits]
+    return [hit.id for hit in NewsIndex.open(index).search("", limit=None, collapse=False).hits]
 
 
 def _processes_using(index: Path) -> list[int]:
@@ -159,7 +159,7 @@ def test_searching_while_another_process_indexes_sees_whole_commits(tmp_path: Pa
     reader = NewsIndex.open(index)  # one open index, following the writer
     seen = []
     while proc.poll() is None:
-        results = reader.search("教育局", limit=None)
+        results = reader.search("教育局", limit=None, collapse=False)
         ids = [h.id for h in results.hits]
         assert results.total == len(ids) == len(set(ids))
         assert results.total % 8 == 0 or results.total == POSTS  # whole jobs of 8 files, never part of one

@@ -46,11 +46,11 @@ def ix(tmp_path_factory: pytest.TempPathFactory) -> NewsIndex:
 
 
 def found(ix: NewsIndex, query: str) -> set[str]:
-    return {h.id for h in ix.search(query, limit=None).hits}
+    return {h.id for h in ix.search(query, limit=None, collapse=False).hits}
 
 
 def marked(ix: NewsIndex, query: str) -> set[str]:
-    return {p.text[s:e] for h in ix.search(query, limit=None).hits for p in h.snippet.passages for s, e in p.highlights}
+    return {p.text[s:e] for h in ix.search(query, limit=None, collapse=False).hits for p in h.snippet.passages for s, e in p.highlights}
 
 
 @pytest.mark.parametrize(
@@ -250,7 +250,7 @@ def brute_force(texts: dict[str, str], needle: str) -> set[str]:
 def test_real_articles_match_a_brute_force_scan(corpus_index: NewsIndex, texts: dict[str, str], query: str) -> None:
     expected = brute_force(texts, query)
     assert expected, f"{query} should occur in the corpus"
-    assert {h.id for h in corpus_index.search(query, limit=None).hits} == expected
+    assert {h.id for h in corpus_index.search(query, limit=None, collapse=False).hits} == expected
 
 
 def test_normalization_is_context_free_and_other_scripts_are_searchable(tmp_path: Path) -> None:
@@ -328,7 +328,7 @@ def test_a_phrase_counts_every_occurrence_with_or_without_gaps(tmp_path: Path) -
     write_post(folder, "pairs.md", "己", "这一个，那个问题。另一段。")  # gapped pairs, no match
     ix = NewsIndex.create(tmp_path / "index")
     ix.update([folder])
-    scores = {h.id: h.score for h in ix.search('"一个问题"', limit=None).hits}
+    scores = {h.id: h.score for h in ix.search('"一个问题"', limit=None, collapse=False).hits}
     assert set(scores) == {"plain", "mixed", "gapped", "spaced"}
     assert scores["plain"] == pytest.approx(scores["mixed"])  # same words, two occurrences each
     assert scores["gapped"] < scores["plain"] and scores["spaced"] < scores["plain"]

@@ -1,0 +1,186 @@
+"""Near-duplicate detection: sketches of real articles, and groups folded into search hits."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from conftest import write_post
+from typer.testing import CliRunner
+
+from newsearch import NewsIndex
+from newsearch.analysis import normalize
+from newsearch.cli import app
+from newsearch.dupes import THRESHOLD, band_terms, similarity, sketch
+from newsearch.ingest import iter_source_files, read_file
+
+STORY = [
+    "中国人民银行决定于12月15日下调金融机构存款准备金率0.5个百分点。",
+    "此次降准共计释放长期资金约1.2万亿元，其中一部分用于归还到期的中期借贷便利。",
+    "央行有关负责人表示，本次降准是货币政策的常规操作，稳健的货币政策取向没有改变。",
+    "分析人士认为，降准有助于优化金融机构资金结构，增强金融服务实体经济的能力。",
+    "市场普遍预计，后续货币政策将继续保持灵活适度，保持流动性合理充裕。",
+]
+
+
+@pytest.fixture(scope="module")
+def real_bodies(corpus: Path) -> list[str]:
+    posts = sorted(iter_source_files([corpus / "terminus2049" / "_posts"]))
+    bodies = [normalize(a.body) for p in posts for a in read_file(p).articles]
+    return [b for b in bodies if len(b) > 400]
+
+
+def test_copies_are_similar_and_strangers_are_not(real_bodies: list[str]) -> None:
+    import opencc
+
+    to_traditional = opencc.OpenCC("s2t").convert
+    rng = random.Random(5)
+    for body in rng.sample(real_bodies, 40):
+        own = sketch(body)
+        assert similarity(own, own) == 1.0
+        # Traditional script, full-width punctuation and spacing are normalized or ignored.
+        assert similarity(own, sketch(normalize(to_traditional(body).replace("，", ", ")))) >= 0.9
+        paragraphs = body.split("\n\n")
+        if len(paragraphs) >= 5:
+            del paragraphs[rng.randrange(1, len(paragraphs))]
+            assert similarity(own, sketch("\n\n".join(paragraphs))) >= THRESHOLD
+    pairs = [(a, b) for a, b in zip(real_bodies, real_bodies[1:]) if a[:200] != b[:200]]
+    scores = [similarity(sketch(a), sketch(b)) for a, b in pairs]
+    assert max(scores) < THRESHOLD  # different posts of one archive are not near-duplicates
+    assert sum(scores) / len(scores) < 0.05
+
+
+def test_near_duplicates_share_a_band_term(real_bodies: list[str]) -> None:
+    # The index finds candidates through band terms: a copy with an edit must share one.
+    rng = random.Random(9)
+    for body in rng.sample(real_bodies, 40):
+        edited = body.replace("。", "！", 3) + "\n\n另据报道，此事仍在调查之中。"
+        a, b = sketch(body), sketch(edited)
+        if similarity(a, b) >= THRESHOLD:
+            assert set(band_terms(a)) & set(band_terms(b))
+
+
+def test_empty_and_tiny_texts() -> None:
+    assert similarity(sketch(""), sketch("")) == 0.0  # nothing to compare: never grouped
+    assert similarity(sketch("降准"), sketch("降准")) == 1.0
+    assert similarity(sketch("降准"), sketch("加息")) == 0.0
+
+
+@pytest.fixture()
+def planted(tmp_path: Path) -> NewsIndex:
+    posts = tmp_path / "posts"
+    body = "\n\n".join(STORY)
+    write_post(posts, "base.md", "央行宣布降准0.5个百分点", body, date="2021-12-06 17:00:00")
+    write_post(posts, "retitled.md", "降准来了！释放资金1.2万亿", body, date="2021-12-06 18:00:00")
+    write_post(posts, "shorter.md", "央行降准", "\n\n".join(STORY[:4]), date="2021-12-06 19:00:00")
+    write_post(posts, "punct.md", "央行宣布降准", body.replace("，", ",").replace("。", ". "), date="2021-12-07 08:00:00")
+    write_post(posts, "traditional.md", "央行宣布降準", body.replace("银行", "銀行").replace("货币", "貨幣"), date="2021-12-07 09:00:00")
+    # Other stories that mention 降准.
+    write_post(posts, "other1.md", "降准对楼市的影响", "专家认为降准对楼市影响有限，房地产调控政策没有放松。" * 3, date="2021-12-08")
+    write_post(posts, "other2.md", "银行股上涨", "受降准消息提振，银行板块午后拉升，多只个股涨超3%。", date="2021-12-09")
+    write_post(posts, "other3.md", "债市早报", "降准落地后，国债期货高开，10年期国债收益率下行。", date="2021-12-10")
+    ix = NewsIndex.create(tmp_path / "index")
+    report = ix.update([posts])
+    assert report.failed == [] and report.articles_added == 8
+    return ix
+
+
+def test_search_shows_one_hit_per_story_with_its_versions(planted: NewsIndex) -> None:
+    results = planted.search("降准", limit=None)
+    assert results.total == 8 and results.collapsed
+    assert len(results.hits) == 4
+    grouped = [h for h in results.hits if h.versions]
+    assert len(grouped) == 1
+    story = grouped[0]
+    assert {story.id, *(v.id for v in story.versions)} == {"base", "retitled", "shorter", "punct", "traditional"}
+    assert {h.id for h in results.hits} - {story.id} == {"other1", "other2", "other3"}
+    flat = planted.search("降准", limit=None, collapse=False)
+    assert len(flat.hits) == 8 and all(not h.versions for h in flat.hits)
+    # The representative is the best match of the group in the order asked for.
+    newest = planted.search("降准", sort="-date", limit=None)
+    assert [h.id for h in newest.hits][:3] == ["other3", "other2", "other1"]
+    assert newest.hits[3].id == "traditional"
+    oldest = planted.search("降准", sort="date", limit=None)
+    assert oldest.hits[0].id == "base" and len(oldest.hits[0].versions) == 4
+
+
+def test_versions_are_only_among_the_matches(planted: NewsIndex) -> None:
+    # 释放 is in every copy but the shorter one (its last paragraph is gone) and the
+    # retitled one's title: all versions still match, so the group holds four.
+    results = planted.search("保持流动性合理充裕", limit=None)
+    assert {h.id for h in results.hits} | {v.id for h in results.hits for v in h.versions} == {
+        "base", "retitled", "punct", "traditional"
+    }
+    assert len(results.hits) == 1 and len(results.hits[0].versions) == 3
+
+
+def test_collapsed_pages_tile_the_collapsed_list(planted: NewsIndex) -> None:
+    everything = [h.id for h in planted.search("降准", limit=None).hits]
+    pages = []
+    for offset in range(0, 6, 2):
+        pages += [h.id for h in planted.search("降准", limit=2, offset=offset).hits]
+    assert pages == everything
+
+
+def test_cli_lists_versions_and_can_expand_them(planted: NewsIndex) -> None:
+    runner = CliRunner()
+    index = str(planted.path)
+    out = runner.invoke(app, ["search", "降准", "--index", index, "--sort", "date"])
+    assert out.exit_code == 0, out.output
+    assert "+ 4 similar versions: " in out.output and "(--no-collapse lists them)" in out.output
+    data = json.loads(runner.invoke(app, ["search", "降准", "--index", index, "--sort", "date", "--json"]).output)
+    assert data["collapsed"] is True
+    assert data["hits"][0]["id"] == "base"
+    assert {v["id"] for v in data["hits"][0]["versions"]} == {"retitled", "shorter", "punct", "traditional"}
+    assert all({"id", "title", "date"} <= set(v) for v in data["hits"][0]["versions"])
+    flat = json.loads(runner.invoke(app, ["search", "降准", "--index", index, "--no-collapse", "--json"]).output)
+    assert flat["collapsed"] is False and len(flat["hits"]) == 8
+
+
+def test_similar_leaves_out_the_article_and_its_versions(planted: NewsIndex) -> None:
+    results = planted.similar("base", limit=10)
+    ids = [h.id for h in results.hits]
+    assert ids and not {"base", "retitled", "shorter", "punct", "traditional"} & set(ids)
+    assert set(ids) <= {"other1", "other2", "other3"}
+    # From another story, the 降准 story shows once, its other versions behind it.
+    related = planted.similar("other1", limit=10)
+    story = [h for h in related.hits if h.id in {"base", "retitled", "shorter", "punct", "traditional"}]
+    assert len(story) == 1 and len(story[0].versions) == 4
+    assert "other1" not in [h.id for h in related.hits]
+
+
+def test_similar_articles_of_the_real_corpus_share_its_topic(corpus_index: NewsIndex) -> None:
+    # Topic tags of the terminus2049 archive (4 to 15 articles each) as the truth:
+    # most of an article's three most similar articles should carry its tag.
+    everything = corpus_index.search("", limit=None, collapse=False, facets=False).hits
+    by_tag: dict[str, list[str]] = {}
+    for hit in everything:
+        for tag in hit.tags:
+            by_tag.setdefault(tag, []).append(hit.id)
+    tried = agreed = 0
+    for tag, ids in sorted(by_tag.items()):
+        if not 4 <= len(ids) <= 15 or tag == "东财滚动新闻":
+            continue
+        for article_id in sorted(ids)[:2]:
+            hits = corpus_index.similar(article_id, limit=3).hits
+            assert article_id not in [h.id for h in hits]
+            tried += 1
+            agreed += sum(tag in h.tags for h in hits) >= 2
+    assert tried >= 30
+    assert agreed / tried >= 0.7, (agreed, tried)
+
+
+def test_similar_errors(planted: NewsIndex) -> None:
+    from newsearch import ArticleNotFoundError, InvalidArgumentError
+
+    with pytest.raises(ArticleNotFoundError):
+        planted.similar("no-such-id")
+    with pytest.raises(InvalidArgumentError, match="limit"):
+        planted.similar("base", limit=0)
+    out = CliRunner().invoke(app, ["similar", "no-such-id", "--index", str(planted.path)])
+    assert out.exit_code != 0 and "no-such-id" in out.output and "Traceback" not in out.output
+    shown = CliRunner().invoke(app, ["similar", "other1", "--index", str(planted.path), "--json"])
+    data = json.loads(shown.output)
+    assert data["query"] == "similar:other1" and data["hits"]

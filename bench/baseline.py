@@ -231,7 +231,7 @@ def run_queries_stock(index_dir: str | Path, queries: Iterable[dict], *, limit: 
         kwargs: dict[str, Any] = {}
         if q.get("category"):
             kwargs["filter"] = Term("categories", q["category"])
-        if q.get("sort") == "date":
+        if q.get("sort") == "-date":
             kwargs["sortedby"] = "date"
             kwargs["reverse"] = True
         results = searcher.search(query, limit=limit, **kwargs)

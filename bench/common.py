@@ -9,7 +9,7 @@
 * :func:`dir_size`, :func:`text_mb`.
 * :data:`QUERIES` / :func:`make_queries` — the mixed query set, sampled (seeded)
   from the generated corpus.  Each query is a dict
-  ``{"kind": ..., "q": ..., "category"?: ..., "sort"?: "date"}``.
+  ``{"kind": ..., "q": ..., "category"?: ..., "sort"?: "-date"}``.
 * :func:`print_table` — aligned plain-text tables (CJK-width aware).
 """
 
@@ -328,7 +328,7 @@ def make_queries(
     * phrase: 4-6 characters made of consecutive jieba words, quoted: ``"\\"公共场所\\""``;
     * single char: one CJK character (not a function character like 的);
     * filtered: a word plus the article's first category, ``"category": "财经"``;
-    * date-sorted: a word, newest first, ``"sort": "date"``.
+    * date-sorted: a word, newest first, ``"sort": "-date"``.
 
     Queries are in a seeded shuffled order, so kinds are interleaved.
     """
@@ -375,7 +375,7 @@ def make_queries(
             w = rng.choice(good)
             add({"kind": "word", "q": w})
             add({"kind": "filtered", "q": rng.choice(good), "category": doc["categories"][0]})
-            add({"kind": "date-sorted", "q": rng.choice(good), "sort": "date"})
+            add({"kind": "date-sorted", "q": rng.choice(good), "sort": "-date"})
             other = {p.word for p in jieba.posseg.lcut(doc["body"][:3000], HMM=False)
                      if p.word != w and len(p.word) == 2 and p.flag in _CONTENT_POS
                      and _CJK_WORD.match(p.word) and p.word not in common}

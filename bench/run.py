@@ -116,30 +116,77 @@ def incremental(corpus: Path, index: Path, share: float = 0.01) -> dict:
     return stats
 
 
+# Top 10 with snippets, as in issue targets; and what `newsearch search` does by default,
+# with facets over all matches and near-duplicates collapsed.  Alternated query by query.
+VARIANTS = {"plain": {"facets": False, "collapse": False}, "default": {}}
+
+
 def query_newsearch(index: Path, queries: list[dict], rounds: int = 3) -> dict:
     from newsearch import NewsIndex
 
     ix = NewsIndex.open(index)
-    per_kind: dict[str, list[float]] = {k: [] for k in QUERY_KINDS}
-    everything: list[float] = []
+    per_kind = {v: {k: [] for k in QUERY_KINDS} for v in VARIANTS}
+    everything: dict[str, list[float]] = {v: [] for v in VARIANTS}
     for q in queries:  # warm-up: open files, fill caches
-        ix.search(q["q"], category=q.get("category"), sort=q.get("sort", "relevance"))
+        for options in VARIANTS.values():
+            ix.search(q["q"], category=q.get("category"), sort=q.get("sort", "relevance"), **options)
     for _ in range(rounds):
         for q in queries:
+            for variant, options in VARIANTS.items():
+                t = time.perf_counter()
+                results = ix.search(q["q"], category=q.get("category"), sort=q.get("sort", "relevance"), **options)
+                for hit in results.hits:
+                    hit.snippet.html()
+                took = time.perf_counter() - t
+                per_kind[variant][q["kind"]].append(took)
+                everything[variant].append(took)
+    out: dict = {}
+    for variant, options in VARIANTS.items():
+        broad = []
+        for _ in range(5):
             t = time.perf_counter()
-            results = ix.search(q["q"], category=q.get("category"), sort=q.get("sort", "relevance"))
-            for hit in results.hits:
-                hit.snippet.html()
-            took = time.perf_counter() - t
-            per_kind[q["kind"]].append(took)
-            everything.append(took)
-    broad = []
-    for _ in range(5):
+            r = ix.search("中国", **options)
+            broad.append(time.perf_counter() - t)
+        out[variant] = {"all": latency_summary(everything[variant]),
+                        "kinds": {k: latency_summary(v) for k, v in per_kind[variant].items() if v},
+                        "broad_ms": statistics.median(broad) * 1000, "broad_total": r.total}
+    return out
+
+
+def suggest_timing(index: Path, queries: list[dict]) -> dict:
+    """Completion: the first call in a fresh process for this index state (prepares and saves
+    the completions), a new process loading them, then warm calls on prefixes of query
+    words, as characters, full pinyin and initials."""
+    from pypinyin import lazy_pinyin
+
+    from newsearch import NewsIndex
+
+    def new_process() -> float:
         t = time.perf_counter()
-        r = ix.search("中国")
-        broad.append(time.perf_counter() - t)
-    return {"all": latency_summary(everything), "kinds": {k: latency_summary(v) for k, v in per_kind.items() if v},
-            "broad_ms": statistics.median(broad) * 1000, "broad_total": r.total}
+        subprocess.run([*NEWSEARCH, "suggest", "zhong", "--index", str(index)], capture_output=True, check=True)
+        return time.perf_counter() - t
+
+    for old in index.glob("suggest-*.json"):
+        old.unlink()
+    prepare = new_process()
+    second_process = new_process()
+    ix = NewsIndex.open(index)
+    t = time.perf_counter()
+    ix.suggest("zhong")
+    first_call = time.perf_counter() - t
+    prefixes = []
+    for q in queries:
+        word = q["q"].strip('"').split()[0]
+        if len(word) >= 2:
+            syllables = lazy_pinyin(word)
+            prefixes += [word[:1], word[:2], "".join(syllables)[:4], "".join(s[0] for s in syllables)]
+    timings = []
+    for prefix in prefixes:
+        t = time.perf_counter()
+        ix.suggest(prefix)
+        timings.append(time.perf_counter() - t)
+    return {"prepare_s": prepare, "new_process_s": second_process, "first_call_s": first_call, "prefixes": len(prefixes),
+            **{k: v for k, v in latency_summary(timings).items() if k in ("p50", "p95", "max")}}
 
 
 def cold_start(index: Path, word: str, runs: int = 3) -> float:
@@ -215,9 +262,9 @@ def queries_and_cold_start(args: argparse.Namespace, queries: list[dict], figure
     stock_index = OUT / f"stock-{args.articles}"
     if not (ns_index / "newsearch.json").exists():
         sys.exit(f"no index at {ns_index}; run without --queries-only first")
-    ns = query_newsearch(ns_index, queries)
-    rows = [["newsearch", ns["all"]["p50"], ns["all"]["p95"]]
-            + [ns["kinds"][k]["p50"] for k in QUERY_KINDS]]
+    measured = query_newsearch(ns_index, queries)
+    rows = [[f"newsearch, {variant}", ns["all"]["p50"], ns["all"]["p95"]] + [ns["kinds"][k]["p50"] for k in QUERY_KINDS]
+            for variant, ns in measured.items()]
     if not args.skip_stock and stock_index.exists():
         from baseline import query_stock
 
@@ -228,10 +275,20 @@ def queries_and_cold_start(args: argparse.Namespace, queries: list[dict], figure
         st_all = latency_summary(st)
         rows.insert(0, ["stock", st_all["p50"], st_all["p95"]] + [latency_summary(by_kind[k])["p50"] for k in QUERY_KINDS])
         figures["stock_queries"] = st_all
-    print(f"\nQueries (warm, top 10 with highlighted snippets, {len(queries)} queries × 3 rounds), ms")
+    print(f"\nQueries (warm, top 10 with highlighted snippets, {len(queries)} queries × 3 rounds), ms;")
+    print("plain: hits only; default: also facets over all matches and near-duplicates collapsed")
     print_table(["engine", "p50", "p95", *(f"{k} p50" for k in QUERY_KINDS)], rows, digits=1)
-    print(f"broad query 中国: {ns['broad_ms']:.1f} ms for the first page and the total ({ns['broad_total']:,} matches)")
-    figures["queries"] = ns
+    for variant, ns in measured.items():
+        print(f"broad query 中国, {variant}: {ns['broad_ms']:.1f} ms for the first page and the total "
+              f"({ns['broad_total']:,} matches)")
+    figures["queries"] = measured
+
+    completion = suggest_timing(ns_index, queries)
+    print(f"suggest: preparing the completions in a new process {completion['prepare_s']:.2f} s (once per index state); "
+          f"a new process loading them {completion['new_process_s']:.2f} s; first call in a process "
+          f"{completion['first_call_s'] * 1000:.0f} ms; then p50 {completion['p50']:.2f} ms, "
+          f"p95 {completion['p95']:.2f} ms over {completion['prefixes']} prefixes (characters, pinyin, initials)")
+    figures["suggest"] = completion
 
     cold = cold_start(ns_index, queries[0]["q"].strip('"'))
     print(f"cold start: `newsearch search` as a new process, first result printed in {cold:.2f} s (median of 3)")

@@ -39,6 +39,7 @@ __all__ = [
     "StrictIndexingError",
     "SearchResults",
     "Snippet",
+    "Suggestion",
     "Version",
     "__version__",
 ]
@@ -53,6 +54,7 @@ _HOMES = {
     "IndexStats": "results",
     "SearchResults": "results",
     "Snippet": "results",
+    "Suggestion": "results",
     "Version": "results",
     "NewsIndex": "index",
     "ArticleNotFoundError": "errors",
@@ -83,7 +85,7 @@ if TYPE_CHECKING:
         StrictIndexingError,
     )
     from .index import NewsIndex
-    from .results import DateHistogram, Facets, Hit, IndexReport, IndexStats, SearchResults, Snippet, Version
+    from .results import DateHistogram, Facets, Hit, IndexReport, IndexStats, SearchResults, Snippet, Suggestion, Version
 
 
 def __getattr__(name: str) -> Any:

@@ -325,6 +325,30 @@ def _print_facets(facets: Any, dim: Callable[[str], str]) -> None:
         typer.echo(f"  undated: {histogram.undated}")
 
 
+@app.command("suggest")
+def suggest_command(
+    prefix: Annotated[str, typer.Argument(help="The start of a query: characters, pinyin (xiaoduo) or initials (xdkj).", show_default=False)],
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many completions.")] = 10,
+    index: IndexOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Complete a partial query from the words of the index's titles."""
+
+    def action() -> None:
+        from .index import NewsIndex
+
+        if limit < 1:
+            raise InvalidArgumentError("--limit", f"{limit}; it must be 1 or more.")
+        found = NewsIndex.open(_index_dir(index)).suggest(prefix, limit=limit)
+        if as_json:
+            _echo_json({"prefix": prefix, "suggestions": [s.to_dict() for s in found]})
+        else:
+            for suggestion in found:
+                typer.echo(f"{suggestion.text}\t{suggestion.articles}")
+
+    _run(action)
+
+
 @app.command("similar")
 def similar_command(
     article_id: Annotated[str, typer.Argument(metavar="ID", help="The article's id, as printed with every hit.", show_default=False)],

@@ -23,10 +23,11 @@ from .documents import Article
 from .errors import ArticleNotFoundError, InvalidArgumentError
 from .indexer import ProgressCallback, reanalyze, update_index
 from .query import parse
-from .results import CheckReport, IndexReport, IndexStats, SearchResults
+from .results import CheckReport, IndexReport, IndexStats, SearchResults, Suggestion
 from .schema import ID, NBODY, stored_to_article
 from .search import DateLike, collect_stats, run_search
 from .similar import similar_articles
+from .suggest import completions_for
 from .store import Manifest, Store, open_searcher
 from .synonyms import Synonyms, load_synonyms
 
@@ -276,6 +277,17 @@ class NewsIndex:
             raise InvalidArgumentError("ID", "an article id cannot be empty.")
         with self._searcher() as searcher:
             return similar_articles(searcher, self._config, article_id, limit)
+
+    def suggest(self, prefix: str, *, limit: int = 10) -> list[Suggestion]:
+        """Completions of a partial query: the words of the index's titles that begin
+        with ``prefix``, typed as characters, full pinyin (``xiaoduo``) or pinyin
+        initials (``xdkj``), most frequent first.  The first call after the index
+        changed prepares them (seconds for 100,000 articles); later ones take well
+        under a millisecond."""
+        if not isinstance(limit, int) or limit < 1:
+            raise InvalidArgumentError("limit", f"{limit!r}; it must be a positive number.")
+        with self._searcher() as searcher:
+            return completions_for(searcher, self.path).complete(prefix, limit)
 
     def __len__(self) -> int:
         with self._searcher() as searcher:

@@ -25,6 +25,7 @@ __all__ = [
     "Passage",
     "SearchResults",
     "Snippet",
+    "Suggestion",
     "Version",
 ]
 
@@ -87,6 +88,18 @@ class Snippet:
             {"text": p.text, "start": p.start, "highlights": [list(h) for h in p.highlights]}
             for p in self.passages
         ]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A completion of a partial query: a word of the index's titles."""
+
+    text: str
+    articles: int
+    """How many articles have it in their title."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "articles": self.articles}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,202 @@
+"""Completing a partial query from the words of the index's titles, typed as
+characters, as full pinyin (``xiaoduo``) or as pinyin initials (``xdkj``).
+
+The completions are the title words of two characters or more, and the
+phrases of two or three adjacent title words that begin at least two titles
+(every phrase when the index holds fewer than 2,000 articles), such as
+晓多科技 made of 晓多 and 科技.  For one index state (its segments and their
+deletions) they form a sorted list of keys — each completion, its pinyin
+without tones and its initials, in context (重庆: chongqing) and with every
+reading of a character that has several (also zhongqing) — built once and saved beside the index as
+``suggest-<state>.json``.  A completion is then a binary search and a
+pick of the most frequent words in the range, well under a millisecond.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import os
+import re
+import tempfile
+from array import array
+from bisect import bisect_left
+from collections import Counter
+from itertools import islice, product
+from pathlib import Path
+from typing import Any
+
+from .analysis import normalize
+from .results import Suggestion
+from .schema import TITLE
+
+__all__ = ["Completions", "completions_for"]
+
+_MAX_READINGS = 8  # pinyin combinations kept for a word whose characters have several readings
+_MAX_WORD = 8  # longest title word looked up when cutting a title into the index's words
+_SMALL_INDEX = 2000  # below this many articles, phrases of one title are completions too
+_RUN = re.compile(r"[^\W_]+")
+_FILE = "suggest-{}.json"
+
+
+class Completions:
+    """Sorted completion keys of one index state, each pointing at a title word."""
+
+    def __init__(self, words: list[str], counts: list[int], keys: list[str], owners: list[int]) -> None:
+        self.words = words
+        self.counts = counts  # articles whose title holds the word
+        self.keys = keys
+        self.owners = array("I", owners)
+
+    @classmethod
+    def build(cls, searcher: Any, previous: Completions | None = None) -> Completions:
+        """From the title words of every segment of ``searcher``; the pinyin of words
+        that ``previous`` (an earlier state's completions) knows is taken from it."""
+        from pypinyin import Style, pinyin
+
+        known: dict[str, list[str]] = {}
+        if previous is not None:
+            for key, number in zip(previous.keys, previous.owners):
+                known.setdefault(previous.words[number], []).append(key)
+
+        counts: Counter[str] = Counter()
+        vocabulary: set[str] = set()
+        for leaf, _base in searcher.leaf_searchers():
+            for term, info in leaf.reader().iter_field(TITLE):
+                word = term.decode("utf-8") if isinstance(term, bytes) else term
+                vocabulary.add(word)
+                if len(word) > 1:
+                    counts[word] += info.doc_frequency()
+        counts.update(_phrases(searcher, vocabulary))
+        words = sorted(counts)
+        entries: list[tuple[str, int]] = []
+        for number, word in enumerate(words):
+            entries.append((word, number))
+            if word.isascii():
+                continue
+            if word in known:
+                entries.extend((key, number) for key in known[word])
+                continue
+            # The reading in context (重庆: chong qing) first, then every reading of each
+            # character (zhong qing too), for names whose reading a user may not know.
+            in_context = pinyin(word, style=Style.NORMAL, heteronym=True, errors="default")
+            each = pinyin(list(word), style=Style.NORMAL, heteronym=True, errors="default")
+            combos = [*islice(product(*in_context), _MAX_READINGS), *islice(product(*each), _MAX_READINGS)]
+            for combo in combos:
+                parts = [p.lower() for p in combo if p.strip()]
+                full, initials = "".join(parts), "".join(p[0] for p in parts)
+                if full.isascii() and full.isalnum():
+                    entries.append((full, number))
+                    entries.append((initials, number))
+        entries = sorted(set(entries))
+        return cls(words, [counts[w] for w in words], [k for k, _ in entries], [n for _, n in entries])
+
+    def complete(self, prefix: str, limit: int = 10) -> list[Suggestion]:
+        """The ``limit`` most frequent title words that ``prefix`` begins (as characters or pinyin)."""
+        text = normalize(prefix).strip()
+        if not text:
+            return []
+        found: set[int] = set()
+        for key in {text, re.sub(r"[\s']+", "", text)}:
+            i = bisect_left(self.keys, key)
+            j = bisect_left(self.keys, key + "\U0010ffff")
+            found.update(self.owners[i:j])
+        best = heapq.nsmallest(limit, found, key=lambda n: (-self.counts[n], len(self.words[n]), self.words[n]))
+        return [Suggestion(self.words[n], self.counts[n]) for n in best]
+
+    def save(self, path: Path) -> None:
+        data = {"words": self.words, "counts": self.counts, "keys": self.keys, "owners": self.owners.tolist()}
+        fd, tmp = tempfile.mkstemp(prefix=".suggest-", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, ensure_ascii=False, separators=(",", ":"))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: Path) -> Completions:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(data["words"], data["counts"], data["keys"], data["owners"])
+
+
+def _phrases(searcher: Any, vocabulary: set[str]) -> Counter[str]:
+    """Phrases of two or three adjacent title words, the first and last of two
+    characters or more, with the number of titles that hold them; those of a
+    single title only in a small index."""
+    from .matching import column_reader
+    from .schema import NTITLE
+
+    found: Counter[str] = Counter()
+    for leaf, _base in searcher.leaf_searchers():
+        reader = leaf.reader()
+        titles = column_reader(reader, NTITLE)
+        for docnum in reader.all_doc_ids():
+            phrases: set[str] = set()
+            for run in _RUN.findall(titles[docnum].decode("utf-8")):
+                words = _cut(run, vocabulary)
+                for n in (2, 3):
+                    for i in range(len(words) - n + 1):
+                        if len(words[i]) > 1 and len(words[i + n - 1]) > 1:  # not 晓多科技用
+                            phrases.add("".join(words[i : i + n]))
+            found.update(phrases)
+    if searcher.doc_count() >= _SMALL_INDEX:
+        found = Counter({phrase: n for phrase, n in found.items() if n > 1})
+    return found
+
+
+def _cut(text: str, vocabulary: set[str]) -> list[str]:
+    """Greedy longest-first cut of ``text`` into words of ``vocabulary`` (others one character each)."""
+    out = []
+    i, n = 0, len(text)
+    while i < n:
+        for j in range(min(n, i + _MAX_WORD), i, -1):
+            if j - i == 1 or text[i:j] in vocabulary:
+                out.append(text[i:j])
+                i = j
+                break
+    return out
+
+
+def _state(searcher: Any) -> str:
+    """A name for the index state: its segments and their deleted documents."""
+    parts = []
+    for leaf, _base in searcher.leaf_searchers():
+        reader = leaf.reader()
+        segment = reader.segment()
+        parts.append(f"{segment.segment_id() if segment else '-'}:{reader.doc_count_all() - reader.doc_count()}")
+    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+
+
+def completions_for(searcher: Any, folder: Path) -> Completions:
+    """The completions of the searcher's index state: from memory, from the file saved
+    in ``folder``, or built (and saved, replacing those of older states)."""
+    from .matching import reader_cache
+
+    cache = reader_cache(searcher.reader())
+    found = cache.get("completions")
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    path = folder / _FILE.format(_state(searcher))
+    try:
+        found = Completions.load(path)
+    except (OSError, ValueError, KeyError):
+        previous = None
+        for old in folder.glob(_FILE.format("*")):
+            try:
+                previous = Completions.load(old)
+                break
+            except (OSError, ValueError, KeyError):
+                continue
+        found = Completions.build(searcher, previous)
+        try:
+            found.save(path)
+            for old in folder.glob(_FILE.format("*")):
+                if old != path:
+                    old.unlink(missing_ok=True)
+        except OSError:
+            pass  # a read-only index folder: keep them in memory only
+    cache["completions"] = found
+    return found

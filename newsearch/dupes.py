@@ -45,6 +45,9 @@ _ANCHORED = re.compile(
 _EVERY = re.compile("(?=(.{%d}))" % _SHINGLE, re.S)
 
 SKETCH_BYTES = _PACK.size
+_BAND_BYTES = 4 * _ROWS
+_EMPTY_BAND = b"\xff" * _BAND_BYTES
+_SCAN = 64  # a segment with at most this many matches is scanned rather than looked up
 THRESHOLD = 0.6
 """Articles whose estimated similarity reaches this are near-duplicates."""
 
@@ -80,13 +83,12 @@ def band_terms(sk: bytes) -> list[str]:
     """The index terms that near-duplicates of ``sk`` probably share with it."""
     if len(sk) != SKETCH_BYTES:
         return []
-    width = 4 * _ROWS
-    terms = []
-    for band in range(_BINS // _ROWS):
-        chunk = sk[band * width : (band + 1) * width]
-        if chunk != b"\xff" * width:  # a band of empty bins says nothing
-            terms.append(f"{band:x}{chunk.hex()}")
-    return terms
+    return [f"{band:x}{chunk.hex()}" for band, chunk in enumerate(_bands(sk)) if chunk != _EMPTY_BAND]
+
+
+def _bands(sk: bytes) -> list[bytes]:
+    """The sketch's bands, empty ones included (a band of empty bins says nothing)."""
+    return [sk[i : i + _BAND_BYTES] for i in range(0, SKETCH_BYTES, _BAND_BYTES)]
 
 
 class Groups:
@@ -94,7 +96,9 @@ class Groups:
 
     Walks the matches best first: a match that no earlier representative has
     claimed becomes a representative and claims its near-duplicates among the
-    matches, found through the band terms and confirmed on the sketches.
+    matches, found through the band terms and confirmed on the sketches.  A
+    segment with few matches has their bands read from the sketch column once,
+    which is cheaper than looking up every representative's band terms in it.
     """
 
     def __init__(self, field: str, column: str, term_postings: Any, column_reader: Any) -> None:
@@ -105,6 +109,7 @@ class Groups:
         self._matched: list[tuple[Any, dict[int, float]]] = []  # (segment reader, its matches)
         self._claimed: set[tuple[int, int]] = set()  # (segment index, docnum)
         self._index_of: dict[int, int] = {}
+        self._scanned: dict[int, list[dict[bytes, list[int]]]] = {}  # segment index -> per band: band -> docnums
 
     def add(self, reader: Any, scores: dict[int, float]) -> None:
         """Record one segment's matches (every segment that has some, before :meth:`representatives`)."""
@@ -124,13 +129,22 @@ class Groups:
     def _claim(self, reader: Any, docnum: int) -> list[tuple[Any, int]]:
         own = self._column_reader(reader, self._column)[docnum]
         terms = band_terms(own)
+        bands = _bands(own)
         found: list[tuple[float, int, int, Any]] = []
         for index, (segment, scores) in enumerate(self._matched):
             candidates: set[int] = set()
-            for term in terms:
-                postings = self._term_postings(segment, self._field, term)
-                if postings is not None:
-                    candidates.update(postings[0])
+            if len(scores) <= _SCAN:
+                tables = self._scanned.get(index)
+                if tables is None:
+                    tables = self._scanned[index] = self._scan(segment, scores)
+                for table, band in zip(tables, bands):
+                    if band != _EMPTY_BAND:
+                        candidates.update(table.get(band, ()))
+            else:
+                for term in terms:
+                    postings = self._term_postings(segment, self._field, term)
+                    if postings is not None:
+                        candidates.update(postings[0])
             if not candidates:
                 continue
             sketches = self._column_reader(segment, self._column)
@@ -144,3 +158,12 @@ class Groups:
                     found.append((-score, index, other, segment))
         found.sort(key=lambda item: item[:3])
         return [(segment, other) for _, _, other, segment in found]
+
+    def _scan(self, segment: Any, scores: dict[int, float]) -> list[dict[bytes, list[int]]]:
+        sketches = self._column_reader(segment, self._column)
+        tables: list[dict[bytes, list[int]]] = [{} for _ in range(SKETCH_BYTES // _BAND_BYTES)]
+        for docnum in scores:
+            for table, band in zip(tables, _bands(sketches[docnum])):
+                if band != _EMPTY_BAND:
+                    table.setdefault(band, []).append(docnum)
+        return tables

@@ -184,3 +184,20 @@ def test_similar_errors(planted: NewsIndex) -> None:
     shown = CliRunner().invoke(app, ["similar", "other1", "--index", str(planted.path), "--json"])
     data = json.loads(shown.output)
     assert data["query"] == "similar:other1" and data["hits"]
+
+
+@pytest.mark.parametrize("query", ["人民币", "北向资金", "中国", "疫苗"])
+def test_scanned_and_looked_up_segments_group_alike(corpus_index: NewsIndex, query: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A segment with few matches has its bands read from the sketches, others are
+    # looked up through the band terms: both must find the same groups.
+    from newsearch import dupes
+
+    def groups() -> list[tuple[str, list[str]]]:
+        return [(h.id, [v.id for v in h.versions]) for h in corpus_index.search(query, limit=None).hits]
+
+    monkeypatch.setattr(dupes, "_SCAN", 0)
+    looked_up = groups()
+    monkeypatch.setattr(dupes, "_SCAN", 10**9)
+    assert groups() == looked_up
+    flat = corpus_index.search(query, limit=None, collapse=False)
+    assert sum(1 + len(v) for _, v in looked_up) == flat.total

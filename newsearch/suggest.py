@@ -68,8 +68,31 @@ class Completions:
                 vocabulary.add(word)
                 if len(word) > 1:
                     counts[word] += info.doc_frequency()
-        counts.update(_phrases(searcher, vocabulary))
+        parts_of: dict[str, tuple[str, ...]] = {word: (word,) for word in counts}
+        for parts, n in _phrases(searcher, vocabulary).items():
+            text = "".join(parts)
+            if text not in parts_of:  # a phrase that is also a word counts as the word
+                parts_of[text] = parts
+                counts[text] = n
         words = sorted(counts)
+
+        # Readings are looked up once per word and once per character: a phrase's
+        # reading in context is its words' (pypinyin per phrase took ten times longer).
+        in_context: dict[str, list[list[str]]] = {}
+        each: dict[str, list[str]] = {}
+
+        def context_readings(word: str) -> list[list[str]]:
+            found = in_context.get(word)
+            if found is None:
+                found = in_context[word] = pinyin(word, style=Style.NORMAL, heteronym=True, errors="default")
+            return found
+
+        def char_readings(char: str) -> list[str]:
+            found = each.get(char)
+            if found is None:
+                found = each[char] = pinyin(char, style=Style.NORMAL, heteronym=True, errors="default")[0]
+            return found
+
         entries: list[tuple[str, int]] = []
         for number, word in enumerate(words):
             entries.append((word, number))
@@ -80,9 +103,9 @@ class Completions:
                 continue
             # The reading in context (重庆: chong qing) first, then every reading of each
             # character (zhong qing too), for names whose reading a user may not know.
-            in_context = pinyin(word, style=Style.NORMAL, heteronym=True, errors="default")
-            each = pinyin(list(word), style=Style.NORMAL, heteronym=True, errors="default")
-            combos = [*islice(product(*in_context), _MAX_READINGS), *islice(product(*each), _MAX_READINGS)]
+            in_words = [r for part in parts_of[word] for r in context_readings(part)]
+            per_char = [char_readings(c) for c in word]
+            combos = [*islice(product(*in_words), _MAX_READINGS), *islice(product(*per_char), _MAX_READINGS)]
             for combo in combos:
                 parts = [p.lower() for p in combo if p.strip()]
                 full, initials = "".join(parts), "".join(p[0] for p in parts)
@@ -122,25 +145,25 @@ class Completions:
         return cls(data["words"], data["counts"], data["keys"], data["owners"])
 
 
-def _phrases(searcher: Any, vocabulary: set[str]) -> Counter[str]:
+def _phrases(searcher: Any, vocabulary: set[str]) -> Counter[tuple[str, ...]]:
     """Phrases of two or three adjacent title words, the first and last of two
     characters or more, with the number of titles that hold them; those of a
     single title only in a small index."""
     from .matching import column_reader
     from .schema import NTITLE
 
-    found: Counter[str] = Counter()
+    found: Counter[tuple[str, ...]] = Counter()
     for leaf, _base in searcher.leaf_searchers():
         reader = leaf.reader()
         titles = column_reader(reader, NTITLE)
         for docnum in reader.all_doc_ids():
-            phrases: set[str] = set()
+            phrases: set[tuple[str, ...]] = set()
             for run in _RUN.findall(titles[docnum].decode("utf-8")):
                 words = _cut(run, vocabulary)
                 for n in (2, 3):
                     for i in range(len(words) - n + 1):
                         if len(words[i]) > 1 and len(words[i + n - 1]) > 1:  # not 晓多科技用
-                            phrases.add("".join(words[i : i + n]))
+                            phrases.add(tuple(words[i : i + n]))
             found.update(phrases)
     if searcher.doc_count() >= _SMALL_INDEX:
         found = Counter({phrase: n for phrase, n in found.items() if n > 1})

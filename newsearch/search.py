@@ -189,23 +189,7 @@ def run_search(
     if groups is None:
         total, matches = ranked(limit, offset, True)
     else:
-        matches, versions = [], []
-        wanted = None if limit is None else offset + limit
-        fetch = None if wanted is None else 2 * wanted + 10  # near-duplicates are few: rarely a second pass
-        total, batch = ranked(fetch, 0, True)
-        seen = 0
-        while True:
-            for match, group in groups.representatives(batch):
-                matches.append(match)
-                versions.append(group)
-                if wanted is not None and len(matches) == wanted:
-                    break
-            seen += len(batch)
-            if (wanted is not None and len(matches) == wanted) or seen >= total:
-                break
-            fetch = None if fetch is None or fetch * 4 >= total else fetch * 4
-            _, batch = ranked(None if fetch is None else fetch - seen, seen, False)
-        matches, versions = matches[offset:], versions[offset:]
+        total, matches, versions = _collapsed_page(ranked, groups, offset, limit)
     patterns = parsed.highlight_patterns(synonyms)
     hits = [
         make_hit(match, patterns, config, versions[number] if versions else ()) for number, match in enumerate(matches)
@@ -224,6 +208,31 @@ def run_search(
         counter.facets(facet_limit) if counter else None,
         collapsed=collapse,
     )
+
+
+def _collapsed_page(
+    ranked: Any, groups: Groups, offset: int, limit: int | None
+) -> tuple[int, list[execute.Match], list[list[tuple[Any, int]]]]:
+    """(total, the page's group leaders, the near-duplicates of each), reading the
+    ranked matches in growing batches until the page is full."""
+    matches: list[execute.Match] = []
+    versions: list[list[tuple[Any, int]]] = []
+    wanted = None if limit is None else offset + limit
+    fetch = None if wanted is None else 2 * wanted + 10  # near-duplicates are few: rarely a second batch
+    total, batch = ranked(fetch, 0, True)
+    seen = 0
+    while True:
+        for match, group in groups.representatives(batch):
+            matches.append(match)
+            versions.append(group)
+            if wanted is not None and len(matches) == wanted:
+                break
+        seen += len(batch)
+        if (wanted is not None and len(matches) == wanted) or seen >= total:
+            break
+        fetch = None if fetch is None or fetch * 4 >= total else fetch * 4
+        _, batch = ranked(None if fetch is None else fetch - seen, seen, False)
+    return total, matches[offset:], versions[offset:]
 
 
 def make_hit(match: execute.Match, patterns: list[Any], config: Config, versions: Any = ()) -> Hit:

@@ -201,3 +201,20 @@ def test_scanned_and_looked_up_segments_group_alike(corpus_index: NewsIndex, que
     assert groups() == looked_up
     flat = corpus_index.search(query, limit=None, collapse=False)
     assert sum(1 + len(v) for _, v in looked_up) == flat.total
+
+
+def test_a_page_is_filled_past_a_large_group(tmp_path: Path) -> None:
+    # Fifteen copies rank first: the first batch of ranked matches (2 × wanted + 10)
+    # holds only their group, so the page needs a second batch.
+    posts = tmp_path / "posts"
+    body = "\n\n".join(STORY)
+    for i in range(15):
+        write_post(posts, f"copy{i:02d}.md", f"降准降准第{i}稿", body, date=f"2021-12-{i + 1:02d}")
+    write_post(posts, "other.md", "楼市", "专家认为降准对楼市影响有限，房地产调控政策没有放松。" * 3, date="2021-12-20")
+    ix = NewsIndex.create(tmp_path / "index")
+    ix.update([posts])
+    page = ix.search("降准", limit=2)
+    assert page.total == 16
+    assert [len(h.versions) for h in page.hits] == [14, 0]
+    assert page.hits[1].id == "other"
+    assert [h.id for h in ix.search("降准", limit=1, offset=1).hits] == ["other"]

@@ -40,6 +40,7 @@ __all__ = [
     "SearchResults",
     "Snippet",
     "Suggestion",
+    "Topic",
     "Version",
     "__version__",
 ]
@@ -55,6 +56,7 @@ _HOMES = {
     "SearchResults": "results",
     "Snippet": "results",
     "Suggestion": "results",
+    "Topic": "results",
     "Version": "results",
     "NewsIndex": "index",
     "ArticleNotFoundError": "errors",
@@ -85,7 +87,7 @@ if TYPE_CHECKING:
         StrictIndexingError,
     )
     from .index import NewsIndex
-    from .results import DateHistogram, Facets, Hit, IndexReport, IndexStats, SearchResults, Snippet, Suggestion, Version
+    from .results import DateHistogram, Facets, Hit, IndexReport, IndexStats, SearchResults, Snippet, Suggestion, Topic, Version
 
 
 def __getattr__(name: str) -> Any:

@@ -451,10 +451,25 @@ def word_tokens(text: str, *, search: bool = True, user_dicts: tuple[str, ...] =
     return [(term, pos, start, end) for term, pos, start, end, _ in _segment(text, search, user_dicts)]
 
 
+_LAST_WEIGHTS: list[Any] = [(None, (), ({}, 0))]  # (text, user dicts, result) of the last call
+
+
 def word_weights(text: str, *, user_dicts: tuple[str, ...] = ()) -> tuple[dict[str, float], int]:
     """Each word of ``text`` (sub-words included) with its weight, the number of its
     occurrences where a sub-word counts ``SUBWORD_WEIGHT``; and the number of
-    tokens.  What the word fields index, without building a token per word."""
+    tokens.  What the word fields index, without building a token per word.
+
+    The last result is remembered (do not modify it): choosing an article's
+    keywords and indexing its body segment the same text once."""
+    last_text, last_dicts, result = _LAST_WEIGHTS[0]
+    if last_text is text and last_dicts == user_dicts:
+        return result  # type: ignore[no-any-return]
+    result = _word_weights(text, user_dicts)
+    _LAST_WEIGHTS[0] = (text, user_dicts, result)
+    return result  # type: ignore[no-any-return]
+
+
+def _word_weights(text: str, user_dicts: tuple[str, ...]) -> tuple[dict[str, float], int]:
     weights: dict[str, float] = {}
     get = weights.get
     tokens = 0

@@ -53,6 +53,10 @@ ConfigOption = Annotated[
     typer.Option("--config", help="Settings file (TOML). Default: newsearch.toml in the index folder."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
+CategoryOption = Annotated[Optional[list[str]], typer.Option("--category", "-c", help="Only this category (repeat for any of several).")]
+TagOption = Annotated[Optional[list[str]], typer.Option("--tag", "-t", help="Only articles with this tag (repeat: all of them).")]
+SinceOption = Annotated[Optional[str], typer.Option("--since", help="From this date on: 2021, 2021-12, 2021-12-25, 2021年12月.")]
+UntilOption = Annotated[Optional[str], typer.Option("--until", help="Up to this date, inclusive.")]
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -78,6 +82,11 @@ def _run(action: Callable[[], Any]) -> Any:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         raise typer.Exit(0) from None
+
+
+def _check_limit(limit: int) -> None:
+    if limit < 1:
+        raise InvalidArgumentError("--limit", f"{limit}; it must be 1 or more.")
 
 
 def _index_dir(index: Path | None) -> Path:
@@ -185,10 +194,10 @@ class _ProgressBar:
 )
 def search_command(
     query: Annotated[Optional[list[str]], typer.Argument(help="Keywords (all must match); OR, NOT/-word, \"phrases\", title: tags: category: date:.", show_default=False)] = None,
-    category: Annotated[Optional[list[str]], typer.Option("--category", "-c", help="Only this category (repeat for any of several).")] = None,
-    tag: Annotated[Optional[list[str]], typer.Option("--tag", "-t", help="Only articles with this tag (repeat: all of them).")] = None,
-    since: Annotated[Optional[str], typer.Option("--since", help="From this date on: 2021, 2021-12, 2021-12-25, 2021年12月.")] = None,
-    until: Annotated[Optional[str], typer.Option("--until", help="Up to this date, inclusive.")] = None,
+    category: CategoryOption = None,
+    tag: TagOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     sort: Annotated[str, typer.Option("--sort", help="relevance, -date (newest first), date (oldest first) or recent (relevance weighed down by age).")] = "relevance",
     recent: Annotated[bool, typer.Option("--recent", help="Same as --sort recent.")] = False,
     half_life: Annotated[Optional[float], typer.Option("--half-life", metavar="DAYS", help="With --recent: an article this many days older scores half as much (default: ranking.half_life_days, 30).")] = None,
@@ -207,8 +216,7 @@ def search_command(
     def action() -> None:
         from .index import NewsIndex
 
-        if limit < 1:
-            raise InvalidArgumentError("--limit", f"{limit}; it must be 1 or more.")
+        _check_limit(limit)
         if page < 1:
             raise InvalidArgumentError("--page", f"{page}; pages are numbered from 1.")
         if recent and sort not in ("relevance", "recent"):
@@ -332,19 +340,47 @@ def suggest_command(
     index: IndexOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Complete a partial query from the words of the index's titles."""
+    """Complete a partial query from keywords and the words of the index's titles."""
 
     def action() -> None:
         from .index import NewsIndex
 
-        if limit < 1:
-            raise InvalidArgumentError("--limit", f"{limit}; it must be 1 or more.")
+        _check_limit(limit)
         found = NewsIndex.open(_index_dir(index)).suggest(prefix, limit=limit)
         if as_json:
             _echo_json({"prefix": prefix, "suggestions": [s.to_dict() for s in found]})
         else:
             for suggestion in found:
                 typer.echo(f"{suggestion.text}\t{suggestion.articles}")
+
+    _run(action)
+
+
+@app.command("topics")
+def topics_command(
+    category: CategoryOption = None,
+    tag: TagOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many keywords.")] = 20,
+    index: IndexOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The keywords that set a period or section apart from the whole archive."""
+
+    def action() -> None:
+        from .index import NewsIndex
+
+        _check_limit(limit)
+        found = NewsIndex.open(_index_dir(index)).topics(category=category, tags=tag, since=since, until=until, limit=limit)
+        if as_json:
+            _echo_json({"topics": [t.to_dict() for t in found]})
+        elif not found:
+            typer.echo("No keyword sets these articles apart.")
+        else:
+            width = max(len(t.keyword) for t in found)
+            for t in found:
+                typer.echo(f"{t.keyword:<{width}}  {t.articles} here, {t.archive} in all  (score {t.score:.3f})")
 
     _run(action)
 
@@ -362,8 +398,7 @@ def similar_command(
     def action() -> None:
         from .index import NewsIndex
 
-        if limit < 1:
-            raise InvalidArgumentError("--limit", f"{limit}; it must be 1 or more.")
+        _check_limit(limit)
         index_dir = _index_dir(index)
         results = NewsIndex.open(index_dir, config=_config(index_dir, config)).similar(article_id, limit=limit)
         if as_json:
@@ -402,6 +437,7 @@ def show_command(
                     "date": date,
                     "categories": list(article.categories),
                     "tags": list(article.tags),
+                    "keywords": list(article.keywords),
                     "path": article.path,
                     "url": article.url,
                     "content_hash": article.content_hash,
@@ -415,6 +451,7 @@ def show_command(
         typer.echo(f"date:       {date or 'undated'}")
         typer.echo(f"categories: {', '.join(article.categories) or '-'}")
         typer.echo(f"tags:       {', '.join(article.tags) or '-'}")
+        typer.echo(f"keywords:   {', '.join(article.keywords) or '-'}")
         typer.echo(f"path:       {article.path}")
         if article.url:
             typer.echo(f"url:        {article.url}")

@@ -37,6 +37,8 @@ class Article:
     content_hash: str = ""
     utcoffset_minutes: int | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    keywords: tuple[str, ...] = ()
+    """Chosen at index time (``newsearch.keywords``); empty for an article parsed from a file."""
 
     def date_iso(self) -> str | None:
         """The date in ISO 8601, with the source's UTC offset when it had one."""

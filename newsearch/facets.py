@@ -20,7 +20,7 @@ from .matching import reader_cache, term_postings
 from .results import DateHistogram, Facets
 from .schema import CATEGORIES, DATE, TAGS
 
-__all__ = ["FacetCounter", "histogram"]
+__all__ = ["FacetCounter", "histogram", "keyword_lists"]
 
 _DAY = 86_400 * 1_000_000  # Whoosh stores datetimes as microseconds since 0001-01-01
 _LAYERS = 4  # per-document terms kept in flat arrays; a document's further terms in a dict
@@ -60,7 +60,8 @@ class _Forward:
                 into.update(self.more[docnum])
 
 
-def _forward(reader: Any, field: str) -> _Forward:
+def keyword_lists(reader: Any, field: str) -> _Forward:
+    """Each document's values of a keyword field in one segment (built once per reader)."""
     cache = reader_cache(reader)
     key = ("facets", field)
     found = cache.get(key)
@@ -92,8 +93,8 @@ class FacetCounter:
         """Count the documents ``docs`` (numbers in the segment ``reader``)."""
         if not docs:
             return
-        _forward(reader, CATEGORIES).count(docs, self.categories)
-        _forward(reader, TAGS).count(docs, self.tags)
+        keyword_lists(reader, CATEGORIES).count(docs, self.categories)
+        keyword_lists(reader, TAGS).count(docs, self.tags)
         self.days.update(map(_days(reader).__getitem__, docs))
 
     def facets(self, top: int | None = None) -> Facets:

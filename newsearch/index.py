@@ -23,11 +23,12 @@ from .documents import Article
 from .errors import ArticleNotFoundError, InvalidArgumentError
 from .indexer import ProgressCallback, reanalyze, update_index
 from .query import parse
-from .results import CheckReport, IndexReport, IndexStats, SearchResults, Suggestion
+from .results import CheckReport, IndexReport, IndexStats, SearchResults, Suggestion, Topic
 from .schema import ID, NBODY, stored_to_article
 from .search import DateLike, collect_stats, run_search
 from .similar import similar_articles
 from .suggest import completions_for
+from .topics import significant_keywords
 from .store import Manifest, Store, open_searcher
 from .synonyms import Synonyms, load_synonyms
 
@@ -277,6 +278,21 @@ class NewsIndex:
             raise InvalidArgumentError("ID", "an article id cannot be empty.")
         with self._searcher() as searcher:
             return similar_articles(searcher, self._config, article_id, limit)
+
+    def topics(
+        self,
+        *,
+        category: str | list[str] | None = None,
+        tags: str | list[str] | None = None,
+        since: DateLike | None = None,
+        until: DateLike | None = None,
+        limit: int = 20,
+    ) -> list[Topic]:
+        """The keywords that set the selected articles (a period, categories, tags)
+        apart from the whole archive, most significant first; not merely the most
+        frequent ones.  At least one of the filters is required."""
+        with self._searcher() as searcher:
+            return significant_keywords(searcher, category=category, tags=tags, since=since, until=until, limit=limit)
 
     def suggest(self, prefix: str, *, limit: int = 10) -> list[Suggestion]:
         """Completions of a partial query: the words of the index's titles that begin

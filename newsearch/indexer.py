@@ -18,6 +18,7 @@ stopped.  A strict run commits all of its work at the end, or none of it.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import struct
 import tempfile
@@ -34,11 +35,23 @@ from whoosh.writing import NO_MERGE
 
 from .codec import NewsWriter
 from .config import Config
+from . import keywords
 from .errors import InvalidArgumentError, StrictIndexingError
-from .ingest import iter_source_files
+from .ingest import iter_source_files, read_file
 from .results import FileFailure, IndexReport
 from .workers import FileJob, FileOutcome, WorkerPool, default_processes
-from .schema import ID, NBODY, PATH, SOURCE, article_document, fingerprint_digest, same_stat, stored_to_article
+from .schema import (
+    ID,
+    NBODY,
+    NTITLE,
+    PATH,
+    SOURCE,
+    article_document,
+    fingerprint_digest,
+    same_stat,
+    stored_to_article,
+    user_dicts_of,
+)
 
 __all__ = ["ProgressCallback", "reanalyze", "update_index"]
 
@@ -57,8 +70,8 @@ class _Indexed:
     """
 
     def __init__(self, ix: windex.Index) -> None:
-        self._reader: Any = ix.reader()
-        reader = self._reader
+        self.reader: Any = ix.reader()
+        reader = self.reader
         self._entries = array("Q")
         self._paths: Any = ()
         self._sources: Any = ()
@@ -76,7 +89,7 @@ class _Indexed:
         self._seen = bytearray(len(self._entries))
 
     def close(self) -> None:
-        self._reader.close()
+        self.reader.close()
 
     def docs(self, path: str) -> list[int]:
         """The document numbers of ``path``'s articles (none for a new file)."""
@@ -288,6 +301,7 @@ def _run(
 ) -> None:
     """Plan, analyze and commit; :func:`update_index` holds what the run reads from."""
     gone = _make_plan(plan, roots, indexed, report)
+    idf = _idf_table(ix, indexed, plan)
     max_bytes = int(config.indexing.max_file_mb * 1_000_000)
     # Normally each job is committed as it comes back, so an interrupted run loses at
     # most the jobs in progress.  Strict runs commit everything at the end, or nothing.
@@ -310,7 +324,7 @@ def _run(
         pool = WorkerPool(ix.storage.folder, ix.indexname, processes, max_bytes)
         done = 0
         try:
-            for result in pool.map(batches):
+            for result in _with_idf(idf, pool.map(batches)):
                 if committer is None:
                     committer = _Committer(ix)
                 for outcome in result.outcomes:
@@ -499,6 +513,48 @@ def _settle(
     report.indexed += 1
 
 
+def _idf_table(ix: windex.Index, indexed: _Indexed, plan: _Plan) -> keywords.IdfTable:
+    """The idf that keywords are chosen with in this run (see :mod:`newsearch.keywords`)."""
+
+    def from_files(n: int) -> Iterator[str]:
+        # Spread over the files: archives are often in date order, and one period's
+        # stories would make their own words look common.
+        step = max(1, len(plan) // max(1, n))
+        for path, _size, _mtime in itertools.islice(plan, 0, step * n, step):
+            try:
+                parsed = read_file(path)
+            except Exception:  # noqa: BLE001 - the run reports bad files; a sample skips them
+                continue
+            for article in parsed.articles:
+                yield article.title + "\n" + article.body
+
+    reader = indexed.reader
+    return keywords.prepare_idf(
+        Path(ix.storage.folder),
+        reader.doc_count(),
+        len(plan),
+        lambda n: _index_texts(reader, n),
+        from_files,
+        user_dicts_of(ix.schema),
+    )
+
+
+def _index_texts(reader: Any, n: int) -> Iterator[str]:
+    """Titles and bodies of a seeded sample of ``n`` live articles of ``reader``."""
+    if not reader.doc_count():
+        return
+    live = list(reader.all_doc_ids())
+    titles, bodies = reader.column_reader(NTITLE, translate=False), reader.column_reader(NBODY, translate=False)
+    for i in keywords.seeded_sample(len(live), n):
+        yield titles[live[i]].decode("utf-8") + "\n" + bodies[live[i]].decode("utf-8")
+
+
+def _with_idf(idf: keywords.IdfTable, results: Iterator[Any]) -> Iterator[Any]:
+    """``results``, drawn with ``idf`` in use (workers fork on the first draw)."""
+    with keywords.in_use(idf):
+        yield from results
+
+
 def reanalyze(source: windex.Index, target: windex.Index, config: Config) -> int:
     """Copy every article of ``source`` into ``target``, analyzing it with ``target``'s schema.
 
@@ -507,14 +563,19 @@ def reanalyze(source: windex.Index, target: windex.Index, config: Config) -> int
     unchanged files.  Returns the number of articles copied.
     """
     copied = 0
+    user_dicts = user_dicts_of(target.schema)
     writer = NewsWriter(target)
     try:
-        with source.reader() as reader:
+        with source.reader() as reader, keywords.in_use(
+            keywords.prepare_idf(
+                Path(target.storage.folder), reader.doc_count(), 0, lambda n: _index_texts(reader, n), lambda n: (), user_dicts
+            )
+        ):
             sources = reader.column_reader(SOURCE)
             nbodies = reader.column_reader(NBODY, translate=False)
             for docnum, stored in reader.iter_docs():
                 article = stored_to_article(stored, nbodies[docnum].decode("utf-8"))
-                writer.add_document(**article_document(article, sources[docnum]))
+                writer.add_document(**article_document(article, sources[docnum], user_dicts))
                 copied += 1
                 if copied % config.indexing.batch_size == 0:
                     writer.commit()

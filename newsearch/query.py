@@ -32,7 +32,7 @@ from .analysis import GAP_CHAR, PAIR_GAP, bigrams, normalize, units
 from .dates import parse_bound
 from .errors import InvalidArgumentError, QuerySyntaxError
 from .matching import Contains, needle_pattern
-from .schema import BODY, CATEGORIES, DATE, NBODY, NTITLE, TAGS, TITLE, TUNITS, UNITS
+from .schema import BODY, CATEGORIES, DATE, KEYWORD_FIELDS, KEYWORDS, NBODY, NTITLE, TAGS, TITLE, TUNITS, UNITS
 from .synonyms import NO_SYNONYMS, Synonyms
 
 __all__ = [
@@ -68,7 +68,7 @@ class Text:
 
     def explain(self) -> str:
         prefix = f"{self.field}:" if self.field else ""
-        if self.field in (TAGS, CATEGORIES):
+        if self.field in KEYWORD_FIELDS:
             return f"{prefix}{self.text}"
         needle = Needle.of(self)
         if needle is None:
@@ -257,6 +257,9 @@ FIELD_ALIASES = {
     "category": CATEGORIES,
     "categories": CATEGORIES,
     "分类": CATEGORIES,
+    "keyword": KEYWORDS,
+    "keywords": KEYWORDS,
+    "关键词": KEYWORDS,
     "date": DATE,
     "日期": DATE,
 }
@@ -594,7 +597,7 @@ def _needle_query(needle: Needle, field: str | None, ctx: _Context) -> wq.Query:
 
 
 def _text_query(node: Text, ctx: _Context) -> wq.Query:
-    if node.field in (TAGS, CATEGORIES):
+    if node.field in KEYWORD_FIELDS:
         terms = ctx.vocab.keywords(node.field, node.text)
         if not terms:
             return wq.NullQuery

@@ -26,6 +26,7 @@ __all__ = [
     "SearchResults",
     "Snippet",
     "Suggestion",
+    "Topic",
     "Version",
 ]
 
@@ -91,12 +92,28 @@ class Snippet:
 
 
 @dataclass(frozen=True)
+class Topic:
+    """A keyword that sets a selection of the archive apart from the whole."""
+
+    keyword: str
+    articles: int
+    """Selected articles that have it."""
+    archive: int
+    """Articles of the whole archive that have it."""
+    score: float
+    """Significance: (fg − bg) · fg / bg of the shares in the selection and in the archive."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"keyword": self.keyword, "articles": self.articles, "archive": self.archive, "score": round(self.score, 4)}
+
+
+@dataclass(frozen=True)
 class Suggestion:
-    """A completion of a partial query: a word of the index's titles."""
+    """A completion of a partial query: a word or phrase of the index's titles, or a keyword."""
 
     text: str
     articles: int
-    """How many articles have it in their title."""
+    """How many articles have it in their title, or as a keyword (the larger count)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "articles": self.articles}

@@ -19,6 +19,7 @@ from whoosh import columns, fields, formats
 from .analysis import JiebaTokenizer, bigrams, gapped_bigrams, normalize, units, word_analyzer, word_weights
 from .documents import Article
 from .dupes import SKETCH_BYTES, band_terms, sketch
+from .keywords import choose as choose_keywords
 
 __all__ = [
     "ANALYZER_ID",
@@ -33,7 +34,7 @@ __all__ = [
     "stored_to_article",
 ]
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 ANALYZER_ID = "jieba-search-weighted+units+bigrams+gapped+nfkc-lower-t2s/7"
 
 # Field names, one place.
@@ -56,6 +57,8 @@ NBODY = "nbody"  # column: normalized body, UTF-8
 BODY_DIFF = "bodydiff"  # stored: how the original body differs from NBODY (see body_diff)
 DUP_SKETCH = "dupsketch"  # column: the MinHash sketch of the body (newsearch.dupes)
 DUP_BANDS = "dupbands"  # the sketch's band terms: candidates for near-duplicates
+KEYWORDS = "keywords"  # the article's keywords (newsearch.keywords), stored and searchable
+KEYWORD_FIELDS = (TAGS, CATEGORIES, KEYWORDS)  # matched as whole values, not as text
 
 
 class WordWeights(formats.Format):  # type: ignore[misc]
@@ -162,6 +165,7 @@ def build_schema(user_dicts: tuple[str, ...] = ()) -> fields.Schema:
             UTCOFFSET: fields.STORED(),
             CATEGORIES: _keyword_field(),
             TAGS: _keyword_field(),
+            KEYWORDS: _keyword_field(),
             CONTENT_HASH: fields.STORED(),
             EXTRA: fields.STORED(),
             SOURCE: fields.COLUMN(columns.VarBytesColumn()),
@@ -186,8 +190,14 @@ def fingerprint_digest(source: bytes) -> str:
     return source.rsplit(b":", 1)[1].decode("ascii")
 
 
-def article_document(article: Article, source: bytes) -> dict[str, Any]:
-    """The keyword arguments of ``writer.add_document`` for one article."""
+def user_dicts_of(schema: fields.Schema) -> tuple[str, ...]:
+    """The jieba user dictionaries a schema's word fields segment with."""
+    return tuple(schema[TITLE].analyzer.user_dicts)
+
+
+def article_document(article: Article, source: bytes, user_dicts: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The keyword arguments of ``writer.add_document`` for one article (``user_dicts``:
+    the schema's, so that its keywords are the words the body is indexed with)."""
     ntitle = normalize(article.title)
     nbody = normalize(article.body)
     doc: dict[str, Any] = {
@@ -210,6 +220,9 @@ def article_document(article: Article, source: bytes) -> dict[str, Any]:
     dup_sketch = sketch(nbody or ntitle)  # the body: a new title does not make a new story
     doc[DUP_SKETCH] = dup_sketch
     doc[DUP_BANDS] = dup_sketch
+    keywords = choose_keywords(article.title, article.body, user_dicts)
+    doc[KEYWORDS] = ",".join(k.replace(",", " ") for k in keywords)
+    doc[f"_stored_{KEYWORDS}"] = keywords
     if article.url:
         doc[URL] = article.url
     if article.date is not None:
@@ -282,4 +295,5 @@ def stored_to_article(stored: dict[str, Any], nbody: str) -> Article:
         content_hash=stored.get(CONTENT_HASH, ""),
         utcoffset_minutes=stored.get(UTCOFFSET),
         extra=json.loads(extra) if extra else {},
+        keywords=tuple(stored.get(KEYWORDS) or ()),
     )

@@ -31,6 +31,7 @@ from .schema import (
     DATE,
     DUP_BANDS,
     DUP_SKETCH,
+    KEYWORD_FIELDS,
     NBODY,
     PATH,
     TAGS,
@@ -40,7 +41,7 @@ from .schema import (
 )
 from .synonyms import NO_SYNONYMS, Synonyms
 
-__all__ = ["SORTS", "IndexVocabulary", "collect_stats", "make_hit", "run_search"]
+__all__ = ["SORTS", "IndexVocabulary", "collect_stats", "make_hit", "run_search", "selection_filter"]
 
 SORTS = ("relevance", "-date", "date", "recent")
 """Best first; newest first; oldest first; relevance weighed down by age (``ranking.half_life_days``)."""
@@ -113,6 +114,23 @@ def _as_list(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
     return list(value)
 
 
+def selection_filter(
+    vocab: IndexVocabulary,
+    *,
+    category: str | list[str] | tuple[str, ...] | None = None,
+    tags: str | list[str] | tuple[str, ...] | None = None,
+    since: DateLike | None = None,
+    until: DateLike | None = None,
+) -> Any:
+    """The Whoosh filter of categories (any), tags (all) and an inclusive date range;
+    None when nothing is filtered, NullQuery when nothing can match."""
+    start = _bound("since", since, end=False)
+    stop = _bound("until", until, end=True)
+    if start is not None and stop is not None and start > stop:
+        raise InvalidArgumentError("since", f"{since} is after --until {until}.")
+    return compile_filters(categories=_as_list(category), tags=_as_list(tags), since=start, until=stop, vocab=vocab)
+
+
 def check_paging(sort: str, limit: int | None, offset: int) -> None:
     if sort not in SORTS:
         raise InvalidArgumentError("sort", f"{sort!r}; choose one of {', '.join(SORTS)} (-date: newest first).")
@@ -147,16 +165,10 @@ def run_search(
         half_life_days = config.ranking.half_life_days
     elif not (isinstance(half_life_days, (int, float)) and half_life_days > 0):
         raise InvalidArgumentError("half_life_days", f"{half_life_days!r}; it must be a positive number of days.")
-    start = _bound("since", since, end=False)
-    stop = _bound("until", until, end=True)
-    if start is not None and stop is not None and start > stop:
-        raise InvalidArgumentError("since", f"{since} is after --until {until}.")
-    parsed = query if isinstance(query, ParsedQuery) else parse(query)
     vocab = IndexVocabulary(searcher)
+    flt = selection_filter(vocab, category=category, tags=tags, since=since, until=until)
+    parsed = query if isinstance(query, ParsedQuery) else parse(query)
     q = compile_query(parsed, vocab=vocab, title_boost=config.ranking.title_boost, synonyms=synonyms)
-    flt = compile_filters(
-        categories=_as_list(category), tags=_as_list(tags), since=start, until=stop, vocab=vocab
-    )
     counter = FacetCounter() if facets else None
     if flt is wq.NullQuery or q is wq.NullQuery:
         return SearchResults(
@@ -281,7 +293,7 @@ def _suggest(
     query without one of its terms."""
     node = parsed.node
     items = list(node.items) if isinstance(node, And) else [node] if node is not None else []
-    texts = [i for i in items if isinstance(i, Text) and i.field not in (TAGS, CATEGORIES)]
+    texts = [i for i in items if isinstance(i, Text) and i.field not in KEYWORD_FIELDS]
     if not texts:
         return None
     candidates: list[str] = []

@@ -1,7 +1,8 @@
-"""Completing a partial query from the words of the index's titles, typed as
-characters, as full pinyin (``xiaoduo``) or as pinyin initials (``xdkj``).
+"""Completing a partial query from the words of the index's titles and the articles'
+keywords, typed as characters, as full pinyin (``xiaoduo``) or as pinyin
+initials (``xdkj``).
 
-The completions are the title words of two characters or more, and the
+The completions are the keywords, the title words of two characters or more, and the
 phrases of two or three adjacent title words that begin at least two titles
 (every phrase when the index holds fewer than 2,000 articles), such as
 晓多科技 made of 晓多 and 科技.  For one index state (its segments and their
@@ -29,7 +30,7 @@ from typing import Any
 
 from .analysis import normalize
 from .results import Suggestion
-from .schema import TITLE
+from .schema import KEYWORDS, TITLE
 
 __all__ = ["Completions", "completions_for"]
 
@@ -62,12 +63,18 @@ class Completions:
 
         counts: Counter[str] = Counter()
         vocabulary: set[str] = set()
+        keyword_counts: Counter[str] = Counter()
         for leaf, _base in searcher.leaf_searchers():
-            for term, info in leaf.reader().iter_field(TITLE):
+            reader = leaf.reader()
+            for term, info in reader.iter_field(TITLE):
                 word = term.decode("utf-8") if isinstance(term, bytes) else term
                 vocabulary.add(word)
                 if len(word) > 1:
                     counts[word] += info.doc_frequency()
+            for term, info in reader.iter_field(KEYWORDS):
+                keyword_counts[term.decode("utf-8") if isinstance(term, bytes) else term] += info.doc_frequency()
+        for word, n in keyword_counts.items():  # an article's keyword is often in its title too
+            counts[word] = max(counts[word], n)
         parts_of: dict[str, tuple[str, ...]] = {word: (word,) for word in counts}
         for parts, n in _phrases(searcher, vocabulary).items():
             text = "".join(parts)

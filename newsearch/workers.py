@@ -26,7 +26,7 @@ from .codec import NewsWriter
 from .documents import content_hash
 from .errors import IngestError
 from .ingest import parse_bytes, read_bytes
-from .schema import TITLE, article_document, fingerprint
+from .schema import TITLE, article_document, fingerprint, user_dicts_of
 from .store import IndexStorage
 
 __all__ = ["FileJob", "FileOutcome", "JobResult", "WorkerPool", "run_job"]
@@ -63,7 +63,7 @@ class JobResult:
     outcomes: list[FileOutcome]
 
 
-def _analyze(writer: NewsWriter, job: FileJob, max_bytes: int) -> FileOutcome:
+def _analyze(writer: NewsWriter, job: FileJob, max_bytes: int, user_dicts: tuple[str, ...]) -> FileOutcome:
     try:
         data = read_bytes(job.path, max_bytes=max_bytes)
         digest = content_hash(data)
@@ -83,7 +83,7 @@ def _analyze(writer: NewsWriter, job: FileJob, max_bytes: int) -> FileOutcome:
     source = fingerprint(job.size, job.mtime_ns, digest)
     for article in parsed.articles:
         docnum = writer.docnum
-        writer.add_document(**article_document(article, source))
+        writer.add_document(**article_document(article, source, user_dicts))
         outcome.articles.append((article.id, docnum))
     return outcome
 
@@ -95,7 +95,8 @@ def run_job(
     ix = IndexStorage(storage_dir).open_index(indexname=generation)
     writer = NewsWriter(ix, _lk=False, compound=False)
     try:
-        outcomes = [_analyze(writer, job, max_bytes) for job in jobs]
+        user_dicts = user_dicts_of(writer.schema)
+        outcomes = [_analyze(writer, job, max_bytes, user_dicts) for job in jobs]
         if writer.docnum:
             segment = writer._finalize_segment()  # noqa: SLF001 - Whoosh's own multiprocessing writer does this
         else:

@@ -29,7 +29,7 @@ def test_import_does_not_load_jieba_or_whoosh() -> None:
 
 def test_every_command_is_documented_with_help() -> None:
     commands = sorted(c.name for c in app.registered_commands)
-    assert commands == ["check", "index", "search", "show", "similar", "stats", "suggest"]
+    assert commands == ["check", "index", "search", "show", "similar", "stats", "suggest", "topics"]
     for name in commands:
         assert f"`newsearch {name}" in README, name
         result = CliRunner().invoke(app, [name, "--help"])

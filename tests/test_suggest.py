@@ -40,7 +40,7 @@ def titles(tmp_path: Path) -> NewsIndex:
     posts = tmp_path / "posts"
     plan = ["银行股走强", "银行理财新规", "银行网点减少", "音乐节开幕", "音乐会门票", "重庆银行上市", "银行", "中行发布年报"]
     for i, title in enumerate(plan):
-        write_post(posts, f"p{i}.md", title, "正文里的音乐节和银行不算：只补全标题。")
+        write_post(posts, f"p{i}.md", title, "正文的内容与这些词无关。")
     ix = NewsIndex.create(tmp_path / "index")
     ix.update([posts])
     return ix

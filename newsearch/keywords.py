@@ -1,0 +1,156 @@
+"""Each article's keywords, chosen at index time by tf·idf with an idf drawn from the
+archive being indexed, and the terms that set a period or section apart.
+
+The idf comes from document frequencies counted over a seeded sample of up to
+500 articles of the archive (of the index, or of the files being indexed when
+the index is still small), saved as ``keywords-idf.json`` in the index folder
+and counted again when the index has grown by a quarter.  A sample of a few
+hundred articles is enough to tell the words every article uses (``我们``,
+``表示``) from the words of one story, which is what keywords need; jieba's own
+idf table describes other text.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+import os
+import random
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .analysis import word_weights
+
+__all__ = ["KEYWORDS_PER_ARTICLE", "IdfTable", "choose", "current", "in_use", "prepare_idf", "seeded_sample"]
+
+KEYWORDS_PER_ARTICLE = 8
+SAMPLE = 500
+_REFRESH_GROWTH = 1.25
+_FILE = "keywords-idf.json"
+_TITLE_WEIGHT = 3.0  # a title word counts like three occurrences in the body
+
+
+@dataclass(frozen=True)
+class IdfTable:
+    """Document frequencies of words in a sample of the archive."""
+
+    articles: int  # articles in the archive when the sample was taken
+    sampled: int
+    df: dict[str, int]
+    idf_of: Any = field(init=False, repr=False, compare=False)
+    """``idf`` with the sample's words precomputed (``choose`` asks for hundreds per article)."""
+
+    def idf(self, word: str) -> float:
+        # A word the sample lacks is rarer than one in ``sampled`` articles.
+        return math.log((self.sampled + 1) / (self.df.get(word, 0) + 0.5))
+
+    def __post_init__(self) -> None:
+        rare = math.log((self.sampled + 1) / 0.5)
+        cache = {word: self.idf(word) for word in self.df}
+        object.__setattr__(self, "idf_of", lambda word: cache.get(word, rare))
+
+    @classmethod
+    def count(cls, texts: Iterable[str], articles: int, user_dicts: tuple[str, ...]) -> IdfTable:
+        df: Counter[str] = Counter()
+        sampled = 0
+        for text in texts:
+            df.update(word_weights(text, user_dicts=user_dicts)[0].keys())
+            sampled += 1
+        return cls(articles, sampled, dict(df))
+
+    def save(self, folder: Path) -> None:
+        data = {"articles": self.articles, "sampled": self.sampled, "df": self.df}
+        fd, tmp = tempfile.mkstemp(prefix=".keywords-", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, ensure_ascii=False, separators=(",", ":"))
+            os.replace(tmp, folder / _FILE)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, folder: Path) -> IdfTable | None:
+        try:
+            data = json.loads((folder / _FILE).read_text(encoding="utf-8"))
+            return cls(int(data["articles"]), int(data["sampled"]), dict(data["df"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
+_UNIFORM = IdfTable(0, 0, {})
+_active: IdfTable = _UNIFORM
+
+
+def current() -> IdfTable:
+    """The table that :func:`choose` uses in this process."""
+    return _active
+
+
+@contextmanager
+def in_use(table: IdfTable) -> Iterator[None]:
+    """Choose keywords with ``table`` here (and in workers forked meanwhile)."""
+    global _active
+    previous, _active = _active, table
+    try:
+        yield
+    finally:
+        _active = previous
+
+
+def choose(title: str, body: str, user_dicts: tuple[str, ...], count: int = KEYWORDS_PER_ARTICLE) -> list[str]:
+    """The ``count`` words of an article with the highest tf·idf: words of two
+    characters or more, not numbers alone, none inside another chosen one."""
+    # The title first: indexing the body next finds its words remembered (word_weights).
+    title_weights = word_weights(title, user_dicts=user_dicts)[0]
+    weights = dict(word_weights(body, user_dicts=user_dicts)[0])
+    for word, weight in title_weights.items():
+        weights[word] = weights.get(word, 0.0) + weight * _TITLE_WEIGHT
+    idf = _active.idf_of
+    scored = [(weight * idf(word), word) for word, weight in weights.items() if len(word) > 1]
+    chosen: list[str] = []
+    for _, word in sorted(heapq.nlargest(4 * count, scored), key=lambda item: (-item[0], item[1])):
+        if _is_number(word) or any(word in longer for longer in chosen):  # not 智能 beside 人工智能
+            continue
+        chosen.append(word)
+        if len(chosen) == count:
+            break
+    return chosen
+
+
+def _is_number(word: str) -> bool:
+    return all(c.isdigit() or c in ".,%" for c in word)
+
+
+def prepare_idf(
+    folder: Path, indexed: int, adding: int, sample_index: Any, sample_files: Any, user_dicts: tuple[str, ...]
+) -> IdfTable:
+    """The idf table for a run that adds up to ``adding`` files to an index of
+    ``indexed`` articles: the saved one while that leaves the archive within a
+    quarter of the size it was sampled at, else a new sample, saved.
+    ``sample_index(n)`` and ``sample_files(n)`` yield up to n texts."""
+    expected = indexed + adding
+    saved = IdfTable.load(folder)
+    if saved is not None and saved.sampled and expected <= saved.articles * _REFRESH_GROWTH:
+        return saved
+    texts = list(sample_index(SAMPLE)) if indexed else []
+    if len(texts) < SAMPLE:
+        texts += list(sample_files(SAMPLE - len(texts)))
+    table = IdfTable.count(texts, max(expected, len(texts)), user_dicts)
+    try:
+        table.save(folder)
+    except OSError:
+        pass
+    return table
+
+
+def seeded_sample(population: int, n: int) -> list[int]:
+    """``n`` of ``range(population)``, the same ones for the same sizes."""
+    return sorted(random.Random(population).sample(range(population), min(n, population)))
+

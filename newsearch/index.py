@@ -25,7 +25,7 @@ from .indexer import ProgressCallback, reanalyze, update_index
 from .query import parse
 from .results import CheckReport, IndexReport, IndexStats, SearchResults, Suggestion, Topic
 from .schema import ID, NBODY, stored_to_article
-from .search import DateLike, collect_stats, run_search
+from .search import DateLike, check_limit, collect_stats, run_search
 from .similar import similar_articles
 from .suggest import completions_for
 from .topics import significant_keywords
@@ -300,8 +300,7 @@ class NewsIndex:
         initials (``xdkj``), most frequent first.  The first call after the index
         changed prepares them (seconds for 100,000 articles); later ones take well
         under a millisecond."""
-        if not isinstance(limit, int) or limit < 1:
-            raise InvalidArgumentError("limit", f"{limit!r}; it must be a positive number.")
+        check_limit(limit)
         with self._searcher() as searcher:
             return completions_for(searcher, self.path).complete(prefix, limit)
 

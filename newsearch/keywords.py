@@ -43,17 +43,16 @@ class IdfTable:
     articles: int  # articles in the archive when the sample was taken
     sampled: int
     df: dict[str, int]
-    idf_of: Any = field(init=False, repr=False, compare=False)
-    """``idf`` with the sample's words precomputed (``choose`` asks for hundreds per article)."""
-
-    def idf(self, word: str) -> float:
-        # A word the sample lacks is rarer than one in ``sampled`` articles.
-        return math.log((self.sampled + 1) / (self.df.get(word, 0) + 0.5))
+    _idf: dict[str, float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        rare = math.log((self.sampled + 1) / 0.5)
-        cache = {word: self.idf(word) for word in self.df}
-        object.__setattr__(self, "idf_of", lambda word: cache.get(word, rare))
+        # Computed once per sampled word: ``choose`` asks for hundreds per article.
+        base = self.sampled + 1
+        object.__setattr__(self, "_idf", {word: math.log(base / (n + 0.5)) for word, n in self.df.items()})
+        object.__setattr__(self, "_rare", math.log(base / 0.5))  # a word the sample lacks
+
+    def idf(self, word: str) -> float:
+        return self._idf.get(word, self._rare)  # type: ignore[attr-defined]
 
     @classmethod
     def count(cls, texts: Iterable[str], articles: int, user_dicts: tuple[str, ...]) -> IdfTable:
@@ -112,7 +111,7 @@ def choose(title: str, body: str, user_dicts: tuple[str, ...], count: int = KEYW
     weights = dict(word_weights(body, user_dicts=user_dicts)[0])
     for word, weight in title_weights.items():
         weights[word] = weights.get(word, 0.0) + weight * _TITLE_WEIGHT
-    idf = _active.idf_of
+    idf = _active.idf
     scored = [(weight * idf(word), word) for word, weight in weights.items() if len(word) > 1]
     chosen: list[str] = []
     for _, word in sorted(heapq.nlargest(4 * count, scored), key=lambda item: (-item[0], item[1])):

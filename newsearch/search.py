@@ -41,7 +41,7 @@ from .schema import (
 )
 from .synonyms import NO_SYNONYMS, Synonyms
 
-__all__ = ["SORTS", "IndexVocabulary", "collect_stats", "make_hit", "run_search", "selection_filter"]
+__all__ = ["SORTS", "IndexVocabulary", "check_limit", "collect_stats", "make_hit", "run_search", "selection_filter"]
 
 SORTS = ("relevance", "-date", "date", "recent")
 """Best first; newest first; oldest first; relevance weighed down by age (``ranking.half_life_days``)."""
@@ -129,6 +129,12 @@ def selection_filter(
     if start is not None and stop is not None and start > stop:
         raise InvalidArgumentError("since", f"{since} is after --until {until}.")
     return compile_filters(categories=_as_list(category), tags=_as_list(tags), since=start, until=stop, vocab=vocab)
+
+
+def check_limit(limit: int) -> None:
+    """A count of results asked for must be a positive int."""
+    if not isinstance(limit, int) or limit < 1:
+        raise InvalidArgumentError("limit", f"{limit!r}; it must be a positive number.")
 
 
 def check_paging(sort: str, limit: int | None, offset: int) -> None:

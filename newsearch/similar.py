@@ -20,12 +20,12 @@ from . import execute
 from .analysis import normalize, word_weights
 from .config import Config
 from .dupes import Groups
-from .errors import ArticleNotFoundError, InvalidArgumentError
+from .errors import ArticleNotFoundError
 from .matching import column_reader, term_postings
 from .query import parse
 from .results import SearchResults
 from .schema import BODY, DUP_BANDS, DUP_SKETCH, ID, NBODY, NTITLE, TITLE
-from .search import make_hit
+from .search import check_limit, make_hit
 
 __all__ = ["key_terms", "similar_articles"]
 
@@ -50,8 +50,7 @@ def key_terms(searcher: Any, text: str, user_dicts: tuple[str, ...], count: int 
 
 def similar_articles(searcher: Any, config: Config, article_id: str, limit: int = 10) -> SearchResults:
     """See :meth:`newsearch.NewsIndex.similar`."""
-    if not isinstance(limit, int) or limit < 1:
-        raise InvalidArgumentError("limit", f"{limit!r}; it must be a positive number.")
+    check_limit(limit)
     docnum = searcher.document_number(**{ID: article_id})
     if docnum is None:
         raise ArticleNotFoundError(article_id)

@@ -20,7 +20,7 @@ from .facets import keyword_lists
 from .matching import reader_cache
 from .results import Topic
 from .schema import KEYWORDS
-from .search import DateLike, IndexVocabulary, selection_filter
+from .search import DateLike, IndexVocabulary, check_limit, selection_filter
 
 __all__ = ["significant_keywords"]
 
@@ -35,8 +35,7 @@ def significant_keywords(
     limit: int = 20,
 ) -> list[Topic]:
     """See :meth:`newsearch.NewsIndex.topics`."""
-    if not isinstance(limit, int) or limit < 1:
-        raise InvalidArgumentError("limit", f"{limit!r}; it must be a positive number.")
+    check_limit(limit)
     flt = selection_filter(IndexVocabulary(searcher), category=category, tags=tags, since=since, until=until)
     if flt is None:
         raise InvalidArgumentError(

@@ -92,10 +92,10 @@ class WordsField(fields.TEXT):  # type: ignore[misc]
         super().__init__(analyzer=analyzer, stored=stored, phrase=False)
         self.format = WordWeights()
 
-    def postings(self, value: str) -> tuple[list[bytes], list[float], int]:
+    def postings(self, value: str) -> tuple[list[str], list[float], int]:
         """What ``index`` yields, as (terms, weights, field length), in a few C-level steps."""
         weights, length = word_weights(value, user_dicts=self.analyzer.user_dicts)
-        return [w.encode("utf-8") for w in weights], list(weights.values()), length
+        return list(weights), list(weights.values()), length
 
 
 class UnitsField(fields.FieldType):  # type: ignore[misc]
@@ -121,9 +121,9 @@ class UnitsField(fields.FieldType):  # type: ignore[misc]
         for term in self.terms(value):
             yield term.encode("utf-8"), 1, 1.0, b""
 
-    def postings(self, value: str) -> tuple[list[bytes], None, int]:
+    def postings(self, value: str) -> tuple[list[str], None, int]:
         """What ``index`` yields, as (terms, no weights: all are 1, no length)."""
-        return [t.encode("utf-8") for t in self.terms(value)], None, 0
+        return list(self.terms(value)), None, 0
 
     def process_text(self, qstring: str, mode: str = "", **kwargs: Any) -> Any:
         return iter(units(normalize(qstring)))

@@ -134,3 +134,24 @@ def test_a_writer_interrupted_while_closing_its_segment_cancels_cleanly(tmp_path
     again.commit()
     with ix.searcher() as searcher:
         assert [t for t in searcher.reader().lexicon("b")] == [b"gamma"]
+
+
+def test_the_pool_holds_no_object_the_garbage_collector_tracks(tmp_path: Path) -> None:
+    # A worker's pool holds hundreds of thousands of posting lists; tracked
+    # containers (arrays are) made each full collection walk all of them.
+    import gc
+
+    from newsearch import NewsIndex
+    from newsearch.codec import NewsWriter
+    from newsearch.schema import BODY, UNITS
+
+    ix = NewsIndex.create(tmp_path / "index")._whoosh()
+    writer = NewsWriter(ix)
+    try:
+        writer.add_document(id="a", path="a.md", title="标题", body="银行网点引入客服机器人", units="银行网点")
+        writer.add_document(id="b", path="b.md", title="标题二", body="客服机器人回答问题", units="客服")
+        for table in (writer.pool.ids[BODY], writer.pool.weights[BODY], writer.pool.ids[UNITS]):
+            assert table and not any(gc.is_tracked(postings) for postings in table.values())
+        assert sorted(writer.pool.ids[BODY]) == sorted(writer.pool.weights[BODY])
+    finally:
+        writer.cancel()

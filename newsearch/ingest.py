@@ -316,10 +316,41 @@ _INLINE_SKIP = frozenset(
 )
 
 
+# Markdown that renders as its own text, paragraph by paragraph, once its backslash
+# escapes are resolved: outside escapes, none of the characters of inline syntax or
+# entities, no line that could open a block (heading, list, quote, table, setext
+# underline, code), and no line with edge spaces (indented code, hard breaks).
+_MARKDOWN_SYNTAX = re.compile(
+    r"[*_\[\]<>\\`&~|\r\0]"
+    r"|^(?:[#=+:-]|\d{1,9}[.)])"
+    r"|^[ \t]+[^ \t\n]|[^ \t\n][ \t]+$",
+    re.MULTILINE,
+)
+_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")  # a backslash before ASCII punctuation
+_BLANK_LINES = re.compile(r"\n(?:[ \t]*\n)+")
+
+
+def _plain_markdown(source: str) -> str | None:
+    """The text of Markdown that is plain paragraphs (most news is), else None."""
+    if "\\" in source:
+        if _MARKDOWN_SYNTAX.search(_ESCAPE.sub("e", source)) is not None:
+            return None
+        source = _ESCAPE.sub(r"\1", source)
+    elif _MARKDOWN_SYNTAX.search(source) is not None:
+        return None
+    cleaned = map(_clean_paragraph, _BLANK_LINES.split(source))
+    return "\n\n".join(p for p in cleaned if p)
+
+
 def markdown_text(source: str) -> str | None:
     """The text :func:`soup_to_text` gives for rendered Markdown, read straight from
     markdown-it's tokens (no HTML, no parse tree); None when the Markdown embeds
     HTML, which only a real HTML parser reads right."""
+    plain = _plain_markdown(source)
+    return plain if plain is not None else _markdown_token_text(source)
+
+
+def _markdown_token_text(source: str) -> str | None:
     paragraphs: list[str] = []
     current: list[str] = []
     for token in _markdown().parse(source):

@@ -12,6 +12,8 @@ from datetime import date, datetime
 from pathlib import Path, PurePosixPath
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newsearch.documents import Article, content_hash, id_from_path, iso_date
 from newsearch.errors import IngestError, NewsearchError
@@ -1064,12 +1066,34 @@ MARKDOWN_CASES = [
     "",
     "   \n\n  ",
     "[空链接]()和<https://example.com/auto>自动链接和 www 网址",
+    # Plain paragraphs, read without markdown-it: escapes, and what only looks like syntax.
+    "\\-\\-\\- 原文来自\\~\\~\\[标题\\]\\(链接\\)\\~\\~ 作者 \\-\\-\\-\n\n邮件正文：【\\*\\*重点\\*\\*】\\&amp; \\\\ \\中",
+    "2018.5亿元\n第二行接着\nEnglish words\n\n\n　　全角空格开头的段落\n\t\n最后一段",
+    "1.5倍的增长\n2019年以来\n\n3)不是列表吗\n\n3) 是列表",
+    "a \\| b\n:--\n\n标题\n\\=\\=\\=",
+    "  - 缩进的列表\n\n   # 缩进的标题\n\n  1. 缩进的编号",
 ]
 
 
 @pytest.mark.parametrize("source", MARKDOWN_CASES)
 def test_markdown_text_equals_the_text_of_the_rendered_html(source: str) -> None:
     assert markdown_text(source) == html_to_text(markdown_to_html(source))
+
+
+MARKDOWN_PIECES = [
+    "新闻", "报道。", "，", "　", " ", "  ", "\t", "\n", "\n", "\n\n", "\n  \n", "\xa0", "abc", "2018", "1.", "1)", ".", ")",
+    "-", "+", "#", "=", ":", "!", "(", "'", '"', "\\", "\\-", "\\*", "\\\n", "\\中", "*", "_", "[", "]", "|", "`", "&", "&amp;",
+    "~", "<", ">", "---\n", "|-", ":--", "    ",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(MARKDOWN_PIECES), max_size=30).map("".join))
+def test_markdown_text_equals_the_text_of_the_rendered_html_for_any_text(source: str) -> None:
+    # Plain paragraphs are read without markdown-it, the rest from its tokens:
+    # both must give what the rendered HTML gives.
+    fast = markdown_text(source)
+    assert fast is None or fast == html_to_text(markdown_to_html(source))
 
 
 @pytest.mark.parametrize("source", ["正文<br>换行", "<div>块</div>\n\n正文", "正文 <span>行内</span> HTML"])

@@ -21,6 +21,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Iterator
+from operator import add
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,16 @@ class _FoldTable(dict[int, str]):
 
     def __missing__(self, codepoint: int) -> str:
         char = chr(codepoint)
+        folded = self._fold(char)
+        for _ in range(3):  # until stable (OpenCC maps 薴 to 苧 and 苧 to 苎): normalize is idempotent
+            again = self._fold(folded)
+            if again == folded:
+                break
+            folded = again
+        self[codepoint] = folded
+        return folded
+
+    def _fold(self, char: str) -> str:
         folded = unicodedata.normalize("NFKC", char)
         if len(folded) != 1:
             folded = char
@@ -83,7 +94,6 @@ class _FoldTable(dict[int, str]):
             folded = lowered
         if "\u3400" <= folded <= "\u9fff" or "\uf900" <= folded <= "\ufaff" or folded >= "\U00020000":
             folded = self._simplified(folded)
-        self[codepoint] = folded
         return folded
 
 
@@ -95,9 +105,17 @@ def normalize(text: str) -> str:
     characters, one character for one.
 
     ``normalize("ＡＩ２０２１")`` is ``"ai2021"``, ``normalize("臺灣")`` is ``"台湾"``;
-    ``len(normalize(s)) == len(s)`` always.
+    ``len(normalize(s)) == len(s)`` and ``normalize(normalize(s)) == normalize(s)`` always.
     """
-    return text.translate(_FOLD)
+    last_text, last_normalized = _LAST_NORMALIZED[0]
+    if text is last_text:  # indexing normalizes a body, then segments it
+        return last_normalized
+    normalized = text.translate(_FOLD)
+    _LAST_NORMALIZED[0] = (text, normalized)
+    return normalized
+
+
+_LAST_NORMALIZED: list[tuple[str | None, str]] = [(None, "")]
 
 
 # --------------------------------------------------------------------------- match units
@@ -122,9 +140,8 @@ def bigrams(normalized: str) -> set[str]:
     at 100,000), each then checked by reading its text.
     """
     pairs: set[str] = set()
-    for match in _PAIR_RUN.finditer(normalized):
-        run = match.group()
-        pairs.update(run[i : i + 2] for i in range(len(run) - 1))
+    for run in _PAIR_RUN.findall(normalized):
+        pairs.update(map(add, run, run[1:]))  # C-level: each character joined to the next
     return pairs
 
 
@@ -451,7 +468,7 @@ def word_tokens(text: str, *, search: bool = True, user_dicts: tuple[str, ...] =
     return [(term, pos, start, end) for term, pos, start, end, _ in _segment(text, search, user_dicts)]
 
 
-_LAST_WEIGHTS: list[Any] = [(None, (), ({}, 0))]  # (text, user dicts, result) of the last call
+_LAST_WEIGHTS: list[Any] = [(None, (), ({}, 0))] * 2  # (text, user dicts, result) of the last two calls
 
 
 def word_weights(text: str, *, user_dicts: tuple[str, ...] = ()) -> tuple[dict[str, float], int]:
@@ -459,13 +476,13 @@ def word_weights(text: str, *, user_dicts: tuple[str, ...] = ()) -> tuple[dict[s
     occurrences where a sub-word counts ``SUBWORD_WEIGHT``; and the number of
     tokens.  What the word fields index, without building a token per word.
 
-    The last result is remembered (do not modify it): choosing an article's
-    keywords and indexing its body segment the same text once."""
-    last_text, last_dicts, result = _LAST_WEIGHTS[0]
-    if last_text is text and last_dicts == user_dicts:
-        return result  # type: ignore[no-any-return]
+    The last two results are remembered (do not modify them): choosing an
+    article's keywords and indexing its title and body segment each text once."""
+    for last_text, last_dicts, result in _LAST_WEIGHTS:
+        if last_text is text and last_dicts == user_dicts:
+            return result  # type: ignore[no-any-return]
     result = _word_weights(text, user_dicts)
-    _LAST_WEIGHTS[0] = (text, user_dicts, result)
+    _LAST_WEIGHTS[:] = [_LAST_WEIGHTS[1], (text, user_dicts, result)]
     return result  # type: ignore[no-any-return]
 
 

@@ -22,6 +22,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import mul
 from pathlib import Path
 from typing import Any
 
@@ -44,15 +46,18 @@ class IdfTable:
     sampled: int
     df: dict[str, int]
     _idf: dict[str, float] = field(init=False, repr=False, compare=False)
+    rare: float = field(init=False, repr=False, compare=False)  # the idf of a word the sample lacks
+    idf_of: Any = field(init=False, repr=False, compare=False)  # idf_of(word, rare): a C-level lookup
 
     def __post_init__(self) -> None:
         # Computed once per sampled word: ``choose`` asks for hundreds per article.
         base = self.sampled + 1
         object.__setattr__(self, "_idf", {word: math.log(base / (n + 0.5)) for word, n in self.df.items()})
-        object.__setattr__(self, "_rare", math.log(base / 0.5))  # a word the sample lacks
+        object.__setattr__(self, "rare", math.log(base / 0.5))
+        object.__setattr__(self, "idf_of", self._idf.get)
 
     def idf(self, word: str) -> float:
-        return self._idf.get(word, self._rare)  # type: ignore[attr-defined]
+        return self._idf.get(word, self.rare)
 
     @classmethod
     def count(cls, texts: Iterable[str], articles: int, user_dicts: tuple[str, ...]) -> IdfTable:
@@ -106,21 +111,32 @@ def in_use(table: IdfTable) -> Iterator[None]:
 def choose(title: str, body: str, user_dicts: tuple[str, ...], count: int = KEYWORDS_PER_ARTICLE) -> list[str]:
     """The ``count`` words of an article with the highest tf·idf: words of two
     characters or more, not numbers alone, none inside another chosen one."""
-    # The title first: indexing the body next finds its words remembered (word_weights).
-    title_weights = word_weights(title, user_dicts=user_dicts)[0]
+    # The body first: it was normalized last (normalize remembers it); indexing the
+    # title and body then finds their words remembered (word_weights).
     weights = dict(word_weights(body, user_dicts=user_dicts)[0])
+    title_weights = word_weights(title, user_dicts=user_dicts)[0]
     for word, weight in title_weights.items():
         weights[word] = weights.get(word, 0.0) + weight * _TITLE_WEIGHT
-    idf = _active.idf
-    scored = [(weight * idf(word), word) for word, weight in weights.items() if len(word) > 1]
     chosen: list[str] = []
-    for _, word in sorted(heapq.nlargest(4 * count, scored), key=lambda item: (-item[0], item[1])):
+    for _, word in sorted(_best_words(weights, 4 * count), key=lambda item: (-item[0], item[1])):
         if _is_number(word) or any(word in longer for longer in chosen):  # not 智能 beside 人工智能
             continue
         chosen.append(word)
         if len(chosen) == count:
             break
     return chosen
+
+
+def _best_words(weights: dict[str, float], n: int) -> list[tuple[float, str]]:
+    """The ``n`` words of two characters or more with the highest weight·idf, as
+    (score, word) and as ``heapq.nlargest`` ranks them; scored with C-level maps,
+    since an article has hundreds of words and needs only a few."""
+    scores = map(mul, weights.values(), map(_active.idf_of, weights, repeat(_active.rare)))
+    top = [item for item in heapq.nlargest(2 * n, zip(scores, weights)) if len(item[1]) > 1]
+    if len(top) >= n or len(top) == sum(len(word) > 1 for word in weights):
+        return top[:n]
+    idf = _active.idf  # single characters crowd the top: rank the longer words alone
+    return heapq.nlargest(n, ((weight * idf(word), word) for word, weight in weights.items() if len(word) > 1))
 
 
 def _is_number(word: str) -> bool:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from array import array
 from datetime import datetime
-from itertools import accumulate
-from operator import sub
+from itertools import accumulate, repeat
+from operator import add
 from typing import Any
 
 from whoosh import columns, fields, formats
@@ -242,24 +242,23 @@ def body_diff(body: str, nbody: str) -> Any:
     Normalization maps each character on its own, so the characters that change are
     the few distinct ones that normalization changes (full-width punctuation,
     capitals...), found with C-level searches rather than a loop over the text.
+    As normalization is idempotent, they are the body's characters that the
+    normalized body lacks.
     """
     if body == nbody:
         return None
     diff: dict[str, bytes] = {}
     changed = 0
-    for char in set(body):
-        if normalize(char) == char:
-            continue
-        positions = array("I")
-        i = body.find(char)
-        while i >= 0:
-            positions.append(i)
-            i = body.find(char, i + 1)
-        changed += len(positions)
+    for char in set(body).difference(nbody):
+        # The text between occurrences gives their positions' deltas: each is the
+        # length of the text before it, plus 1 for the character before that.
+        gaps = array("I", map(len, body.split(char)))
+        del gaps[-1]
+        changed += len(gaps)
         if changed * 3 > len(body):
             return body
-        deltas = array("I", [positions[0]])
-        deltas.extend(map(sub, positions[1:], positions[:-1]))
+        deltas = array("I", gaps[:1])
+        deltas.extend(map(add, gaps[1:], repeat(1)))
         diff[char] = deltas.tobytes()
     return diff
 

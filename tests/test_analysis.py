@@ -101,6 +101,17 @@ def test_normalize_folds_traditional_to_simplified(text: str, expected: str) -> 
     assert normalize(normalize(text)) == normalize(text)
 
 
+def test_normalize_is_idempotent_on_every_character() -> None:
+    # Exact matching compares normalized queries with normalized text, and the
+    # stored body is rebuilt from the characters normalization changes: a
+    # character whose normal form normalizes again (OpenCC: 薴 → 苧 → 苎) breaks both.
+    assert normalize("薴苧苎") == "苎苎苎"
+    chars = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    once = normalize(chars)
+    assert len(once) == len(chars)
+    assert [chars[i] for i in range(len(chars)) if normalize(once[i]) != once[i]] == []
+
+
 def test_simplification_is_per_character_not_per_phrase() -> None:
     """OpenCC's phrase rules would turn 沈思 into 沉思 and keep 乾隆; converting one
     character at a time keeps every substring of the text a substring of its normal form."""

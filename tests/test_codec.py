@@ -93,7 +93,10 @@ def test_a_vocabulary_of_many_blocks_reads_back_term_by_term(tmp_path: Path) -> 
 
 @pytest.mark.parametrize(
     "body",
-    ["", "纯简体中文没有变化", "全角标点，大写ABC与（括号）！", "臺灣電腦展覽今天開幕，ＡＩ晶片成為焦點。", "Ａ" * 50 + "b"],
+    [
+        "", "纯简体中文没有变化", "全角标点，大写ABC与（括号）！", "臺灣電腦展覽今天開幕，ＡＩ晶片成為焦點。", "Ａ" * 50 + "b",
+        "薴麻、苧麻与苎麻" * 10,  # OpenCC maps 薴 to 苧, which it maps to 苎
+    ],
 )
 def test_body_diff_restores_the_original(body: str) -> None:
     from newsearch.analysis import normalize

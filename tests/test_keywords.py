@@ -3,15 +3,19 @@ the significant keywords of a period or section (topics)."""
 
 from __future__ import annotations
 
+import heapq
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from conftest import SEED_ID, SEEDS, write_post
 from typer.testing import CliRunner
 
 from newsearch import InvalidArgumentError, NewsIndex
 from newsearch.cli import app
+from newsearch.keywords import IdfTable, _best_words, in_use
 
 
 def test_the_seed_article_has_sensible_keywords(tmp_path: Path) -> None:
@@ -121,3 +125,22 @@ def test_cli_shows_keywords_lists_topics_and_completes_keywords(archive: NewsInd
     # 央行 is a keyword of the December articles but no title has it.
     assert "央行" in archive.get("p25").keywords
     assert ("央行", 20) in [(s.text, s.articles) for s in archive.suggest("yanghang")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    weights=st.dictionaries(
+        st.text(alphabet="甲乙丙丁戊己庚辛壬癸", min_size=1, max_size=3),
+        st.integers(1, 40).map(lambda halves: halves / 2),
+        max_size=80,
+    ).map(lambda weights: {word: w * 10 if len(word) == 1 else w for word, w in weights.items()}),
+    n=st.integers(1, 40),
+)
+def test_the_best_words_are_those_a_plain_ranking_gives(weights: dict[str, float], n: int) -> None:
+    # Scored with C-level maps over every word, single characters included (here
+    # often the best scored): the result must still be the n best words of two
+    # characters or more.
+    table = IdfTable(100, 100, {word: i % 7 for i, word in enumerate(sorted(weights)) if i % 3})
+    with in_use(table):
+        plain = heapq.nlargest(n, ((w * table.idf(word), word) for word, w in weights.items() if len(word) > 1))
+        assert _best_words(weights, n) == plain

@@ -580,7 +580,7 @@ class TermPool:
     spill: about 8 bytes per posting, 4 in fields without weights.  Byte
     strings, not arrays: the garbage collector does not track them, so the
     pool's hundreds of thousands of terms cost nothing at each full
-    collection (arrays made those a tenth of a worker's time).
+    collection (with arrays, each walked all of them).
     """
 
     def __init__(self, tempstore: Any = None, segment: Any = None, limitmb: int = 128, **kwargs: Any) -> None:

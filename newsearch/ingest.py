@@ -331,7 +331,8 @@ _BLANK_LINES = re.compile(r"\n(?:[ \t]*\n)+")
 
 
 def _plain_markdown(source: str) -> str | None:
-    """The text of Markdown that is plain paragraphs (most news is), else None."""
+    """The text of Markdown that is only paragraphs of text (news exported as plain
+    text is), else None."""
     if "\\" in source:
         if _MARKDOWN_SYNTAX.search(_ESCAPE.sub("e", source)) is not None:
             return None

@@ -538,8 +538,8 @@ class TermStream:
             yield (
                 fieldname,
                 list(map(str.encode, terms)) if terms and isinstance(terms[0], str) else terms,
-                list(map(_unpack_ids, map(ids.__getitem__, terms))),
-                [None] * len(terms) if weights is None else list(map(_unpack_weights, map(weights.__getitem__, terms))),
+                list(map(_array, repeat("I"), map(ids.__getitem__, terms))),
+                [None] * len(terms) if weights is None else list(map(_array, repeat("f"), map(weights.__getitem__, terms))),
             )
 
     def terms(self) -> Any:
@@ -558,16 +558,6 @@ _ID = struct.Struct("=I")  # a document number as array("I") holds it
 _WEIGHT = struct.Struct("=f")  # a weight as array("f") holds it
 
 
-def _unpack_ids(data: bytearray) -> array:
-    ids = array("I")
-    ids.frombytes(data)
-    return ids
-
-
-def _unpack_weights(data: bytearray) -> array:
-    weights = array("f")
-    weights.frombytes(data)
-    return weights
 
 
 class TermPool:

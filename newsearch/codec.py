@@ -24,6 +24,7 @@ in the index's table of contents, so they are read back through it.
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import pickle
 import struct
@@ -32,7 +33,7 @@ import zlib
 from array import array
 from collections import defaultdict, deque
 from itertools import accumulate, chain, repeat
-from operator import sub
+from operator import itemgetter, mul, rshift, sub
 from typing import Any
 
 from whoosh.codec import base
@@ -70,12 +71,12 @@ def encode_postings(ids: array, weights: Any) -> bytes:
         top = max(deltas)
         code = "B" if top < 0x100 else "H" if top < 0x10000 else "I"
         body = deltas.tobytes() if code == "I" else array(code, deltas).tobytes()
-    if weights is None or all(w == 1.0 for w in weights):
+    if weights is None or weights.count(1.0) == count:
         wcode, wbody = _ALL_ONE, emptybytes
     else:
-        doubled = [w * 2 for w in weights]
-        if all(d.is_integer() and 0 <= d < 256 for d in doubled):
-            wcode, wbody = _HALVES, bytes(int(d) for d in doubled)
+        doubled = list(map(mul, weights, repeat(2.0)))
+        if all(map(float.is_integer, doubled)) and 0 <= min(doubled) and max(doubled) < 256:
+            wcode, wbody = _HALVES, bytes(map(int, doubled))
         else:
             wcode, wbody = _FLOATS, array("f", weights).tobytes()
     return _HEADER.pack(ord(code), wcode, count) + body + wbody
@@ -209,6 +210,30 @@ def _array(typecode: str, data: bytes) -> array:
     return out
 
 
+_CHUNK_TERMS = 1 << 16  # terms written at a time from a pool
+_NATIVE_ONE = struct.pack("=f", 1.0)  # a weight of 1 as the pool holds it
+_EVERY_FIRST = itemgetter(slice(0, None, 2))  # of a weighted posting list's (id, weight) pairs
+_EVERY_SECOND = itemgetter(slice(1, None, 2))
+_length_byte = functools.lru_cache(maxsize=4096)(length_to_byte)
+
+
+def _pooled_postings(data: bytearray, weighted: bool) -> tuple[array, array | None]:
+    """A pool's postings of one term: (document numbers, weights or None when not given)."""
+    if not weighted:
+        return array("I", data), None
+    return _EVERY_FIRST(array("I", data)), _EVERY_SECOND(array("f", data))
+
+
+def _encode_pooled(data: bytearray, weighted: bool) -> bytes:
+    """:func:`encode_postings` of a pool's byte string, with no arrays made for the
+    commonest list: one document, weight 1."""
+    if len(data) == 4 or (len(data) == 8 and weighted and data[4:] == _NATIVE_ONE):
+        first = int.from_bytes(data[:4], sys.byteorder)
+        code, size = ("B", 1) if first < 0x100 else ("H", 2) if first < 0x10000 else ("I", 4)
+        return _SINGLE_HEADERS[code] + first.to_bytes(size, sys.byteorder)
+    return encode_postings(*_pooled_postings(data, weighted))
+
+
 class _FieldWriter(base.FieldWriter):  # type: ignore[misc]
     def __init__(self, storage: Any, segment: Any) -> None:
         self._storage = storage
@@ -223,30 +248,47 @@ class _FieldWriter(base.FieldWriter):  # type: ignore[misc]
         if not isinstance(items, TermStream):
             super().add_postings(schema, lengths, items)
             return
-        # Whole posting lists from a TermPool, a field at a time: no per-posting calls.
-        for fieldname, terms, idlists, weightlists in items.fields():
-            self.start_field(fieldname, schema[fieldname])
-            datas = list(map(encode_postings, idlists, weightlists))
-            self._postfile.write(b"".join(datas))
+        # Whole posting lists from a TermPool, a field at a time and in chunks of terms,
+        # each chunk's byte strings let go once written: no per-posting calls, and no
+        # copy of a whole field's postings beside the pool.
+        for fieldname, terms, buffers, weighted in items.fields():
+            field = schema[fieldname]
+            self.start_field(fieldname, field)
             self._terms = terms
-            self._lengths = array("I", map(len, datas))
-            self._offset += sum(self._lengths)
-            self._dfs = array("I", map(len, idlists))
-            if all(w is None for w in weightlists):
-                self._weights = array("f", self._dfs)
-                self._maxweights = array("f", [1.0]) * len(terms)
-            else:
-                self._weights = array("f", (len(i) if w is None else sum(w) for i, w in zip(idlists, weightlists)))
-                self._maxweights = array("f", (1.0 if w is None else max(w) for w in weightlists))
-            if schema[fieldname].scorable:
-                doc_lengths = _field_lengths(lengths, fieldname)
-                for ids in idlists:
-                    lens = list(map(doc_lengths.__getitem__, ids))
-                    self._minlens.append(length_to_byte(min(lens)))
-                    self._maxlens.append(length_to_byte(max(lens)))
-            else:
-                self._minlens = self._maxlens = bytearray(len(terms))
+            doc_lengths = _field_lengths(lengths, fieldname) if field.scorable else None
+            for start in range(0, len(terms), _CHUNK_TERMS):
+                end = min(start + _CHUNK_TERMS, len(terms))
+                chunk = buffers[start:end]
+                buffers[start:end] = repeat(None, end - start)
+                self._add_pooled(chunk, weighted, doc_lengths)
             self.finish_field()
+
+    def _add_pooled(self, buffers: list[bytearray], weighted: bool, doc_lengths: array | None) -> None:
+        """Write consecutive terms' postings, given as a pool's native byte strings."""
+        datas = list(map(_encode_pooled, buffers, repeat(weighted)))
+        self._postfile.write(b"".join(datas))
+        sizes = array("I", map(len, datas))
+        self._lengths.extend(sizes)
+        self._offset += sum(sizes)
+        dfs = array("I", map(rshift, map(len, buffers), repeat(3 if weighted else 2)))
+        self._dfs.extend(dfs)
+        if weighted:
+            floats = list(map(_EVERY_SECOND, map(array, repeat("f"), buffers)))
+            self._weights.extend(array("f", map(sum, floats)))
+            self._maxweights.extend(array("f", map(max, floats)))
+        else:
+            self._weights.extend(array("f", dfs))
+            self._maxweights.extend(array("f", [1.0]) * len(dfs))
+        if doc_lengths is None:
+            self._minlens.extend(bytes(len(dfs)))
+            self._maxlens.extend(bytes(len(dfs)))
+        else:
+            docs = list(map(array, repeat("I"), buffers))
+            if weighted:
+                docs = list(map(_EVERY_FIRST, docs))
+            lookup = repeat(doc_lengths.__getitem__)
+            self._minlens.extend(map(_length_byte, map(min, map(map, lookup, docs))))
+            self._maxlens.extend(map(_length_byte, map(max, map(map, lookup, docs))))
 
     def start_field(self, fieldname: str, fieldobj: Any) -> None:
         self._fieldname = fieldname
@@ -529,23 +571,25 @@ class TermStream:
         self._pool = pool
 
     def fields(self) -> Any:
-        """(field name, sorted terms, their id arrays, their weight arrays or None when
-        all are 1) for each field in name order."""
-        for fieldname in sorted(self._pool.ids):
-            ids = self._pool.ids[fieldname]
-            terms = sorted(ids)  # str sorts as its UTF-8 bytes would
-            weights = self._pool.weights.get(fieldname)
-            yield (
-                fieldname,
-                list(map(str.encode, terms)) if terms and isinstance(terms[0], str) else terms,
-                list(map(_array, repeat("I"), map(ids.__getitem__, terms))),
-                [None] * len(terms) if weights is None else list(map(_array, repeat("f"), map(weights.__getitem__, terms))),
-            )
+        """(field name, sorted UTF-8 terms, their postings as the pool's native byte
+        strings, whether those hold weights) for each field in name order.  Each field
+        leaves the pool as it is handed over, so that its memory can go as soon as it
+        is written."""
+        pool = self._pool
+        for fieldname in sorted(pool.postings):
+            table = pool.postings.pop(fieldname)
+            keys = sorted(table)  # str sorts as its UTF-8 bytes would
+            buffers = list(map(table.__getitem__, keys))
+            del table
+            terms = list(map(str.encode, keys)) if keys and isinstance(keys[0], str) else keys
+            del keys
+            yield fieldname, terms, buffers, fieldname in pool.weighted
 
     def terms(self) -> Any:
         """(field name, term, ids, weights or None when all are 1), sorted by field and term."""
-        for fieldname, terms, idlists, weightlists in self.fields():
-            yield from zip([fieldname] * len(terms), terms, idlists, weightlists)
+        for fieldname, terms, buffers, weighted in self.fields():
+            for term, data in zip(terms, buffers):
+                yield (fieldname, term, *_pooled_postings(data, weighted))
 
     def __iter__(self) -> Any:
         for fieldname, btext, ids, weights in self.terms():
@@ -555,7 +599,7 @@ class TermStream:
 
 _consume = deque(maxlen=0).extend
 _ID = struct.Struct("=I")  # a document number as array("I") holds it
-_WEIGHT = struct.Struct("=f")  # a weight as array("f") holds it
+_WEIGHTED = struct.Struct("=If")  # and a weight after it, as array("f") holds it
 
 
 
@@ -574,8 +618,10 @@ class TermPool:
     """
 
     def __init__(self, tempstore: Any = None, segment: Any = None, limitmb: int = 128, **kwargs: Any) -> None:
-        self.ids: dict[str, defaultdict[Any, bytearray]] = {}  # native "I" document numbers
-        self.weights: dict[str, defaultdict[Any, bytearray]] = {}  # native "f" weights
+        # Per field, per term: native "I" document numbers, each followed by its native
+        # "f" weight in the fields given weights (one lookup and one append a posting).
+        self.postings: dict[str, defaultdict[Any, bytearray]] = {}
+        self.weighted: set[str] = set()
 
     def add(self, item: tuple[str, bytes, int, float, bytes]) -> None:
         """One posting, the way Whoosh's writer adds them."""
@@ -589,22 +635,22 @@ class TermPool:
         weights always (word fields) or never (all are 1: the units fields).  Terms are
         bytes, or str in fields that always give str (encoded once per term when
         written, and already hashed when they come from a set or dict)."""
-        ids = self.ids.get(fieldname)
-        if ids is None:
-            ids = self.ids[fieldname] = defaultdict(bytearray)
+        table = self.postings.get(fieldname)
+        if table is None:
+            table = self.postings[fieldname] = defaultdict(bytearray)
+            if weights is not None:
+                self.weighted.add(fieldname)
         # map() over C-level callables: no Python frame per posting.
-        _consume(map(bytearray.extend, map(ids.__getitem__, terms), repeat(_ID.pack(docnum))))
-        if weights is not None:
-            table = self.weights.get(fieldname)
-            if table is None:
-                table = self.weights[fieldname] = defaultdict(bytearray)
-            _consume(map(bytearray.extend, map(table.__getitem__, terms), map(_WEIGHT.pack, weights)))
+        if weights is None:
+            _consume(map(bytearray.extend, map(table.__getitem__, terms), repeat(_ID.pack(docnum))))
+        else:
+            _consume(map(bytearray.extend, map(table.__getitem__, terms), map(_WEIGHTED.pack, repeat(docnum), weights)))
 
     def iter_postings(self) -> TermStream:
         return TermStream(self)
 
     def cleanup(self) -> None:
-        self.ids, self.weights = {}, {}
+        self.postings = {}
 
 
 class NewsWriter(SegmentWriter):  # type: ignore[misc]

@@ -61,7 +61,7 @@ class IndexingConfig:
     workers: int = 0
     """Analysis processes; 0 means one per core."""
     memory_mb: int = 256
-    """Memory for the postings a worker buffers: jobs are cut to fit (about 40 MB of text)."""
+    """Memory for the postings a worker buffers: jobs are cut to fit (about 23 MB of text)."""
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:

@@ -153,8 +153,8 @@ def test_the_pool_holds_no_object_the_garbage_collector_tracks(tmp_path: Path) -
     try:
         writer.add_document(id="a", path="a.md", title="标题", body="银行网点引入客服机器人", units="银行网点")
         writer.add_document(id="b", path="b.md", title="标题二", body="客服机器人回答问题", units="客服")
-        for table in (writer.pool.ids[BODY], writer.pool.weights[BODY], writer.pool.ids[UNITS]):
+        for table in (writer.pool.postings[BODY], writer.pool.postings[UNITS]):
             assert table and not any(gc.is_tracked(postings) for postings in table.values())
-        assert sorted(writer.pool.ids[BODY]) == sorted(writer.pool.weights[BODY])
+        assert BODY in writer.pool.weighted and UNITS not in writer.pool.weighted
     finally:
         writer.cancel()

@@ -640,6 +640,8 @@ class TermPool:
             table = self.postings[fieldname] = defaultdict(bytearray)
             if weights is not None:
                 self.weighted.add(fieldname)
+        elif (weights is not None) != (fieldname in self.weighted):
+            raise ValueError(f"field {fieldname!r} was given weights in some documents only")
         # map() over C-level callables: no Python frame per posting.
         if weights is None:
             _consume(map(bytearray.extend, map(table.__getitem__, terms), repeat(_ID.pack(docnum))))
@@ -650,7 +652,7 @@ class TermPool:
         return TermStream(self)
 
     def cleanup(self) -> None:
-        self.postings = {}
+        self.postings, self.weighted = {}, set()
 
 
 class NewsWriter(SegmentWriter):  # type: ignore[misc]

@@ -158,3 +158,35 @@ def test_the_pool_holds_no_object_the_garbage_collector_tracks(tmp_path: Path) -
         assert BODY in writer.pool.weighted and UNITS not in writer.pool.weighted
     finally:
         writer.cancel()
+
+
+def test_the_pool_gives_back_what_it_was_given_and_refuses_mixed_weights() -> None:
+    from newsearch.codec import TermPool, _encode_pooled
+
+    pool = TermPool()
+    added: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    weights_of = [1.0, 0.5, 2.0, 0.3, 1e6, 1.0]
+    for docnum in range(0, 70_000, 7_001):
+        words = ["甲", "乙"] if docnum % 2 else ["甲", "丙"]
+        ws = [weights_of[(docnum + i) % len(weights_of)] for i in range(len(words))]
+        pool.add_terms("w", docnum, words, ws)
+        pool.add_terms("u", docnum, words, None)
+        for word, w in zip(words, ws):
+            added.setdefault(("w", word), []).append((docnum, w))
+            added.setdefault(("u", word), []).append((docnum, 1.0))
+    with pytest.raises(ValueError, match="'u'"):
+        pool.add_terms("u", 80_000, ["甲"], [1.0])
+    got = {}
+    for fieldname, term, ids, weights in pool.iter_postings().terms():
+        got[(fieldname, term.decode("utf-8"))] = list(zip(ids, [1.0] * len(ids) if weights is None else weights))
+    assert got.keys() == added.keys()
+    for key, postings in added.items():
+        assert [d for d, _ in got[key]] == [d for d, _ in postings]
+        assert [w for _, w in got[key]] == pytest.approx([w for _, w in postings], rel=1e-6)
+    # The pooled encoding is the same bytes as encode_postings of the same lists.
+    for data, weighted in ((bytearray(array("I", [5]).tobytes()), False), (bytearray(array("I", [70_000]).tobytes()), False)):
+        assert _encode_pooled(data, weighted) == encode_postings(array("I", data), None)
+    one = bytearray(array("I", [9]).tobytes() + array("f", [1.0]).tobytes())
+    half = bytearray(array("I", [9]).tobytes() + array("f", [0.5]).tobytes())
+    assert _encode_pooled(one, True) == encode_postings(array("I", [9]), [1.0])
+    assert _encode_pooled(half, True) == encode_postings(array("I", [9]), [0.5])

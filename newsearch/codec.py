@@ -106,6 +106,19 @@ def decode_postings(data: bytes) -> tuple[array, Any]:
 TERMS_PER_BLOCK = 128
 
 
+def term_filter(terms: list[bytes]) -> bytes:
+    """A one-hash Bloom filter of ``terms``, 16 bits per term: a lookup of a term the
+    field lacks reads no block 94% of the time.  Written for fields that are mostly
+    asked for terms they lack (near-duplicate bands: each article's are looked up
+    in every segment)."""
+    bits = max(64, 1 << (16 * len(terms) - 1).bit_length())
+    out, mask = bytearray(bits >> 3), bits - 1
+    for bit in map(zlib.crc32, terms):
+        bit &= mask
+        out[bit >> 3] |= 1 << (bit & 7)
+    return bytes(out)
+
+
 class _Block:
     """Up to ``TERMS_PER_BLOCK`` consecutive sorted terms of a field, with their statistics."""
 
@@ -146,7 +159,9 @@ class _FieldTable:
     """
 
     def __init__(self, state: tuple[Any, ...], read: Any) -> None:
-        (self.n, self.firsts, positions, sizes, starts) = state
+        (self.n, self.firsts, positions, sizes, starts, *later) = state
+        self._filter = later[0] if later and later[0] else None
+        self._filter_mask = len(self._filter) * 8 - 1 if self._filter else 0
         self._positions = _array("Q", positions)
         self._sizes = _array("I", sizes)
         self._starts = _array("Q", starts)
@@ -175,6 +190,10 @@ class _FieldTable:
         return b * TERMS_PER_BLOCK + self.block(b).seek(btext)
 
     def find(self, btext: bytes) -> int | None:
+        if self._filter is not None:
+            bit = zlib.crc32(btext) & self._filter_mask
+            if not self._filter[bit >> 3] & (1 << (bit & 7)):
+                return None  # surely not here: no block read
         i = self.seek(btext)
         return i if i < self.n and self.term(i) == btext else None
 
@@ -292,6 +311,7 @@ class _FieldWriter(base.FieldWriter):  # type: ignore[misc]
 
     def start_field(self, fieldname: str, fieldobj: Any) -> None:
         self._fieldname = fieldname
+        self._filtered = bool(getattr(fieldobj, "term_filter", False))
         self._field_start = self._offset
         self._terms: list[bytes] = []
         self._lengths = array("I")
@@ -358,7 +378,7 @@ class _FieldWriter(base.FieldWriter):  # type: ignore[misc]
                 bytes(self._maxlens[b:e]),
             )
             blocks.append((terms[b], starts[b], zlib.compress(pickle.dumps(state, protocol=4), 1)))
-        self._tables[self._fieldname] = (n, blocks)  # type: ignore[index]
+        self._tables[self._fieldname] = (n, blocks, term_filter(terms) if self._filtered else b"")  # type: ignore[index]
         self._fieldname = None
 
     def close(self) -> None:
@@ -372,7 +392,7 @@ class _FieldWriter(base.FieldWriter):  # type: ignore[misc]
         # index of the fields a query touches and the blocks its terms fall in.
         body: list[bytes] = []
         directory, position = {}, 0
-        for name, (n, blocks) in self._tables.items():
+        for name, (n, blocks, filter_bits) in self._tables.items():
             positions, sizes = array("Q"), array("I")
             for _first, _start, data in blocks:
                 positions.append(position)
@@ -385,6 +405,7 @@ class _FieldWriter(base.FieldWriter):  # type: ignore[misc]
                 positions.tobytes(),
                 sizes.tobytes(),
                 array("Q", [start for _, start, _ in blocks]).tobytes(),
+                filter_bits,  # empty when the field has none (and absent before there were any)
             )
             payload = zlib.compress(pickle.dumps(index, protocol=4), 1)
             directory[name] = (position, len(payload))

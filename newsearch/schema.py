@@ -132,6 +132,8 @@ class UnitsField(fields.FieldType):  # type: ignore[misc]
 class BandsField(UnitsField):
     """The band terms of a near-duplicate sketch (the field's value is the sketch)."""
 
+    term_filter = True  # its terms are looked up in every segment, and mostly missing
+
     def terms(self, value: bytes) -> set[str]:  # type: ignore[override]
         return set(band_terms(value))
 

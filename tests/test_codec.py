@@ -190,3 +190,41 @@ def test_the_pool_gives_back_what_it_was_given_and_refuses_mixed_weights() -> No
     half = bytearray(array("I", [9]).tobytes() + array("f", [0.5]).tobytes())
     assert _encode_pooled(one, True) == encode_postings(array("I", [9]), [1.0])
     assert _encode_pooled(half, True) == encode_postings(array("I", [9]), [0.5])
+
+
+class _FilteredKeyword(fields.KEYWORD):  # type: ignore[misc]
+    term_filter = True
+
+
+@pytest.mark.parametrize("pooled", [True, False])
+def test_a_term_filter_never_hides_a_term_and_spares_most_missing_lookups(tmp_path: Path, pooled: bool) -> None:
+    from newsearch.codec import NewsWriter
+
+    words = [f"b{i * 7919 % 100_003:05x}" for i in range(3000)]
+    schema = fields.Schema(f=_FilteredKeyword(), k=fields.KEYWORD())
+    schema["f"].format = formats.Existence()
+    schema["k"].format = formats.Existence()
+    ix = FileStorage(str(tmp_path)).create_index(schema, indexname="t")
+    writer = NewsWriter(ix) if pooled else SegmentWriter(ix, codec=NewsCodec())
+    for d in range(30):
+        chosen = " ".join(words[d::30])
+        writer.add_document(f=chosen, k=chosen)
+    writer.commit()
+    missing = [f"m{i:05d}".encode() for i in range(1000)]
+    with ix.searcher() as searcher:
+        reader = searcher.reader()
+        assert all(("f", w.encode()) in reader for w in words)
+        terms = reader._terms  # noqa: SLF001 - which blocks a lookup read
+        for field in ("f", "k"):
+            table = terms._table(field)  # noqa: SLF001
+            table._blocks.clear()  # noqa: SLF001
+            read = 0
+            for term in missing:
+                before = len(table._blocks)  # noqa: SLF001
+                assert (field, term) not in reader
+                read += len(table._blocks) > before  # noqa: SLF001
+                table._blocks.clear()  # noqa: SLF001
+            if field == "f":
+                assert read < 120  # one hash, 16 bits a term: about 6% pass the filter
+            else:
+                assert read == len(missing)

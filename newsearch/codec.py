@@ -57,13 +57,17 @@ _SINGLE_HEADERS = {code: _HEADER.pack(ord(code), _ALL_ONE, 1) for code in "BHI"}
 # --------------------------------------------------------------------------- postings
 
 
+def _single_id(first: int) -> tuple[str, bytes]:
+    """The typecode and bytes of a list of one document number, as array(code) writes it."""
+    code, size = ("B", 1) if first < 0x100 else ("H", 2) if first < 0x10000 else ("I", 4)
+    return code, first.to_bytes(size, sys.byteorder)
+
+
 def encode_postings(ids: array, weights: Any) -> bytes:
     """Document numbers (ascending) and weights (floats, or None when all are 1) → compact bytes."""
     count = len(ids)
     if count == 1:
-        first = ids[0]
-        code, size = ("B", 1) if first < 0x100 else ("H", 2) if first < 0x10000 else ("I", 4)
-        body = first.to_bytes(size, sys.byteorder)  # as array(code) would write it
+        code, body = _single_id(ids[0])
         if weights is None:  # the commonest list by far: one document, no weights
             return _SINGLE_HEADERS[code] + body
     else:
@@ -247,9 +251,8 @@ def _encode_pooled(data: bytearray, weighted: bool) -> bytes:
     """:func:`encode_postings` of a pool's byte string, with no arrays made for the
     commonest list: one document, weight 1."""
     if len(data) == 4 or (len(data) == 8 and weighted and data[4:] == _NATIVE_ONE):
-        first = int.from_bytes(data[:4], sys.byteorder)
-        code, size = ("B", 1) if first < 0x100 else ("H", 2) if first < 0x10000 else ("I", 4)
-        return _SINGLE_HEADERS[code] + first.to_bytes(size, sys.byteorder)
+        code, body = _single_id(int.from_bytes(data[:4], sys.byteorder))
+        return _SINGLE_HEADERS[code] + body
     return encode_postings(*_pooled_postings(data, weighted))
 
 

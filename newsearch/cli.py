@@ -424,27 +424,12 @@ def show_command(
     """Print one article: its fields and full text."""
 
     def action() -> None:
-        from .documents import iso_date
         from .index import NewsIndex
 
         article = NewsIndex.open(_index_dir(index)).get(article_id)
-        date = iso_date(article.date, article.utcoffset_minutes)
+        date = article.date_iso()
         if as_json:
-            _echo_json(
-                {
-                    "id": article.id,
-                    "title": article.title,
-                    "date": date,
-                    "categories": list(article.categories),
-                    "tags": list(article.tags),
-                    "keywords": list(article.keywords),
-                    "path": article.path,
-                    "url": article.url,
-                    "content_hash": article.content_hash,
-                    "extra": article.extra,
-                    "body": article.body,
-                }
-            )
+            _echo_json(article.to_dict())
             return
         typer.echo(typer.style(article.title, bold=True) if _colour() else article.title)
         typer.echo(f"id:         {article.id}")

@@ -44,6 +44,22 @@ class Article:
         """The date in ISO 8601, with the source's UTC offset when it had one."""
         return iso_date(self.date, self.utcoffset_minutes)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The article as JSON-ready data (``newsearch show --json``, the HTTP API)."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "date": self.date_iso(),
+            "categories": list(self.categories),
+            "tags": list(self.tags),
+            "keywords": list(self.keywords),
+            "path": self.path,
+            "url": self.url,
+            "content_hash": self.content_hash,
+            "extra": self.extra,
+            "body": self.body,
+        }
+
 
 def iso_date(value: datetime | None, utcoffset_minutes: int | None) -> str | None:
     """Format a naive local datetime and an optional UTC offset as ISO 8601."""

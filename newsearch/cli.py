@@ -515,6 +515,43 @@ def check_command(
         raise typer.Exit(code)
 
 
+# --------------------------------------------------------------------------- serve
+
+
+@app.command("serve")
+def serve_command(
+    index: IndexOption = None,
+    config: ConfigOption = None,
+    host: Annotated[Optional[str], typer.Option("--host", help="Address to listen on. Default: server.host, 127.0.0.1 (this machine only).", show_default=False)] = None,
+    port: Annotated[Optional[int], typer.Option("--port", help="Port to listen on; 0 picks a free one. Default: server.port, 8000.", show_default=False)] = None,
+    access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log every request.")] = True,
+) -> None:
+    """Serve the index over HTTP: a JSON API and a search page (read-only)."""
+
+    def action() -> None:
+        from .index import NewsIndex
+        from .server import serve
+
+        if port is not None and not 0 <= port <= 65535:
+            raise InvalidArgumentError("--port", f"{port}; it must be between 0 and 65535.")
+        index_dir = _index_dir(index)
+        ix = NewsIndex.open(index_dir, config=_config(index_dir, config))
+        listen = host or ix.config.server.host
+        if listen not in ("127.0.0.1", "localhost", "::1"):
+            typer.echo(f"Warning: listening on {listen}: other machines can search this index.", err=True)
+
+        def ready(url: str) -> None:
+            typer.echo(f"Serving {ix.path} ({len(ix)} articles) at {url}  (Ctrl-C stops)", err=True)
+
+        try:
+            serve(ix, host=host, port=port, access_log=access_log, on_ready=ready)
+        except KeyboardInterrupt:
+            pass
+        typer.echo("Server stopped.", err=True)
+
+    _run(action)
+
+
 # --------------------------------------------------------------------------- entry point
 
 

@@ -19,6 +19,13 @@ or from a path given with ``--config``.  Every key is optional::
     user_dicts = ["names.txt"]  # jieba user dictionaries (word [freq] [tag] per line)
     synonyms = "synonyms.txt"   # lines like: 双十一 = 双11 = 光棍节
 
+    [server]
+    host = "127.0.0.1"         # newsearch serve: loopback only unless told otherwise
+    port = 8000
+    max_query_chars = 200      # longer queries are refused (422)
+    max_limit = 100            # hits per page
+    max_page = 1000
+
 Relative paths in ``[analysis]`` are relative to the configuration file.
 """
 
@@ -42,6 +49,7 @@ __all__ = [
     "DEFAULT_INDEX_DIR",
     "IndexingConfig",
     "RankingConfig",
+    "ServerConfig",
     "SnippetConfig",
     "default_index_dir",
 ]
@@ -137,6 +145,29 @@ class AnalysisConfig:
         }
 
 
+@dataclass(frozen=True)
+class ServerConfig:
+    """Where ``newsearch serve`` listens, and how much one request may ask for."""
+
+    host: str = "127.0.0.1"
+    """Loopback by default: only this machine can connect."""
+    port: int = 8000
+    max_query_chars: int = 200
+    max_limit: int = 100
+    """Most hits one page (or similar-articles list) may hold."""
+    max_page: int = 1000
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.host, str) or not self.host:
+            raise ValueError("server.host must be a host name or address.")
+        if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:
+            raise ValueError("server.port must be a port number, 0 to 65535 (0: any free port).")
+        for name in ("max_query_chars", "max_limit", "max_page"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"server.{name} must be a positive whole number.")
+
+
 def _file_digest(path: str, setting: str) -> str:
     try:
         return content_hash(Path(path).read_bytes())
@@ -154,6 +185,7 @@ class Config:
     ranking: RankingConfig = field(default_factory=RankingConfig)
     snippets: SnippetConfig = field(default_factory=SnippetConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
 
     @classmethod
     def from_file(cls, path: str | Path) -> Config:
@@ -215,6 +247,7 @@ _SECTIONS: dict[str, type] = {
     "ranking": RankingConfig,
     "snippets": SnippetConfig,
     "analysis": AnalysisConfig,
+    "server": ServerConfig,
 }
 
 

@@ -103,7 +103,7 @@ def _bound(name: str, value: DateLike | None, *, end: bool) -> datetime | None:
     try:
         return parse_bound(value, end=end)
     except ValueError as exc:
-        raise InvalidArgumentError(name, f"{value!r} is not a date ({exc}); use YYYY, YYYY-MM or YYYY-MM-DD.") from None
+        raise InvalidArgumentError(name, str(exc)) from None
 
 
 def _as_list(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
@@ -127,7 +127,7 @@ def selection_filter(
     start = _bound("since", since, end=False)
     stop = _bound("until", until, end=True)
     if start is not None and stop is not None and start > stop:
-        raise InvalidArgumentError("since", f"{since} is after --until {until}.")
+        raise InvalidArgumentError("since", f"{since} is after the end of the range, {until}.")
     return compile_filters(categories=_as_list(category), tags=_as_list(tags), since=start, until=stop, vocab=vocab)
 
 

@@ -1,0 +1,331 @@
+"""``newsearch serve``: the HTTP API and the search page, a thin layer over
+:class:`~newsearch.NewsIndex`.
+
+    GET /api/search?q=智能客服&since=2021   the JSON of ``newsearch search --json``
+    GET /api/articles/{id}                 the JSON of ``newsearch show --json``
+    GET /api/articles/{id}/similar         the JSON of ``newsearch similar --json``
+    GET /api/stats, /api/suggest?q=, /healthz, /openapi.json
+    GET /, /articles/{id}                  the search page and an article's page
+
+Read-only: nothing here writes to the index or reads a path a client names.
+The index is opened once; every request sees the latest committed state, so
+``newsearch index`` can run beside the server.  Errors are JSON
+``{"error": {"status", "message", "parameter"}}`` (HTML on the pages), never a
+traceback.
+"""
+
+# No ``from __future__ import annotations`` here: FastAPI reads the parameter
+# annotations (bounds taken from the settings) at run time.
+
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import quote, urlencode, urlsplit
+
+import jinja2
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+
+from . import __version__
+from .config import Config
+from .errors import ArticleNotFoundError, InvalidArgumentError, NewsearchError
+from .index import NewsIndex
+from .results import SearchResults
+
+__all__ = ["create_app", "serve"]
+
+log = logging.getLogger("newsearch.server")
+T = TypeVar("T")
+Sort = Literal["relevance", "-date", "date", "recent"]
+HERE = Path(__file__).parent
+PAGE_HEADERS = {
+    # Defence in depth behind escaping: no inline or foreign script can run.
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+class _SharedIndex:
+    """One open :class:`NewsIndex` for all request threads.  Whoosh's readers keep
+    file positions, so calls take turns; a search is CPU-bound anyway."""
+
+    def __init__(self, index: NewsIndex) -> None:
+        self._index = index
+        self._lock = threading.Lock()
+
+    def __call__(self, call: Callable[[NewsIndex], T]) -> T:
+        with self._lock:
+            return call(self._index)
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """The search parameters of a request, checked against the server's bounds."""
+
+    q: str
+    category: list[str]
+    tag: list[str]
+    since: str | None
+    until: str | None
+    sort: Sort
+    half_life: float | None
+    facets: bool
+    collapse: bool
+    page: int
+    limit: int
+    explain: bool
+
+    @classmethod
+    def of(cls, q: str = "") -> "SearchRequest":
+        """A plain search for ``q``: the defaults of every other parameter."""
+        return cls(q, [], [], None, None, "relevance", None, True, True, 1, 10, False)
+
+    def run(self, index: NewsIndex) -> SearchResults:
+        return index.search(
+            self.q,
+            category=self.category,
+            tags=self.tag,
+            since=self.since or None,
+            until=self.until or None,
+            sort=self.sort,
+            limit=self.limit,
+            offset=(self.page - 1) * self.limit,
+            facets=self.facets,
+            half_life_days=self.half_life,
+            collapse=self.collapse,
+        )
+
+    def url(self, path: str = "/", **changes: Any) -> str:
+        """This search's page URL with some parameters changed; changing a filter
+        goes back to page 1."""
+        values = {
+            "q": self.q, "category": self.category, "tag": self.tag, "since": self.since, "until": self.until,
+            "sort": self.sort, "page": self.page,
+        }
+        if set(changes) - {"page"}:
+            values["page"] = 1
+        values.update(changes)
+        pairs: list[tuple[str, Any]] = []
+        for key, value in values.items():
+            if key == "sort" and value == "relevance" or key == "page" and value == 1:
+                continue
+            for item in value if isinstance(value, list) else [value]:
+                if item not in (None, ""):
+                    pairs.append((key, item))
+        return path + ("?" + urlencode(pairs) if pairs else "")
+
+
+def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
+    """The ASGI application serving ``index`` (run it with any ASGI server)."""
+    cfg = (config or index.config).server
+    shared = _SharedIndex(index)
+    app = FastAPI(
+        title="newsearch",
+        version=__version__,
+        description="Full-text search over an archive of Chinese news articles. Read-only.",
+        docs_url=None,  # the interactive docs load scripts from a CDN; /openapi.json is enough
+        redoc_url=None,
+    )
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    pages = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    pages.filters["quote"] = lambda text: quote(str(text), safe="")
+    pages.globals["host"] = _source
+
+    def search_request(
+        q: Annotated[str, Query(max_length=cfg.max_query_chars, description="Keywords; the CLI's query syntax.")] = "",
+        category: Annotated[list[str], Query(description="Only this category (repeat: any of several).")] = [],  # noqa: B006
+        tag: Annotated[list[str], Query(description="Only articles with this tag (repeat: all of them).")] = [],  # noqa: B006
+        since: Annotated[str | None, Query(max_length=40, description="2021, 2021-12, 2021-12-25 or 2021年12月.")] = None,
+        until: Annotated[str | None, Query(max_length=40, description="Up to this date, inclusive.")] = None,
+        sort: Sort = "relevance",
+        half_life: Annotated[float | None, Query(gt=0, description="With sort=recent: days for a score to halve.")] = None,
+        facets: bool = True,
+        collapse: bool = True,
+        page: Annotated[int, Query(ge=1, le=cfg.max_page)] = 1,
+        limit: Annotated[int, Query(ge=1, le=cfg.max_limit)] = 10,
+        explain: bool = False,
+    ) -> SearchRequest:
+        return SearchRequest(q, category, tag, since, until, sort, half_life, facets, collapse, page, limit, explain)
+
+    Search = Annotated[SearchRequest, Depends(search_request)]
+    Limit = Annotated[int, Query(ge=1, le=cfg.max_limit)]
+
+    # ------------------------------------------------------------------ API
+
+    @app.get("/healthz", tags=["service"])
+    def healthz() -> dict[str, Any]:
+        """Whether the server is up and its index readable."""
+        return {"status": "ok", "articles": shared(len)}
+
+    @app.get("/api/search", tags=["search"])
+    def api_search(search: Search) -> dict[str, Any]:
+        """Ranked, highlighted hits with facets: the JSON of ``newsearch search --json``."""
+        results = shared(search.run)
+        data = results.to_dict()
+        if search.explain:
+            data["explain"] = shared(lambda ix: ix.explain(search.q))
+        return data
+
+    @app.get("/api/articles/{article_id}", tags=["articles"])
+    def api_article(article_id: str) -> dict[str, Any]:
+        """One article with its full text: the JSON of ``newsearch show --json``."""
+        return shared(lambda ix: ix.get(article_id)).to_dict()
+
+    @app.get("/api/articles/{article_id}/similar", tags=["articles"])
+    def api_similar(article_id: str, limit: Limit = 10) -> dict[str, Any]:
+        """The articles most related to one by content, not its near-duplicates."""
+        return shared(lambda ix: ix.similar(article_id, limit=limit)).to_dict()
+
+    @app.get("/api/stats", tags=["service"])
+    def api_stats(top: Limit = 20) -> dict[str, Any]:
+        """Articles, date range, categories, tags and size of the index."""
+        data = shared(lambda ix: ix.stats(top=top)).to_dict()
+        data.pop("path", None)  # where the index lives is the server's business
+        return data
+
+    @app.get("/api/suggest", tags=["search"])
+    def api_suggest(
+        q: Annotated[str, Query(max_length=cfg.max_query_chars, description="Characters, pinyin or initials.")],
+        limit: Limit = 10,
+    ) -> dict[str, Any]:
+        """Completions of a partial query from titles and keywords."""
+        found = shared(lambda ix: ix.suggest(q, limit=limit))
+        return {"prefix": q, "suggestions": [s.to_dict() for s in found]}
+
+    # ------------------------------------------------------------------ pages
+
+    def page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        html = pages.get_template(template).render(version=__version__, **context)
+        return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)
+
+    @app.get("/", include_in_schema=False)
+    def search_page(search: Search) -> HTMLResponse:
+        results = shared(search.run)
+        pages_total = max(1, -(-results.total // search.limit))
+        return page("search.html", search=search, results=results, pages_total=pages_total, error=None)
+
+    @app.get("/articles/{article_id}", include_in_schema=False)
+    def article_page(article_id: str, q: Annotated[str, Query(max_length=cfg.max_query_chars)] = "") -> HTMLResponse:
+        article = shared(lambda ix: ix.get(article_id))
+        similar = shared(lambda ix: ix.similar(article_id, limit=10))
+        paragraphs = [p for p in article.body.split("\n\n") if p.strip()]
+        return page("article.html", article=article, paragraphs=paragraphs, similar=similar, search=SearchRequest.of(q))
+
+    # ------------------------------------------------------------------ errors
+
+    def error(request: Request, status: int, message: str, parameter: str | None = None) -> Response:
+        if request.url.path.startswith("/api/") or request.url.path == "/healthz":
+            body = {"error": {"status": status, "message": message, "parameter": parameter}}
+            return JSONResponse(body, status_code=status)
+        search = SearchRequest.of(request.query_params.get("q", "")[: cfg.max_query_chars])
+        return page("error.html", status, search=search, status=status, message=message)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_parameter(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0]
+        where = [str(part) for part in first.get("loc", ()) if part not in ("query", "path")]
+        name = ".".join(where) or None
+        message = f"Invalid value for {name}: {first.get('msg', 'invalid')}." if name else str(first.get("msg"))
+        return error(request, 422, message, name)
+
+    @app.exception_handler(InvalidArgumentError)
+    def bad_argument(request: Request, exc: InvalidArgumentError) -> Response:
+        name = _API_NAMES.get(exc.argument, exc.argument)
+        return error(request, 400, f"Invalid value for {name}: {exc.message}", name)
+
+    @app.exception_handler(ArticleNotFoundError)
+    def not_found(request: Request, exc: ArticleNotFoundError) -> Response:
+        return error(request, 404, f"No article with id {exc.article_id!r} in the index.")
+
+    @app.exception_handler(NewsearchError)
+    def unavailable(request: Request, exc: NewsearchError) -> Response:
+        log.error("%s", exc)
+        return error(request, 503, str(exc))
+
+    @app.exception_handler(HTTPException)
+    def http_error(request: Request, exc: HTTPException) -> Response:
+        messages = {404: "No such page.", 405: "This server only answers GET requests."}
+        response = error(request, exc.status_code, messages.get(exc.status_code, str(exc.detail)))
+        response.headers.update(exc.headers or {})
+        return response
+
+    @app.exception_handler(Exception)
+    def internal_error(request: Request, exc: Exception) -> Response:
+        # The ASGI server logs the traceback; the client gets one sentence.
+        return error(request, 500, "Internal server error; the server's log has the details.")
+
+    return app
+
+
+_API_NAMES = {"half_life_days": "half_life", "tags": "tag", "offset": "page"}
+
+
+def _source(url: str | None) -> str:
+    """The site an article's http(s) URL points to, shown as its source (and only
+    then linked: a ``javascript:`` URL from front matter is never a link)."""
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    return (parts.hostname or "") if parts.scheme in ("http", "https") else ""
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host``:``port`` (0: any free port), or
+    :class:`InvalidArgumentError` naming what is wrong."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise InvalidArgumentError("--host", f"{host!r} is not an address of this machine ({exc.strerror}).") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise InvalidArgumentError("--port", f"cannot listen on {host}:{port} ({exc.strerror}).") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(
+    index: NewsIndex,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    access_log: bool = True,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve ``index`` over HTTP until interrupted (Ctrl-C or SIGTERM end it cleanly).
+    ``host``/``port`` default to the ``[server]`` settings; ``on_ready`` gets the URL."""
+    import uvicorn
+
+    cfg = index.config.server
+    sock = bind(host or cfg.host, cfg.port if port is None else port)
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    app = create_app(index)
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="info", access_log=access_log, server_header=False, timeout_graceful_shutdown=5)
+    )
+    if on_ready is not None:
+        on_ready(f"http://{shown}:{bound_port}/")
+    server.run(sockets=[sock])

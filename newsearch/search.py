@@ -103,7 +103,7 @@ def _bound(name: str, value: DateLike | None, *, end: bool) -> datetime | None:
     try:
         return parse_bound(value, end=end)
     except ValueError as exc:
-        raise InvalidArgumentError(name, str(exc)) from None
+        raise InvalidArgumentError(name, f"{exc}.") from None
 
 
 def _as_list(value: str | list[str] | tuple[str, ...] | None) -> list[str]:

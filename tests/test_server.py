@@ -1,0 +1,342 @@
+"""``newsearch serve``: the HTTP API against a real server process on a free loopback port."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import serving
+from conftest import SEED_ID, SEEDS, write_post
+from typer.testing import CliRunner
+
+from newsearch import NewsIndex
+from newsearch.cli import app
+
+runner = CliRunner()
+QUERY = "客服"
+
+
+def cli_json(*args: str | Path) -> dict:
+    """What ``newsearch ... --json`` prints, parsed."""
+    result = runner.invoke(app, [str(a) for a in args] + ["--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def _posts(folder: Path) -> Path:
+    write_post(folder, "2020-03-01-rmb.md", "离岸人民币报价", "离岸人民币汇率走强，客服热线繁忙。", date="2020-03-01",
+               categories="finance", tags="汇率")
+    write_post(folder, "2021-06-15-bot.md", "智能客服走进银行", "银行网点引入客服机器人。", date="2021-06-15",
+               categories="tech", tags="[AI, 客服]")
+    write_post(folder, "2022-01-10-bot2.md", "客服外包", "客服行业的人工成本上升。", date="2022-01-10",
+               categories="tech", tags="客服")
+    write_post(folder, "2022-02-01-xss.md", '机器人"><img src=x onerror=alert(1)>', "&lt;script&gt;alert(1)&lt;/script&gt; 客服 &amp; 机器人",
+               date="2022-02-01", categories="tech")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("serve")
+    index = root / "index"
+    NewsIndex.create(index).update([_posts(root / "_posts"), SEEDS])
+    return index
+
+
+@pytest.fixture(scope="module")
+def server(index_dir: Path):
+    with serving.running(index_dir, "--no-access-log") as running:
+        yield running
+    assert "Traceback" not in "".join(running.log)
+
+
+# --------------------------------------------------------------------------- same answers as the CLI
+
+
+def test_healthz(server: serving.Server) -> None:
+    assert server.json("/healthz") == (200, {"status": "ok", "articles": 5})
+
+
+@pytest.mark.parametrize(
+    "params, flags",
+    [
+        ({"q": QUERY}, []),
+        ({"q": QUERY, "category": "tech", "sort": "-date", "limit": 2, "page": 2},
+         ["--category", "tech", "--sort", "-date", "--limit", "2", "--page", "2"]),
+        ({"q": QUERY, "since": "2021", "until": "2022年1月", "facets": "false", "collapse": "false"},
+         ["--since", "2021", "--until", "2022年1月", "--no-facets", "--no-collapse"]),
+        ({"q": QUERY, "tag": ["AI", "客服"]}, ["--tag", "AI", "--tag", "客服"]),
+        ({"q": QUERY, "sort": "recent", "half_life": 10}, ["--recent", "--half-life", "10"]),
+        ({"q": "智能客服", "explain": "true"}, ["--explain"]),
+        ({"q": "没有这个词组合xyz"}, []),
+        ({}, []),
+    ],
+)
+def test_search_answers_what_search_json_prints(server: serving.Server, index_dir: Path, params: dict, flags: list[str]) -> None:
+    status, data = server.json("/api/search", params)
+    assert status == 200
+    query = [params["q"]] if params.get("q") else []
+    assert data == cli_json("search", *query, "--index", index_dir, *flags)
+
+
+def test_search_results_are_real(server: serving.Server) -> None:
+    _, data = server.json("/api/search", {"q": QUERY, "category": "tech"})
+    assert data["total"] == 3
+    assert {hit["categories"][0] for hit in data["hits"]} == {"tech"}
+    assert all("<mark>客服</mark>" in hit["snippet"] for hit in data["hits"])
+    assert {f["value"]: f["count"] for f in data["facets"]["categories"]} == {"tech": 3}
+
+
+def test_article_similar_stats_and_suggest_answer_what_the_cli_prints(server: serving.Server, index_dir: Path) -> None:
+    assert server.json(f"/api/articles/{SEED_ID}") == (200, cli_json("show", SEED_ID, "--index", index_dir))
+    assert server.json(f"/api/articles/{SEED_ID}/similar", {"limit": 3}) == (
+        200,
+        cli_json("similar", SEED_ID, "--limit", "3", "--index", index_dir),
+    )
+    status, stats = server.json("/api/stats")
+    expected = cli_json("stats", "--index", index_dir)
+    expected.pop("path")
+    assert (status, stats) == (200, expected)
+    status, found = server.json("/api/suggest", {"q": "xdkj"})
+    assert status == 200 and found["suggestions"][0]["text"] == "晓多科技"
+
+
+def test_article_text_is_data_in_json_and_escaped_in_snippets(server: serving.Server) -> None:
+    _, data = server.json("/api/search", {"q": "机器人 alert"})
+    hit = next(h for h in data["hits"] if h["id"] == "2022-02-01-xss")
+    assert hit["title"] == '机器人"><img src=x onerror=alert(1)>'
+    assert "<script>" not in hit["snippet"] and "&lt;script&gt;" in hit["snippet"]
+    assert hit["snippet"].replace("<mark>", "").replace("</mark>", "").count("<") == 0
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    "path, params, status, parameter",
+    [
+        ("/api/search", {"q": QUERY, "since": "2021-13"}, 400, "since"),
+        ("/api/search", {"q": QUERY, "until": "yesterday"}, 400, "until"),
+        ("/api/search", {"q": QUERY, "since": "2022", "until": "2021"}, 400, "since"),
+        ("/api/search", {"q": QUERY, "limit": "ten"}, 422, "limit"),
+        ("/api/search", {"q": QUERY, "limit": 0}, 422, "limit"),
+        ("/api/search", {"q": QUERY, "limit": 101}, 422, "limit"),
+        ("/api/search", {"q": QUERY, "page": 0}, 422, "page"),
+        ("/api/search", {"q": QUERY, "page": 1001}, 422, "page"),
+        ("/api/search", {"q": QUERY, "sort": "random"}, 422, "sort"),
+        ("/api/search", {"q": QUERY, "half_life": -3}, 422, "half_life"),
+        ("/api/search", {"q": QUERY, "facets": "maybe"}, 422, "facets"),
+        ("/api/search", {"q": "客" * 201}, 422, "q"),
+        ("/api/suggest", {}, 422, "q"),
+        ("/api/stats", {"top": 0}, 422, "top"),
+        ("/api/articles/nope", {}, 404, None),
+        ("/api/articles/nope/similar", {}, 404, None),
+        ("/api/nothing", {}, 404, None),
+    ],
+)
+def test_errors_are_json_with_the_right_status(
+    server: serving.Server, path: str, params: dict, status: int, parameter: str | None
+) -> None:
+    got, headers, body = server.get(path, params)
+    assert got == status
+    assert headers["content-type"] == "application/json"
+    error = json.loads(body)["error"]
+    assert error["status"] == status and error["parameter"] == parameter
+    assert error["message"].endswith(".") and "Traceback" not in error["message"]
+    if parameter:
+        assert f"Invalid value for {parameter}:" in error["message"]
+
+
+def test_a_bad_date_names_the_value(server: serving.Server) -> None:
+    _, data = server.json("/api/search", {"q": QUERY, "since": "2021-13"})
+    assert data["error"]["message"] == "Invalid value for since: '2021-13' is not a real date."
+
+
+def test_only_get_is_answered(server: serving.Server) -> None:
+    request = urllib.request.Request(server.url + "api/search?q=x", data=b"{}", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 405
+    assert json.loads(caught.value.read())["error"]["status"] == 405
+
+
+def test_openapi_describes_the_api_without_cdn_docs(server: serving.Server) -> None:
+    status, spec = server.json("/openapi.json")
+    assert status == 200
+    assert {"/api/search", "/api/articles/{article_id}", "/api/articles/{article_id}/similar", "/api/stats",
+            "/api/suggest", "/healthz"} <= set(spec["paths"])
+    names = {p["name"] for p in spec["paths"]["/api/search"]["get"]["parameters"]}
+    assert {"q", "category", "tag", "since", "until", "sort", "page", "limit", "facets", "collapse"} <= names
+    assert server.get("/docs")[0] == 404  # Swagger UI would load its scripts from a CDN
+
+
+def test_no_endpoint_reads_a_path_from_the_client(server: serving.Server) -> None:
+    for path in ("/static/../server.py", "/static/..%2fserver.py", "/static/%2e%2e/%2e%2e/pyproject.toml",
+                 "/api/articles/..%2f..%2fetc%2fpasswd", "/articles/%2fetc%2fpasswd"):
+        status, _, body = server.get(path)
+        assert status == 404, path
+        assert b"root:" not in body and b"import" not in body
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def test_search_page_and_article_page(server: serving.Server) -> None:
+    status, headers, body = server.get("/", {"q": QUERY})
+    page = body.decode()
+    assert status == 200 and headers["content-type"].startswith("text/html")
+    assert "找到 <strong>5</strong> 篇文章" in page
+    assert "<mark>客服</mark>" in page
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
+    assert "<img src=x" not in page and "机器人&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
+    status, _, body = server.get(f"/articles/{SEED_ID}", {"q": QUERY})
+    assert status == 200 and "晓多科技" in body.decode() and "相关文章" in body.decode()
+
+
+def test_page_errors_are_pages_in_chinese(server: serving.Server) -> None:
+    status, headers, body = server.get("/", {"q": QUERY, "since": "2021-13"})
+    assert status == 400 and headers["content-type"].startswith("text/html")
+    assert "请求有误" in body.decode() and "2021-13" in body.decode()
+    status, _, body = server.get("/articles/nope")
+    assert status == 404 and "找不到" in body.decode()
+    assert server.get("/", {"limit": 1000})[0] == 422
+
+
+# --------------------------------------------------------------------------- the index changes under the server
+
+
+def test_a_new_commit_is_served_without_restart(tmp_path: Path) -> None:
+    posts = tmp_path / "_posts"
+    write_post(posts, "a.md", "第一篇", "港珠澳大桥通车。")
+    index = tmp_path / "index"
+    NewsIndex.create(index).update([posts])
+    with serving.running(index, "--no-access-log") as server:
+        assert server.json("/api/search", {"q": "港珠澳"})[1]["total"] == 1
+        write_post(posts, "b.md", "第二篇", "港珠澳大桥客流创新高。")
+        result = subprocess.run([sys.executable, "-m", "newsearch", "index", "--index", str(index), str(posts)],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        _, data = server.json("/api/search", {"q": "港珠澳"})
+        assert data["total"] == 2 and {h["id"] for h in data["hits"]} == {"a", "b"}
+        assert server.json("/api/articles/b")[0] == 200
+        # A rebuild publishes a new generation of the index: followed as well.
+        result = subprocess.run([sys.executable, "-m", "newsearch", "index", "--rebuild", "--index", str(index),
+                                 str(posts / "b.md")], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        _, data = server.json("/api/search", {"q": "港珠澳"})
+        assert [h["id"] for h in data["hits"]] == ["b"]
+        assert server.json("/api/articles/a")[0] == 404
+
+
+def test_searches_are_served_while_an_index_run_commits(tmp_path: Path) -> None:
+    posts = tmp_path / "_posts"
+    body = "\n\n".join(f"第{n}段：长江流域防汛形势严峻，各地加强堤防巡查。" for n in range(40))
+    for n in range(1200):
+        write_post(posts, f"{n:05d}.md", f"防汛简报第{n}期", f"{body}\n\n编号{n}。", date=f"2021-07-{n % 28 + 1:02d}")
+    index = tmp_path / "index"
+    NewsIndex.create(index).update([posts / "00000.md"])
+    config = tmp_path / "small-jobs.toml"
+    config.write_text("[indexing]\nbatch_size = 200\nworkers = 1\n")
+    with serving.running(index, "--no-access-log") as server:
+        indexer = subprocess.Popen(
+            [sys.executable, "-m", "newsearch", "index", "--index", str(index), "--config", str(config), str(posts)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        totals: list[int] = []
+        while indexer.poll() is None:
+            status, data = server.json("/api/search", {"q": "防汛", "limit": 3})
+            assert status == 200, data
+            totals.append(data["total"])
+        assert indexer.wait() == 0, indexer.stderr.read() if indexer.stderr else ""
+        totals.append(server.json("/api/search", {"q": "防汛"})[1]["total"])
+    assert totals == sorted(totals), "a search saw fewer articles than an earlier one"
+    assert totals[-1] == 1200
+    assert len(set(totals)) > 2, f"searches saw only {sorted(set(totals))}: the run was not observed mid-way"
+
+
+# --------------------------------------------------------------------------- the process
+
+
+def _other_address() -> str | None:
+    """An address of this machine that is not loopback, if it has one."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks a route
+        address = probe.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        probe.close()
+    return None if address.startswith("127.") else address
+
+
+def test_binds_to_loopback_by_default(server: serving.Server) -> None:
+    assert server.url.startswith("http://127.0.0.1:")
+    address = _other_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback address to try")
+    port = int(server.url.rsplit(":", 1)[1].strip("/"))
+    with pytest.raises(OSError):
+        socket.create_connection((address, port), timeout=3).close()
+
+
+def test_any_other_address_is_announced(index_dir: Path) -> None:
+    server = serving.start(index_dir, "--host", "0.0.0.0", "--no-access-log")
+    try:
+        assert any("other machines can search this index" in line for line in server.log)
+    finally:
+        assert serving.stop(server) == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_server_cleanly(index_dir: Path, sig: int) -> None:
+    server = serving.start(index_dir)
+    assert server.json("/api/search", {"q": QUERY})[0] == 200
+    assert serving.stop(server, sig) == 0
+    log = "".join(server.log)
+    assert "Server stopped." in log and "Traceback" not in log
+
+
+def _serve(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "newsearch", "serve", *map(str, args)], capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "NO_COLOR": "1"})
+
+
+def test_a_busy_port_and_a_missing_index_are_one_line_errors(index_dir: Path, tmp_path: Path) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        result = _serve("--index", index_dir, "--port", taken.getsockname()[1])
+    finally:
+        taken.close()
+    assert result.returncode == 2
+    assert result.stderr.startswith("Error: Invalid value for --port: cannot listen on 127.0.0.1:")
+    assert len(result.stderr.strip().splitlines()) == 1
+    result = _serve("--index", tmp_path / "none")
+    assert result.returncode == 1 and result.stderr.startswith("Error: No newsearch index at ")
+    result = _serve("--index", index_dir, "--port", "70000")
+    assert result.returncode == 2 and "--port" in result.stderr
+    result = _serve("--index", index_dir, "--host", "no-such-host.invalid", "--port", "0")
+    assert result.returncode == 2 and "--host" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_server_bounds_come_from_the_settings(index_dir: Path, tmp_path: Path) -> None:
+    config = tmp_path / "newsearch.toml"
+    config.write_text("[server]\nmax_limit = 3\nmax_query_chars = 5\n")
+    server = serving.start(index_dir, "--config", str(config), "--no-access-log")
+    try:
+        assert server.json("/api/search", {"q": QUERY, "limit": 3})[0] == 200
+        assert server.json("/api/search", {"q": QUERY, "limit": 4})[0] == 422
+        assert server.json("/api/search", {"q": "客服客服客服"})[0] == 422
+    finally:
+        serving.stop(server)

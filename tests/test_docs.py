@@ -27,9 +27,15 @@ def test_import_does_not_load_jieba_or_whoosh() -> None:
     assert out.split() == ["False", "False"]
 
 
+def test_the_cli_loads_the_web_stack_only_to_serve() -> None:
+    code = "import sys, newsearch.cli; print(*(m in sys.modules for m in ('fastapi', 'uvicorn', 'jinja2')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False", "False"]
+
+
 def test_every_command_is_documented_with_help() -> None:
     commands = sorted(c.name for c in app.registered_commands)
-    assert commands == ["check", "index", "search", "show", "similar", "stats", "suggest", "topics"]
+    assert commands == ["check", "index", "search", "serve", "show", "similar", "stats", "suggest", "topics"]
     for name in commands:
         assert f"`newsearch {name}" in README, name
         result = CliRunner().invoke(app, [name, "--help"])

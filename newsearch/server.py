@@ -107,23 +107,27 @@ class SearchRequest:
         )
 
     def url(self, path: str = "/", **changes: Any) -> str:
-        """This search's page URL with some parameters changed; changing a filter
-        goes back to page 1."""
+        """This search's page URL with some parameters changed; changing anything
+        but the page goes back to page 1.  Defaults are left out."""
         values = {
             "q": self.q, "category": self.category, "tag": self.tag, "since": self.since, "until": self.until,
-            "sort": self.sort, "page": self.page,
+            "sort": self.sort, "half_life": self.half_life, "collapse": self.collapse, "limit": self.limit,
+            "page": self.page,
         }
         if set(changes) - {"page"}:
             values["page"] = 1
         values.update(changes)
         pairs: list[tuple[str, Any]] = []
         for key, value in values.items():
-            if key == "sort" and value == "relevance" or key == "page" and value == 1:
+            if value == _URL_DEFAULTS.get(key, ""):
                 continue
             for item in value if isinstance(value, list) else [value]:
                 if item not in (None, ""):
-                    pairs.append((key, item))
+                    pairs.append((key, "false" if item is False else item))
         return path + ("?" + urlencode(pairs) if pairs else "")
+
+
+_URL_DEFAULTS: dict[str, Any] = {"sort": "relevance", "collapse": True, "limit": 10, "page": 1, "half_life": None}
 
 
 def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
@@ -145,8 +149,8 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    pages.filters["quote"] = lambda text: quote(str(text), safe="")
     pages.globals["host"] = _source
+    pages.globals["article_url"] = _article_url
 
     def search_request(
         q: Annotated[str, Query(max_length=cfg.max_query_chars, description="Keywords; the CLI's query syntax.")] = "",
@@ -183,15 +187,16 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
             data["explain"] = shared(lambda ix: ix.explain(search.q))
         return data
 
-    @app.get("/api/articles/{article_id}", tags=["articles"])
-    def api_article(article_id: str) -> dict[str, Any]:
-        """One article with its full text: the JSON of ``newsearch show --json``."""
-        return shared(lambda ix: ix.get(article_id)).to_dict()
-
-    @app.get("/api/articles/{article_id}/similar", tags=["articles"])
+    # ``:path``: an id may contain a slash (front matter ``id: 2021/12/story``).
+    @app.get("/api/articles/{article_id:path}/similar", tags=["articles"])
     def api_similar(article_id: str, limit: Limit = 10) -> dict[str, Any]:
         """The articles most related to one by content, not its near-duplicates."""
         return shared(lambda ix: ix.similar(article_id, limit=limit)).to_dict()
+
+    @app.get("/api/articles/{article_id:path}", tags=["articles"])
+    def api_article(article_id: str) -> dict[str, Any]:
+        """One article with its full text: the JSON of ``newsearch show --json``."""
+        return shared(lambda ix: ix.get(article_id)).to_dict()
 
     @app.get("/api/stats", tags=["service"])
     def api_stats(top: Limit = 20) -> dict[str, Any]:
@@ -218,10 +223,12 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
     @app.get("/", include_in_schema=False)
     def search_page(search: Search) -> HTMLResponse:
         results = shared(search.run)
-        pages_total = max(1, -(-results.total // search.limit))
-        return page("search.html", search=search, results=results, pages_total=pages_total, error=None)
+        # Collapsed, a page lists stories, not articles: their number is not known
+        # in advance, so neither is the number of pages.
+        pages_total = None if results.collapsed else max(1, -(-results.total // search.limit))
+        return page("search.html", search=search, results=results, pages_total=pages_total)
 
-    @app.get("/articles/{article_id}", include_in_schema=False)
+    @app.get("/articles/{article_id:path}", include_in_schema=False)
     def article_page(article_id: str, q: Annotated[str, Query(max_length=cfg.max_query_chars)] = "") -> HTMLResponse:
         article = shared(lambda ix: ix.get(article_id))
         similar = shared(lambda ix: ix.similar(article_id, limit=10))
@@ -275,6 +282,11 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
 
 
 _API_NAMES = {"half_life_days": "half_life", "tags": "tag", "offset": "page"}
+
+
+def _article_url(article_id: str, q: str = "") -> str:
+    """The page of an article, remembering the search that led there."""
+    return f"/articles/{quote(article_id, safe='')}" + (f"?{urlencode({'q': q})}" if q else "")
 
 
 def _source(url: str | None) -> str:

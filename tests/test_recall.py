@@ -170,6 +170,18 @@ def test_query_language_dates(ix: NewsIndex, tmp_path: Path) -> None:
     assert {h.id for h in dated.search("消息", since="2021年12月", until="2021年12月").hits} == {"dec"}
 
 
+def test_a_word_of_the_index_is_not_corrected_when_a_filter_leaves_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "_posts"
+    write_post(folder, "a.md", "琥珀", "一块琥珀。", date="2021-05-01")
+    write_post(folder, "b.md", "琥珠", "一颗琥珠。", date="2022-05-01")
+    ix = NewsIndex.create(tmp_path / "index")
+    ix.update([folder])
+    nothing = ix.search("琥珀", since="2022")
+    assert nothing.total == 0 and nothing.suggestion is None  # not 琥珠: 琥珀 is spelled right
+    typo = ix.search("琥拍", since="2022")
+    assert typo.total == 0 and typo.suggestion == "琥珠"
+
+
 def test_no_hits_suggests_a_query_that_has_some(ix: NewsIndex) -> None:
     typo = ix.search("琥拍")
     assert typo.total == 0 and typo.suggestion == "琥珀"

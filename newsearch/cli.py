@@ -524,6 +524,7 @@ def serve_command(
     config: ConfigOption = None,
     host: Annotated[Optional[str], typer.Option("--host", help="Address to listen on. Default: server.host, 127.0.0.1 (this machine only).", show_default=False)] = None,
     port: Annotated[Optional[int], typer.Option("--port", help="Port to listen on; 0 picks a free one. Default: server.port, 8000.", show_default=False)] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Processes answering requests, one core each. Default: server.workers, 1.", show_default=False)] = None,
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log every request.")] = True,
 ) -> None:
     """Serve the index over HTTP: a JSON API and a search page (read-only)."""
@@ -544,7 +545,7 @@ def serve_command(
             typer.echo(f"Serving {ix.path} ({len(ix)} articles) at {url}  (Ctrl-C stops)", err=True)
 
         try:
-            serve(ix, host=host, port=port, access_log=access_log, on_ready=ready)
+            serve(ix, host=host, port=port, workers=workers, access_log=access_log, on_ready=ready)
         except KeyboardInterrupt:
             pass
         typer.echo("Server stopped.", err=True)

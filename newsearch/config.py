@@ -22,6 +22,7 @@ or from a path given with ``--config``.  Every key is optional::
     [server]
     host = "127.0.0.1"         # newsearch serve: loopback only unless told otherwise
     port = 8000
+    workers = 1                # processes answering requests (one core each)
     max_query_chars = 200      # longer queries are refused (422)
     max_limit = 100            # hits per page
     max_page = 1000
@@ -152,6 +153,8 @@ class ServerConfig:
     host: str = "127.0.0.1"
     """Loopback by default: only this machine can connect."""
     port: int = 8000
+    workers: int = 1
+    """Processes answering requests; each searches on one core, with its own copy of the caches."""
     max_query_chars: int = 200
     max_limit: int = 100
     """Most hits one page (or similar-articles list) may hold."""
@@ -162,7 +165,7 @@ class ServerConfig:
             raise ValueError("server.host must be a host name or address.")
         if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:
             raise ValueError("server.port must be a port number, 0 to 65535 (0: any free port).")
-        for name in ("max_query_chars", "max_limit", "max_page"):
+        for name in ("workers", "max_query_chars", "max_limit", "max_page"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"server.{name} must be a positive whole number.")

@@ -17,7 +17,10 @@ traceback.
 # No ``from __future__ import annotations`` here: FastAPI reads the parameter
 # annotations (bounds taken from the settings) at run time.
 
+import dataclasses
+import json
 import logging
+import os
 import socket
 import threading
 from collections.abc import Callable
@@ -323,21 +326,44 @@ def serve(
     *,
     host: str | None = None,
     port: int | None = None,
+    workers: int | None = None,
     access_log: bool = True,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve ``index`` over HTTP until interrupted (Ctrl-C or SIGTERM end it cleanly).
-    ``host``/``port`` default to the ``[server]`` settings; ``on_ready`` gets the URL."""
+
+    ``host``, ``port`` and ``workers`` default to the ``[server]`` settings;
+    ``on_ready`` gets the URL.  A search runs on one core, so several worker
+    processes (each with the index open) serve more at once."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     cfg = index.config.server
+    workers = cfg.workers if workers is None else workers
+    if workers < 1:
+        raise InvalidArgumentError("--workers", f"{workers}; it must be 1 or more.")
     sock = bind(host or cfg.host, cfg.port if port is None else port)
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    app = create_app(index)
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="info", access_log=access_log, server_header=False, timeout_graceful_shutdown=5)
-    )
+    options: dict[str, Any] = {
+        "log_level": "info", "access_log": access_log, "server_header": False, "timeout_graceful_shutdown": 5,
+    }
     if on_ready is not None:
         on_ready(f"http://{shown}:{bound_port}/")
-    server.run(sockets=[sock])
+    if workers == 1:
+        uvicorn.Server(uvicorn.Config(create_app(index), **options)).run(sockets=[sock])
+        return
+    # Worker processes are started afresh (spawned) and build their app from this.
+    os.environ[_WORKER_ENV] = json.dumps({"index": str(index.path), "config": dataclasses.asdict(index.config)})
+    config = uvicorn.Config(f"{__name__}:{app_in_worker.__name__}", factory=True, workers=workers, **options)
+    Multiprocess(config, sockets=[sock]).run()
+
+
+_WORKER_ENV = "NEWSEARCH_SERVE_WORKER"
+
+
+def app_in_worker() -> FastAPI:
+    """The application of one worker process of :func:`serve`."""
+    settings = json.loads(os.environ[_WORKER_ENV])
+    config = Config.from_dict(settings["config"])
+    return create_app(NewsIndex.open(settings["index"], config=config))

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -340,3 +341,29 @@ def test_server_bounds_come_from_the_settings(index_dir: Path, tmp_path: Path) -
         assert server.json("/api/search", {"q": "客服客服客服"})[0] == 422
     finally:
         serving.stop(server)
+
+
+def _state(pid: str) -> str:
+    """A process's state letter (Z: exited, not reaped), or "" when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat[stat.rfind(")") + 2]
+
+
+def test_worker_processes_share_the_port_and_stop_together(index_dir: Path) -> None:
+    server = serving.start(index_dir, "--workers", "2", "--no-access-log")
+    try:
+        children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text().split()
+        workers = [pid for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        assert len(workers) == 2, children
+        answers = {server.json("/api/search", {"q": QUERY})[1]["total"] for _ in range(20)}
+        assert answers == {5}
+    finally:
+        assert serving.stop(server) == 0
+    time.sleep(0.5)
+    left = [(pid, _state(pid)) for pid in children if _state(pid) not in ("", "Z")]
+    assert not left, left
+    log = "".join(server.log)
+    assert "Server stopped." in log and "Traceback" not in log

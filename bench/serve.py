@@ -56,32 +56,38 @@ import json
 import math
 import os
 import random
-import re
 import resource
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-for _p in (str(REPO), str(BENCH)):
+for _p in (str(REPO), str(BENCH), str(REPO / "tests")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from common import QUERY_KINDS, _children_map, dir_size, latency_summary, machine, make_queries, print_table  # noqa: E402
+import serving  # noqa: E402  (tests/serving.py: start and stop newsearch serve)
+from common import (  # noqa: E402
+    QUERY_KINDS,
+    _children_map,
+    dir_size,
+    latency_summary,
+    machine,
+    make_queries,
+    print_table,
+    stat_fields,
+)
 
 OUT = BENCH / "out"
 NEWSEARCH = [sys.executable, "-m", "newsearch"]
-READY = re.compile(r"at (http://\S+/)")
 
 # Shares of the mix (they add up to 1).
 MIX = {"search": 0.70, "page": 0.10, "suggest": 0.10, "article": 0.05, "similar": 0.05}
@@ -251,52 +257,14 @@ def run_baseline(ix: Any, mix: Sequence[Request], seconds: float, warmup: int = 
 # --------------------------------------------------------------------------- the server process
 
 
-@dataclass
-class Server:
-    process: subprocess.Popen
-    host: str
-    port: int
-    log: list[str] = field(default_factory=list)
+def start_server(index: Path, workers: int = 1) -> serving.Server:
+    """``newsearch serve`` on a free loopback port, started as the tests start it."""
+    return serving.start(index, "--no-access-log", "--workers", str(workers), timeout=120.0)
 
 
-def start_server(index: Path, workers: int = 1, timeout: float = 120.0) -> Server:
-    """``newsearch serve`` on a free loopback port (as tests/serving.py starts it)."""
-    command = [*NEWSEARCH, "serve", "--index", str(index), "--port", "0", "--no-access-log", "--workers", str(workers)]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    assert process.stderr is not None
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        found = READY.search(line)
-        if found:
-            m = re.match(r"http://([^/:]+|\[[^\]]+\]):(\d+)/", found.group(1))
-            assert m, found.group(1)
-            server = Server(process, m.group(1).strip("[]"), int(m.group(2)), lines)
-
-            def pump() -> None:  # keep reading stderr so the server never blocks on a full pipe
-                for line in process.stderr:  # type: ignore[union-attr]
-                    server.log.append(line)
-
-            threading.Thread(target=pump, daemon=True).start()
-            return server
-    process.kill()
-    sys.exit("bench/serve.py: newsearch serve did not start:\n" + "".join(lines))
-
-
-def stop_server(server: Server, timeout: float = 30.0) -> int:
-    if server.process.poll() is None:
-        server.process.send_signal(signal.SIGTERM)
-    try:
-        return server.process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
-        return -9
+def stop_server(server: serving.Server) -> int:
+    """SIGTERM, and the exit code (which must be 0)."""
+    return serving.stop(server, timeout=30.0)
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -316,13 +284,9 @@ def process_cpu(pid: int) -> float:
     """User + system CPU seconds of process ``pid`` and its descendants (all their threads)."""
     total = 0.0
     for member in _tree(pid):
-        try:
-            with open(f"/proc/{member}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        total += (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime: fields 14 and 15 of stat(5)
+        fields = stat_fields(member)
+        if fields:
+            total += (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime: fields 14 and 15 of stat(5)
     return total
 
 
@@ -434,7 +398,7 @@ async def _client(host: str, port: int, cycle: _Cycle, stop_at: float, results: 
         writer.close()
 
 
-async def _load(server: Server, mix: Sequence[Request], clients: int, warmup: float, seconds: float,
+async def _load(server: serving.Server, mix: Sequence[Request], clients: int, warmup: float, seconds: float,
                 offset: int) -> dict:
     cycle = _Cycle(mix, offset)
     results: list[Result] = []
@@ -461,7 +425,7 @@ async def _load(server: Server, mix: Sequence[Request], clients: int, warmup: fl
     }
 
 
-def run_load(server: Server, mix: Sequence[Request], clients: int, warmup: float, seconds: float,
+def run_load(server: serving.Server, mix: Sequence[Request], clients: int, warmup: float, seconds: float,
              offset: int = 0) -> dict:
     gc.collect()
     gc.disable()  # the client's own collections would show up as latency
@@ -670,7 +634,7 @@ def main() -> None:
         sys.exit(1)
 
 
-def prime_server(server: Server, mix: Sequence[Request]) -> list[Result]:
+def prime_server(server: serving.Server, mix: Sequence[Request]) -> list[Result]:
     """One request of each kind, serially, before any pass: the server's first
     suggest loads (or prepares) the completions."""
     first: dict[str, Request] = {}

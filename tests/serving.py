@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 READY = re.compile(r"at (http://\S+/)")
 
@@ -29,6 +29,14 @@ class Server:
     process: subprocess.Popen[str]
     url: str
     log: list[str] = field(default_factory=list)
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def port(self) -> int:
+        return urlsplit(self.url).port or 80
 
     def get(self, path: str, params: dict[str, Any] | list[tuple[str, Any]] | None = None) -> tuple[int, dict[str, str], bytes]:
         """(status, headers, body) of a GET request; error statuses are returned, not raised."""

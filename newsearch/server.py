@@ -48,6 +48,7 @@ log = logging.getLogger("newsearch.server")
 T = TypeVar("T")
 Sort = Literal["relevance", "-date", "date", "recent"]
 HERE = Path(__file__).parent
+PAGE_SIZE = 10
 PAGE_HEADERS = {
     # Defence in depth behind escaping: no inline or foreign script can run.
     "Content-Security-Policy": (
@@ -60,8 +61,9 @@ PAGE_HEADERS = {
 
 
 class _SharedIndex:
-    """One open :class:`NewsIndex` for all request threads.  Whoosh's readers keep
-    file positions, so calls take turns; a search is CPU-bound anyway."""
+    """One open :class:`NewsIndex` for all request threads.  Its searcher (Whoosh's)
+    is not made for concurrent use, so calls take turns; a search is CPU-bound
+    Python anyway, and more cores are used with worker processes."""
 
     def __init__(self, index: NewsIndex) -> None:
         self._index = index
@@ -92,7 +94,7 @@ class SearchRequest:
     @classmethod
     def of(cls, q: str = "") -> "SearchRequest":
         """A plain search for ``q``: the defaults of every other parameter."""
-        return cls(q, [], [], None, None, "relevance", None, True, True, 1, 10, False)
+        return cls(q, [], [], None, None, "relevance", None, True, True, 1, PAGE_SIZE, False)
 
     def run(self, index: NewsIndex) -> SearchResults:
         return index.search(
@@ -130,7 +132,7 @@ class SearchRequest:
         return path + ("?" + urlencode(pairs) if pairs else "")
 
 
-_URL_DEFAULTS: dict[str, Any] = {"sort": "relevance", "collapse": True, "limit": 10, "page": 1, "half_life": None}
+_URL_DEFAULTS: dict[str, Any] = {"sort": "relevance", "collapse": True, "limit": PAGE_SIZE, "page": 1, "half_life": None}
 
 
 def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
@@ -154,6 +156,7 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
     )
     pages.globals["host"] = _source
     pages.globals["article_url"] = _article_url
+    pages.globals["page_size"] = PAGE_SIZE
 
     def search_request(
         q: Annotated[str, Query(max_length=cfg.max_query_chars, description="Keywords; the CLI's query syntax.")] = "",
@@ -166,7 +169,7 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
         facets: bool = True,
         collapse: bool = True,
         page: Annotated[int, Query(ge=1, le=cfg.max_page)] = 1,
-        limit: Annotated[int, Query(ge=1, le=cfg.max_limit)] = 10,
+        limit: Annotated[int, Query(ge=1, le=cfg.max_limit)] = PAGE_SIZE,
         explain: bool = False,
     ) -> SearchRequest:
         return SearchRequest(q, category, tag, since, until, sort, half_life, facets, collapse, page, limit, explain)

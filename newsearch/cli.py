@@ -542,7 +542,8 @@ def serve_command(
             typer.echo(f"Warning: listening on {listen}: other machines can search this index.", err=True)
 
         def ready(url: str) -> None:
-            typer.echo(f"Serving {ix.path} ({len(ix)} articles) at {url}  (Ctrl-C stops)", err=True)
+            count = len(ix)
+            typer.echo(f"Serving {ix.path} ({count} article{'' if count == 1 else 's'}) at {url}  (Ctrl-C stops)", err=True)
 
         try:
             serve(ix, host=host, port=port, workers=workers, access_log=access_log, on_ready=ready)

@@ -1,6 +1,21 @@
-// Completions for the search box from /api/suggest (titles and keywords; pinyin works too).
+// The search form: completions for the search box from /api/suggest (titles and
+// keywords; pinyin works too), and no empty or default fields in the URL it submits.
 (function () {
   "use strict";
+  var form = document.querySelector("form.search");
+  if (form) {
+    form.addEventListener("submit", function () {
+      Array.prototype.forEach.call(form.elements, function (field) {
+        if (field.name && field.name !== "q" && (field.value === "" || (field.name === "sort" && field.value === "relevance"))) {
+          field.disabled = true;  // left out of the query string
+        }
+      });
+    });
+    // Coming back with the back button, the page may be restored as it was left.
+    window.addEventListener("pageshow", function () {
+      Array.prototype.forEach.call(form.elements, function (field) { field.disabled = false; });
+    });
+  }
   var box = document.querySelector('form.search input[name="q"]');
   var list = document.getElementById("suggestions");
   if (!box || !list || !window.fetch) return;

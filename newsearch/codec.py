@@ -108,6 +108,8 @@ def decode_postings(data: bytes) -> tuple[array, Any]:
 
 
 TERMS_PER_BLOCK = 128
+CACHED_BLOCKS = 64
+"""Decoded blocks kept per field of a segment (about 6 KB each)."""
 
 
 def term_filter(terms: list[bytes]) -> bytes:
@@ -175,6 +177,10 @@ class _FieldTable:
     def block(self, b: int) -> _Block:
         found = self._blocks.get(b)
         if found is None:
+            if len(self._blocks) >= CACHED_BLOCKS:
+                # The oldest goes: a long-running process (a server) would otherwise end
+                # up holding the whole dictionary decoded, about 4.5 times its size on disk.
+                del self._blocks[next(iter(self._blocks))]
             state = pickle.loads(zlib.decompress(self._read(self._positions[b], self._sizes[b])))
             found = self._blocks[b] = _Block(state, self._starts[b])
         return found

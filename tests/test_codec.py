@@ -11,6 +11,7 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.query import Every, Term
 from whoosh.writing import SegmentWriter
 
+from newsearch import codec
 from newsearch.codec import TERMS_PER_BLOCK, NewsCodec, decode_postings, encode_postings
 
 
@@ -61,9 +62,15 @@ def test_terms_statistics_and_matchers_across_fields(tmp_path: Path) -> None:
         assert sorted(searcher.suggest("b", "betta", maxdist=1)) == ["beta"]
 
 
-def test_a_vocabulary_of_many_blocks_reads_back_term_by_term(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cached_blocks", [None, 2])
+def test_a_vocabulary_of_many_blocks_reads_back_term_by_term(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cached_blocks: int | None
+) -> None:
     # Far more terms than one block holds, with lengths and shared prefixes that make
     # byte order differ from insertion order; each term is in a known set of documents.
+    # Also with room for only two decoded blocks: evicting one never changes an answer.
+    if cached_blocks is not None:
+        monkeypatch.setattr(codec, "CACHED_BLOCKS", cached_blocks)
     n_terms = TERMS_PER_BLOCK * 7 + 13
     words = [f"w{i * 7919 % 100_003:05d}" + "x" * (i % 3) for i in range(n_terms)]
     schema = fields.Schema(k=fields.KEYWORD(), n=fields.ID(stored=True))
@@ -89,6 +96,8 @@ def test_a_vocabulary_of_many_blocks_reads_back_term_by_term(tmp_path: Path) -> 
         assert ("k", b"a") not in reader and ("k", b"zzz") not in reader
         assert list(reader.expand_prefix("k", "zz")) == []
         assert list(reader.terms_from("k", "w5"))[:2] == [("k", t) for t in ordered if t >= b"w5"][:2]
+        table = reader._terms._table("k")  # noqa: SLF001
+        assert 0 < len(table._blocks) <= codec.CACHED_BLOCKS  # noqa: SLF001
 
 
 @pytest.mark.parametrize(

@@ -269,8 +269,10 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
 
     @app.exception_handler(NewsearchError)
     def unavailable(request: Request, exc: NewsearchError) -> Response:
+        # The message names the index's path and the commands that repair it: for
+        # the server's log, not for its clients.
         log.error("%s", exc)
-        return error(request, 503, str(exc))
+        return error(request, 503, "The index cannot be read right now; the server's log says why.")
 
     @app.exception_handler(HTTPException)
     def http_error(request: Request, exc: HTTPException) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -367,3 +368,20 @@ def test_worker_processes_share_the_port_and_stop_together(index_dir: Path) -> N
     assert not left, left
     log = "".join(server.log)
     assert "Server stopped." in log and "Traceback" not in log
+
+
+def test_an_index_gone_from_under_the_server_is_503_without_its_path(tmp_path: Path) -> None:
+    posts = tmp_path / "_posts"
+    write_post(posts, "a.md", "第一篇", "港珠澳大桥通车。")
+    index = tmp_path / "index"
+    NewsIndex.create(index).update([posts])
+    with serving.running(index, "--no-access-log") as server:
+        assert server.json("/healthz")[0] == 200
+        shutil.rmtree(index)
+        for path in ("/healthz", "/api/search"):
+            status, data = server.json(path, {"q": "港珠澳"})
+            assert status == 503 and data["error"]["status"] == 503
+            assert str(tmp_path) not in data["error"]["message"]
+        status, _, body = server.get("/", {"q": "港珠澳"})
+        assert status == 503 and "索引暂时不可用" in body.decode() and str(tmp_path) not in body.decode()
+    assert f"No newsearch index at {index}" in "".join(server.log)  # the log says why

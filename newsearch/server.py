@@ -139,6 +139,10 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
     """The ASGI application serving ``index`` (run it with any ASGI server)."""
     cfg = (config or index.config).server
     shared = _SharedIndex(index)
+    # Completions are prepared now (seconds at 100,000 articles the first time, then
+    # read from the index folder); after a commit, new ones are prepared in the
+    # background while the old ones answer (stale_ok below).
+    shared(lambda ix: ix.suggest("", limit=1))
     app = FastAPI(
         title="newsearch",
         version=__version__,
@@ -217,7 +221,7 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
         limit: Limit = 10,
     ) -> dict[str, Any]:
         """Completions of a partial query from titles and keywords."""
-        found = shared(lambda ix: ix.suggest(q, limit=limit))
+        found = shared(lambda ix: ix.suggest(q, limit=limit, stale_ok=True))
         return {"prefix": q, "suggestions": [s.to_dict() for s in found]}
 
     # ------------------------------------------------------------------ pages

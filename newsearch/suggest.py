@@ -200,6 +200,20 @@ def _state(searcher: Any) -> str:
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
 
 
+def prepare_completions(index_path: str | Path) -> None:
+    """Prepare and save the completions of the index at ``index_path`` as it is now
+    (what :meth:`NewsIndex.suggest` runs in a process of its own)."""
+    from .index import NewsIndex
+
+    with NewsIndex.open(index_path) as ix, ix._searcher() as searcher:  # noqa: SLF001
+        completions_for(searcher, ix.path)
+
+
+def index_state(searcher: Any) -> str:
+    """A digest of the searcher's index state (its segments and their deletions)."""
+    return _state(searcher)
+
+
 def completions_for(searcher: Any, folder: Path) -> Completions:
     """The completions of the searcher's index state: from memory, from the file saved
     in ``folder``, or built (and saved, replacing those of older states)."""

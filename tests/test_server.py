@@ -230,6 +230,11 @@ def test_a_new_commit_is_served_without_restart(tmp_path: Path) -> None:
         _, data = server.json("/api/search", {"q": "港珠澳"})
         assert data["total"] == 2 and {h["id"] for h in data["hits"]} == {"a", "b"}
         assert server.json("/api/articles/b")[0] == 200
+        # Completions catch up with the commit (prepared by another process meanwhile).
+        deadline = time.monotonic() + 60
+        while not any(s["text"] == "第二篇" for s in server.json("/api/suggest", {"q": "第二"})[1]["suggestions"]):
+            assert time.monotonic() < deadline, "completions never caught up with the commit"
+            time.sleep(0.2)
         # A rebuild publishes a new generation of the index: followed as well.
         result = subprocess.run([sys.executable, "-m", "newsearch", "index", "--rebuild", "--index", str(index),
                                  str(posts / "b.md")], capture_output=True, text=True, timeout=120)

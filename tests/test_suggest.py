@@ -74,6 +74,28 @@ def test_completions_are_saved_per_index_state_and_follow_updates(titles: NewsIn
     assert len(list(titles.path.glob("suggest-*.json"))) == 1  # the old state's file is gone
 
 
+def test_stale_ok_answers_at_once_after_a_commit_and_catches_up_in_the_background(
+    titles: NewsIndex, tmp_path: Path
+) -> None:
+    reader = NewsIndex.open(titles.path)  # a server's long-lived index object
+    assert [(s.text, s.articles) for s in reader.suggest("yinyue", stale_ok=True)][:1] == [("音乐", 2)]
+    write_post(tmp_path / "posts", "new.md", "音乐节取消", "正文")
+    titles.update([tmp_path / "posts"])
+    # The commit is seen by searches at once; completions answer from the state before it...
+    assert reader.search("取消").total == 1
+    assert [(s.text, s.articles) for s in reader.suggest("yinyue", stale_ok=True)][:1] == [("音乐", 2)]
+    # ...while a thread prepares the new state's, which then answer.
+    preparing = reader._preparing  # noqa: SLF001
+    assert preparing is not None
+    preparing.join(60)
+    assert [(s.text, s.articles) for s in reader.suggest("yinyue", stale_ok=True)][:1] == [("音乐", 3)]
+    assert reader._preparing is preparing  # nothing more to prepare  # noqa: SLF001
+    # Without stale_ok the call waits for the current state, as before.
+    write_post(tmp_path / "posts", "new2.md", "音乐剧首演", "正文")
+    titles.update([tmp_path / "posts"])
+    assert [(s.text, s.articles) for s in reader.suggest("yinyue")][:1] == [("音乐", 4)]
+
+
 def test_completions_that_cannot_be_saved_are_still_served(titles: NewsIndex) -> None:
     from newsearch.suggest import _state
 

@@ -263,6 +263,7 @@ def test_searches_are_served_while_an_index_run_commits(tmp_path: Path) -> None:
             status, data = server.json("/api/search", {"q": "防汛", "limit": 3})
             assert status == 200, data
             totals.append(data["total"])
+            assert server.json("/api/suggest", {"q": "fangxun"})[0] == 200
         assert indexer.wait() == 0, indexer.stderr.read() if indexer.stderr else ""
         totals.append(server.json("/api/search", {"q": "防汛"})[1]["total"])
     assert totals == sorted(totals), "a search saw fewer articles than an earlier one"

@@ -216,11 +216,17 @@ def test_page_errors_are_pages_in_chinese(server: serving.Server) -> None:
 # --------------------------------------------------------------------------- the index changes under the server
 
 
-def test_a_new_commit_is_served_without_restart(tmp_path: Path) -> None:
+def _one_article(tmp_path: Path) -> tuple[Path, Path]:
+    """(posts folder, index) of one article about 港珠澳, for tests that change the index."""
     posts = tmp_path / "_posts"
     write_post(posts, "a.md", "第一篇", "港珠澳大桥通车。")
     index = tmp_path / "index"
     NewsIndex.create(index).update([posts])
+    return posts, index
+
+
+def test_a_new_commit_is_served_without_restart(tmp_path: Path) -> None:
+    posts, index = _one_article(tmp_path)
     with serving.running(index, "--no-access-log") as server:
         assert server.json("/api/search", {"q": "港珠澳"})[1]["total"] == 1
         write_post(posts, "b.md", "第二篇", "港珠澳大桥客流创新高。")
@@ -377,10 +383,7 @@ def test_worker_processes_share_the_port_and_stop_together(index_dir: Path) -> N
 
 
 def test_an_index_gone_from_under_the_server_is_503_without_its_path(tmp_path: Path) -> None:
-    posts = tmp_path / "_posts"
-    write_post(posts, "a.md", "第一篇", "港珠澳大桥通车。")
-    index = tmp_path / "index"
-    NewsIndex.create(index).update([posts])
+    _, index = _one_article(tmp_path)
     with serving.running(index, "--no-access-log") as server:
         assert server.json("/healthz")[0] == 200
         shutil.rmtree(index)

@@ -533,8 +533,6 @@ def serve_command(
         from .index import NewsIndex
         from .server import serve
 
-        if port is not None and not 0 <= port <= 65535:
-            raise InvalidArgumentError("--port", f"{port}; it must be between 0 and 65535.")
         index_dir = _index_dir(index)
         ix = NewsIndex.open(index_dir, config=_config(index_dir, config))
         listen = host or ix.config.server.host

@@ -24,7 +24,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
@@ -78,23 +78,18 @@ class _SharedIndex:
 class SearchRequest:
     """The search parameters of a request, checked against the server's bounds."""
 
-    q: str
-    category: list[str]
-    tag: list[str]
-    since: str | None
-    until: str | None
-    sort: Sort
-    half_life: float | None
-    facets: bool
-    collapse: bool
-    page: int
-    limit: int
-    explain: bool
-
-    @classmethod
-    def of(cls, q: str = "") -> "SearchRequest":
-        """A plain search for ``q``: the defaults of every other parameter."""
-        return cls(q, [], [], None, None, "relevance", None, True, True, 1, PAGE_SIZE, False)
+    q: str = ""
+    category: list[str] = field(default_factory=list)
+    tag: list[str] = field(default_factory=list)
+    since: str | None = None
+    until: str | None = None
+    sort: Sort = "relevance"
+    half_life: float | None = None
+    facets: bool = True
+    collapse: bool = True
+    page: int = 1
+    limit: int = PAGE_SIZE
+    explain: bool = False
 
     def run(self, index: NewsIndex) -> SearchResults:
         return index.search(
@@ -124,7 +119,7 @@ class SearchRequest:
         values.update(changes)
         pairs: list[tuple[str, Any]] = []
         for key, value in values.items():
-            if value == _URL_DEFAULTS.get(key, ""):
+            if value == _URL_DEFAULTS.get(key):
                 continue
             for item in value if isinstance(value, list) else [value]:
                 if item not in (None, ""):
@@ -132,7 +127,7 @@ class SearchRequest:
         return path + ("?" + urlencode(pairs) if pairs else "")
 
 
-_URL_DEFAULTS: dict[str, Any] = {"sort": "relevance", "collapse": True, "limit": PAGE_SIZE, "page": 1, "half_life": None}
+_URL_DEFAULTS = {f.name: f.default for f in dataclasses.fields(SearchRequest) if f.default is not dataclasses.MISSING}
 
 
 def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
@@ -243,7 +238,7 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
         article = shared(lambda ix: ix.get(article_id))
         similar = shared(lambda ix: ix.similar(article_id, limit=10))
         paragraphs = [p for p in article.body.split("\n\n") if p.strip()]
-        return page("article.html", article=article, paragraphs=paragraphs, similar=similar, search=SearchRequest.of(q))
+        return page("article.html", article=article, paragraphs=paragraphs, similar=similar, search=SearchRequest(q))
 
     # ------------------------------------------------------------------ errors
 
@@ -251,7 +246,7 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
         if request.url.path.startswith("/api/") or request.url.path == "/healthz":
             body = {"error": {"status": status, "message": message, "parameter": parameter}}
             return JSONResponse(body, status_code=status)
-        search = SearchRequest.of(request.query_params.get("q", "")[: cfg.max_query_chars])
+        search = SearchRequest(request.query_params.get("q", "")[: cfg.max_query_chars])
         return page("error.html", status, search=search, status=status, message=message)
 
     @app.exception_handler(RequestValidationError)
@@ -351,6 +346,8 @@ def serve(
     workers = cfg.workers if workers is None else workers
     if workers < 1:
         raise InvalidArgumentError("--workers", f"{workers}; it must be 1 or more.")
+    if port is not None and not 0 <= port <= 65535:
+        raise InvalidArgumentError("--port", f"{port}; it must be between 0 and 65535.")
     sock = bind(host or cfg.host, cfg.port if port is None else port)
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host

@@ -190,14 +190,21 @@ def _cut(text: str, vocabulary: set[str]) -> list[str]:
     return out
 
 
-def _state(searcher: Any) -> str:
-    """A name for the index state: its segments and their deleted documents."""
-    parts = []
-    for leaf, _base in searcher.leaf_searchers():
-        reader = leaf.reader()
-        segment = reader.segment()
-        parts.append(f"{segment.segment_id() if segment else '-'}:{reader.doc_count_all() - reader.doc_count()}")
-    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+def index_state(searcher: Any) -> str:
+    """A name for the searcher's index state: its segments and their deleted
+    documents (worked out once per reader: it is asked on every completion)."""
+    from .matching import reader_cache
+
+    cache = reader_cache(searcher.reader())
+    found = cache.get("index_state")
+    if found is None:
+        parts = []
+        for leaf, _base in searcher.leaf_searchers():
+            reader = leaf.reader()
+            segment = reader.segment()
+            parts.append(f"{segment.segment_id() if segment else '-'}:{reader.doc_count_all() - reader.doc_count()}")
+        found = cache["index_state"] = hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+    return found  # type: ignore[no-any-return]
 
 
 def prepare_completions(index_path: str | Path) -> None:
@@ -209,11 +216,6 @@ def prepare_completions(index_path: str | Path) -> None:
         completions_for(searcher, ix.path)
 
 
-def index_state(searcher: Any) -> str:
-    """A digest of the searcher's index state (its segments and their deletions)."""
-    return _state(searcher)
-
-
 def completions_for(searcher: Any, folder: Path) -> Completions:
     """The completions of the searcher's index state: from memory, from the file saved
     in ``folder``, or built (and saved, replacing those of older states)."""
@@ -223,7 +225,7 @@ def completions_for(searcher: Any, folder: Path) -> Completions:
     found = cache.get("completions")
     if found is not None:
         return found  # type: ignore[no-any-return]
-    path = folder / _FILE.format(_state(searcher))
+    path = folder / _FILE.format(index_state(searcher))
     try:
         found = Completions.load(path)
     except (OSError, ValueError, KeyError):

@@ -97,10 +97,10 @@ def test_stale_ok_answers_at_once_after_a_commit_and_catches_up_in_the_backgroun
 
 
 def test_completions_that_cannot_be_saved_are_still_served(titles: NewsIndex) -> None:
-    from newsearch.suggest import _state
+    from newsearch.suggest import index_state
 
     with titles._searcher() as searcher:  # noqa: SLF001
-        blocked = titles.path / f"suggest-{_state(searcher)}.json"
+        blocked = titles.path / f"suggest-{index_state(searcher)}.json"
     blocked.mkdir()  # neither readable as a file nor replaceable by one (root ignores chmod)
     assert [s.text for s in NewsIndex.open(titles.path).suggest("yin")][:1] == ["银行"]
     assert blocked.is_dir()

@@ -37,7 +37,7 @@ from corpus import jekyll_text  # noqa: E402
 from newsearch import NewsIndex  # noqa: E402
 from newsearch.dupes import THRESHOLD, band_terms, similarity  # noqa: E402
 from newsearch.ingest import iter_source_files, read_file  # noqa: E402
-from newsearch.matching import column_reader, term_postings  # noqa: E402
+from newsearch.readers import column_reader, term_postings  # noqa: E402
 from newsearch.schema import DUP_BANDS, DUP_SKETCH  # noqa: E402
 
 EDITS = ("retitled", "paragraph deleted", "paragraph added", "punctuation", "traditional", "retitled+deleted+punct")

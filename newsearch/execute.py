@@ -31,7 +31,8 @@ from whoosh.scoring import BM25F
 from whoosh.util.numeric import byte_to_length
 from whoosh.util.times import datetime_to_long
 
-from .matching import Contains, reader_cache, term_postings
+from .matching import Contains
+from .readers import reader_cache, term_postings
 from .schema import DATE
 
 __all__ = ["Match", "count", "search"]

@@ -16,7 +16,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from .matching import reader_cache, term_postings
+from .readers import reader_cache, term_postings
 from .results import DateHistogram, Facets
 from .schema import CATEGORIES, DATE, TAGS
 

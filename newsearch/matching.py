@@ -14,19 +14,18 @@ highlighting both use it, so a highlight is always exactly a match.
 from __future__ import annotations
 
 import math
-import mmap
 import re
 from array import array
 from collections.abc import Iterable
 from typing import Any
 
 from whoosh import matching
-from whoosh.columns import VarBytesColumn
 from whoosh.query import WrappingQuery
 
 from .analysis import WORD_CHAR
+from .readers import column_reader, term_postings
 
-__all__ = ["Contains", "column_reader", "needle_pattern", "reader_cache", "term_postings"]
+__all__ = ["Contains", "needle_pattern"]
 
 # Between the units of a quoted phrase, the text may hold spaces or punctuation; between
 # two word units (``iphone`` and ``13``) there must be at least one such character,
@@ -60,78 +59,6 @@ def needle_pattern(units: list[str], *, phrase: bool, literal: str | None = None
     if _STARTS_WORD.match(last):
         body += f"(?!{WORD_CHAR})"
     return re.compile(body)
-
-
-def reader_cache(reader: Any) -> dict[Any, Any]:
-    """A dict kept on a Whoosh reader for what is derived from it once, not per search.
-
-    The index keeps its readers open between searches and replaces them when
-    the index changes, so whatever is kept here is never stale.
-    """
-    return reader.__dict__.setdefault("_newsearch_cache", {})  # type: ignore[no-any-return]
-
-
-def column_reader(reader: Any, name: str) -> Any:
-    """A reader's raw column reader for ``name`` (making one reads its offset table).
-
-    A column of variable-length bytes in a file of its own is read through a
-    memory map: verifying thousands of candidates then costs a slice each
-    instead of a seek and a read."""
-    cache = reader_cache(reader)
-    found = cache.get(("column", name))
-    if found is None:
-        found = reader.column_reader(name, translate=False)
-        if isinstance(found, VarBytesColumn.Reader):
-            found = _MappedColumn.of(found) or found
-        cache[("column", name)] = found
-    return found
-
-
-class _MappedColumn:
-    """Whoosh's :class:`VarBytesColumn.Reader`, answered from a memory map of its file."""
-
-    def __init__(self, data: mmap.mmap, base: int, offsets: Any, lengths: Any) -> None:
-        self._data = data
-        self._base = base
-        self._offsets = offsets
-        self._lengths = lengths
-
-    @classmethod
-    def of(cls, column: Any) -> _MappedColumn | None:
-        dbfile = column._dbfile  # noqa: SLF001 - the reader keeps its file and layout here
-        if not getattr(dbfile, "is_real", False):
-            return None
-        try:
-            data = mmap.mmap(dbfile.fileno(), 0, access=mmap.ACCESS_READ)
-        except (OSError, ValueError):  # an empty file, or no mmap here
-            return None
-        return cls(data, column._basepos, column._offsets, column._lengths)  # noqa: SLF001
-
-    def __len__(self) -> int:
-        return len(self._lengths)
-
-    def __getitem__(self, docnum: int) -> bytes:
-        start = self._base + self._offsets[docnum]
-        return self._data[start : start + self._lengths[docnum]]
-
-
-def term_postings(reader: Any, field: str, text: str) -> tuple[Any, Any] | None:
-    """A term's posting list in one segment reader as (document numbers, weights or
-    None when all are 1), or None when the segment lacks the term.  Deleted
-    documents are included."""
-    btext = text.encode("utf-8")
-    terms = getattr(reader, "_terms", None)
-    if hasattr(terms, "postings"):  # newsearch's codec reads a list in one piece
-        return terms.postings(field, btext)  # type: ignore[no-any-return]
-    if (field, btext) not in reader:
-        return None
-    matcher = reader.postings(field, btext)
-    ids, weights = array("I"), []
-    while matcher.is_active():
-        ids.append(matcher.id())
-        weights.append(matcher.weight())
-        matcher.next()
-    return ids, weights
 
 
 def _plain_string(pattern: re.Pattern[str]) -> bytes | None:

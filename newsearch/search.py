@@ -20,7 +20,7 @@ from .dupes import Groups
 from .facets import FacetCounter
 from .highlight import make_snippet
 from . import execute
-from .matching import column_reader, reader_cache, term_postings
+from .readers import column_reader, reader_cache, term_postings
 from .analysis import normalize
 from .query import And, ParsedQuery, Text, compile_filters, compile_query, keyword_key, parse
 from .results import Hit, IndexStats, SearchResults, Snippet, Version

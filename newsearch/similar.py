@@ -21,7 +21,7 @@ from .analysis import normalize, word_weights
 from .config import Config
 from .dupes import Groups
 from .errors import ArticleNotFoundError
-from .matching import column_reader, term_postings
+from .readers import column_reader, term_postings
 from .query import parse
 from .results import SearchResults
 from .schema import BODY, DUP_BANDS, DUP_SKETCH, ID, NBODY, NTITLE, TITLE

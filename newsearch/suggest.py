@@ -156,7 +156,7 @@ def _phrases(searcher: Any, vocabulary: set[str]) -> Counter[tuple[str, ...]]:
     """Phrases of two or three adjacent title words, the first and last of two
     characters or more, with the number of titles that hold them; those of a
     single title only in a small index."""
-    from .matching import column_reader
+    from .readers import column_reader
     from .schema import NTITLE
 
     found: Counter[tuple[str, ...]] = Counter()
@@ -193,7 +193,7 @@ def _cut(text: str, vocabulary: set[str]) -> list[str]:
 def index_state(searcher: Any) -> str:
     """A name for the searcher's index state: its segments and their deleted
     documents (worked out once per reader: it is asked on every completion)."""
-    from .matching import reader_cache
+    from .readers import reader_cache
 
     cache = reader_cache(searcher.reader())
     found = cache.get("index_state")
@@ -219,7 +219,7 @@ def prepare_completions(index_path: str | Path) -> None:
 def completions_for(searcher: Any, folder: Path) -> Completions:
     """The completions of the searcher's index state: from memory, from the file saved
     in ``folder``, or built (and saved, replacing those of older states)."""
-    from .matching import reader_cache
+    from .readers import reader_cache
 
     cache = reader_cache(searcher.reader())
     found = cache.get("completions")

@@ -17,7 +17,7 @@ from whoosh import query as wq
 from . import execute
 from .errors import InvalidArgumentError
 from .facets import keyword_lists
-from .matching import reader_cache
+from .readers import reader_cache
 from .results import Topic
 from .schema import KEYWORDS
 from .search import DateLike, IndexVocabulary, check_limit, selection_filter

@@ -15,36 +15,33 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .codec import segment_file_problems
 from .documents import content_hash
+from .errors import IndexDamagedError
 from .ingest import iter_source_files, read_bytes
 from .results import CheckReport
 from .schema import NBODY, NTITLE, PATH, SOURCE, fingerprint_digest, same_stat
+from .store import Generation
 
 __all__ = ["check_index"]
 
 
-def check_index(ix: Any, paths: Iterable[str | Path] = ()) -> CheckReport:
-    """Check the Whoosh index ``ix`` (opened by the caller) and compare it with the
+def check_index(ix: Generation, paths: Iterable[str | Path] = ()) -> CheckReport:
+    """Check the generation ``ix`` (opened by the caller) and compare it with the
     source files; ``paths`` are folders or files that should all be indexed."""
-    from whoosh.index import TOC
-    from whoosh.reading import SegmentReader
-
-    report = CheckReport(path=str(ix.storage.folder))
+    report = CheckReport(path=ix.folder)
     try:
-        toc = TOC.read(ix.storage, ix.indexname)
-    except Exception as exc:  # noqa: BLE001 - reported, not raised
-        report.damage.append(f"the table of contents cannot be read ({exc})")
+        toc = ix.toc()
+    except IndexDamagedError as exc:  # reported, not raised
+        report.damage.extend(exc.problems)
         return report
     fingerprints: dict[str, bytes] = {}
     for segment in toc.segments:
         name = segment.segment_id()
-        problems = segment_file_problems(ix.storage, segment)
-        if problems:
-            report.damage.extend(f"segment {name}: {p}" for p in problems)
-            continue
         try:
-            reader = SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
+            reader = ix.segment_reader(toc, segment)
+        except IndexDamagedError as exc:
+            report.damage.extend(f"segment {name}: {p}" for p in exc.problems)
+            continue
         except Exception as exc:  # noqa: BLE001
             report.damage.append(f"segment {name}: cannot be opened ({type(exc).__name__}: {exc})")
             continue

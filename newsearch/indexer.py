@@ -29,16 +29,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from whoosh import index as windex
-from whoosh.index import TOC, clean_files
-from whoosh.writing import NO_MERGE
-
-from .codec import NewsWriter
 from .config import Config
 from . import keywords
 from .errors import InvalidArgumentError, StrictIndexingError
 from .ingest import iter_source_files, read_file
 from .results import FileFailure, IndexReport
+from .store import Generation, GenerationWriter
 from .workers import FileJob, FileOutcome, WorkerPool, default_processes
 from .schema import (
     ID,
@@ -50,7 +46,6 @@ from .schema import (
     fingerprint_digest,
     same_stat,
     stored_to_article,
-    user_dicts_of,
 )
 
 __all__ = ["ProgressCallback", "reanalyze", "update_index"]
@@ -69,7 +64,7 @@ class _Indexed:
     file.
     """
 
-    def __init__(self, ix: windex.Index) -> None:
+    def __init__(self, ix: Generation) -> None:
         self.reader: Any = ix.reader()
         reader = self.reader
         self._entries = array("Q")
@@ -212,7 +207,7 @@ class _Owners:
     or in the index as last committed.
     """
 
-    def __init__(self, ix: windex.Index, taken: _KeySet) -> None:
+    def __init__(self, ix: Generation, taken: _KeySet) -> None:
         self._ix = ix
         self._reader: Any = None
         self._paths: Any = ()
@@ -255,7 +250,7 @@ def _under(path: str, roots: Sequence[str]) -> bool:
 
 
 def update_index(
-    ix: windex.Index,
+    ix: Generation,
     paths: Iterable[str | Path],
     config: Config,
     *,
@@ -277,7 +272,7 @@ def update_index(
     report = IndexReport()
     indexed = _Indexed(ix)
     owners = _Owners(ix, indexed.id_keys)
-    plan = _Plan(ix.storage.folder)
+    plan = _Plan(ix.folder)
     try:
         _run(ix, roots, indexed, owners, plan, config, progress, strict, report)
     finally:
@@ -289,7 +284,7 @@ def update_index(
 
 
 def _run(
-    ix: windex.Index,
+    ix: Generation,
     roots: list[str],
     indexed: _Indexed,
     owners: _Owners,
@@ -305,11 +300,11 @@ def _run(
     max_bytes = int(config.indexing.max_file_mb * 1_000_000)
     # Normally each job is committed as it comes back, so an interrupted run loses at
     # most the jobs in progress.  Strict runs commit everything at the end, or nothing.
-    committer: _Committer | None = None
+    committer: GenerationWriter | None = None
     pending: list[object] = []
     try:
         if gone:
-            committer = _Committer(ix)
+            committer = ix.writer()
             for path in gone:
                 report.articles_removed += committer.delete_by_term(PATH, path)
                 for article_id in indexed.ids(indexed.docs(path)):
@@ -321,12 +316,12 @@ def _run(
 
         processes = config.indexing.workers or default_processes()
         batches = _jobs(plan, indexed, config, processes)
-        pool = WorkerPool(ix.storage.folder, ix.indexname, processes, max_bytes)
+        pool = WorkerPool(ix.folder, ix.manifest, processes, max_bytes)
         done = 0
         try:
             for result in _with_idf(idf, pool.map(batches)):
                 if committer is None:
-                    committer = _Committer(ix)
+                    committer = ix.writer()
                 for outcome in result.outcomes:
                     previous = indexed.ids(indexed.docs(outcome.path))
                     _settle(outcome, result.segment, committer, previous, owners, report)
@@ -352,7 +347,7 @@ def _run(
         raise
     finally:
         # Segment files of jobs that were never committed (an interrupted run).
-        _Committer.clean(ix)
+        ix.clean_files()
 
 
 # A worker's buffered segment takes about eleven bytes of memory per byte of text
@@ -442,34 +437,10 @@ def _jobs(plan: _Plan, indexed: _Indexed, config: Config, processes: int) -> Ite
         yield job
 
 
-class _Committer(NewsWriter):  # type: ignore[misc]
-    """The parent's writer: holds the index lock, deletes, and commits worker segments.
-
-    Its commits do not delete unreferenced segment files, because workers may be
-    writing new segments at the same time; :meth:`clean` does that once they stop.
-    """
-
-    def commit_segments(self, new: list[object]) -> None:
-        """Commit this writer's deletions and the workers' ``new`` segments at once."""
-        segments = [*self._merge_segments(NO_MERGE, False, False), *new]
-        self._close_segment()
-        # This writer's own segment holds no documents: drop its empty files now
-        # rather than leave a handful per commit until the run ends.
-        for name in self.newsegment.list_files(self.storage):
-            self.storage.delete_file(name)
-        TOC(self.schema, segments, self.generation).write(self.storage, self.indexname)
-        self._finish()
-
-    @staticmethod
-    def clean(ix: windex.Index) -> None:
-        toc = TOC.read(ix.storage, ix.indexname)
-        clean_files(ix.storage, ix.indexname, toc.generation, toc.segments)
-
-
 def _settle(
     outcome: FileOutcome,
     segment: object | None,
-    committer: _Committer,
+    committer: GenerationWriter,
     previous: list[str],
     owners: _Owners,
     report: IndexReport,
@@ -514,7 +485,7 @@ def _settle(
     report.indexed += 1
 
 
-def _idf_table(ix: windex.Index, indexed: _Indexed, plan: _Plan) -> keywords.IdfTable:
+def _idf_table(ix: Generation, indexed: _Indexed, plan: _Plan) -> keywords.IdfTable:
     """The idf that keywords are chosen with in this run (see :mod:`newsearch.keywords`)."""
 
     def from_files(n: int) -> Iterator[str]:
@@ -531,12 +502,12 @@ def _idf_table(ix: windex.Index, indexed: _Indexed, plan: _Plan) -> keywords.Idf
 
     reader = indexed.reader
     return keywords.prepare_idf(
-        Path(ix.storage.folder),
+        Path(ix.folder),
         reader.doc_count(),
         len(plan),
         lambda n: _index_texts(reader, n),
         from_files,
-        user_dicts_of(ix.schema),
+        ix.user_dicts,
     )
 
 
@@ -556,7 +527,7 @@ def _with_idf(idf: keywords.IdfTable, results: Iterator[Any]) -> Iterator[Any]:
         yield from results
 
 
-def reanalyze(source: windex.Index, target: windex.Index, config: Config) -> int:
+def reanalyze(source: Generation, target: Generation, config: Config) -> int:
     """Copy every article of ``source`` into ``target``, analyzing it with ``target``'s schema.
 
     Articles are rebuilt from the stored fields, so the source files are not
@@ -564,12 +535,12 @@ def reanalyze(source: windex.Index, target: windex.Index, config: Config) -> int
     unchanged files.  Returns the number of articles copied.
     """
     copied = 0
-    user_dicts = user_dicts_of(target.schema)
-    writer = NewsWriter(target)
+    user_dicts = target.user_dicts
+    writer = target.writer()
     try:
         with source.reader() as reader, keywords.in_use(
             keywords.prepare_idf(
-                Path(target.storage.folder), reader.doc_count(), 0, lambda n: _index_texts(reader, n), lambda n: (), user_dicts
+                Path(target.folder), reader.doc_count(), 0, lambda n: _index_texts(reader, n), lambda n: (), user_dicts
             )
         ):
             sources = reader.column_reader(SOURCE)
@@ -580,7 +551,7 @@ def reanalyze(source: windex.Index, target: windex.Index, config: Config) -> int
                 copied += 1
                 if copied % config.indexing.batch_size == 0:
                     writer.commit()
-                    writer = NewsWriter(target)
+                    writer = target.writer()
         writer.commit()
     except BaseException:
         writer.cancel()

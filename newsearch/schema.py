@@ -192,11 +192,6 @@ def fingerprint_digest(source: bytes) -> str:
     return source.rsplit(b":", 1)[1].decode("ascii")
 
 
-def user_dicts_of(schema: fields.Schema) -> tuple[str, ...]:
-    """The jieba user dictionaries a schema's word fields segment with."""
-    return tuple(schema[TITLE].analyzer.user_dicts)
-
-
 def article_document(article: Article, source: bytes, user_dicts: tuple[str, ...] = ()) -> dict[str, Any]:
     """The keyword arguments of ``writer.add_document`` for one article (``user_dicts``:
     the schema's, so that its keywords are the words the body is indexed with)."""

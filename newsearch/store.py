@@ -24,18 +24,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from whoosh import index as windex
 from whoosh.filedb.filestore import FileStorage
+from whoosh.index import EmptyIndexError, FileIndex, clean_files
+from whoosh.writing import NO_MERGE
 
-from .codec import segment_file_problems
+from .codec import NewsCodec, NewsWriter, segment_file_problems
 from .errors import IndexDamagedError, IndexLockedError, IndexNotFoundError, InvalidArgumentError, SchemaMismatchError
 from .schema import ANALYZER_ID, SCHEMA_VERSION, build_schema
+from .toc import TocError, read_toc, write_toc
 
-__all__ = ["IndexStorage", "Manifest", "Store", "open_searcher"]
+__all__ = ["Generation", "GenerationWriter", "IndexStorage", "Manifest", "Store", "open_searcher"]
 
 MANIFEST_NAME = "newsearch.json"
 LOCK_NAME = "newsearch.lock"
-FORMAT = "newsearch-index"
+FORMAT = "news-index"
+_EARLIER_FORMATS = ("newsearch-index",)  # the same folder layout, under its first name
 _GENERATION_RE = re.compile(r"^_?(g[0-9a-f]{8})[_.]")
 
 
@@ -64,7 +67,7 @@ class Manifest:
 
     def compatible(self) -> bool:
         return (
-            self.format == FORMAT
+            self.format in (FORMAT, *_EARLIER_FORMATS)
             and self.schema_version == SCHEMA_VERSION
             and self.analyzer == ANALYZER_ID
         )
@@ -82,7 +85,92 @@ class IndexStorage(FileStorage):  # type: ignore[misc]
         return super().temp_storage(f"{name or 'w'}.{os.getpid()}.{secrets.token_hex(4)}")
 
 
-def open_searcher(ix: Any, previous: Any = None) -> Any:
+class Generation(FileIndex):  # type: ignore[misc]
+    """One generation of an index folder: a Whoosh index opened with the schema and
+    codec that newsearch builds in code for the manifest's format version, so that
+    its files name no Python module or class (see :mod:`newsearch.toc`)."""
+
+    def __init__(self, storage: IndexStorage, manifest: Manifest) -> None:
+        # Not FileIndex.__init__, which reads the table of contents with Whoosh's pickles.
+        self.storage = storage
+        self.indexname = manifest.generation
+        self.manifest = manifest
+        self._schema = build_schema(manifest.user_dicts())
+        self.codec = NewsCodec()
+
+    @property
+    def folder(self) -> str:
+        """The index folder."""
+        return str(self.storage.folder)
+
+    @property
+    def schema(self) -> Any:
+        return self._schema
+
+    @property
+    def user_dicts(self) -> tuple[str, ...]:
+        """The jieba user dictionaries this generation's words are segmented with."""
+        return self.manifest.user_dicts()
+
+    def _read_toc(self) -> Any:
+        # What Whoosh's writers and readers call: the table of contents without pickles.
+        return read_toc(self.storage, self.indexname, self._schema, self.codec)
+
+    def toc(self) -> Any:
+        """The latest committed table of contents, or :class:`IndexDamagedError`."""
+        try:
+            return self._read_toc()
+        except EmptyIndexError:
+            problem = f"the table of contents of generation {self.indexname} is missing"
+        except (OSError, TocError) as exc:
+            problem = f"the table of contents of generation {self.indexname} cannot be read ({exc})"
+        raise IndexDamagedError(self.folder, [problem])
+
+    def segment_reader(self, toc: Any, segment: Any) -> Any:
+        """A reader of one segment of ``toc``, or :class:`IndexDamagedError` when its
+        files are missing or truncated."""
+        from whoosh.reading import SegmentReader
+
+        problems = segment_file_problems(self.storage, segment)
+        if problems:
+            raise IndexDamagedError(self.folder, problems)
+        return SegmentReader(self.storage, toc.schema, segment, generation=toc.generation)
+
+    def writer(self, **kwargs: Any) -> GenerationWriter:
+        return GenerationWriter(self, codec=self.codec, **kwargs)
+
+    def clean_files(self) -> None:
+        """Delete the files of segments that the latest table of contents does not list
+        (written by jobs that were never committed).  Call with the write lock held."""
+        toc = self.toc()
+        clean_files(self.storage, self.indexname, toc.generation, toc.segments)
+
+
+class GenerationWriter(NewsWriter):
+    """The writer of a generation: its commits write the table of contents of
+    :mod:`newsearch.toc`, where Whoosh's would pickle the schema and segments."""
+
+    def _commit_toc(self, segments: list[Any]) -> None:
+        write_toc(self.storage, self.indexname, self.generation, segments)
+        clean_files(self.storage, self.indexname, self.generation, segments)
+
+    def commit_segments(self, new: list[Any]) -> None:
+        """Commit this writer's deletions together with ``new``, segments that other
+        writers (analysis workers) finished, without merging any.
+
+        Unlike :meth:`commit`, this leaves unreferenced segment files alone:
+        workers may be writing new segments at the same time."""
+        segments = [*self._merge_segments(NO_MERGE, False, False), *new]
+        self._close_segment()
+        # This writer's own segment holds no documents: drop its empty files now
+        # rather than leave a handful per commit until the run ends.
+        for name in self.newsegment.list_files(self.storage):
+            self.storage.delete_file(name)
+        write_toc(self.storage, self.indexname, self.generation, segments)
+        self._finish()
+
+
+def open_searcher(ix: Generation, previous: Any = None) -> Any:
     """A searcher on the latest committed state of ``ix``, reusing the segment readers of
     ``previous`` (which must not be used afterwards) for segments that did not change.
 
@@ -92,29 +180,20 @@ def open_searcher(ix: Any, previous: Any = None) -> Any:
     longer has.  A reader is reused here only when its segment has the same
     name and the same deleted documents.
     """
-    from whoosh.index import TOC
-    from whoosh.reading import EmptyReader, MultiReader, SegmentReader
+    from whoosh.reading import EmptyReader, MultiReader
     from whoosh.searching import Searcher
 
-    try:
-        toc = TOC.read(ix.storage, ix.indexname)
-    except Exception as exc:  # noqa: BLE001 - removed, truncated or garbled since the index was opened
-        raise IndexDamagedError(ix.storage.folder, [f"the table of contents cannot be read ({exc})"]) from None
+    toc = ix.toc()
     reusable: dict[tuple[str, frozenset[int]], Any] = {}
     if previous is not None:
-        for reader, _offset in previous.reader().leaf_readers():
-            segment = reader.segment()
+        for old, _offset in previous.reader().leaf_readers():
+            segment = old.segment()
             if segment is not None:
-                reusable[(segment.segment_id(), _deleted(segment))] = reader
+                reusable[(segment.segment_id(), _deleted(segment))] = old
     readers = []
     for segment in toc.segments:
         found = reusable.pop((segment.segment_id(), _deleted(segment)), None)
-        if found is None:
-            problems = segment_file_problems(ix.storage, segment)
-            if problems:
-                raise IndexDamagedError(ix.storage.folder, problems)
-            found = SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
-        readers.append(found)
+        readers.append(found if found is not None else ix.segment_reader(toc, segment))
     for leftover in reusable.values():
         leftover.close()
     if not readers:
@@ -192,26 +271,22 @@ class Store:
 
     # ------------------------------------------------------------------ Whoosh
 
-    def storage(self) -> FileStorage:
+    def storage(self) -> IndexStorage:
         return IndexStorage(str(self.path))
 
-    def create_generation(self, manifest: Manifest) -> windex.Index:
+    def create_generation(self, manifest: Manifest) -> Generation:
         """Create the empty Whoosh index of a new generation (not yet current)."""
         self.path.mkdir(parents=True, exist_ok=True)
-        schema = build_schema(manifest.user_dicts())
-        return self.storage().create_index(schema, indexname=manifest.generation)
+        storage = self.storage()
+        write_toc(storage, manifest.generation, 0, [])
+        return Generation(storage, manifest)
 
-    def open_generation(self, manifest: Manifest) -> windex.Index:
-        try:
-            return self.storage().open_index(indexname=manifest.generation)
-        except windex.EmptyIndexError:
-            raise IndexDamagedError(
-                self.path, [f"the table of contents of generation {manifest.generation} is missing"]
-            ) from None
-        except Exception as exc:  # noqa: BLE001 - a truncated or garbled table of contents
-            raise IndexDamagedError(
-                self.path, [f"the table of contents of generation {manifest.generation} cannot be read ({exc})"]
-            ) from None
+    def open_generation(self, manifest: Manifest) -> Generation:
+        """The generation ``manifest`` names, or :class:`IndexDamagedError` when its table
+        of contents is missing or cannot be read."""
+        generation = Generation(self.storage(), manifest)
+        generation.toc()
+        return generation
 
     def size_bytes(self, generation: str) -> int:
         total = 0

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-from .codec import NewsWriter
+from .analysis import word_weights
 from .documents import content_hash
 from .errors import IngestError
 from .ingest import parse_bytes, read_bytes
-from .schema import TITLE, article_document, fingerprint, user_dicts_of
-from .store import IndexStorage
+from .schema import article_document, fingerprint
+from .store import GenerationWriter, Manifest, Store
 
 __all__ = ["FileJob", "FileOutcome", "JobResult", "WorkerPool", "run_job"]
 
@@ -63,7 +63,7 @@ class JobResult:
     outcomes: list[FileOutcome]
 
 
-def _analyze(writer: NewsWriter, job: FileJob, max_bytes: int, user_dicts: tuple[str, ...]) -> FileOutcome:
+def _analyze(writer: GenerationWriter, job: FileJob, max_bytes: int, user_dicts: tuple[str, ...]) -> FileOutcome:
     try:
         data = read_bytes(job.path, max_bytes=max_bytes)
         digest = content_hash(data)
@@ -88,14 +88,13 @@ def _analyze(writer: NewsWriter, job: FileJob, max_bytes: int, user_dicts: tuple
     return outcome
 
 
-def run_job(
-    storage_dir: str, generation: str, number: int, jobs: list[FileJob], max_bytes: int
-) -> JobResult:
-    """Analyze ``jobs`` into a new, uncommitted segment of the index's ``generation``."""
-    ix = IndexStorage(storage_dir).open_index(indexname=generation)
-    writer = NewsWriter(ix, _lk=False, compound=False)
+def run_job(folder: str, manifest: Manifest, number: int, jobs: list[FileJob], max_bytes: int) -> JobResult:
+    """Analyze ``jobs`` into a new, uncommitted segment of the generation ``manifest``
+    names in the index ``folder``."""
+    ix = Store(folder).open_generation(manifest)
+    writer = ix.writer(_lk=False, compound=False)
     try:
-        user_dicts = user_dicts_of(writer.schema)
+        user_dicts = ix.user_dicts
         outcomes = [_analyze(writer, job, max_bytes, user_dicts) for job in jobs]
         if writer.docnum:
             segment = writer._finalize_segment()  # noqa: SLF001 - Whoosh's own multiprocessing writer does this
@@ -130,19 +129,15 @@ def _die_with_parent(parent: int) -> None:
 _PR_SET_PDEATHSIG = 1
 
 
-def _share_before_fork(storage_dir: str, generation: str) -> None:
+def _share_before_fork(manifest: Manifest) -> None:
     """Load jieba's dictionary once, here, so that forked workers share its memory
     instead of loading a copy each; and keep the garbage collector from touching
     (and so copying) the objects the workers inherit."""
-    schema = IndexStorage(storage_dir).open_index(indexname=generation).schema
-    for _ in schema[TITLE].process_text("中文", mode="index"):  # a generator: run it
-        pass
+    word_weights("中文", user_dicts=manifest.user_dicts())
     gc.freeze()
 
 
-def _worker_main(
-    storage_dir: str, generation: str, inbox: Any, outbox: Any, max_bytes: int, parent: int
-) -> None:
+def _worker_main(folder: str, manifest: Manifest, inbox: Any, outbox: Any, max_bytes: int, parent: int) -> None:
     _die_with_parent(parent)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent stops workers with SIGTERM
     while True:
@@ -156,7 +151,7 @@ def _worker_main(
             return
         number, jobs = task
         try:
-            outbox.put(run_job(storage_dir, generation, number, jobs, max_bytes))
+            outbox.put(run_job(folder, manifest, number, jobs, max_bytes))
         except BaseException as exc:  # report, so the parent does not wait forever
             detail = "".join(traceback.format_exception(exc)).strip().splitlines()[-16:]
             outbox.put(RuntimeError(f"analysis worker failed: {' | '.join(detail)}"))
@@ -170,8 +165,8 @@ class WorkerPool:
     exactly the same code path.
     """
 
-    def __init__(self, storage_dir: str, generation: str, processes: int, max_bytes: int) -> None:
-        self.args = (storage_dir, generation)
+    def __init__(self, folder: str, manifest: Manifest, processes: int, max_bytes: int) -> None:
+        self.args = (folder, manifest)
         self.processes = processes
         self.max_bytes = max_bytes
         self._procs: list[Any] = []
@@ -193,7 +188,7 @@ class WorkerPool:
             return
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         if method == "fork":
-            _share_before_fork(*self.args)
+            _share_before_fork(self.args[1])
         ctx = multiprocessing.get_context(method)
         inbox, outbox = ctx.Queue(), ctx.Queue()
         self._queues = (inbox, outbox)

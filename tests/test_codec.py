@@ -158,7 +158,7 @@ def test_the_pool_holds_no_object_the_garbage_collector_tracks(tmp_path: Path) -
     from newsearch.schema import BODY, UNITS
 
     ix = NewsIndex.create(tmp_path / "index")._whoosh()
-    writer = NewsWriter(ix)
+    writer = ix.writer()
     try:
         writer.add_document(id="a", path="a.md", title="标题", body="银行网点引入客服机器人", units="银行网点")
         writer.add_document(id="b", path="b.md", title="标题二", body="客服机器人回答问题", units="客服")

@@ -352,8 +352,6 @@ def test_a_file_under_two_given_paths_is_indexed_once(tmp_path: Path, posts: Pat
 def test_a_long_run_leaves_no_files_behind_its_commits(tmp_path: Path) -> None:
     # Files of no committed segment, counted after each commit of a run: only the
     # job in progress has any, however many commits came before.
-    from whoosh.index import TOC
-
     from newsearch import Config
 
     folder = tmp_path / "posts"
@@ -366,7 +364,7 @@ def test_a_long_run_leaves_no_files_behind_its_commits(tmp_path: Path) -> None:
 
     def progress(done: int, total: int, path: str) -> None:
         if done % 4 == 1:  # the previous job is committed, this one is not yet
-            toc = TOC.read(whoosh_ix.storage, whoosh_ix.indexname)
+            toc = whoosh_ix.toc()
             live = {segment.segment_id() for segment in toc.segments}
             names = [p.name for p in (tmp_path / "index").iterdir() if p.is_file() and p.name.startswith(whoosh_ix.indexname + "_")]
             strays.append(sum(1 for name in names if name.split(".")[0] not in live))

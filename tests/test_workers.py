@@ -19,9 +19,8 @@ def test_jieba_is_loaded_before_the_workers_fork(tmp_path: Path) -> None:
         from newsearch import analysis, workers
 
         ix = NewsIndex.create(sys.argv[1])
-        whoosh = ix._whoosh()
         assert not any(s._cutter for s in analysis._SEGMENTERS.values())
-        workers._share_before_fork(whoosh.storage.folder, whoosh.indexname)
+        workers._share_before_fork(ix._manifest)
         loaded = [key for key, s in analysis._SEGMENTERS.items() if s._cutter is not None]
         print(loaded)
         """

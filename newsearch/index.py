@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import subprocess
-import sys
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -23,14 +20,14 @@ from typing import Any
 
 from .config import Config
 from .documents import Article
-from .errors import ArticleNotFoundError, InvalidArgumentError, NewsearchError
+from .errors import ArticleNotFoundError, InvalidArgumentError
 from .indexer import ProgressCallback, reanalyze, update_index
 from .query import parse
 from .results import CheckReport, IndexReport, IndexStats, SearchResults, Suggestion, Topic
 from .schema import ID, NBODY, stored_to_article
 from .search import DateLike, check_limit, collect_stats, run_search
 from .similar import similar_articles
-from .suggest import Completions, completions_for, index_state
+from .suggest import CompletionCache
 from .topics import significant_keywords
 from .store import Manifest, Store, open_searcher
 from .synonyms import Synonyms, load_synonyms
@@ -55,8 +52,7 @@ class NewsIndex:
         self._synonyms: Synonyms | None = None
         self._cached_searcher: Any = None
         self._manifest_mtime: int | None = None
-        self._completions: tuple[str, Completions] | None = None  # (index state, completions)
-        self._preparing: threading.Thread | None = None
+        self._completions = CompletionCache(store.path)
 
     # ------------------------------------------------------------------ opening
 
@@ -312,40 +308,7 @@ class NewsIndex:
         index run commits); only a first call ever waits."""
         check_limit(limit)
         with self._searcher() as searcher:
-            newest = self._completions
-            if stale_ok and newest is not None:
-                state = index_state(searcher)
-                if newest[0] != state:
-                    self._prepare_completions()
-                return newest[1].complete(prefix, limit)
-            found = completions_for(searcher, self.path)
-            self._completions = (index_state(searcher), found)
-        return found.complete(prefix, limit)
-
-    def _prepare_completions(self) -> None:
-        """Have the completions of the latest state prepared by another process (and
-        saved in the index folder), then keep them for :meth:`suggest`.  Not a thread
-        of this process: preparing is seconds of Python, and a search here reading
-        its files would wait for the interpreter lock at every read."""
-        if self._preparing is not None and self._preparing.is_alive():
-            return
-
-        def prepare() -> None:
-            code = "import sys; from newsearch.suggest import prepare_completions; prepare_completions(sys.argv[1])"
-            done = subprocess.run([sys.executable, "-c", code, str(self.path)], stdin=subprocess.DEVNULL, check=False)
-            if done.returncode != 0:
-                return  # the index went away or is damaged: searches say so
-            other = NewsIndex.open(self.path, config=self._config)
-            try:
-                with other._searcher() as searcher:
-                    self._completions = (index_state(searcher), completions_for(searcher, self.path))
-            except NewsearchError:
-                pass
-            finally:
-                other.close()
-
-        self._preparing = threading.Thread(target=prepare, name="newsearch-completions", daemon=True)
-        self._preparing.start()
+            return self._completions.complete(searcher, prefix, limit, stale_ok=stale_ok)
 
     def __len__(self) -> int:
         with self._searcher() as searcher:

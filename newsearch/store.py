@@ -288,6 +288,10 @@ class Store:
         generation.toc()
         return generation
 
+    def searcher(self) -> Any:
+        """A searcher on the latest commit of the current generation (close it when done)."""
+        return open_searcher(self.open_generation(self.read_manifest()))
+
     def size_bytes(self, generation: str) -> int:
         total = 0
         for entry in os.scandir(self.path):

@@ -20,7 +20,10 @@ import heapq
 import json
 import os
 import re
+import subprocess
+import sys
 import tempfile
+import threading
 from array import array
 from bisect import bisect_left
 from collections import Counter
@@ -29,10 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from .analysis import normalize
+from .errors import NewsearchError
+from .readers import column_reader, reader_cache
 from .results import Suggestion
-from .schema import KEYWORDS, TITLE
+from .schema import KEYWORDS, NTITLE, TITLE
+from .store import Store
 
-__all__ = ["Completions", "completions_for"]
+__all__ = ["CompletionCache", "Completions", "completions_for", "prepare_completions"]
 
 _MAX_READINGS = 8  # pinyin combinations kept for a word whose characters have several readings
 _MAX_WORD = 8  # longest title word looked up when cutting a title into the index's words
@@ -156,9 +162,6 @@ def _phrases(searcher: Any, vocabulary: set[str]) -> Counter[tuple[str, ...]]:
     """Phrases of two or three adjacent title words, the first and last of two
     characters or more, with the number of titles that hold them; those of a
     single title only in a small index."""
-    from .readers import column_reader
-    from .schema import NTITLE
-
     found: Counter[tuple[str, ...]] = Counter()
     for leaf, _base in searcher.leaf_searchers():
         reader = leaf.reader()
@@ -193,8 +196,6 @@ def _cut(text: str, vocabulary: set[str]) -> list[str]:
 def index_state(searcher: Any) -> str:
     """A name for the searcher's index state: its segments and their deleted
     documents (worked out once per reader: it is asked on every completion)."""
-    from .readers import reader_cache
-
     cache = reader_cache(searcher.reader())
     found = cache.get("index_state")
     if found is None:
@@ -209,18 +210,65 @@ def index_state(searcher: Any) -> str:
 
 def prepare_completions(index_path: str | Path) -> None:
     """Prepare and save the completions of the index at ``index_path`` as it is now
-    (what :meth:`NewsIndex.suggest` runs in a process of its own)."""
-    from .index import NewsIndex
+    (what :class:`CompletionCache` runs in a process of its own)."""
+    searcher = Store(index_path).searcher()
+    try:
+        completions_for(searcher, Path(index_path))
+    finally:
+        searcher.close()
 
-    with NewsIndex.open(index_path) as ix, ix._searcher() as searcher:  # noqa: SLF001
-        completions_for(searcher, ix.path)
+
+class CompletionCache:
+    """The newest completions of one index folder, kept between index states.
+
+    ``complete(..., stale_ok=True)`` never makes a search wait for them: after
+    the index changed, it answers from the completions of an earlier state
+    while another process prepares (and saves) those of the new one.  Not a
+    thread of this process: preparing is seconds of Python, and a search here
+    would wait for the interpreter lock at every file read.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._newest: tuple[str, Completions] | None = None  # (index state, completions)
+        self._preparing: threading.Thread | None = None
+
+    def complete(self, searcher: Any, prefix: str, limit: int, *, stale_ok: bool = False) -> list[Suggestion]:
+        """Completions of ``prefix`` in the searcher's index state (see
+        :meth:`newsearch.NewsIndex.suggest`)."""
+        newest = self._newest
+        if stale_ok and newest is not None:
+            if newest[0] != index_state(searcher):
+                self._prepare_in_background()
+            return newest[1].complete(prefix, limit)
+        found = completions_for(searcher, self._folder)
+        self._newest = (index_state(searcher), found)
+        return found.complete(prefix, limit)
+
+    def _prepare_in_background(self) -> None:
+        if self._preparing is not None and self._preparing.is_alive():
+            return
+        self._preparing = threading.Thread(target=self._prepare, name="newsearch-completions", daemon=True)
+        self._preparing.start()
+
+    def _prepare(self) -> None:
+        code = f"import sys; from {__name__} import prepare_completions; prepare_completions(sys.argv[1])"
+        done = subprocess.run([sys.executable, "-c", code, str(self._folder)], stdin=subprocess.DEVNULL, check=False)
+        if done.returncode != 0:
+            return  # the index went away or is damaged: searches say so
+        try:
+            searcher = Store(self._folder).searcher()
+        except NewsearchError:
+            return
+        try:
+            self._newest = (index_state(searcher), completions_for(searcher, self._folder))
+        finally:
+            searcher.close()
 
 
 def completions_for(searcher: Any, folder: Path) -> Completions:
     """The completions of the searcher's index state: from memory, from the file saved
     in ``folder``, or built (and saved, replacing those of older states)."""
-    from .readers import reader_cache
-
     cache = reader_cache(searcher.reader())
     found = cache.get("completions")
     if found is not None:

@@ -85,11 +85,11 @@ def test_stale_ok_answers_at_once_after_a_commit_and_catches_up_in_the_backgroun
     assert reader.search("取消").total == 1
     assert [(s.text, s.articles) for s in reader.suggest("yinyue", stale_ok=True)][:1] == [("音乐", 2)]
     # ...while a thread prepares the new state's, which then answer.
-    preparing = reader._preparing  # noqa: SLF001
+    preparing = reader._completions._preparing  # noqa: SLF001
     assert preparing is not None
     preparing.join(60)
     assert [(s.text, s.articles) for s in reader.suggest("yinyue", stale_ok=True)][:1] == [("音乐", 3)]
-    assert reader._preparing is preparing  # nothing more to prepare  # noqa: SLF001
+    assert reader._completions._preparing is preparing  # nothing more to prepare  # noqa: SLF001
     # Without stale_ok the call waits for the current state, as before.
     write_post(tmp_path / "posts", "new2.md", "音乐剧首演", "正文")
     titles.update([tmp_path / "posts"])

@@ -32,6 +32,23 @@ def seed_index(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
+def customer_service_posts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of two tech articles about 客服 (customer service), written once per session:
+
+    - ``2021-06-15-bot`` "智能客服走进银行": 银行网点引入客服机器人; tags AI and 客服;
+    - ``2022-01-10-bot2`` "客服外包": 客服行业的人工成本上升; tag 客服.
+
+    Shared by every test that asks for it: copy the folder before changing it.
+    """
+    folder = tmp_path_factory.mktemp("customer-service") / "_posts"
+    write_post(folder, "2021-06-15-bot.md", "智能客服走进银行", "银行网点引入客服机器人。", date="2021-06-15",
+               categories="tech", tags="[AI, 客服]")
+    write_post(folder, "2022-01-10-bot2.md", "客服外包", "客服行业的人工成本上升。", date="2022-01-10",
+               categories="tech", tags="客服")
+    return folder
+
+
+@pytest.fixture(scope="session")
 def corpus_index(tmp_path_factory: pytest.TempPathFactory, corpus: Path):
     """A read-only index of every real post in ../shared/corpus, built once per session."""
     from newsearch import NewsIndex

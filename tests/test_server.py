@@ -33,23 +33,22 @@ def cli_json(*args: str | Path) -> dict:
     return json.loads(result.output)
 
 
-def _posts(folder: Path) -> Path:
+def _hotline_and_markup_posts(folder: Path) -> Path:
+    """A finance article that mentions 客服 (so a category filter has a 客服 match to leave out), and a
+    tech one whose title and body are HTML markup."""
     write_post(folder, "2020-03-01-rmb.md", "离岸人民币报价", "离岸人民币汇率走强，客服热线繁忙。", date="2020-03-01",
                categories="finance", tags="汇率")
-    write_post(folder, "2021-06-15-bot.md", "智能客服走进银行", "银行网点引入客服机器人。", date="2021-06-15",
-               categories="tech", tags="[AI, 客服]")
-    write_post(folder, "2022-01-10-bot2.md", "客服外包", "客服行业的人工成本上升。", date="2022-01-10",
-               categories="tech", tags="客服")
     write_post(folder, "2022-02-01-xss.md", '机器人"><img src=x onerror=alert(1)>', "&lt;script&gt;alert(1)&lt;/script&gt; 客服 &amp; 机器人",
                date="2022-02-01", categories="tech")
     return folder
 
 
 @pytest.fixture(scope="module")
-def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def index_dir(tmp_path_factory: pytest.TempPathFactory, customer_service_posts: Path) -> Path:
+    """Five articles that match 客服: the two 客服 ones, the two above and the seed."""
     root = tmp_path_factory.mktemp("serve")
     index = root / "index"
-    NewsIndex.create(index).update([_posts(root / "_posts"), SEEDS])
+    NewsIndex.create(index).update([customer_service_posts, _hotline_and_markup_posts(root / "_posts"), SEEDS])
     return index
 
 

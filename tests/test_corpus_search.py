@@ -33,8 +33,10 @@ def test_every_post_is_indexed(corpus_index: NewsIndex, articles: dict) -> None:
 
 @pytest.mark.parametrize("word", ["北大", "人民币", "港股", "性骚扰", "机构"])
 def test_results_are_exactly_the_articles_containing_the_word(corpus_index: NewsIndex, articles: dict, word: str) -> None:
+    expected = containing(articles, word)
+    assert expected, f"no article contains {word!r}: the test would prove nothing"
     found = {h.id for h in corpus_index.search(word, limit=None, collapse=False).hits}
-    assert found == containing(articles, word)
+    assert found == expected
 
 
 def test_tag_filter_matches_front_matter(corpus_index: NewsIndex, articles: dict) -> None:
@@ -54,7 +56,7 @@ def test_category_and_date_filters_match_front_matter(corpus_index: NewsIndex, a
     results = corpus_index.search("", category="emnews", since="2021-12-08", until="2021-12-08", limit=None, collapse=False)
     assert {h.id for h in results.hits} == expected and expected
     in_2018 = {a.id for a in articles.values() if a.date is not None and a.date.year == 2018}
-    assert {h.id for h in corpus_index.search("", since="2018", until="2018", limit=None, collapse=False).hits} == in_2018
+    assert in_2018 and {h.id for h in corpus_index.search("", since="2018", until="2018", limit=None, collapse=False).hits} == in_2018
 
 
 def test_date_sorts_newest_and_oldest_first(corpus_index: NewsIndex) -> None:
@@ -65,18 +67,25 @@ def test_date_sorts_newest_and_oldest_first(corpus_index: NewsIndex) -> None:
     assert [h.date for h in oldest] == sorted(dates)
 
 
-def test_every_hit_snippet_marks_the_query(corpus_index: NewsIndex) -> None:
-    for hit in corpus_index.search("人民币", limit=None, collapse=False).hits:
+def test_every_hit_snippet_marks_the_query(corpus_index: NewsIndex, articles: dict) -> None:
+    hits = corpus_index.search("人民币", limit=None, collapse=False).hits
+    assert hits and {h.id for h in hits} == containing(articles, "人民币")
+    title_only = {i for i in containing(articles, "人民币") if "人民币" not in normalize(articles[i].body)}
+    written = set()
+    for hit in hits:
         marked = [p.text[s:e] for p in hit.snippet.passages for s, e in p.highlights]
-        if "人民币" in hit.title and not marked:
-            continue  # title-only hit: the snippet is the article's lead
-        # Traditional-script articles are matched too: 人民幣 is highlighted as written.
+        if hit.id in title_only:
+            continue  # the body lacks the word: the snippet is the article's lead
         assert marked and {normalize(m) for m in marked} == {"人民币"}, hit.id
+        written.update(marked)
+    # Traditional-script articles are matched too: 人民幣 is highlighted as written.
+    assert written == {w for w in ("人民币", "人民幣") if any(w in a.body for a in articles.values())}
 
 
 def test_stored_articles_come_back_exactly(corpus_index: NewsIndex, articles: dict) -> None:
     # Bodies are kept as normalized text plus the differences from it (full-width
     # punctuation, capitals, traditional script); every one must restore exactly.
+    assert len(articles) >= 395
     for article_id, article in articles.items():
         stored = corpus_index.get(article_id)
         assert (stored.title, stored.body, stored.categories, stored.tags) == (

@@ -37,6 +37,7 @@ def test_copies_are_similar_and_strangers_are_not(real_bodies: list[str]) -> Non
 
     to_traditional = opencc.OpenCC("s2t").convert
     rng = random.Random(5)
+    dropped = 0
     for body in rng.sample(real_bodies, 40):
         own = sketch(body)
         assert similarity(own, own) == 1.0
@@ -46,6 +47,8 @@ def test_copies_are_similar_and_strangers_are_not(real_bodies: list[str]) -> Non
         if len(paragraphs) >= 5:
             del paragraphs[rng.randrange(1, len(paragraphs))]
             assert similarity(own, sketch("\n\n".join(paragraphs))) >= THRESHOLD
+            dropped += 1
+    assert dropped >= 20, f"only {dropped} of 40 bodies had a paragraph to drop"
     pairs = [(a, b) for a, b in zip(real_bodies, real_bodies[1:]) if a[:200] != b[:200]]
     scores = [similarity(sketch(a), sketch(b)) for a, b in pairs]
     assert max(scores) < THRESHOLD  # different posts of one archive are not near-duplicates
@@ -54,12 +57,22 @@ def test_copies_are_similar_and_strangers_are_not(real_bodies: list[str]) -> Non
 
 def test_near_duplicates_share_a_band_term(real_bodies: list[str]) -> None:
     # The index finds candidates through band terms: a copy with an edit must share one.
+    # Each body is paired with a copy edited lightly (punctuation, a sentence added) and
+    # with one whose last tenth is another article's text: every copy is a near-duplicate,
+    # the spliced ones close to the threshold, where few of the bands still agree.
     rng = random.Random(9)
-    for body in rng.sample(real_bodies, 40):
+    bodies = rng.sample(real_bodies, 40)
+    pairs = []
+    for body, other in zip(bodies, bodies[1:] + bodies[:1]):
         edited = body.replace("。", "！", 3) + "\n\n另据报道，此事仍在调查之中。"
-        a, b = sketch(body), sketch(edited)
-        if similarity(a, b) >= THRESHOLD:
-            assert set(band_terms(a)) & set(band_terms(b))
+        tenth = len(body) // 10
+        spliced = body[: len(body) - tenth] + other[:tenth]
+        pairs += [(sketch(body), sketch(edited)), (sketch(body), sketch(spliced))]
+    scores = [similarity(a, b) for a, b in pairs]
+    assert len(scores) == 80 and min(scores) >= THRESHOLD, sorted(scores)[:5]
+    assert min(scores) < 0.8, "no copy came near the threshold: the banding is not put to the test"
+    for a, b in pairs:
+        assert set(band_terms(a)) & set(band_terms(b)), f"no band term shared at a similarity of {similarity(a, b)}"
 
 
 def test_empty_and_tiny_texts() -> None:
@@ -118,6 +131,7 @@ def test_versions_are_only_among_the_matches(planted: NewsIndex) -> None:
 
 def test_collapsed_pages_tile_the_collapsed_list(planted: NewsIndex) -> None:
     everything = [h.id for h in planted.search("降准", limit=None).hits]
+    assert len(everything) == 4  # the story's group and the three other stories: two full pages
     pages = []
     for offset in range(0, 6, 2):
         pages += [h.id for h in planted.search("降准", limit=2, offset=offset).hits]
@@ -197,6 +211,7 @@ def test_scanned_and_looked_up_segments_group_alike(corpus_index: NewsIndex, que
 
     monkeypatch.setattr(dupes, "_SCAN", 0)
     looked_up = groups()
+    assert looked_up
     monkeypatch.setattr(dupes, "_SCAN", 10**9)
     assert groups() == looked_up
     flat = corpus_index.search(query, limit=None, collapse=False)

@@ -1,6 +1,6 @@
 """The "stock recipe" baseline: Whoosh + jieba's ChineseAnalyzer, one writer, QueryParser, hit.highlights.
 
-    python bench/baseline.py CORPUS [--procs 2] [--index DIR] [--per-kind 20] [--query-only] [--json FILE]
+    python -m bench.baseline CORPUS [--procs 2] [--index DIR] [--per-kind 20] [--query-only] [--json FILE]
 
 This is what the jieba README and most tutorials suggest, unchanged:
 
@@ -40,16 +40,17 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from newsearch import Article
 
-from common import (  # noqa: E402
+from bench.common import (
     QUERY_KINDS,
+    REPO,
     dir_size,
+    iter_articles,
     latency_summary,
     machine,
     make_queries,
     measure_command,
-    measure_fork,
     print_table,
 )
 
@@ -75,30 +76,17 @@ def stock_schema():
 # --------------------------------------------------------------------------- build
 
 
-def _records(source: Any, clock: dict[str, float]) -> Iterator[dict[str, Any]]:
-    """Documents for Whoosh from a folder/file of posts, or from Articles or article dicts."""
-    if isinstance(source, (str, Path)):
-        from newsearch.ingest import iter_source_files, read_file
-
-        paths = iter(iter_source_files([source]))
-        while True:
-            t = time.perf_counter()
-            path = next(paths, None)
-            if path is None:
-                clock["parse"] += time.perf_counter() - t
-                return
-            articles = read_file(path).articles
-            clock["parse"] += time.perf_counter() - t
-            for a in articles:
-                yield {"id": a.id, "title": a.title, "body": a.body, "date": a.date,
-                       "categories": a.categories, "tags": a.tags}
-    else:
-        for a in source:
-            if isinstance(a, dict):
-                yield a
-            else:
-                yield {"id": a.id, "title": a.title, "body": a.body, "date": a.date,
-                       "categories": a.categories, "tags": a.tags}
+def _articles(source: str | Path, clock: dict[str, float]) -> Iterator[Article]:
+    """The articles of a folder or file of posts, adding the time spent reading and
+    parsing them to ``clock["parse"]`` (reported apart from indexing)."""
+    articles = iter_articles(source)
+    while True:
+        t = time.perf_counter()
+        article = next(articles, None)
+        clock["parse"] += time.perf_counter() - t
+        if article is None:
+            return
+        yield article
 
 
 def _prepare_index_dir(index_dir: Path) -> None:
@@ -111,7 +99,7 @@ def _prepare_index_dir(index_dir: Path) -> None:
     index_dir.mkdir(parents=True)
 
 
-def _build_here(source: Any, index_dir: str | Path, procs: int = 1, limitmb: int | None = None) -> dict[str, Any]:
+def _build_here(source: str | Path, index_dir: str | Path, procs: int = 1, limitmb: int | None = None) -> dict[str, Any]:
     """Build the stock index in this process; return its timings and sizes."""
     import logging
 
@@ -133,19 +121,19 @@ def _build_here(source: Any, index_dir: str | Path, procs: int = 1, limitmb: int
     n = 0
     text_bytes = 0
     try:
-        for rec in _records(source, clock):
-            doc = {
-                "id": rec["id"],
-                "title": rec["title"],
-                "body": rec["body"],
-                "categories": ",".join(rec.get("categories") or ()),
-                "tags": ",".join(rec.get("tags") or ()),
+        for article in _articles(source, clock):
+            doc: dict[str, Any] = {
+                "id": article.id,
+                "title": article.title,
+                "body": article.body,
+                "categories": ",".join(article.categories),
+                "tags": ",".join(article.tags),
             }
-            if rec.get("date") is not None:
-                doc["date"] = rec["date"]
+            if article.date is not None:
+                doc["date"] = article.date
             writer.add_document(**doc)
             n += 1
-            text_bytes += len(rec["title"].encode("utf-8")) + len(rec["body"].encode("utf-8"))
+            text_bytes += len(article.title.encode("utf-8")) + len(article.body.encode("utf-8"))
         t_commit = time.perf_counter()
         writer.commit()
     except BaseException:
@@ -163,15 +151,12 @@ def _build_here(source: Any, index_dir: str | Path, procs: int = 1, limitmb: int
     }
 
 
-def build_stock(corpus_dir_or_articles: Any, index_dir: str | Path, procs: int = 1, *,
+def build_stock(corpus: str | Path, index_dir: str | Path, procs: int = 1, *,
                 limitmb: int | None = None) -> dict[str, Any]:
-    """Build the stock index of a corpus in a child process and measure it.
+    """Build the stock index of a folder (or file) of posts and measure it.
 
-    ``corpus_dir_or_articles``: a folder (or file) of posts, parsed with
-    newsearch.ingest in a fresh ``python`` process; or an iterable of
-    :class:`newsearch.documents.Article` or of dicts as ``corpus.generate``
-    yields, built in a forked child (whose RSS then includes what this
-    process holds: see ``start_rss_mb``).
+    The build runs in a fresh ``python -m bench.baseline`` process (parsing
+    the posts with newsearch.ingest there), so that its memory is its own.
 
     Returns seconds (indexing, parse included, dictionary loading excluded),
     mb_per_s (MB of UTF-8 title+body text per second), peak_rss_mb (largest
@@ -180,21 +165,18 @@ def build_stock(corpus_dir_or_articles: Any, index_dir: str | Path, procs: int =
     index_ratio (index_mb / text_mb), articles, procs, setup_seconds,
     parse_seconds, commit_seconds, wall_seconds (child process, all in).
     """
-    index_dir = Path(index_dir)
+    index_dir = Path(index_dir).resolve()  # the child runs in the repository, so paths must not be relative
     _prepare_index_dir(index_dir)  # refuse a folder that is not an index before starting anything
-    if isinstance(corpus_dir_or_articles, (str, Path)):
-        with tempfile.TemporaryDirectory(prefix="stock-build-") as tmp:
-            result_file = Path(tmp) / "result.json"
-            argv = [sys.executable, str(Path(__file__).resolve()), str(corpus_dir_or_articles),
-                    "--index", str(index_dir), "--procs", str(procs), "--child-result", str(result_file)]
-            if limitmb is not None:
-                argv += ["--limitmb", str(limitmb)]
-            stats = measure_command(argv)
-            if stats["returncode"] != 0 or not result_file.exists():
-                raise RuntimeError(f"stock build failed (exit code {stats['returncode']})")
-            result = json.loads(result_file.read_text(encoding="utf-8"))
-    else:
-        result, stats = measure_fork(_build_here, corpus_dir_or_articles, index_dir, procs, limitmb)
+    with tempfile.TemporaryDirectory(prefix="stock-build-") as tmp:
+        result_file = Path(tmp) / "result.json"
+        argv = [sys.executable, "-m", "bench.baseline", str(Path(corpus).resolve()),
+                "--index", str(index_dir), "--procs", str(procs), "--child-result", str(result_file)]
+        if limitmb is not None:
+            argv += ["--limitmb", str(limitmb)]
+        stats = measure_command(argv, cwd=REPO)
+        if stats["returncode"] != 0 or not result_file.exists():
+            raise RuntimeError(f"stock build failed (exit code {stats['returncode']})")
+        result = json.loads(result_file.read_text(encoding="utf-8"))
     result.update(stats)
     result["index_mb"] = dir_size(index_dir) / 1e6
     result["mb_per_s"] = result["text_mb"] / result["seconds"] if result["seconds"] else float("nan")
@@ -282,7 +264,7 @@ LATENCY_HEADERS = ["kind", "n", "p50 ms", "p95 ms", "max ms", "search p50", "sea
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("corpus", help="folder (or file) of posts, e.g. made by bench/corpus.py")
+    parser.add_argument("corpus", help="folder (or file) of posts, e.g. made by python -m bench.corpus")
     parser.add_argument("--index", help="index folder (default: a temporary folder, removed afterwards)")
     parser.add_argument("--procs", type=int, default=1, help="Whoosh writer processes (>1: multisegment MpWriter)")
     parser.add_argument("--limitmb", type=int, help="writer memory limit per process (Whoosh default 128)")
@@ -300,7 +282,7 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     if not Path(args.corpus).exists():
-        sys.exit(f"baseline.py: corpus not found: {args.corpus}")
+        sys.exit(f"bench.baseline: corpus not found: {args.corpus}")
     if args.query_only and not args.index:
         parser.error("--query-only needs --index")
     tmp = None if args.index else tempfile.mkdtemp(prefix="newsearch-stock-")

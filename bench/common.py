@@ -1,14 +1,15 @@
-"""Helpers shared by the benchmark scripts.
+"""Helpers shared by the benchmarks.
 
 * :func:`machine` — one line: cores, CPU model, Python version.
+* :func:`iter_articles` — every article of a corpus, parsed as newsearch parses it.
 * :func:`percentile`, :func:`latency_summary` — latency statistics.
-* :func:`measure_command`, :func:`measure_fork` — run work in a child process
-  and measure its wall time and peak memory (peak RSS of the largest process
-  from ``wait4``, and the peak of the summed RSS of the child and all its
-  descendants, polled from /proc, for multi-process builds).
-* :func:`dir_size`, :func:`text_mb`.
-* :data:`QUERIES` / :func:`make_queries` — the mixed query set, sampled (seeded)
-  from the generated corpus.  Each query is a dict
+* :func:`measure_command` — run a command as a child process and measure its
+  wall time and peak memory (peak RSS of the largest process from ``wait4``,
+  and the peak of the summed RSS and PSS of the child and all its descendants,
+  polled from /proc, for multi-process builds).
+* :func:`dir_size`.
+* :data:`QUERY_KINDS` / :func:`make_queries` — the mixed query set, sampled
+  (seeded) from the generated corpus.  Each query is a dict
   ``{"kind": ..., "q": ..., "category"?: ..., "sort"?: "-date"}``.
 * :func:`print_table` — aligned plain-text tables (CJK-width aware).
 """
@@ -17,38 +18,21 @@ from __future__ import annotations
 
 import math
 import os
-import pickle
 import random
 import re
 import subprocess
 import sys
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from newsearch import Article
+from newsearch.ingest import iter_source_files, read_file
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-for _p in (str(REPO), str(BENCH)):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
-
-# QUERIES is also importable (made on first use by the module __getattr__ below).
-__all__ = [
-    "BENCH",
-    "QUERY_KINDS",
-    "REPO",
-    "dir_size",
-    "latency_summary",
-    "machine",
-    "make_queries",
-    "measure_command",
-    "measure_fork",
-    "percentile",
-    "print_table",
-    "text_mb",
-]
 
 # --------------------------------------------------------------------------- machine
 
@@ -65,6 +49,17 @@ def machine() -> str:
     except OSError:
         pass
     return f"{os.cpu_count()} cores, {cpu}, Python {sys.version.split()[0]}"
+
+
+# --------------------------------------------------------------------------- articles
+
+
+def iter_articles(*sources: str | Path) -> Iterator[Article]:
+    """Every article of the post files under ``sources`` (folders or files), file by file in
+    sorted order, parsed as ``newsearch index`` parses them: the one way the benchmarks read
+    a corpus, so they all count and see the same articles."""
+    for path in iter_source_files(sources):
+        yield from read_file(path).articles
 
 
 # --------------------------------------------------------------------------- statistics
@@ -111,11 +106,6 @@ def dir_size(path: str | Path) -> int:
             except OSError:
                 pass
     return total
-
-
-def text_mb(title: str, body: str) -> float:
-    """MB (10^6 bytes) of UTF-8 of an article's title and body: the unit of every "MB of text"."""
-    return (len(title.encode("utf-8")) + len(body.encode("utf-8"))) / 1e6
 
 
 # --------------------------------------------------------------------------- peak memory of a child
@@ -239,63 +229,6 @@ def measure_command(argv: Sequence[str], *, poll: float = 0.1, cwd: str | Path |
     return result
 
 
-def measure_fork(func: Callable[..., Any], *args: Any, poll: float = 0.1, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-    """Run ``func(*args, **kwargs)`` in a forked child; return (its result, measurements).
-
-    The result must be picklable.  The child starts as a copy of this
-    process, so its RSS includes whatever this process already holds (e.g.
-    articles in memory); ``start_rss_mb`` in the measurements is that
-    starting point.  An exception in the child is re-raised here as
-    RuntimeError with its text.
-    """
-    start_rss = _self_rss()
-    rfd, wfd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child
-        os.close(rfd)
-        code = 0
-        try:
-            payload = pickle.dumps(("ok", func(*args, **kwargs)))
-        except BaseException as exc:  # report anything, including KeyboardInterrupt
-            import traceback
-
-            payload = pickle.dumps(("error", "".join(traceback.format_exception(exc))))
-            code = 1
-        try:
-            with os.fdopen(wfd, "wb") as w:
-                w.write(payload)
-        finally:
-            os._exit(code)
-    os.close(wfd)
-    chunks: list[bytes] = []
-    import threading
-
-    def reader() -> None:  # drain the pipe while polling, so a large result cannot block the child
-        with os.fdopen(rfd, "rb") as r:
-            chunks.append(r.read())
-
-    t = threading.Thread(target=reader, daemon=True)
-    t.start()
-    stats = _watch(pid, poll)
-    t.join()
-    stats["start_rss_mb"] = start_rss / 1e6
-    data = b"".join(chunks)
-    if not data:
-        raise RuntimeError(f"child process died without a result (exit code {stats['returncode']})")
-    status, value = pickle.loads(data)
-    if status != "ok":
-        raise RuntimeError(f"child process failed:\n{value}")
-    return value, stats
-
-
-def _self_rss() -> int:
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * _PAGE
-    except OSError:
-        return 0
-
-
 # --------------------------------------------------------------------------- queries
 
 QUERY_KINDS = ("word", "two words", "phrase", "single char", "filtered", "date-sorted")
@@ -318,19 +251,11 @@ def _common_words(top: int = 100) -> frozenset[str]:
     return frozenset(w for _f, w in pairs[:top])
 
 
-def make_queries(
-    per_kind: int = 20,
-    seed: int = 7,
-    *,
-    articles: Iterable[dict] | None = None,
-    corpus_seed: int = 1,
-    sample: int = 2_000,
-    source: str | Path | None = None,
-) -> list[dict[str, str]]:
+def make_queries(per_kind: int = 20, seed: int = 7, *, corpus_seed: int = 1,
+                 sample: int = 2_000) -> list[dict[str, str]]:
     """The mixed query set: ``per_kind`` queries of each kind in :data:`QUERY_KINDS`, seeded.
 
-    Sampled from ``articles`` (dicts like :func:`corpus.generate` yields), by
-    default the first ``sample`` articles of the generated corpus of seed
+    Sampled from the first ``sample`` articles of the generated corpus of seed
     ``corpus_seed`` (which every corpus of that seed with at least ``sample``
     articles contains, so every query has results there):
 
@@ -350,13 +275,10 @@ def make_queries(
     import jieba
     import jieba.posseg
 
-    jieba.setLogLevel(logging.WARNING)
-    if articles is None:
-        import corpus
+    from bench.corpus import generate  # imported here: bench.corpus imports this module
 
-        kwargs = {"source": source} if source is not None else {}
-        articles = corpus.generate(sample, corpus_seed, **kwargs)
-    docs = list(articles)
+    jieba.setLogLevel(logging.WARNING)
+    docs = list(generate(sample, corpus_seed))
     if not docs:
         raise ValueError("no articles to sample queries from")
     rng = random.Random(f"newsearch-queries/{seed}")
@@ -413,15 +335,6 @@ def make_queries(
     queries = [q for k in QUERY_KINDS for q in out[k]]
     rng.shuffle(queries)
     return queries
-
-
-def __getattr__(name: str) -> Any:
-    # QUERIES is computed on first use (it needs jieba and the real corpus): 20 of each kind.
-    if name == "QUERIES":
-        value = make_queries()
-        globals()["QUERIES"] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------- tables

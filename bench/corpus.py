@@ -1,6 +1,6 @@
 """Seeded generator of large news corpora made of real paragraphs.
 
-    python bench/corpus.py N OUT_DIR [--seed 1] [--format jekyll|jsonl] [--source DIR] [--force]
+    python -m bench.corpus N OUT_DIR [--seed 1] [--format jekyll|jsonl] [--source DIR] [--force]
 
 Reads the real posts (default ``../shared/corpus``, next to the repository),
 then writes N articles that recombine their paragraphs:
@@ -30,7 +30,8 @@ with YAML front matter.  JSONL output: ``OUT_DIR/articles-0000.jsonl``
 corpus was made.
 
 Importable: :func:`generate` yields article dicts, :func:`write_corpus`
-writes them, :func:`load_pool` exposes the real material.
+writes them, :func:`cached_corpus` writes them once into a benchmark's cache folder,
+:func:`load_pool` exposes the real material.
 """
 
 from __future__ import annotations
@@ -51,15 +52,14 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from bench.common import iter_articles
 
 __all__ = [
     "CATEGORIES",
     "DEFAULT_SOURCE",
     "FORMATS",
     "Pool",
+    "cached_corpus",
     "format_date",
     "generate",
     "load_pool",
@@ -106,13 +106,9 @@ class Pool:
     source: str
     paragraphs: tuple[str, ...]  # all paragraphs, post after post
     starts: tuple[int, ...]  # index in ``paragraphs`` of each post's first paragraph, plus the end
-    para_counts: tuple[int, ...]  # paragraphs per real post: the length distribution
     titles: tuple[str, ...]
     tags: tuple[str, ...]  # in Zipf rank order
     tag_cum_weights: tuple[float, ...]
-    real_articles: int
-    real_chars: int
-    real_bytes: int
 
 
 def _cum(weights) -> list[float]:
@@ -131,34 +127,23 @@ def _load_pool(source_str: str) -> Pool:
         raise SourceMissing(
             f"real corpus not found: {source} (expected ../shared/corpus next to the repository; use --source DIR)"
         )
-    from newsearch.ingest import iter_source_files, read_file
-
     paragraphs: list[str] = []
     starts: list[int] = []
-    counts: list[int] = []
     titles: list[str] = []
     real_tags: Counter[str] = Counter()
     seen: set[str] = set()
-    chars = nbytes = 0
-    for path in iter_source_files([source]):
-        if path.name.startswith(MANIFEST):
+    for article in iter_articles(source):
+        if article.id in seen:
             continue
-        for article in read_file(path).articles:
-            if article.id in seen:
-                continue
-            seen.add(article.id)
-            paras = [p.strip() for p in article.body.split("\n\n") if p.strip()]
-            if not paras:
-                continue
-            starts.append(len(paragraphs))
-            paragraphs.extend(paras)
-            counts.append(len(paras))
-            if article.title.strip():
-                titles.append(article.title.strip())
-            real_tags.update(t for t in article.tags if t.strip())
-            text = article.title + article.body
-            chars += len(text)
-            nbytes += len(text.encode("utf-8"))
+        seen.add(article.id)
+        paras = [p.strip() for p in article.body.split("\n\n") if p.strip()]
+        if not paras:
+            continue
+        starts.append(len(paragraphs))
+        paragraphs.extend(paras)
+        if article.title.strip():
+            titles.append(article.title.strip())
+        real_tags.update(t for t in article.tags if t.strip())
     if not paragraphs:
         raise SourceMissing(f"no articles with text under {source}")
     starts.append(len(paragraphs))
@@ -167,13 +152,9 @@ def _load_pool(source_str: str) -> Pool:
         source=str(source),
         paragraphs=tuple(paragraphs),
         starts=tuple(starts),
-        para_counts=tuple(counts),
         titles=tuple(titles),
         tags=tuple(tags),
         tag_cum_weights=tuple(_cum(1 / (k + 1) for k in range(len(tags)))),
-        real_articles=len(counts),
-        real_chars=chars,
-        real_bytes=nbytes,
     )
 
 
@@ -326,7 +307,7 @@ def write_corpus(
         if not force:
             raise FileExistsError(f"{out} is not empty (use --force to replace a corpus made by this script)")
         if not (out / MANIFEST).is_file():
-            raise FileExistsError(f"{out} is not empty and was not made by bench/corpus.py; not removing it")
+            raise FileExistsError(f"{out} is not empty and was not made by bench.corpus; not removing it")
         shutil.rmtree(out)
     started = time.perf_counter()
     pool = load_pool(Path(source))
@@ -377,6 +358,24 @@ def write_corpus(
     return stats
 
 
+def cached_corpus(n: int, seed: int, out: str | Path) -> tuple[Path, float]:
+    """The Jekyll corpus of ``n`` articles of ``seed`` in ``out/corpus-N-sSEED`` and its MB of text.
+
+    Written on first use and kept, so that later runs of a benchmark measure
+    the same files without generating them again; a folder without its
+    ``.complete.json`` (an interrupted run) is written anew.
+    """
+    folder = Path(out) / f"corpus-{n}-s{seed}"
+    marker = folder / ".complete.json"
+    if not marker.exists():
+        if folder.exists():
+            shutil.rmtree(folder)
+        print(f"generating {n:,} articles into {folder} ...", flush=True)
+        info = write_corpus(n, folder, seed, "jekyll")
+        marker.write_text(json.dumps(info, default=str))
+    return folder, float(json.loads(marker.read_text())["text_mb"])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n", type=int, help="number of articles")
@@ -391,7 +390,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         s = write_corpus(args.n, args.out_dir, args.seed, args.format, source=args.source, force=args.force)
     except (SourceMissing, FileExistsError) as exc:
-        sys.exit(f"corpus.py: {exc}")
+        sys.exit(f"bench.corpus: {exc}")
     per = s["chars"] / s["articles"] if s["articles"] else 0
     print(
         f"{s['articles']} articles ({s['format']}, seed {s['seed']}) in {s['out_dir']}: "

@@ -1,6 +1,6 @@
 """Precision and recall of near-duplicate detection on planted edits of real articles.
 
-    python bench/dupes.py [CORPUS] [--bases 200] [--seed 3]
+    python -m bench.dupes [CORPUS] [--bases 200] [--seed 3]
 
 Picks BASES articles (seeded) from CORPUS (default ../shared/corpus) and writes,
 beside every article of the corpus, edited copies of each base, the way news
@@ -27,18 +27,13 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
+from newsearch import NewsIndex
+from newsearch.dupes import THRESHOLD, band_terms, similarity
+from newsearch.readers import column_reader, term_postings
+from newsearch.fields import DUP_BANDS, DUP_SKETCH
 
-from common import machine, print_table  # noqa: E402
-from corpus import jekyll_text  # noqa: E402
-
-from newsearch import NewsIndex  # noqa: E402
-from newsearch.dupes import THRESHOLD, band_terms, similarity  # noqa: E402
-from newsearch.ingest import iter_source_files, read_file  # noqa: E402
-from newsearch.readers import column_reader, term_postings  # noqa: E402
-from newsearch.schema import DUP_BANDS, DUP_SKETCH  # noqa: E402
+from bench.common import REPO, iter_articles, machine, print_table
+from bench.corpus import jekyll_text
 
 EDITS = ("retitled", "paragraph deleted", "paragraph added", "punctuation", "traditional", "retitled+deleted+punct")
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -101,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
 
     to_traditional = opencc.OpenCC("s2t").convert
     rng = random.Random(args.seed)
-    articles = [a for path in iter_source_files([corpus]) for a in read_file(path).articles if a.body.strip()]
+    articles = [a for a in iter_articles(corpus) if a.body.strip()]
     pool = [{"title": a.title, "body": a.body, "date": a.date, "categories": list(a.categories), "tags": list(a.tags)} for a in articles]
     bases = rng.sample(range(len(pool)), min(args.bases, len(pool)))
 

@@ -1,6 +1,6 @@
 """Recall and precision of newsearch against a brute-force scan, per kind of query string.
 
-    python bench/recall.py [CORPUS] [--per-kind 100] [--seed 7]
+    python -m bench.recall [CORPUS] [--per-kind 100] [--seed 7]
 
 Samples strings (seeded) from the articles of CORPUS (default ../shared/corpus):
 dictionary words of 2-4 characters found in context (many sit inside longer
@@ -26,15 +26,10 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
+from newsearch import NewsIndex
+from newsearch.analysis import WORD_CHAR, normalize
 
-from common import machine  # noqa: E402
-
-from newsearch import NewsIndex  # noqa: E402
-from newsearch.analysis import WORD_CHAR, normalize  # noqa: E402
-from newsearch.ingest import iter_source_files, read_file  # noqa: E402
+from bench.common import REPO, dir_size, iter_articles, machine
 
 KINDS = ("word 2-4", "single char", "phrase 5-8", "number/latin")
 CJK = re.compile(r"[\u4e00-\u9fff]+")
@@ -50,10 +45,10 @@ MIXED = [  # one is picked at random for each sample, so every shape is represen
 
 
 def load(corpus: Path) -> dict[str, str]:
+    """Normalized title and body of each article id (of an id seen twice, the first)."""
     texts = {}
-    for path in iter_source_files([corpus]):
-        for article in read_file(path).articles:
-            texts.setdefault(article.id, normalize(article.title + "\n" + article.body))
+    for article in iter_articles(corpus):
+        texts.setdefault(article.id, normalize(article.title + "\n" + article.body))
     return texts
 
 
@@ -111,10 +106,6 @@ def score(found: set[str], expected: set[str]) -> tuple[float, float]:
     return recall, precision
 
 
-def dir_size(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-
-
 def _plain_jieba_tokenizer():
     from whoosh.analysis import Token, Tokenizer
 
@@ -153,9 +144,8 @@ def build_plain_jieba(corpus: Path, where: Path):
     started = time.perf_counter()
     ix = index.create_in(str(where), schema)
     writer = ix.writer(limitmb=256)
-    for path in iter_source_files([corpus]):
-        for article in read_file(path).articles:
-            writer.add_document(id=article.id, title=article.title, body=article.body)
+    for article in iter_articles(corpus):
+        writer.add_document(id=article.id, title=article.title, body=article.body)
     writer.commit()
     return ix, time.perf_counter() - started
 

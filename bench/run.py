@@ -1,10 +1,11 @@
 """The standard performance run: newsearch against the stock Whoosh + jieba recipe, same machine, same run.
 
-    python bench/run.py                      # 20,000 articles (≈65 MB), under 15 minutes
-    python bench/run.py --articles 100000 --skip-stock
-    python bench/run.py --articles 1000000 --skip-stock --workers 2
+    python -m bench.run                      # 20,000 articles (≈65 MB), under 15 minutes
+    python -m bench.run --articles 100000 --skip-stock
+    python -m bench.run --articles 1000000 --skip-stock --workers 2
+    python -m bench.run --articles 100 --workers 1 --per-kind 2 --out /tmp/b   # tiny: checks that it runs
 
-Generates (once, cached in bench/out/) a seeded corpus of real paragraphs,
+Generates (once, cached in bench/out/ or --out) a seeded corpus of real paragraphs,
 then measures, each as a fresh process:
 
 * builds: the stock recipe (one writer) and newsearch with 1 and 2 worker
@@ -29,12 +30,9 @@ import sys
 import time
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-sys.path.insert(0, str(BENCH))
-sys.path.insert(0, str(REPO))
-
-from common import (  # noqa: E402
+from bench import baseline
+from bench.common import (
+    BENCH,
     QUERY_KINDS,
     dir_size,
     latency_summary,
@@ -43,32 +41,9 @@ from common import (  # noqa: E402
     measure_command,
     print_table,
 )
-from corpus import write_corpus  # noqa: E402
+from bench.corpus import cached_corpus
 
-OUT = BENCH / "out"
 NEWSEARCH = [sys.executable, "-m", "newsearch"]
-
-
-def corpus_dir(n: int, seed: int) -> tuple[Path, float]:
-    folder = OUT / f"corpus-{n}-s{seed}"
-    marker = folder / ".complete.json"
-    if not marker.exists():
-        if folder.exists():
-            shutil.rmtree(folder)
-        info = write_corpus(n, folder, seed, "jekyll")
-        marker.write_text(json.dumps(info, default=str))
-    info = json.loads(marker.read_text())
-    return folder, float(info.get("text_mb") or info.get("mb") or 0)
-
-
-def text_megabytes(folder: Path) -> float:
-    from newsearch.ingest import iter_source_files, read_file
-
-    total = 0
-    for path in iter_source_files([folder]):
-        for article in read_file(path).articles:
-            total += len(article.title.encode()) + len(article.body.encode())
-    return total / 1e6
 
 
 def build_newsearch(corpus: Path, index: Path, workers: int, memory_mb: int) -> dict:
@@ -87,11 +62,9 @@ def _quiet(argv: list[str]) -> list[str]:
 
 
 def build_stock(corpus: Path, index: Path) -> dict:
-    from baseline import build_stock as stock_build
-
     if index.exists():
         shutil.rmtree(index)
-    stats = stock_build(corpus, index)
+    stats = baseline.build_stock(corpus, index)
     stats["wall_seconds"] = stats["seconds"]
     stats["peak_tree_rss_mb"] = stats.get("peak_tree_rss_mb") or stats["peak_rss_mb"]
     stats["peak_tree_pss_mb"] = stats.get("peak_tree_pss_mb") or stats["peak_tree_rss_mb"]
@@ -210,14 +183,15 @@ def main() -> None:
     parser.add_argument("--queries-only", action="store_true",
                         help="measure queries and cold start on the indexes already built by an earlier run")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--out", type=Path, default=BENCH / "out",
+                        help="folder of the generated corpus and the indexes, kept between runs (default bench/out)")
     args = parser.parse_args()
-    OUT.mkdir(exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
 
     print(f"machine: {machine()}")
-    corpus, mb = corpus_dir(args.articles, args.seed)
-    mb = mb or text_megabytes(corpus)
+    corpus, mb = cached_corpus(args.articles, args.seed, args.out)
     print(f"corpus: {corpus} — {args.articles:,} articles, {mb:.1f} MB of text")
-    queries = make_queries(per_kind=args.per_kind)
+    queries = make_queries(per_kind=args.per_kind, sample=min(2_000, args.articles))
     figures: dict = {"machine": machine(), "articles": args.articles, "text_mb": mb}
 
     if args.queries_only:
@@ -227,12 +201,12 @@ def main() -> None:
     builds = []
     stock = None
     if not args.skip_stock:
-        stock = build_stock(corpus, OUT / f"stock-{args.articles}")
+        stock = build_stock(corpus, args.out / f"stock-{args.articles}")
         builds.append(("stock Whoosh+jieba, 1 writer", stock))
     workers = [int(w) for w in args.workers.split(",") if w]
     ns_index = None
     for w in workers:
-        ns_index = OUT / f"newsearch-{args.articles}-w{w}"
+        ns_index = args.out / f"newsearch-{args.articles}-w{w}"
         builds.append((f"newsearch, {w} worker{'s' if w > 1 else ''}", build_newsearch(corpus, ns_index, w, args.memory_mb)))
     rows = []
     for name, b in builds:
@@ -258,17 +232,15 @@ def main() -> None:
 
 def queries_and_cold_start(args: argparse.Namespace, queries: list[dict], figures: dict) -> None:
     workers = [int(w) for w in args.workers.split(",") if w]
-    ns_index = OUT / f"newsearch-{args.articles}-w{workers[-1]}"
-    stock_index = OUT / f"stock-{args.articles}"
+    ns_index = args.out / f"newsearch-{args.articles}-w{workers[-1]}"
+    stock_index = args.out / f"stock-{args.articles}"
     if not (ns_index / "newsearch.json").exists():
         sys.exit(f"no index at {ns_index}; run without --queries-only first")
     measured = query_newsearch(ns_index, queries)
     rows = [[f"newsearch, {variant}", ns["all"]["p50"], ns["all"]["p95"]] + [ns["kinds"][k]["p50"] for k in QUERY_KINDS]
             for variant, ns in measured.items()]
     if not args.skip_stock and stock_index.exists():
-        from baseline import query_stock
-
-        st = query_stock(stock_index, queries)
+        st = baseline.query_stock(stock_index, queries)
         by_kind: dict[str, list[float]] = {k: [] for k in QUERY_KINDS}
         for q, s in zip(queries, st):
             by_kind[q["kind"]].append(s)

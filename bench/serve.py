@@ -1,15 +1,18 @@
 """Load test of ``newsearch serve`` on loopback: requests/s and latency under 1 and 20 clients,
 against the library's own serial rate measured in the same run.
 
-    python bench/serve.py        # 20,000 articles, 20 clients, 30 s: ~75 s, or ~2.5 min building corpus and index
-    python bench/serve.py --articles 2000 --seconds 5 --single-seconds 3 --baseline-seconds 3   # quick
+    python -m bench.serve        # 20,000 articles, 20 clients, 30 s: ~75 s, or ~2.5 min building corpus and index
+    python -m bench.serve --articles 2000 --seconds 5 --single-seconds 3 --baseline-seconds 3   # quick
+    python -m bench.serve --articles 100 --clients 2 --per-kind 2 --seconds 1 --single-seconds 1 \
+        --baseline-seconds 1 --warmup 0.5 --out /tmp/b   # tiny: checks that it runs
 
 Steps:
 
-1. Corpus and index: the seeded corpus of real paragraphs (bench/corpus.py,
-   cached in bench/out/corpus-N-sSEED like bench/run.py) and an index built
-   once with ``python -m newsearch index`` (cached in bench/out/serve-index-N-sSEED,
-   rebuilt when it does not open or holds another number of articles).
+1. Corpus and index: the seeded corpus of real paragraphs (bench.corpus,
+   cached in bench/out/corpus-N-sSEED like bench.run; ``--out`` moves the cache)
+   and an index built once with ``python -m newsearch index`` (cached in
+   bench/out/serve-index-N-sSEED, rebuilt when it does not open or holds
+   another number of articles).
 2. The request mix, drawn (seeded) before any clock starts from
    :func:`common.make_queries` (word, two words, phrase, single char, filtered
    by category, sorted by date) sampled from the corpus, article ids taken
@@ -56,26 +59,23 @@ import json
 import math
 import os
 import random
+import re
 import resource
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-for _p in (str(REPO), str(BENCH), str(REPO / "tests")):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
-
-import serving  # noqa: E402  (tests/serving.py: start and stop newsearch serve)
-from common import (  # noqa: E402
+from bench.common import (
+    BENCH,
     QUERY_KINDS,
     _children_map,
     dir_size,
@@ -85,8 +85,8 @@ from common import (  # noqa: E402
     print_table,
     stat_fields,
 )
+from bench.corpus import DEFAULT_SOURCE, cached_corpus
 
-OUT = BENCH / "out"
 NEWSEARCH = [sys.executable, "-m", "newsearch"]
 
 # Shares of the mix (they add up to 1).
@@ -99,31 +99,13 @@ MIX_LENGTH = 5_000  # requests drawn; each pass walks them in a cycle
 # --------------------------------------------------------------------------- corpus and index
 
 
-def corpus_dir(n: int, seed: int) -> tuple[Path, float]:
-    """The cached generated corpus (the scheme of bench/run.py) and its MB of text."""
-    from corpus import DEFAULT_SOURCE, write_corpus
-
-    folder = OUT / f"corpus-{n}-s{seed}"
-    marker = folder / ".complete.json"
-    if not marker.exists():
-        if not DEFAULT_SOURCE.is_dir():
-            sys.exit(f"bench/serve.py: the real corpus is missing at {DEFAULT_SOURCE} (bench/corpus.py reads it)")
-        if folder.exists():
-            shutil.rmtree(folder)
-        print(f"generating {n:,} articles into {folder} ...", flush=True)
-        info = write_corpus(n, folder, seed, "jekyll")
-        marker.write_text(json.dumps(info, default=str))
-    info = json.loads(marker.read_text())
-    return folder, float(info.get("text_mb") or info.get("mb") or 0)
-
-
-def index_dir(corpus: Path, n: int, seed: int) -> tuple[Path, float | None]:
-    """The cached index of ``corpus`` (built now if missing or unusable) and the
+def index_dir(corpus: Path, n: int, seed: int, out: Path) -> tuple[Path, float | None]:
+    """The cached index of ``corpus`` in ``out`` (built now if missing or unusable) and the
     seconds its build took in this run (None when it was cached)."""
     from newsearch import NewsIndex
 
-    index = OUT / f"serve-index-{n}-s{seed}"
-    marker = OUT / f"serve-index-{n}-s{seed}.json"
+    index = out / f"serve-index-{n}-s{seed}"
+    marker = out / f"serve-index-{n}-s{seed}.json"
     if marker.exists() and index.is_dir():
         try:
             ix = NewsIndex.open(index)
@@ -143,7 +125,7 @@ def index_dir(corpus: Path, n: int, seed: int) -> tuple[Path, float | None]:
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
-        sys.exit(f"bench/serve.py: `newsearch index` failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+        sys.exit(f"bench.serve: `newsearch index` failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     marker.write_text(json.dumps({"articles": n, "seed": seed, "build_seconds": seconds}))
     return index, seconds
 
@@ -257,14 +239,58 @@ def run_baseline(ix: Any, mix: Sequence[Request], seconds: float, warmup: int = 
 # --------------------------------------------------------------------------- the server process
 
 
-def start_server(index: Path, workers: int = 1) -> serving.Server:
-    """``newsearch serve`` on a free loopback port, started as the tests start it."""
-    return serving.start(index, "--no-access-log", "--workers", str(workers), timeout=120.0)
+_READY = re.compile(r"at (http://\S+/)")  # newsearch serve's line on stderr once it listens
 
 
-def stop_server(server: serving.Server) -> int:
-    """SIGTERM, and the exit code (which must be 0)."""
-    return serving.stop(server, timeout=30.0)
+@dataclass
+class Server:
+    """A ``newsearch serve`` process, where it listens, and every line of its stderr so far."""
+
+    process: subprocess.Popen[str]
+    host: str = ""
+    port: int = 0
+    log: list[str] = field(default_factory=list)
+
+
+def start_server(index: Path, workers: int = 1, timeout: float = 120.0) -> Server:
+    """``newsearch serve`` on a free loopback port (``--port 0``), once it says where it listens.
+
+    The server prints that line when its socket already listens, so requests sent from
+    then on wait in the backlog until it accepts them (the priming requests come first).
+    A thread reads its stderr into ``Server.log`` for as long as it runs, so the pipe
+    never fills up and blocks it.  Exits when it does not start within ``timeout`` seconds.
+    """
+    command = [*NEWSEARCH, "serve", "--index", str(index), "--port", "0", "--no-access-log",
+               "--workers", str(workers)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
+    server = Server(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env))
+    listening = threading.Event()
+
+    def read_stderr() -> None:
+        for line in server.process.stderr:  # type: ignore[union-attr]
+            server.log.append(line)
+            found = _READY.search(line)
+            if found and not listening.is_set():
+                url = urlsplit(found.group(1))
+                server.host, server.port = url.hostname or "", url.port or 80
+                listening.set()
+        listening.set()  # the process ended (without saying where it listens, if port is still 0)
+
+    threading.Thread(target=read_stderr, daemon=True).start()
+    if not listening.wait(timeout) or not server.port:
+        stop_server(server, timeout=5.0)
+        sys.exit("bench.serve: `newsearch serve` did not start:\n" + "".join(server.log))
+    return server
+
+
+def stop_server(server: Server, timeout: float = 30.0) -> int:
+    """SIGTERM, and the exit code (which must be 0; -9 when it had to be killed after ``timeout`` s)."""
+    server.process.send_signal(signal.SIGTERM)  # does nothing if it has already exited
+    try:
+        return server.process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        return server.process.wait()
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -398,7 +424,7 @@ async def _client(host: str, port: int, cycle: _Cycle, stop_at: float, results: 
         writer.close()
 
 
-async def _load(server: serving.Server, mix: Sequence[Request], clients: int, warmup: float, seconds: float,
+async def _load(server: Server, mix: Sequence[Request], clients: int, warmup: float, seconds: float,
                 offset: int) -> dict:
     cycle = _Cycle(mix, offset)
     results: list[Result] = []
@@ -425,7 +451,7 @@ async def _load(server: serving.Server, mix: Sequence[Request], clients: int, wa
     }
 
 
-def run_load(server: serving.Server, mix: Sequence[Request], clients: int, warmup: float, seconds: float,
+def run_load(server: Server, mix: Sequence[Request], clients: int, warmup: float, seconds: float,
              offset: int = 0) -> dict:
     gc.collect()
     gc.disable()  # the client's own collections would show up as latency
@@ -485,19 +511,19 @@ def main() -> None:
     parser.add_argument("--per-kind", type=int, default=30, help="queries of each kind in the mix")
     parser.add_argument("--server-workers", type=int, default=1, help="newsearch serve --workers")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--out", type=Path, default=BENCH / "out",
+                        help="folder of the generated corpus and the index, kept between runs (default bench/out)")
     args = parser.parse_args()
     command_started = time.perf_counter()
-    OUT.mkdir(exist_ok=True)
-
-    from corpus import DEFAULT_SOURCE
+    args.out.mkdir(parents=True, exist_ok=True)
 
     if not DEFAULT_SOURCE.is_dir():
-        sys.exit(f"bench/serve.py: the real corpus is missing at {DEFAULT_SOURCE} (bench/corpus.py reads it)")
+        sys.exit(f"bench.serve: the real corpus is missing at {DEFAULT_SOURCE} (bench.corpus reads it)")
 
-    print("command: " + shlex.join([Path(sys.executable).name, *sys.argv]))
+    print("command: " + shlex.join([Path(sys.executable).name, "-m", "bench.serve", *sys.argv[1:]]))
     print(f"machine: {machine()}")
-    corpus, mb = corpus_dir(args.articles, args.seed)
-    index, built = index_dir(corpus, args.articles, args.seed)
+    corpus, mb = cached_corpus(args.articles, args.seed, args.out)
+    index, built = index_dir(corpus, args.articles, args.seed, args.out)
     print(f"corpus: {corpus} — {args.articles:,} articles, {mb:.1f} MB of text")
     print(f"index: {index} — {dir_size(index) / 1e6:.1f} MB"
           + (f", built in this run in {built:.1f} s" if built is not None else " (cached)"))
@@ -513,7 +539,7 @@ def main() -> None:
         ids += [h.id for h in hits]
     ids = sorted(set(ids))
     if not ids:
-        sys.exit("bench/serve.py: the queries found nothing in the index; is it empty?")
+        sys.exit("bench.serve: the queries found nothing in the index; is it empty?")
     mix = build_mix(queries, ids, prefixes_of(queries), args.seed)
     shares = {k: sum(r.kind == k for r in mix) / len(mix) for k in ROW_ORDER}
     print(f"mix: {len(queries)} queries ({args.per_kind} of each kind), {len(ids):,} article ids from their hits, "
@@ -534,11 +560,13 @@ def main() -> None:
     processes = "one process" if args.server_workers == 1 else f"{args.server_workers} worker processes"
     print(f"server: pid {server.process.pid} at http://{server.host}:{server.port}/ "
           f"(uvicorn, {processes}; started by this run)", flush=True)
-    primed = prime_server(server, mix)
-    single = run_load(server, mix, 1, min(args.warmup, 3.0), args.single_seconds, offset=len(mix) // 3)
-    loaded = run_load(server, mix, args.clients, args.warmup, args.seconds, offset=0)
-    memory = process_memory(server.process.pid)
-    code = stop_server(server)
+    try:
+        primed = prime_server(server, mix)
+        single = run_load(server, mix, 1, min(args.warmup, 3.0), args.single_seconds, offset=len(mix) // 3)
+        loaded = run_load(server, mix, args.clients, args.warmup, args.seconds, offset=0)
+        memory = process_memory(server.process.pid)
+    finally:  # never leave the server running, even when a pass fails
+        code = stop_server(server)
 
     # ---------------------------------------------------------------- report
     def throughput_row(name: str, run: dict) -> list:
@@ -634,7 +662,7 @@ def main() -> None:
         sys.exit(1)
 
 
-def prime_server(server: serving.Server, mix: Sequence[Request]) -> list[Result]:
+def prime_server(server: Server, mix: Sequence[Request]) -> list[Result]:
     """One request of each kind, serially, before any pass: the server's first
     suggest loads (or prepares) the completions."""
     first: dict[str, Request] = {}

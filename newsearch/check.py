@@ -19,7 +19,7 @@ from .documents import content_hash
 from .errors import IndexDamagedError
 from .ingest import iter_source_files, read_bytes
 from .results import CheckReport
-from .schema import NBODY, NTITLE, PATH, SOURCE, fingerprint_digest, same_stat
+from .fields import NBODY, NTITLE, PATH, SOURCE, fingerprint_digest, same_stat
 from .store import Generation
 
 __all__ = ["check_index"]

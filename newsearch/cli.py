@@ -13,13 +13,16 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional, cast
 
 import typer
 
 from . import __version__
 from .config import Config, default_index_dir
 from .errors import InvalidArgumentError, NewsearchError, StrictIndexingError
+
+if TYPE_CHECKING:
+    from .request import Sort
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -70,7 +73,9 @@ def _run(action: Callable[[], Any]) -> Any:
         return action()
     except InvalidArgumentError as exc:
         # Library arguments (since=...) are options on the command line (--since).
-        name = f"--{exc.argument}" if exc.argument.isidentifier() and exc.argument.islower() else exc.argument
+        name = _OPTION_NAMES.get(exc.argument) or (
+            f"--{exc.argument}" if exc.argument.isidentifier() and exc.argument.islower() else exc.argument
+        )
         _fail(f"Invalid value for {name}: {exc.message}", EXIT_USAGE)
     except NewsearchError as exc:
         _fail(str(exc), EXIT_ERROR)
@@ -84,9 +89,8 @@ def _run(action: Callable[[], Any]) -> Any:
         raise typer.Exit(0) from None
 
 
-def _check_limit(limit: int) -> None:
-    if limit < 1:
-        raise InvalidArgumentError("--limit", f"{limit}; it must be 1 or more.")
+# Library argument names that differ from the option (or argument) that sets them.
+_OPTION_NAMES = {"query": "QUERY", "tags": "--tag", "half_life_days": "--half-life"}
 
 
 def _index_dir(index: Path | None) -> Path:
@@ -215,40 +219,34 @@ def search_command(
 
     def action() -> None:
         from .index import NewsIndex
+        from .request import SearchRequest, offset_of_page
 
-        _check_limit(limit)
-        if page < 1:
-            raise InvalidArgumentError("--page", f"{page}; pages are numbered from 1.")
         if recent and sort not in ("relevance", "recent"):
             raise InvalidArgumentError("--recent", f"cannot be combined with --sort {sort}.")
-        if half_life is not None and not half_life > 0:
-            raise InvalidArgumentError("--half-life", f"{half_life}; it must be a positive number of days.")
+        request = SearchRequest(
+            text,
+            category=category or (),
+            tags=tag or (),
+            since=since,
+            until=until,
+            sort=cast("Sort", "recent" if recent else sort),  # SearchRequest checks it
+            half_life_days=half_life,
+            limit=limit,
+            offset=offset_of_page(page, limit),
+            facets=facets,
+            collapse=collapse,
+            explain=explain,
+        )
         index_dir = _index_dir(index)
         cfg = _config(index_dir, config)
         if index is None and not os.environ.get("NEWSEARCH_INDEX") and not NewsIndex.exists(index_dir):
             _bootstrap_from_seeds(index_dir, cfg)
-        ix = NewsIndex.open(index_dir, config=cfg)
-        results = ix.search(
-            text,
-            category=category,
-            tags=tag,
-            since=since,
-            until=until,
-            sort="recent" if recent else sort,
-            limit=limit,
-            offset=(page - 1) * limit,
-            facets=facets,
-            half_life_days=half_life,
-            collapse=collapse,
-        )
+        results = NewsIndex.open(index_dir, config=cfg).search(request)
         if as_json:
-            data = results.to_dict()
-            if explain:
-                data["explain"] = ix.explain(text)
-            _echo_json(data)
+            _echo_json(results.to_dict())
             return
-        if explain:
-            typer.echo(f"Query: {ix.explain(text)}")
+        if results.explain is not None:
+            typer.echo(f"Query: {results.explain}")
         _print_results(results)
 
     _run(action)
@@ -345,7 +343,6 @@ def suggest_command(
     def action() -> None:
         from .index import NewsIndex
 
-        _check_limit(limit)
         found = NewsIndex.open(_index_dir(index)).suggest(prefix, limit=limit)
         if as_json:
             _echo_json({"prefix": prefix, "suggestions": [s.to_dict() for s in found]})
@@ -371,7 +368,6 @@ def topics_command(
     def action() -> None:
         from .index import NewsIndex
 
-        _check_limit(limit)
         found = NewsIndex.open(_index_dir(index)).topics(category=category, tags=tag, since=since, until=until, limit=limit)
         if as_json:
             _echo_json({"topics": [t.to_dict() for t in found]})
@@ -398,7 +394,6 @@ def similar_command(
     def action() -> None:
         from .index import NewsIndex
 
-        _check_limit(limit)
         index_dir = _index_dir(index)
         results = NewsIndex.open(index_dir, config=_config(index_dir, config)).similar(article_id, limit=limit)
         if as_json:

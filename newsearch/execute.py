@@ -33,7 +33,7 @@ from whoosh.util.times import datetime_to_long
 
 from .matching import Contains
 from .readers import reader_cache, term_postings
-from .schema import DATE
+from .fields import DATE
 
 __all__ = ["Match", "count", "search"]
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from .readers import reader_cache, term_postings
 from .results import DateHistogram, Facets
-from .schema import CATEGORIES, DATE, TAGS
+from .fields import CATEGORIES, DATE, TAGS
 
 __all__ = ["FacetCounter", "histogram", "keyword_lists"]
 

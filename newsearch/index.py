@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -24,8 +24,10 @@ from .errors import ArticleNotFoundError, InvalidArgumentError
 from .indexer import ProgressCallback, reanalyze, update_index
 from .query import parse
 from .results import CheckReport, IndexReport, IndexStats, SearchResults, Suggestion, Topic
-from .schema import ID, NBODY, stored_to_article
-from .search import DateLike, check_limit, collect_stats, run_search
+from .fields import ID, NBODY, stored_to_article
+from .request import DateLike, SearchRequest, Selection, check_limit
+from .search import run_search
+from .stats import collect_stats
 from .similar import similar_articles
 from .suggest import CompletionCache
 from .topics import significant_keywords
@@ -202,56 +204,30 @@ class NewsIndex:
 
     # ------------------------------------------------------------------ reading
 
-    def search(
-        self,
-        query: str,
-        *,
-        category: str | list[str] | None = None,
-        tags: str | list[str] | None = None,
-        since: DateLike | None = None,
-        until: DateLike | None = None,
-        sort: str = "relevance",
-        limit: int | None = 10,
-        offset: int = 0,
-        facets: bool = True,
-        facet_limit: int | None = 20,
-        half_life_days: float | None = None,
-        collapse: bool = True,
-    ) -> SearchResults:
-        """Articles matching ``query``, in the order of ``sort``: ``relevance`` (best
-        first), ``-date`` (newest first), ``date`` (oldest first) or ``recent``
-        (relevance halved for every ``half_life_days`` of age, by default
-        ``ranking.half_life_days``).
+    def search(self, query: str | SearchRequest = "", **options: Any) -> SearchResults:
+        """Articles matching ``query``, best first unless sorted otherwise.
 
-        ``category`` keeps articles in any of the given categories, ``tags``
-        those carrying every given tag; ``since``/``until`` are inclusive and
-        accept ``2021``, ``2021-12``, ``2021-12-25``, ``2021年12月`` or a date.
-        ``limit=None`` returns every match.  ``total`` always counts them all, and
-        ``facets`` (unless turned off) counts categories, tags and dates over all
-        of them, ``facet_limit`` values of each at most.  With ``collapse``,
-        near-duplicates of a hit (the same story republished with small edits)
-        are not listed on their own but in its ``versions``.
+        ``options`` are the fields of :class:`~newsearch.SearchRequest`, which says
+        what each means: ``category`` (any of), ``tags`` (all of), ``since`` and
+        ``until`` (inclusive: ``2021``, ``2021-12``, ``2021-12-25``, ``2021年12月`` or
+        a date), ``sort`` (``relevance``, ``-date``, ``date`` or ``recent``),
+        ``half_life_days``, ``limit`` (None: every match), ``offset``, ``facets``,
+        ``facet_limit``, ``collapse`` and ``explain``.  Or pass a ``SearchRequest``
+        itself.  A bad value raises :class:`InvalidArgumentError` naming it.
+
+        ``total`` always counts every match, and the facets (unless turned off)
+        count categories, tags and dates over all of them.  With ``collapse``,
+        near-duplicates of a hit (the same story republished with small edits) are
+        not listed on their own but in its ``versions``.
         """
+        if isinstance(query, SearchRequest):
+            request = dataclasses.replace(query, **options) if options else query
+        else:
+            request = SearchRequest(query, **options)
         if self._synonyms is None:
             self._synonyms = load_synonyms(self._config.analysis.synonyms)
         with self._searcher() as searcher:
-            return run_search(
-                searcher,
-                self._config,
-                query,
-                synonyms=self._synonyms,
-                category=category,
-                tags=tags,
-                since=since,
-                until=until,
-                sort=sort,
-                limit=limit,
-                offset=offset,
-                facets=facets,
-                facet_limit=facet_limit,
-                half_life_days=half_life_days,
-                collapse=collapse,
-            )
+            return run_search(searcher, self._config, request, self._synonyms)
 
     def explain(self, query: str) -> str:
         """How ``query`` is read: its syntax tree after parsing and segmentation."""
@@ -277,14 +253,15 @@ class NewsIndex:
         if there is no such article."""
         if not article_id:
             raise InvalidArgumentError("ID", "an article id cannot be empty.")
+        check_limit(limit)
         with self._searcher() as searcher:
             return similar_articles(searcher, self._config, article_id, limit)
 
     def topics(
         self,
         *,
-        category: str | list[str] | None = None,
-        tags: str | list[str] | None = None,
+        category: str | Sequence[str] = (),
+        tags: str | Sequence[str] = (),
         since: DateLike | None = None,
         until: DateLike | None = None,
         limit: int = 20,
@@ -292,8 +269,10 @@ class NewsIndex:
         """The keywords that set the selected articles (a period, categories, tags)
         apart from the whole archive, most significant first; not merely the most
         frequent ones.  At least one of the filters is required."""
+        selection = Selection(category=category, tags=tags, since=since, until=until)
+        check_limit(limit)
         with self._searcher() as searcher:
-            return significant_keywords(searcher, category=category, tags=tags, since=since, until=until, limit=limit)
+            return significant_keywords(searcher, selection, limit)
 
     def suggest(self, prefix: str, *, limit: int = 10, stale_ok: bool = False) -> list[Suggestion]:
         """Completions of a partial query: the words of the index's titles that begin

@@ -36,7 +36,7 @@ from .ingest import iter_source_files, read_file
 from .results import FileFailure, IndexReport
 from .store import Generation, GenerationWriter
 from .workers import FileJob, FileOutcome, WorkerPool, default_processes
-from .schema import (
+from .fields import (
     ID,
     NBODY,
     NTITLE,

@@ -15,9 +15,7 @@ from __future__ import annotations
 import heapq
 import json
 import math
-import os
 import random
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .analysis import word_weights
+from .files import write_json
 
 __all__ = ["KEYWORDS_PER_ARTICLE", "IdfTable", "choose", "current", "in_use", "prepare_idf", "seeded_sample"]
 
@@ -69,15 +68,7 @@ class IdfTable:
         return cls(articles, sampled, dict(df))
 
     def save(self, folder: Path) -> None:
-        data = {"articles": self.articles, "sampled": self.sampled, "df": self.df}
-        fd, tmp = tempfile.mkstemp(prefix=".keywords-", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, ensure_ascii=False, separators=(",", ":"))
-            os.replace(tmp, folder / _FILE)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_json(folder / _FILE, {"articles": self.articles, "sampled": self.sampled, "df": self.df})
 
     @classmethod
     def load(cls, folder: Path) -> IdfTable | None:

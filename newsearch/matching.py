@@ -7,8 +7,8 @@ see :func:`newsearch.analysis.units`); :class:`Contains` then keeps the
 candidates whose stored normalized text really contains the string, and
 scores them by how often it occurs there.
 
-:func:`needle_pattern` is the single definition of "contains": searching and
-highlighting both use it, so a highlight is always exactly a match.
+The pattern is :func:`newsearch.query.needle_pattern`, the single definition of
+"contains" that highlighting uses too, so a highlight is always exactly a match.
 """
 
 from __future__ import annotations
@@ -22,44 +22,9 @@ from typing import Any
 from whoosh import matching
 from whoosh.query import WrappingQuery
 
-from .analysis import WORD_CHAR
 from .readers import column_reader, term_postings
 
-__all__ = ["Contains", "needle_pattern"]
-
-# Between the units of a quoted phrase, the text may hold spaces or punctuation; between
-# two word units (``iphone`` and ``13``) there must be at least one such character,
-# or the text would hold one longer word instead.
-_PHRASE_GAP = r"[\W_]{0,8}?"
-_WORD_GAP = r"[\W_]{1,8}?"
-_STARTS_WORD = re.compile(WORD_CHAR)
-
-
-def needle_pattern(units: list[str], *, phrase: bool, literal: str | None = None) -> re.Pattern[str]:
-    """The regular expression that finds a query string in normalized text.
-
-    ``literal`` (an unquoted term, normalized) must occur exactly; a
-    ``phrase`` only needs its units in order with at most some spaces or
-    punctuation between them.  Letters and digits at either end must not
-    continue a longer word or number: ``ai`` matches ``AI客服`` but not
-    ``said``.
-    """
-    if phrase or literal is None:
-        parts = [re.escape(units[0])]
-        for before, unit in zip(units, units[1:]):
-            both_words = _STARTS_WORD.match(before) and _STARTS_WORD.match(unit)
-            parts += [_WORD_GAP if both_words else _PHRASE_GAP, re.escape(unit)]
-        body = "".join(parts)
-        first, last = units[0][0], units[-1][-1]
-    else:
-        body = re.escape(literal)
-        first, last = literal[0], literal[-1]
-    if _STARTS_WORD.match(first):
-        body = f"(?<!{WORD_CHAR})" + body
-    if _STARTS_WORD.match(last):
-        body += f"(?!{WORD_CHAR})"
-    return re.compile(body)
-
+__all__ = ["Contains"]
 
 def _plain_string(pattern: re.Pattern[str]) -> bytes | None:
     """The UTF-8 bytes of the one string ``pattern`` matches, when it is a plain string

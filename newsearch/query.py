@@ -1,4 +1,4 @@
-"""Query text → a small syntax tree → a Whoosh query.
+"""Query text → a small syntax tree, without touching the index (no Whoosh here).
 
 Syntax (AND is the default between terms)::
 
@@ -15,7 +15,9 @@ full-width colon work too.  A query that cannot be parsed (an unbalanced
 quote or parenthesis...) is searched as plain keywords instead of failing.
 
 :func:`parse` builds the tree without touching the index, so ``--explain``
-can show it; :func:`compile_query` turns it into Whoosh objects.
+can show it; :mod:`newsearch.compiler` turns it into Whoosh queries.
+:func:`needle_pattern` is the single definition of "contains": searching and
+highlighting both use it, so a highlight is always exactly a match.
 """
 
 from __future__ import annotations
@@ -23,16 +25,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
 from datetime import datetime
 
-from whoosh import query as wq
-
-from .analysis import GAP_CHAR, PAIR_GAP, bigrams, normalize, units
+from .analysis import GAP_CHAR, PAIR_GAP, WORD_CHAR, bigrams, normalize, units
 from .dates import parse_bound
 from .errors import InvalidArgumentError, QuerySyntaxError
-from .matching import Contains, needle_pattern
-from .schema import BODY, CATEGORIES, DATE, KEYWORD_FIELDS, KEYWORDS, NBODY, NTITLE, TAGS, TITLE, TUNITS, UNITS
+from .fields import BODY, CATEGORIES, DATE, KEYWORD_FIELDS, KEYWORDS, TAGS, TITLE
 from .synonyms import NO_SYNONYMS, Synonyms
 
 __all__ = [
@@ -44,9 +42,7 @@ __all__ = [
     "Or",
     "ParsedQuery",
     "Text",
-    "Vocabulary",
-    "compile_filters",
-    "compile_query",
+    "needle_pattern",
     "parse",
 ]
 
@@ -225,6 +221,40 @@ class Needle:
 
     def pattern(self) -> re.Pattern[str]:
         return needle_pattern(list(self.units), phrase=self.literal is None, literal=self.literal)
+
+
+# Between the units of a quoted phrase, the text may hold spaces or punctuation; between
+# two word units (``iphone`` and ``13``) there must be at least one such character,
+# or the text would hold one longer word instead.
+_PHRASE_GAP = r"[\W_]{0,8}?"
+_WORD_GAP = r"[\W_]{1,8}?"
+_STARTS_WORD = re.compile(WORD_CHAR)
+
+
+def needle_pattern(units: list[str], *, phrase: bool, literal: str | None = None) -> re.Pattern[str]:
+    """The regular expression that finds a query string in normalized text.
+
+    ``literal`` (an unquoted term, normalized) must occur exactly; a
+    ``phrase`` only needs its units in order with at most some spaces or
+    punctuation between them.  Letters and digits at either end must not
+    continue a longer word or number: ``ai`` matches ``AI客服`` but not
+    ``said``.
+    """
+    if phrase or literal is None:
+        parts = [re.escape(units[0])]
+        for before, unit in zip(units, units[1:]):
+            both_words = _STARTS_WORD.match(before) and _STARTS_WORD.match(unit)
+            parts += [_WORD_GAP if both_words else _PHRASE_GAP, re.escape(unit)]
+        body = "".join(parts)
+        first, last = units[0][0], units[-1][-1]
+    else:
+        body = re.escape(literal)
+        first, last = literal[0], literal[-1]
+    if _STARTS_WORD.match(first):
+        body = f"(?<!{WORD_CHAR})" + body
+    if _STARTS_WORD.match(last):
+        body += f"(?!{WORD_CHAR})"
+    return re.compile(body)
 
 
 _EDGE_PUNCT = re.compile(f"^{GAP_CHAR}+|{GAP_CHAR}+$")
@@ -516,162 +546,3 @@ def _count_terms(node: Node | None) -> int:
     if isinstance(node, Not):
         return _count_terms(node.item)
     return 1
-
-
-# --------------------------------------------------------------------------- compilation
-
-class Vocabulary(Protocol):
-    """What query compilation needs to know about one index's terms."""
-
-    def keywords(self, field: str, value: str) -> list[str]:
-        """The indexed category/tag terms ``value`` stands for (case- and width-insensitively)."""
-
-    def words(self, text: str) -> list[str]:
-        """Words of the index's vocabulary found in normalized ``text``, for scoring."""
-
-
-# At most this many distinct units of one string select candidates; any subset still
-# gives every match (verification on the text makes the result exact).
-_MAX_CANDIDATE_UNITS = 24
-
-
-@dataclass(frozen=True)
-class _Context:
-    vocab: Vocabulary
-    title_boost: float
-    synonyms: Synonyms
-
-
-def _needle_query(needle: Needle, field: str | None, ctx: _Context) -> wq.Query:
-    # Pairs first (the more selective terms); a unit inside an indexed pair adds nothing.
-    # A phrase's neighbouring units may be adjacent or apart: either pair term will do.
-    pairs = sorted(needle.pairs)
-    phrase_pairs = needle.phrase_pairs
-    paired = set("".join(pairs)) | {c for a, b in phrase_pairs for c in (a, b)}
-    wanted: list[str | tuple[str, str]] = [*pairs, *phrase_pairs]
-    wanted += [u for u in dict.fromkeys(needle.units) if u not in paired]
-    wanted = wanted[:_MAX_CANDIDATE_UNITS]
-
-    def candidates(field_name: str) -> wq.Query:
-        terms = [
-            wq.Term(field_name, w) if isinstance(w, str)
-            else wq.Or([wq.Term(field_name, w[0] + w[1]), wq.Term(field_name, w[0] + PAIR_GAP + w[1])])
-            for w in wanted
-        ]
-        return terms[0] if len(terms) == 1 else wq.And(terms)
-
-    key = needle.literal if needle.literal is not None else "".join(needle.units)
-    words = ctx.vocab.words(key)
-    scoring: list[wq.Query] = []
-    if needle.exact_by_units and field is None:
-        match: wq.Query = candidates(UNITS)
-        # Holding the string in the title is a term of its own: rank it like Contains would.
-        scoring.append(wq.Term(TUNITS, wanted[0], boost=ctx.title_boost))
-    elif needle.exact_by_units and field == TITLE:
-        match = candidates(TUNITS)
-    else:
-        # A string that is an index word is confirmed by that word's postings.
-        confirm: tuple[tuple[str, str, float], ...] = ()
-        # (A phrase too: the word is its units with nothing between them.)
-        if words == [key] and (needle.literal is not None or all(len(u) == 1 for u in needle.units)):
-            confirm = {
-                None: ((TITLE, key, ctx.title_boost), (BODY, key, 1.0)),
-                TITLE: ((TITLE, key, 1.0),),
-                BODY: ((BODY, key, 1.0),),
-            }[field]
-        units_field = TUNITS if field == TITLE else UNITS
-        gapped = (units_field, "".join(needle.units), needle.gap_terms) if needle.gap_terms else None
-        if field == TITLE:
-            match = Contains(candidates(TUNITS), needle.pattern(), ((NTITLE, 1.0),), confirm=confirm, gapped=gapped)
-        else:
-            columns = {None: ((NTITLE, ctx.title_boost), (NBODY, 1.0)), BODY: ((NBODY, 1.0),)}
-            match = Contains(candidates(UNITS), needle.pattern(), columns[field], confirm=confirm, gapped=gapped)
-    for word in words:
-        if field in (None, TITLE):
-            scoring.append(wq.Term(TITLE, word, boost=ctx.title_boost if field is None else 1.0))
-        if field in (None, BODY):
-            scoring.append(wq.Term(BODY, word))
-    if not scoring:
-        return match
-    return wq.AndMaybe(match, scoring[0] if len(scoring) == 1 else wq.Or(scoring))
-
-
-def _text_query(node: Text, ctx: _Context) -> wq.Query:
-    if node.field in KEYWORD_FIELDS:
-        terms = ctx.vocab.keywords(node.field, node.text)
-        if not terms:
-            return wq.NullQuery
-        subs = [wq.Term(node.field, t) for t in terms]
-        return subs[0] if len(subs) == 1 else wq.Or(subs)
-    needles = Needle.alternatives(node, ctx.synonyms)
-    if not needles:
-        return wq.NullQuery
-    subs = [_needle_query(n, node.field, ctx) for n in needles]
-    return subs[0] if len(subs) == 1 else wq.Or(subs)
-
-
-def _compile(node: Node, ctx: _Context) -> wq.Query:
-    if isinstance(node, Text):
-        return _text_query(node, ctx)
-    if isinstance(node, DateRange):
-        return wq.DateRange(DATE, node.start, node.end)
-    if isinstance(node, Not):
-        return wq.Not(_compile(node.item, ctx))
-    subs = [_compile(i, ctx) for i in node.items]
-    if isinstance(node, And):
-        positives = [s for s in subs if not isinstance(s, wq.Not)]
-        if any(s is wq.NullQuery for s in positives):
-            return wq.NullQuery
-        negatives = [s for s in subs if isinstance(s, wq.Not)]
-        if not positives:
-            positives = [wq.Every()]
-        return wq.And(positives + negatives) if len(positives) + len(negatives) > 1 else positives[0]
-    kept = [s for s in subs if s is not wq.NullQuery]
-    if not kept:
-        return wq.NullQuery
-    return kept[0] if len(kept) == 1 else wq.Or(kept)
-
-
-def compile_query(
-    parsed: ParsedQuery,
-    *,
-    vocab: Vocabulary,
-    title_boost: float,
-    synonyms: Synonyms = NO_SYNONYMS,
-) -> wq.Query:
-    """The Whoosh query for a parsed query (``Every`` for an empty one)."""
-    if parsed.node is None:
-        return wq.NullQuery if parsed.text.strip() else wq.Every()
-    q = _compile(parsed.node, _Context(vocab, title_boost, synonyms))
-    if isinstance(q, wq.Not):
-        return wq.And([wq.Every(), q])
-    return q
-
-
-def compile_filters(
-    *,
-    categories: Iterable[str] = (),
-    tags: Iterable[str] = (),
-    since: datetime | None = None,
-    until: datetime | None = None,
-    vocab: Vocabulary,
-) -> wq.Query | None:
-    """A Whoosh filter for the category/tag/date options: any listed category, every listed tag."""
-    parts: list[wq.Query] = []
-    categories = list(categories)
-    cats = [t for c in categories for t in vocab.keywords(CATEGORIES, c)]
-    if categories:
-        parts.append(wq.Or([wq.Term(CATEGORIES, c) for c in cats]) if cats else wq.NullQuery)
-    for tag in tags:
-        terms = vocab.keywords(TAGS, tag)
-        parts.append(wq.Or([wq.Term(TAGS, t) for t in terms]) if terms else wq.NullQuery)
-    if since is not None or until is not None:
-        parts.append(wq.DateRange(DATE, since, until))
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else wq.And(parts)
-
-
-def keyword_key(value: str) -> str:
-    """How category and tag values compare: normalized (case, width) and trimmed."""
-    return normalize(value.strip())

@@ -215,6 +215,8 @@ class SearchResults:
     """Category, tag and date counts over all the matches (None when not asked for)."""
     collapsed: bool = False
     """Whether near-duplicates are folded into the hit they resemble (``Hit.versions``)."""
+    explain: str | None = None
+    """How the query was read, when the request asked (``explain=True``)."""
 
     @property
     def page(self) -> int:
@@ -230,7 +232,7 @@ class SearchResults:
         return iter(self.hits)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "query": self.query,
             "total": self.total,
             "page": self.page,
@@ -241,6 +243,9 @@ class SearchResults:
             "collapsed": self.collapsed,
             "hits": [h.to_dict() for h in self.hits],
         }
+        if self.explain is not None:
+            data["explain"] = self.explain
+        return data
 
 
 @dataclass(frozen=True)
@@ -272,10 +277,6 @@ class IndexReport:
     notes: list[str] = field(default_factory=list)
     """What the run decided on its own (re-analysis, settings that changed)."""
     seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
 
     def summary(self) -> str:
         return (

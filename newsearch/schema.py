@@ -1,64 +1,50 @@
-"""Article fields → the Whoosh schema, and the conversion of an Article into a document.
+"""The Whoosh schema of an index: a Whoosh field type for each field of
+:mod:`newsearch.fields`, built in code.
 
-``SCHEMA_VERSION`` changes whenever the fields or the analysis change in a way
-that makes an existing index unreadable or wrong; an index written with a
-different version must be rebuilt.
+``SCHEMA_VERSION`` (the index's format version, recorded in its manifest)
+changes whenever the fields or the analysis change in a way that makes an
+existing index unreadable or wrong; an index written with a different version
+must be rebuilt.  Nothing here is pickled into an index (see
+:mod:`newsearch.toc`), so these classes may move or change name freely.
 """
 
 from __future__ import annotations
 
-import json
-from array import array
-from datetime import datetime
-from itertools import accumulate, repeat
-from operator import add
+from collections.abc import Iterator
 from typing import Any
 
 from whoosh import columns, fields, formats
+from whoosh.analysis import Token, Tokenizer
 
-from .analysis import JiebaTokenizer, bigrams, gapped_bigrams, normalize, units, word_analyzer, word_weights
-from .documents import Article
-from .dupes import SKETCH_BYTES, band_terms, sketch
-from .keywords import choose as choose_keywords
+from .analysis import SUBWORD_WEIGHT, bigrams, gapped_bigrams, normalize, segment_words, units, word_weights
+from .dupes import SKETCH_BYTES, band_terms
+from .fields import (
+    BODY,
+    BODY_DIFF,
+    CATEGORIES,
+    CONTENT_HASH,
+    DATE,
+    DUP_BANDS,
+    DUP_SKETCH,
+    EXTRA,
+    ID,
+    KEYWORDS,
+    NBODY,
+    NTITLE,
+    PATH,
+    SOURCE,
+    TAGS,
+    TITLE,
+    TUNITS,
+    UNITS,
+    URL,
+    UTCOFFSET,
+)
 
-__all__ = [
-    "ANALYZER_ID",
-    "SCHEMA_VERSION",
-    "article_document",
-    "body_diff",
-    "build_schema",
-    "fingerprint",
-    "fingerprint_digest",
-    "restore_body",
-    "same_stat",
-    "stored_to_article",
-]
+__all__ = ["ANALYZER_ID", "SCHEMA_VERSION", "JiebaTokenizer", "build_schema"]
 
 SCHEMA_VERSION = 11
 ANALYZER_ID = "jieba-search-weighted+units+bigrams+gapped+nfkc-lower-t2s/7"
-
-# Field names, one place.
-ID = "id"
-PATH = "path"
-URL = "url"
-TITLE = "title"
-BODY = "body"
-DATE = "date"
-UTCOFFSET = "utcoffset"
-CATEGORIES = "categories"
-TAGS = "tags"
-CONTENT_HASH = "content_hash"
-EXTRA = "extra"
-SOURCE = "source"  # column: "size:mtime_ns:hash" of the file an article came from
-UNITS = "units"  # which match units (CJK characters, Latin/number words) the title or body holds
-TUNITS = "tunits"  # the same for the title alone (title: queries, and title matches rank higher)
-NTITLE = "ntitle"  # column: normalized title, UTF-8, for exact matching and highlighting
-NBODY = "nbody"  # column: normalized body, UTF-8
-BODY_DIFF = "bodydiff"  # stored: how the original body differs from NBODY (see body_diff)
-DUP_SKETCH = "dupsketch"  # column: the MinHash sketch of the body (newsearch.dupes)
-DUP_BANDS = "dupbands"  # the sketch's band terms: candidates for near-duplicates
-KEYWORDS = "keywords"  # the article's keywords (newsearch.keywords), stored and searchable
-KEYWORD_FIELDS = (TAGS, CATEGORIES, KEYWORDS)  # matched as whole values, not as text
 
 
 class WordWeights(formats.Format):  # type: ignore[misc]
@@ -149,7 +135,7 @@ def _keyword_field() -> fields.KEYWORD:
 
 def build_schema(user_dicts: tuple[str, ...] = ()) -> fields.Schema:
     """The Whoosh schema of a newsearch index."""
-    analyzer = word_analyzer(user_dicts)
+    analyzer = JiebaTokenizer(search=True, user_dicts=user_dicts)
     return fields.Schema(
         **{
             ID: fields.ID(stored=True, unique=True, sortable=True),
@@ -177,119 +163,63 @@ def build_schema(user_dicts: tuple[str, ...] = ()) -> fields.Schema:
     )
 
 
-def fingerprint(size: int, mtime_ns: int, digest: str) -> bytes:
-    """What identifies one version of a source file without reading it again."""
-    return f"{size}:{mtime_ns}:{digest}".encode("ascii")
+class JiebaTokenizer(Tokenizer):  # type: ignore[misc]
+    """A Whoosh tokenizer over :func:`~newsearch.analysis.segment_words` that honours
+    Whoosh's tokenizer contract (the word fields' analyzer).
 
-
-def same_stat(source: bytes, size: int, mtime_ns: int) -> bool:
-    """True when a file's size and mtime are those its fingerprint recorded."""
-    return source.rsplit(b":", 1)[0] == f"{size}:{mtime_ns}".encode("ascii")
-
-
-def fingerprint_digest(source: bytes) -> str:
-    """The content hash a fingerprint recorded."""
-    return source.rsplit(b":", 1)[1].decode("ascii")
-
-
-def article_document(article: Article, source: bytes, user_dicts: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The keyword arguments of ``writer.add_document`` for one article (``user_dicts``:
-    the schema's, so that its keywords are the words the body is indexed with)."""
-    ntitle = normalize(article.title)
-    nbody = normalize(article.body)
-    doc: dict[str, Any] = {
-        ID: article.id,
-        PATH: article.path,
-        TITLE: article.title,
-        BODY: article.body,
-        UNITS: ntitle + "\n" + nbody,
-        TUNITS: ntitle,
-        NTITLE: ntitle.encode("utf-8"),
-        NBODY: nbody.encode("utf-8"),
-        BODY_DIFF: body_diff(article.body, nbody),
-        CATEGORIES: ",".join(article.categories),
-        f"_stored_{CATEGORIES}": list(article.categories),
-        TAGS: ",".join(article.tags),
-        f"_stored_{TAGS}": list(article.tags),
-        CONTENT_HASH: article.content_hash,
-        SOURCE: source,
-    }
-    dup_sketch = sketch(nbody or ntitle)  # the body: a new title does not make a new story
-    doc[DUP_SKETCH] = dup_sketch
-    doc[DUP_BANDS] = dup_sketch
-    keywords = choose_keywords(article.title, article.body, user_dicts)
-    doc[KEYWORDS] = ",".join(k.replace(",", " ") for k in keywords)
-    doc[f"_stored_{KEYWORDS}"] = keywords
-    if article.url:
-        doc[URL] = article.url
-    if article.date is not None:
-        doc[DATE] = article.date
-    if article.utcoffset_minutes is not None:
-        doc[UTCOFFSET] = article.utcoffset_minutes
-    if article.extra:
-        doc[EXTRA] = json.dumps(article.extra, ensure_ascii=False)
-    return doc
-
-
-def body_diff(body: str, nbody: str) -> Any:
-    """What turns the normalized body back into the original: None when they are equal,
-    else {character: positions as delta-coded array bytes}, or the original itself
-    when most of it differs (traditional script).
-
-    Normalization maps each character on its own, so the characters that change are
-    the few distinct ones that normalization changes (full-width punctuation,
-    capitals...), found with C-level searches rather than a loop over the text.
-    As normalization is idempotent, they are the body's characters that the
-    normalized body lacks.
+    Sub-words get ``SUBWORD_WEIGHT`` as their boost, so an article where a word stands
+    on its own ranks above one where it only appears inside a longer word.
     """
-    if body == nbody:
-        return None
-    diff: dict[str, bytes] = {}
-    changed = 0
-    for char in set(body).difference(nbody):
-        # The text between occurrences gives their positions' deltas: each is the
-        # length of the text before it, plus 1 for the character before that.
-        gaps = array("I", map(len, body.split(char)))
-        del gaps[-1]
-        changed += len(gaps)
-        if changed * 3 > len(body):
-            return body
-        deltas = array("I", gaps[:1])
-        deltas.extend(map(add, gaps[1:], repeat(1)))
-        diff[char] = deltas.tobytes()
-    return diff
 
+    def __init__(self, search: bool = True, user_dicts: tuple[str, ...] = ()) -> None:
+        self.search = search
+        self.user_dicts = tuple(user_dicts)
 
-def restore_body(nbody: str, diff: Any) -> str:
-    """The original body from its normalized form and :func:`body_diff`."""
-    if diff is None:
-        return nbody
-    if isinstance(diff, str):
-        return diff
-    chars = list(nbody)
-    for char, data in diff.items():
-        deltas = array("I")
-        deltas.frombytes(data)
-        for position in accumulate(deltas):
-            chars[position] = char
-    return "".join(chars)
+    def __eq__(self, other: object) -> bool:
+        return (
+            type(other) is type(self)
+            and other.search == self.search  # type: ignore[attr-defined]
+            and other.user_dicts == self.user_dicts  # type: ignore[attr-defined]
+        )
 
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.search, self.user_dicts))
 
-def stored_to_article(stored: dict[str, Any], nbody: str) -> Article:
-    """Rebuild an Article from a document's stored fields and its normalized body."""
-    date = stored.get(DATE)
-    extra = stored.get(EXTRA)
-    return Article(
-        id=stored[ID],
-        title=stored.get(TITLE, ""),
-        body=restore_body(nbody, stored.get(BODY_DIFF)),
-        path=stored.get(PATH, ""),
-        date=date if isinstance(date, datetime) else None,
-        categories=tuple(stored.get(CATEGORIES) or ()),
-        tags=tuple(stored.get(TAGS) or ()),
-        url=stored.get(URL),
-        content_hash=stored.get(CONTENT_HASH, ""),
-        utcoffset_minutes=stored.get(UTCOFFSET),
-        extra=json.loads(extra) if extra else {},
-        keywords=tuple(stored.get(KEYWORDS) or ()),
-    )
+    def __call__(  # type: ignore[override]
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: Any,
+    ) -> Iterator[Token]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if not tokenize:
+            token.original = token.text = normalize(value)
+            token.boost = 1.0
+            if positions:
+                token.pos = start_pos
+            if chars:
+                token.startchar = start_char
+                token.endchar = start_char + len(value)
+            yield token
+            return
+        search = self.search and mode != "query"
+        for term, pos, start, end, sub in segment_words(value, search, self.user_dicts):
+            token.text = term
+            # Sub-words come before the word they are part of, at the same position.
+            token.boost = SUBWORD_WEIGHT if sub else 1.0
+            token.stopped = False
+            if keeporiginal:
+                token.original = value[start:end]
+            if positions:
+                token.pos = start_pos + pos
+            if chars:
+                token.startchar = start_char + start
+                token.endchar = start_char + end
+            yield token

@@ -1,4 +1,4 @@
-"""A parsed query + filters → ranked hits with snippets, read from one Whoosh searcher.
+"""A search request → ranked hits with snippets and facets, read from one searcher.
 
 Everything returned is copied out of the index (:mod:`newsearch.results`),
 so results stay valid after the searcher is closed.
@@ -6,25 +6,16 @@ so results stay valid after the searcher is closed.
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import date, datetime
+from collections.abc import Callable
 from typing import Any
 
-from whoosh import query as wq
-from whoosh.searching import Searcher
-
+from . import execute
+from .analysis import normalize
+from .compiler import IndexVocabulary, compile_query, matches_everything, matches_nothing, selection_filter
 from .config import Config
-from .dates import parse_bound
-from .errors import InvalidArgumentError
 from .dupes import Groups
 from .facets import FacetCounter
-from .highlight import make_snippet
-from . import execute
-from .readers import column_reader, reader_cache, term_postings
-from .analysis import normalize
-from .query import And, ParsedQuery, Text, compile_filters, compile_query, keyword_key, parse
-from .results import Hit, IndexStats, SearchResults, Snippet, Version
-from .schema import (
+from .fields import (
     BODY,
     BODY_DIFF,
     CATEGORIES,
@@ -39,152 +30,35 @@ from .schema import (
     UTCOFFSET,
     restore_body,
 )
+from .highlight import make_snippet
+from .query import And, ParsedQuery, Text, parse
+from .readers import column_reader, term_postings
+from .request import SearchRequest
+from .results import Hit, SearchResults, Snippet, Version
 from .synonyms import NO_SYNONYMS, Synonyms
 
-__all__ = ["SORTS", "IndexVocabulary", "check_limit", "collect_stats", "make_hit", "run_search", "selection_filter"]
-
-SORTS = ("relevance", "-date", "date", "recent")
-"""Best first; newest first; oldest first; relevance weighed down by age (``ranking.half_life_days``)."""
-DateLike = str | date | datetime
-
-
-class IndexVocabulary:
-    """The :class:`~newsearch.query.Vocabulary` of one searcher's index."""
-
-    MAX_WORD = 8  # longest word looked up when segmenting a query string
-    MAX_TEXT = 64  # query strings are segmented for scoring up to this length
-
-    def __init__(self, searcher: Searcher) -> None:
-        self._reader = searcher.reader()
-        # Keyword maps and known words last as long as the reader, not one search.
-        cache = reader_cache(self._reader)
-        self._maps: dict[str, dict[str, list[str]]] = cache.setdefault("keyword_maps", {})
-        self._known: dict[str, bool] = cache.setdefault("known_words", {})
-
-    def _map(self, field: str) -> dict[str, list[str]]:
-        found = self._maps.get(field)
-        if found is None:
-            found = {}
-            for raw in self._reader.lexicon(field):
-                term = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-                found.setdefault(keyword_key(term), []).append(term)
-            self._maps[field] = found
-        return found
-
-    def keywords(self, field: str, value: str) -> list[str]:
-        return list(self._map(field).get(keyword_key(value), ()))
-
-    def has(self, word: str) -> bool:
-        """Whether ``word`` is a term of the title or body field."""
-        known = self._known.get(word)
-        if known is None:
-            reader = self._reader
-            known = self._known[word] = (TITLE, word) in reader or (BODY, word) in reader
-        return known
-
-    def words(self, text: str) -> list[str]:
-        """Greedy longest-first segmentation of ``text`` over the index's own words."""
-        text = text[: self.MAX_TEXT]
-        out: list[str] = []
-        i, n = 0, len(text)
-        while i < n:
-            for j in range(min(n, i + self.MAX_WORD), i, -1):
-                if self.has(text[i:j]):
-                    out.append(text[i:j])
-                    i = j
-                    break
-            else:
-                i += 1
-        return out
-
-
-def _bound(name: str, value: DateLike | None, *, end: bool) -> datetime | None:
-    if value is None or value == "":
-        return None
-    try:
-        return parse_bound(value, end=end)
-    except ValueError as exc:
-        raise InvalidArgumentError(name, f"{exc}.") from None
-
-
-def _as_list(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    return list(value)
-
-
-def selection_filter(
-    vocab: IndexVocabulary,
-    *,
-    category: str | list[str] | tuple[str, ...] | None = None,
-    tags: str | list[str] | tuple[str, ...] | None = None,
-    since: DateLike | None = None,
-    until: DateLike | None = None,
-) -> Any:
-    """The Whoosh filter of categories (any), tags (all) and an inclusive date range;
-    None when nothing is filtered, NullQuery when nothing can match."""
-    start = _bound("since", since, end=False)
-    stop = _bound("until", until, end=True)
-    if start is not None and stop is not None and start > stop:
-        raise InvalidArgumentError("since", f"{since} is after the end of the range, {until}.")
-    return compile_filters(categories=_as_list(category), tags=_as_list(tags), since=start, until=stop, vocab=vocab)
-
-
-def check_limit(limit: int) -> None:
-    """A count of results asked for must be a positive int."""
-    if not isinstance(limit, int) or limit < 1:
-        raise InvalidArgumentError("limit", f"{limit!r}; it must be a positive number.")
-
-
-def check_paging(sort: str, limit: int | None, offset: int) -> None:
-    if sort not in SORTS:
-        raise InvalidArgumentError("sort", f"{sort!r}; choose one of {', '.join(SORTS)} (-date: newest first).")
-    if limit is not None and (not isinstance(limit, int) or limit < 1):
-        raise InvalidArgumentError("limit", f"{limit!r}; it must be a positive number (or None for all).")
-    if not isinstance(offset, int) or offset < 0:
-        raise InvalidArgumentError("offset", f"{offset!r}; it must be zero or positive.")
+__all__ = ["make_hit", "run_search"]
 
 
 def run_search(
-    searcher: Searcher,
-    config: Config,
-    query: str | ParsedQuery,
-    *,
-    category: str | list[str] | tuple[str, ...] | None = None,
-    tags: str | list[str] | tuple[str, ...] | None = None,
-    since: DateLike | None = None,
-    until: DateLike | None = None,
-    sort: str = "relevance",
-    limit: int | None = 10,
-    offset: int = 0,
-    synonyms: Synonyms = NO_SYNONYMS,
-    suggest: bool = True,
-    facets: bool = True,
-    facet_limit: int | None = 20,
-    half_life_days: float | None = None,
-    collapse: bool = True,
+    searcher: Any, config: Config, request: SearchRequest, synonyms: Synonyms = NO_SYNONYMS
 ) -> SearchResults:
-    """Search with ``searcher``; see :meth:`newsearch.NewsIndex.search`."""
-    check_paging(sort, limit, offset)
-    if half_life_days is None:
-        half_life_days = config.ranking.half_life_days
-    elif not (isinstance(half_life_days, (int, float)) and half_life_days > 0):
-        raise InvalidArgumentError("half_life_days", f"{half_life_days!r}; it must be a positive number of days.")
+    """Run ``request`` with ``searcher``; see :meth:`newsearch.NewsIndex.search`."""
+    half_life_days = request.half_life_days or config.ranking.half_life_days
+    sort, limit, offset = request.sort, request.limit, request.offset
     vocab = IndexVocabulary(searcher)
-    flt = selection_filter(vocab, category=category, tags=tags, since=since, until=until)
-    parsed = query if isinstance(query, ParsedQuery) else parse(query)
+    flt = selection_filter(request, vocab)
+    parsed = parse(request.query)
+    explain = parsed.explain() if request.explain else None
     q = compile_query(parsed, vocab=vocab, title_boost=config.ranking.title_boost, synonyms=synonyms)
-    counter = FacetCounter() if facets else None
-    if flt is wq.NullQuery or q is wq.NullQuery:
-        return SearchResults(
-            parsed.text, 0, [], offset, limit, sort, facets=counter.facets(facet_limit) if counter else None, collapsed=collapse
-        )
+    counter = FacetCounter() if request.facets else None
+    if matches_nothing(flt) or matches_nothing(q):
+        facets = counter.facets(request.facet_limit) if counter else None
+        return SearchResults(parsed.text, 0, [], offset, limit, sort, facets=facets, collapsed=request.collapse, explain=explain)
 
-    if isinstance(q, wq.Every) and sort != "date":
+    if matches_everything(q) and sort != "date":
         sort = "-date"  # nothing to rank by: newest first
-    groups = Groups(DUP_BANDS, DUP_SKETCH, term_postings, column_reader) if collapse else None
+    groups = Groups(DUP_BANDS, DUP_SKETCH, term_postings, column_reader) if request.collapse else None
 
     def each_segment(reader: Any, scores: dict[int, float]) -> None:
         if counter is not None:
@@ -214,8 +88,8 @@ def run_search(
         make_hit(match, patterns, config, versions[number] if versions else ()) for number, match in enumerate(matches)
     ]
     suggestion = None
-    if total == 0 and suggest and flt is not wq.NullQuery:
-        suggestion = _suggest(searcher, vocab, parsed, flt, lambda text: _count(searcher, config, text, flt, vocab, synonyms))
+    if total == 0:
+        suggestion = _suggest(searcher, vocab, parsed, lambda text: _count(searcher, config, text, flt, vocab, synonyms))
     return SearchResults(
         parsed.text,
         total,
@@ -224,8 +98,9 @@ def run_search(
         limit,
         sort,
         suggestion,
-        counter.facets(facet_limit) if counter else None,
-        collapsed=collapse,
+        counter.facets(request.facet_limit) if counter else None,
+        collapsed=request.collapse,
+        explain=explain,
     )
 
 
@@ -281,9 +156,9 @@ def _version(reader: Any, docnum: int) -> Version:
     return Version(stored["id"], stored.get(TITLE, ""), stored.get(DATE), stored.get(UTCOFFSET))
 
 
-def _count(searcher: Searcher, config: Config, text: str, flt: wq.Query | None, vocab: IndexVocabulary, synonyms: Synonyms) -> int:
+def _count(searcher: Any, config: Config, text: str, flt: Any, vocab: IndexVocabulary, synonyms: Synonyms) -> int:
     q = compile_query(parse(text), vocab=vocab, title_boost=config.ranking.title_boost, synonyms=synonyms)
-    if q is wq.NullQuery:
+    if matches_nothing(q):
         return 0
     return execute.count(searcher, q, flt)
 
@@ -292,9 +167,7 @@ _MAX_SUGGESTION_TRIES = 12
 _MAX_SPELLED = 16  # longer terms are not spelling-corrected
 
 
-def _suggest(
-    searcher: Searcher, vocab: IndexVocabulary, parsed: ParsedQuery, flt: wq.Query | None, count: Any
-) -> str | None:
+def _suggest(searcher: Any, vocab: IndexVocabulary, parsed: ParsedQuery, count: Callable[[str], int]) -> str | None:
     """A query close to ``parsed`` that has matches, from the index's own vocabulary:
     a spelling correction of a term, then the term split into known words, then the
     query without one of its terms."""
@@ -339,40 +212,3 @@ def _suggest(
         if count(candidate):
             return candidate
     return None
-
-
-def collect_stats(searcher: Searcher, path: str, size_bytes: int, top: int | None = None) -> IndexStats:
-    """Counts over the live (not deleted) documents of one searcher."""
-    reader = searcher.reader()
-    categories: Counter[str] = Counter()
-    tags: Counter[str] = Counter()
-    first = last = None
-    paths: set[str] = set()
-    if reader.doc_count():
-        dates = reader.column_reader(DATE)
-        path_col = reader.column_reader(PATH)
-        for docnum in reader.all_doc_ids():
-            paths.add(path_col[docnum])
-            value = dates[docnum]
-            if value is None or value == datetime.min:
-                continue
-            if first is None or value < first:
-                first = value
-            if last is None or value > last:
-                last = value
-        for field, counter in ((CATEGORIES, categories), (TAGS, tags)):
-            for raw in reader.lexicon(field):
-                term = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-                n = sum(1 for _ in reader.postings(field, raw).all_ids())
-                if n:
-                    counter[term] = n
-    return IndexStats(
-        path=path,
-        articles=reader.doc_count(),
-        first_date=first,
-        last_date=last,
-        categories=categories.most_common(top),
-        tags=tags.most_common(top),
-        size_bytes=size_bytes,
-        sources=len(paths),
-    )

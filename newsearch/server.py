@@ -24,9 +24,8 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
 import jinja2
@@ -40,13 +39,12 @@ from . import __version__
 from .config import Config
 from .errors import ArticleNotFoundError, InvalidArgumentError, NewsearchError
 from .index import NewsIndex
-from .results import SearchResults
+from .request import SearchRequest, Sort, offset_of_page
 
 __all__ = ["create_app", "serve"]
 
 log = logging.getLogger("newsearch.server")
 T = TypeVar("T")
-Sort = Literal["relevance", "-date", "date", "recent"]
 HERE = Path(__file__).parent
 PAGE_SIZE = 10
 PAGE_HEADERS = {
@@ -74,60 +72,31 @@ class _SharedIndex:
             return call(self._index)
 
 
-@dataclass(frozen=True)
-class SearchRequest:
-    """The search parameters of a request, checked against the server's bounds."""
-
-    q: str = ""
-    category: list[str] = field(default_factory=list)
-    tag: list[str] = field(default_factory=list)
-    since: str | None = None
-    until: str | None = None
-    sort: Sort = "relevance"
-    half_life: float | None = None
-    facets: bool = True
-    collapse: bool = True
-    page: int = 1
-    limit: int = PAGE_SIZE
-    explain: bool = False
-
-    def run(self, index: NewsIndex) -> SearchResults:
-        return index.search(
-            self.q,
-            category=self.category,
-            tags=self.tag,
-            since=self.since or None,
-            until=self.until or None,
-            sort=self.sort,
-            limit=self.limit,
-            offset=(self.page - 1) * self.limit,
-            facets=self.facets,
-            half_life_days=self.half_life,
-            collapse=self.collapse,
-        )
-
-    def url(self, path: str = "/", **changes: Any) -> str:
-        """This search's page URL with some parameters changed; changing anything
-        but the page goes back to page 1.  Defaults are left out."""
-        values = {
-            "q": self.q, "category": self.category, "tag": self.tag, "since": self.since, "until": self.until,
-            "sort": self.sort, "half_life": self.half_life, "collapse": self.collapse, "limit": self.limit,
-            "page": self.page,
-        }
-        if set(changes) - {"page"}:
-            values["page"] = 1
-        values.update(changes)
-        pairs: list[tuple[str, Any]] = []
-        for key, value in values.items():
-            if value == _URL_DEFAULTS.get(key):
-                continue
-            for item in value if isinstance(value, list) else [value]:
-                if item not in (None, ""):
-                    pairs.append((key, "false" if item is False else item))
-        return path + ("?" + urlencode(pairs) if pairs else "")
+# Fields of a search request whose query parameter has another name, and those that
+# the page's links leave out (the page always shows facets; explain is for the API).
+_PARAMETERS = {"query": "q", "tags": "tag", "half_life_days": "half_life", "offset": "page"}
+_NOT_IN_LINKS = {"facets", "facet_limit", "explain"}
 
 
-_URL_DEFAULTS = {f.name: f.default for f in dataclasses.fields(SearchRequest) if f.default is not dataclasses.MISSING}
+def search_url(request: SearchRequest, path: str = "/", *, page: int | None = None, **changes: Any) -> str:
+    """The page URL of ``request`` with some fields changed (by their names in
+    :class:`SearchRequest`) or another ``page``; changing a field goes back to page
+    1.  Values at their defaults are left out."""
+    if changes:
+        request = dataclasses.replace(request, offset=0, **changes)
+    if page is not None and request.limit:
+        request = dataclasses.replace(request, offset=(page - 1) * request.limit)
+    pairs: list[tuple[str, Any]] = []
+    for spec in sorted(dataclasses.fields(request), key=lambda f: f.name != "query"):
+        value = getattr(request, spec.name)
+        if not spec.init or spec.name in _NOT_IN_LINKS or value == spec.default:
+            continue
+        if spec.name == "offset":
+            value = request.page
+        for item in value if isinstance(value, tuple) else [value]:
+            if item not in (None, ""):
+                pairs.append((_PARAMETERS.get(spec.name, spec.name), "false" if item is False else item))
+    return path + ("?" + urlencode(pairs) if pairs else "")
 
 
 def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
@@ -154,6 +123,7 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
         lstrip_blocks=True,
     )
     pages.globals["host"] = _source
+    pages.globals["url"] = search_url
     pages.globals["article_url"] = _article_url
     pages.globals["page_size"] = PAGE_SIZE
 
@@ -171,7 +141,20 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
         limit: Annotated[int, Query(ge=1, le=cfg.max_limit)] = PAGE_SIZE,
         explain: bool = False,
     ) -> SearchRequest:
-        return SearchRequest(q, category, tag, since, until, sort, half_life, facets, collapse, page, limit, explain)
+        return SearchRequest(
+            q,
+            category=category,
+            tags=tag,
+            since=since or None,
+            until=until or None,
+            sort=sort,
+            half_life_days=half_life,
+            facets=facets,
+            collapse=collapse,
+            limit=limit,
+            offset=offset_of_page(page, limit),
+            explain=explain,
+        )
 
     Search = Annotated[SearchRequest, Depends(search_request)]
     Limit = Annotated[int, Query(ge=1, le=cfg.max_limit)]
@@ -186,11 +169,7 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
     @app.get("/api/search", tags=["search"])
     def api_search(search: Search) -> dict[str, Any]:
         """Ranked, highlighted hits with facets: the JSON of ``newsearch search --json``."""
-        results = shared(search.run)
-        data = results.to_dict()
-        if search.explain:
-            data["explain"] = shared(lambda ix: ix.explain(search.q))
-        return data
+        return shared(lambda ix: ix.search(search)).to_dict()
 
     # ``:path``: an id may contain a slash (front matter ``id: 2021/12/story``).
     @app.get("/api/articles/{article_id:path}/similar", tags=["articles"])
@@ -227,7 +206,7 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     def search_page(search: Search) -> HTMLResponse:
-        results = shared(search.run)
+        results = shared(lambda ix: ix.search(search))
         # Collapsed, a page lists stories, not articles: their number is not known
         # in advance, so neither is the number of pages.
         pages_total = None if results.collapsed else max(1, -(-results.total // search.limit))
@@ -246,7 +225,7 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
         if request.url.path.startswith("/api/") or request.url.path == "/healthz":
             body = {"error": {"status": status, "message": message, "parameter": parameter}}
             return JSONResponse(body, status_code=status)
-        search = SearchRequest(request.query_params.get("q", "")[: cfg.max_query_chars])
+        search = SearchRequest(request.query_params.get("q", "")[: cfg.max_query_chars], facets=False)
         return page("error.html", status, search=search, status=status, message=message)
 
     @app.exception_handler(RequestValidationError)
@@ -259,7 +238,7 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
 
     @app.exception_handler(InvalidArgumentError)
     def bad_argument(request: Request, exc: InvalidArgumentError) -> Response:
-        name = _API_NAMES.get(exc.argument, exc.argument)
+        name = _PARAMETERS.get(exc.argument, exc.argument)
         return error(request, 400, f"Invalid value for {name}: {exc.message}", name)
 
     @app.exception_handler(ArticleNotFoundError)
@@ -286,9 +265,6 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
         return error(request, 500, "Internal server error; the server's log has the details.")
 
     return app
-
-
-_API_NAMES = {"half_life_days": "half_life", "tags": "tag", "offset": "page"}
 
 
 def _article_url(article_id: str, q: str = "") -> str:

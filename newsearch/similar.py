@@ -14,18 +14,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from whoosh import query as wq
-
 from . import execute
 from .analysis import normalize, word_weights
+from .compiler import any_of_terms
 from .config import Config
 from .dupes import Groups
 from .errors import ArticleNotFoundError
 from .readers import column_reader, term_postings
 from .query import parse
 from .results import SearchResults
-from .schema import BODY, DUP_BANDS, DUP_SKETCH, ID, NBODY, NTITLE, TITLE
-from .search import check_limit, make_hit
+from .fields import BODY, DUP_BANDS, DUP_SKETCH, ID, NBODY, NTITLE, TITLE
+from .search import make_hit
 
 __all__ = ["key_terms", "similar_articles"]
 
@@ -50,7 +49,6 @@ def key_terms(searcher: Any, text: str, user_dicts: tuple[str, ...], count: int 
 
 def similar_articles(searcher: Any, config: Config, article_id: str, limit: int = 10) -> SearchResults:
     """See :meth:`newsearch.NewsIndex.similar`."""
-    check_limit(limit)
     docnum = searcher.document_number(**{ID: article_id})
     if docnum is None:
         raise ArticleNotFoundError(article_id)
@@ -61,9 +59,8 @@ def similar_articles(searcher: Any, config: Config, article_id: str, limit: int 
     if not terms:
         return SearchResults(label, 0, [], 0, limit, "relevance", collapsed=True)
     top = terms[0][1]
-    q = wq.Or(
-        [wq.Term(field, word, boost=weight / top * boost) for word, weight in terms for field, boost in ((BODY, 1.0), (TITLE, config.ranking.title_boost))]
-    )
+    fields = ((BODY, 1.0), (TITLE, config.ranking.title_boost))
+    q = any_of_terms((field, word, weight / top * boost) for word, weight in terms for field, boost in fields)
     groups = Groups(DUP_BANDS, DUP_SKETCH, term_postings, column_reader)
     fetch = limit * 3 + 10
     total, ranked = execute.search(searcher, q, None, limit=fetch, each_segment=groups.add)

@@ -29,6 +29,7 @@ from whoosh.index import EmptyIndexError, FileIndex, clean_files
 from whoosh.writing import NO_MERGE
 
 from .codec import NewsCodec, NewsWriter, segment_file_problems
+from .files import write_json
 from .errors import IndexDamagedError, IndexLockedError, IndexNotFoundError, InvalidArgumentError, SchemaMismatchError
 from .schema import ANALYZER_ID, SCHEMA_VERSION, build_schema
 from .toc import TocError, read_toc, write_toc
@@ -259,15 +260,8 @@ class Store:
         return manifest
 
     def write_manifest(self, manifest: Manifest) -> None:
-        """Atomically make ``manifest`` the current one (write, fsync, rename)."""
-        tmp = self.path / f".{MANIFEST_NAME}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(asdict(manifest), fh, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.manifest_path)
-        _fsync_dir(self.path)
+        """Atomically make ``manifest`` the current one."""
+        write_json(self.manifest_path, asdict(manifest), indent=2)
 
     # ------------------------------------------------------------------ Whoosh
 
@@ -364,17 +358,3 @@ def _drop_inherited_locks() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_drop_inherited_locks)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-

@@ -18,11 +18,9 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
-import os
 import re
 import subprocess
 import sys
-import tempfile
 import threading
 from array import array
 from bisect import bisect_left
@@ -31,11 +29,12 @@ from itertools import islice, product
 from pathlib import Path
 from typing import Any
 
-from .analysis import normalize
+from .analysis import longest_words, normalize
 from .errors import NewsearchError
+from .files import write_json
 from .readers import column_reader, reader_cache
 from .results import Suggestion
-from .schema import KEYWORDS, NTITLE, TITLE
+from .fields import KEYWORDS, NTITLE, TITLE
 from .store import Store
 
 __all__ = ["CompletionCache", "Completions", "completions_for", "prepare_completions"]
@@ -142,15 +141,7 @@ class Completions:
         return [Suggestion(self.words[n], self.counts[n]) for n in best]
 
     def save(self, path: Path) -> None:
-        data = {"words": self.words, "counts": self.counts, "keys": self.keys, "owners": self.owners.tolist()}
-        fd, tmp = tempfile.mkstemp(prefix=".suggest-", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, ensure_ascii=False, separators=(",", ":"))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_json(path, {"words": self.words, "counts": self.counts, "keys": self.keys, "owners": self.owners.tolist()})
 
     @classmethod
     def load(cls, path: Path) -> Completions:
@@ -169,7 +160,7 @@ def _phrases(searcher: Any, vocabulary: set[str]) -> Counter[tuple[str, ...]]:
         for docnum in reader.all_doc_ids():
             phrases: set[tuple[str, ...]] = set()
             for run in _RUN.findall(titles[docnum].decode("utf-8")):
-                words = _cut(run, vocabulary)
+                words = longest_words(run, vocabulary.__contains__, longest=_MAX_WORD, keep_unknown=True)
                 for n in (2, 3):
                     for i in range(len(words) - n + 1):
                         if len(words[i]) > 1 and len(words[i + n - 1]) > 1:  # not 晓多科技用
@@ -178,19 +169,6 @@ def _phrases(searcher: Any, vocabulary: set[str]) -> Counter[tuple[str, ...]]:
     if searcher.doc_count() >= _SMALL_INDEX:
         found = Counter({phrase: n for phrase, n in found.items() if n > 1})
     return found
-
-
-def _cut(text: str, vocabulary: set[str]) -> list[str]:
-    """Greedy longest-first cut of ``text`` into words of ``vocabulary`` (others one character each)."""
-    out = []
-    i, n = 0, len(text)
-    while i < n:
-        for j in range(min(n, i + _MAX_WORD), i, -1):
-            if j - i == 1 or text[i:j] in vocabulary:
-                out.append(text[i:j])
-                i = j
-                break
-    return out
 
 
 def index_state(searcher: Any) -> str:

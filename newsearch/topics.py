@@ -12,38 +12,28 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from whoosh import query as wq
-
 from . import execute
+from .compiler import IndexVocabulary, every_article, matches_nothing, selection_filter
 from .errors import InvalidArgumentError
 from .facets import keyword_lists
+from .fields import KEYWORDS
 from .readers import reader_cache
+from .request import Selection
 from .results import Topic
-from .schema import KEYWORDS
-from .search import DateLike, IndexVocabulary, check_limit, selection_filter
 
 __all__ = ["significant_keywords"]
 
 
-def significant_keywords(
-    searcher: Any,
-    *,
-    category: str | list[str] | None = None,
-    tags: str | list[str] | None = None,
-    since: DateLike | None = None,
-    until: DateLike | None = None,
-    limit: int = 20,
-) -> list[Topic]:
+def significant_keywords(searcher: Any, selection: Selection, limit: int = 20) -> list[Topic]:
     """See :meth:`newsearch.NewsIndex.topics`."""
-    check_limit(limit)
-    flt = selection_filter(IndexVocabulary(searcher), category=category, tags=tags, since=since, until=until)
-    if flt is None:
+    if not selection.selects:
         raise InvalidArgumentError(
             "the selection",
             "nothing selected; topics compare some articles with the whole archive: give a period "
             "(--since/--until), a category or a tag.",
         )
-    if flt is wq.NullQuery:
+    flt = selection_filter(selection, IndexVocabulary(searcher))
+    if matches_nothing(flt):
         return []
     chosen: Counter[str | None] = Counter()
     everywhere: Counter[str | None] = Counter()
@@ -54,7 +44,7 @@ def significant_keywords(
         selected += len(scores)
         keyword_lists(reader, KEYWORDS).count(scores, chosen)
 
-    total, _ = execute.search(searcher, wq.Every(), flt, limit=0, each_segment=count)
+    execute.search(searcher, every_article(), flt, limit=0, each_segment=count)
     for leaf, _base in searcher.leaf_searchers():
         everywhere.update(_all_counts(leaf.reader()))
     articles = searcher.doc_count()

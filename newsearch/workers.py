@@ -26,7 +26,7 @@ from .analysis import word_weights
 from .documents import content_hash
 from .errors import IngestError
 from .ingest import parse_bytes, read_bytes
-from .schema import article_document, fingerprint
+from .fields import article_document, fingerprint
 from .store import GenerationWriter, Manifest, Store
 
 __all__ = ["FileJob", "FileOutcome", "JobResult", "WorkerPool", "run_job"]

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pickle
-
 import pytest
 from whoosh import fields
 from whoosh.analysis import Token
@@ -14,15 +12,16 @@ from whoosh.filedb.filestore import RamStorage
 
 from newsearch.analysis import (
     SUBWORD_WEIGHT,
-    JiebaTokenizer,
+    longest_words,
     normalize,
     query_words,
     units,
-    word_analyzer,
     word_tokens,
 )
 from newsearch.errors import ConfigError
 from newsearch.ingest import read_file
+from newsearch.schema import JiebaTokenizer
+from newsearch.segmenter import load_user_dict, segmenter
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_FILE = REPO / "seeds" / "000_7382423e0577ef0c.txt"
@@ -357,7 +356,7 @@ def test_seed_tokens_are_weighted_by_whether_they_are_sub_words(body: str) -> No
 
 
 def test_sub_word_weights_reach_the_index() -> None:
-    schema = fields.Schema(body=fields.TEXT(analyzer=word_analyzer(), phrase=False))
+    schema = fields.Schema(body=fields.TEXT(analyzer=JiebaTokenizer(), phrase=False))
     ix = RamStorage().create_index(schema)
     with ix.writer() as w:
         w.add_document(body="离岸人民币")
@@ -396,10 +395,10 @@ def test_whoosh_tokenizer_untokenized_value_is_one_normalized_token() -> None:
 
 
 def test_tokenizer_equality_and_the_field_analyzer() -> None:
-    assert JiebaTokenizer() == JiebaTokenizer(search=True) == word_analyzer()
+    assert JiebaTokenizer() == JiebaTokenizer(search=True) == JiebaTokenizer()
     assert JiebaTokenizer() != JiebaTokenizer(search=False)
-    assert hash(JiebaTokenizer()) == hash(word_analyzer())
-    field = fields.TEXT(analyzer=word_analyzer(), phrase=True)
+    assert hash(JiebaTokenizer()) == hash(JiebaTokenizer())
+    field = fields.TEXT(analyzer=JiebaTokenizer(), phrase=True)
     assert list(field.process_text("离岸人民币")) == ["离岸", "人民", "人民币"]
     assert list(field.process_text("离岸人民币", mode="query")) == ["离岸", "人民币"]
 
@@ -431,18 +430,10 @@ def test_user_dictionary_words_are_whole_words(user_dict: str) -> None:
 def test_tokenizers_with_different_dictionaries_differ(user_dict: str) -> None:
     with_dict = JiebaTokenizer(user_dicts=[user_dict])  # type: ignore[arg-type]
     assert with_dict.user_dicts == (user_dict,)
-    assert with_dict == JiebaTokenizer(user_dicts=(user_dict,)) == word_analyzer((user_dict,))
-    assert hash(with_dict) == hash(word_analyzer((user_dict,)))
+    assert with_dict == JiebaTokenizer(user_dicts=(user_dict,)) == JiebaTokenizer(user_dicts=(user_dict,))
+    assert hash(with_dict) == hash(JiebaTokenizer(user_dicts=(user_dict,)))
     assert with_dict != JiebaTokenizer()
     assert with_dict != JiebaTokenizer(search=False, user_dicts=(user_dict,))
-
-
-def test_tokenizer_pickles_with_its_dictionaries(user_dict: str) -> None:
-    tok = JiebaTokenizer(user_dicts=(user_dict,))
-    assert pickle.loads(pickle.dumps(tok)) == tok
-    old = JiebaTokenizer.__new__(JiebaTokenizer)  # pickled before user_dicts existed
-    old.__setstate__({"search": True})
-    assert old.user_dicts == () and old == JiebaTokenizer()
 
 
 def test_a_missing_user_dictionary_is_a_config_error(tmp_path: Path) -> None:
@@ -460,19 +451,15 @@ def _jieba_words(text: str, user_dicts: tuple[str, ...] = ()) -> list[str]:
     """What jieba itself cuts ``text`` into (accurate mode, HMM on)."""
     import jieba
 
-    from newsearch.analysis import _load_user_dict
-
     tokenizer = jieba.Tokenizer()
     tokenizer.initialize()
     for path in user_dicts:
-        _load_user_dict(tokenizer, path)
+        load_user_dict(tokenizer, path, normalize)
     return list(tokenizer.cut(text, HMM=True))
 
 
 def test_words_are_jiebas_own_on_every_real_post(corpus: Path) -> None:
-    from newsearch.analysis import _segmenter
-
-    cutter = _segmenter(()).get()
+    cutter = segmenter((), normalize).get()
     files = sorted(p for p in corpus.rglob("*") if p.is_file() and p.suffix in {".md", ".txt", ".html", ".markdown"})
     assert len(files) > 300
     text = "\n".join(normalize(p.read_text(encoding="utf-8", errors="replace")) for p in files)
@@ -495,10 +482,8 @@ def test_words_are_jiebas_own_on_every_real_post(corpus: Path) -> None:
     ],
 )
 def test_words_are_jiebas_own(text: str, user_dict: str) -> None:
-    from newsearch.analysis import _segmenter
-
-    assert _segmenter(()).get().cut(text) == _jieba_words(text)
-    assert _segmenter((user_dict,)).get().cut(text) == _jieba_words(text, (user_dict,))
+    assert segmenter((), normalize).get().cut(text) == _jieba_words(text)
+    assert segmenter((user_dict,), normalize).get().cut(text) == _jieba_words(text, (user_dict,))
 
 
 def test_unknown_words_are_cut_as_jiebas_hmm_cuts_them() -> None:
@@ -508,9 +493,7 @@ def test_unknown_words_are_cut_as_jiebas_hmm_cuts_them() -> None:
 
     from jieba import finalseg
 
-    from newsearch.analysis import _segmenter
-
-    hmm = _segmenter(()).get()._hmm
+    hmm = segmenter((), normalize).get()._hmm
     alphabet = "的一是了人在有中大来上国个到说们为子和你地出鿏龘爨齉靐丶丿乂亍冫冖凵卩厶廴彐彳忄扌氵灬爫犭疒礻衤讠辶钅阝飠骉鱻"
     rng = random.Random(2)
     for _ in range(20_000):
@@ -518,3 +501,15 @@ def test_unknown_words_are_cut_as_jiebas_hmm_cuts_them() -> None:
         words: list[str] = []
         hmm.cut(text, words)
         assert words == list(finalseg.cut(text)), text
+
+
+# --------------------------------------------------------------------------- an index's own words
+
+
+def test_longest_words_cuts_greedily_over_a_vocabulary() -> None:
+    vocabulary = {"晓多", "晓多科技", "科技", "客服"}
+    known = vocabulary.__contains__
+    assert longest_words("晓多科技的客服", known) == ["晓多科技", "客服"]  # 的 begins no word: dropped
+    assert longest_words("晓多科技的客服", known, keep_unknown=True) == ["晓多科技", "的", "客服"]
+    assert longest_words("晓多科技", known, longest=3) == ["晓多", "科技"]  # 晓多科技 is too long to try
+    assert longest_words("", known) == [] and longest_words("的了", known) == []

@@ -109,7 +109,7 @@ def test_a_vocabulary_of_many_blocks_reads_back_term_by_term(
 )
 def test_body_diff_restores_the_original(body: str) -> None:
     from newsearch.analysis import normalize
-    from newsearch.schema import body_diff, restore_body
+    from newsearch.fields import body_diff, restore_body
 
     nbody = normalize(body)
     assert restore_body(nbody, body_diff(body, nbody)) == body
@@ -154,8 +154,7 @@ def test_the_pool_holds_no_object_the_garbage_collector_tracks(tmp_path: Path) -
     import gc
 
     from newsearch import NewsIndex
-    from newsearch.codec import NewsWriter
-    from newsearch.schema import BODY, UNITS
+    from newsearch.fields import BODY, UNITS
 
     ix = NewsIndex.create(tmp_path / "index")._whoosh()
     writer = ix.writer()

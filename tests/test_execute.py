@@ -17,8 +17,8 @@ from whoosh import query as wq
 from conftest import write_post
 from newsearch import NewsIndex, execute
 from newsearch.dates import parse_bound
-from newsearch.query import compile_filters, compile_query, parse
-from newsearch.search import IndexVocabulary
+from newsearch.compiler import IndexVocabulary, compile_filters, compile_query
+from newsearch.query import parse
 
 QUERIES = [
     # (query, filters)

@@ -162,9 +162,10 @@ TEXT_PIECES += ["晓多科技", "人民币", "中华人民共和国", "iPhone13"
 @settings(max_examples=SEGMENT_EXAMPLES, deadline=None)
 @given(text=st.one_of(st.lists(st.sampled_from(TEXT_PIECES), max_size=60).map("".join), st.text(max_size=60)))
 def test_words_are_jiebas_own(text: str) -> None:
-    from newsearch.analysis import _segmenter
+    from newsearch.analysis import normalize
+    from newsearch.segmenter import segmenter
 
-    assert _segmenter(()).get().cut(text) == list(_jieba().cut(text, HMM=True))
+    assert segmenter((), normalize).get().cut(text) == list(_jieba().cut(text, HMM=True))
 
 
 @functools.lru_cache(maxsize=1)
@@ -182,8 +183,9 @@ def test_unknown_words_are_cut_as_jiebas_hmm_cuts_them(text: str) -> None:
     # Rare characters have no emission probability: many exact ties to break as jieba does.
     from jieba import finalseg
 
-    from newsearch.analysis import _segmenter
+    from newsearch.analysis import normalize
+    from newsearch.segmenter import segmenter
 
     words: list[str] = []
-    _segmenter(()).get()._hmm.cut(text, words)
+    segmenter((), normalize).get()._hmm.cut(text, words)
     assert words == list(finalseg.cut(text))

@@ -30,22 +30,11 @@ from conftest import write_post
 from newsearch import NewsIndex
 from newsearch.analysis import WORD_CHAR, normalize
 from newsearch.documents import Article
-from newsearch.matching import Contains, needle_pattern
-from newsearch.query import (
-    And,
-    DateRange,
-    Needle,
-    Not,
-    Or,
-    ParsedQuery,
-    Text,
-    compile_filters,
-    compile_query,
-    keyword_key,
-    parse,
-)
-from newsearch.schema import article_document, build_schema
-from newsearch.search import IndexVocabulary
+from newsearch.compiler import IndexVocabulary, compile_filters, compile_query, keyword_key
+from newsearch.fields import article_document
+from newsearch.matching import Contains
+from newsearch.query import And, DateRange, Needle, Not, Or, ParsedQuery, Text, needle_pattern, parse
+from newsearch.schema import build_schema
 from newsearch.synonyms import NO_SYNONYMS, Synonyms
 
 DEC_START = datetime(2021, 12, 1)

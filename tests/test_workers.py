@@ -16,12 +16,12 @@ def test_jieba_is_loaded_before_the_workers_fork(tmp_path: Path) -> None:
         """
         import sys
         from newsearch import NewsIndex
-        from newsearch import analysis, workers
+        from newsearch import segmenter, workers
 
         ix = NewsIndex.create(sys.argv[1])
-        assert not any(s._cutter for s in analysis._SEGMENTERS.values())
+        assert not any(s._cutter for s in segmenter.SEGMENTERS.values())
         workers._share_before_fork(ix._manifest)
-        loaded = [key for key, s in analysis._SEGMENTERS.items() if s._cutter is not None]
+        loaded = [key for key, s in segmenter.SEGMENTERS.items() if s._cutter is not None]
         print(loaded)
         """
     )

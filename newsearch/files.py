@@ -1,0 +1,48 @@
+"""Files of the index folder written whole or not at all.
+
+A file is written beside its target under a hidden temporary name, flushed to
+disk, then renamed over the target, and the folder is flushed too: a crash or a
+``kill -9`` leaves the previous version or the new one, never a part.  Used for
+the manifest, the keyword idf table and the saved completions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["write_json"]
+
+
+def write_json(path: Path, data: Any, *, indent: int | None = None) -> None:
+    """Replace ``path`` with ``data`` as UTF-8 JSON (compact unless ``indent`` is given)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, ensure_ascii=False, indent=indent, separators=None if indent else (",", ":"))
+            if indent is not None:
+                fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(path: Path) -> None:
+    """Flush a folder's entries (the rename) to disk, where the system allows it."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

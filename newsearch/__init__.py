@@ -11,10 +11,8 @@
 Names are imported lazily, so ``import newsearch`` stays cheap.
 """
 
-from __future__ import annotations
-
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+import typing as _typing
+from importlib import import_module as _import_module
 
 __version__ = "0.1.0"
 
@@ -36,9 +34,10 @@ __all__ = [
     "NewsIndex",
     "NewsearchError",
     "SchemaMismatchError",
-    "StrictIndexingError",
+    "SearchRequest",
     "SearchResults",
     "Snippet",
+    "StrictIndexingError",
     "Suggestion",
     "Topic",
     "Version",
@@ -47,31 +46,32 @@ __all__ = [
 
 _HOMES = {
     "Article": "documents",
+    "ArticleNotFoundError": "errors",
     "Config": "config",
+    "ConfigError": "errors",
     "DateHistogram": "results",
     "Facets": "results",
     "Hit": "results",
-    "IndexReport": "results",
-    "IndexStats": "results",
-    "SearchResults": "results",
-    "Snippet": "results",
-    "Suggestion": "results",
-    "Topic": "results",
-    "Version": "results",
-    "NewsIndex": "index",
-    "ArticleNotFoundError": "errors",
-    "ConfigError": "errors",
     "IndexDamagedError": "errors",
     "IndexLockedError": "errors",
     "IndexNotFoundError": "errors",
+    "IndexReport": "results",
+    "IndexStats": "results",
     "IngestError": "errors",
     "InvalidArgumentError": "errors",
+    "NewsIndex": "index",
     "NewsearchError": "errors",
     "SchemaMismatchError": "errors",
+    "SearchRequest": "request",
+    "SearchResults": "results",
+    "Snippet": "results",
     "StrictIndexingError": "errors",
+    "Suggestion": "results",
+    "Topic": "results",
+    "Version": "results",
 }
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from .config import Config
     from .documents import Article
     from .errors import (
@@ -87,14 +87,15 @@ if TYPE_CHECKING:
         StrictIndexingError,
     )
     from .index import NewsIndex
+    from .request import SearchRequest
     from .results import DateHistogram, Facets, Hit, IndexReport, IndexStats, SearchResults, Snippet, Suggestion, Topic, Version
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'newsearch' has no attribute {name!r}")
-    value = getattr(import_module(f".{home}", __name__), name)
+    value = getattr(_import_module(f".{home}", __name__), name)
     globals()[name] = value
     return value
 

@@ -236,7 +236,7 @@ def word_weights(text: str, *, user_dicts: tuple[str, ...] = ()) -> tuple[dict[s
             return result  # type: ignore[no-any-return]
     result = _word_weights(text, user_dicts)
     _LAST_WEIGHTS[:] = [_LAST_WEIGHTS[1], (text, user_dicts, result)]
-    return result  # type: ignore[no-any-return]
+    return result
 
 
 def _word_weights(text: str, user_dicts: tuple[str, ...]) -> tuple[dict[str, float], int]:

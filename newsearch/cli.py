@@ -368,7 +368,7 @@ def topics_command(
     def action() -> None:
         from .index import NewsIndex
 
-        found = NewsIndex.open(_index_dir(index)).topics(category=category, tags=tag, since=since, until=until, limit=limit)
+        found = NewsIndex.open(_index_dir(index)).topics(category=category or (), tags=tag or (), since=since, until=until, limit=limit)
         if as_json:
             _echo_json({"topics": [t.to_dict() for t in found]})
         elif not found:

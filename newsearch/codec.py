@@ -32,6 +32,7 @@ import sys
 import zlib
 from array import array
 from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
 from itertools import accumulate, chain, repeat
 from operator import itemgetter, mul, rshift, sub
 from typing import Any
@@ -40,7 +41,6 @@ from whoosh.codec import base
 from whoosh.codec.whoosh3 import W3Codec, W3PerDocReader, W3PerDocWriter
 from whoosh.matching import ListMatcher, NullMatcher
 from whoosh.reading import TermInfo, TermNotFound
-from whoosh.system import emptybytes
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
@@ -63,7 +63,7 @@ def _single_id(first: int) -> tuple[str, bytes]:
     return code, first.to_bytes(size, sys.byteorder)
 
 
-def encode_postings(ids: array, weights: Any) -> bytes:
+def encode_postings(ids: array[int], weights: Any) -> bytes:
     """Document numbers (ascending) and weights (floats, or None when all are 1) → compact bytes."""
     count = len(ids)
     if count == 1:
@@ -76,7 +76,7 @@ def encode_postings(ids: array, weights: Any) -> bytes:
         code = "B" if top < 0x100 else "H" if top < 0x10000 else "I"
         body = deltas.tobytes() if code == "I" else array(code, deltas).tobytes()
     if weights is None or weights.count(1.0) == count:
-        wcode, wbody = _ALL_ONE, emptybytes
+        wcode, wbody = _ALL_ONE, b""
     else:
         doubled = list(map(mul, weights, repeat(2.0)))
         if all(map(float.is_integer, doubled)) and 0 <= min(doubled) and max(doubled) < 256:
@@ -86,7 +86,7 @@ def encode_postings(ids: array, weights: Any) -> bytes:
     return _HEADER.pack(ord(code), wcode, count) + body + wbody
 
 
-def decode_postings(data: bytes) -> tuple[array, Any]:
+def decode_postings(data: bytes) -> tuple[array[int], Any]:
     """The inverse of :func:`encode_postings`: (ids, weights or None when all are 1)."""
     code, wcode, count = _HEADER.unpack_from(data)
     typecode = _ID_CODES[code]
@@ -131,6 +131,7 @@ class _Block:
     __slots__ = ("blob", "offsets", "starts", "lengths", "dfs", "weights", "maxweights", "minlens", "maxlens", "n")
 
     def __init__(self, state: tuple[Any, ...], postings_start: int) -> None:
+        self.blob: bytes
         (self.blob, offsets, lengths, dfs, weights, maxweights, self.minlens, self.maxlens) = state
         self.offsets = _array("I", offsets)
         self.lengths = _array("I", lengths)
@@ -233,7 +234,7 @@ class _FieldTable:
         )
 
 
-def _array(typecode: str, data: bytes) -> array:
+def _array(typecode: str, data: bytes) -> array[Any]:
     out = array(typecode)
     out.frombytes(data)
     return out
@@ -246,7 +247,7 @@ _EVERY_SECOND = itemgetter(slice(1, None, 2))
 _length_byte = functools.lru_cache(maxsize=4096)(length_to_byte)
 
 
-def _pooled_postings(data: bytearray, weighted: bool) -> tuple[array, array | None]:
+def _pooled_postings(data: bytearray, weighted: bool) -> tuple[array[int], array[float] | None]:
     """A pool's postings of one term: (document numbers, weights or None when not given)."""
     if not weighted:
         return array("I", data), None
@@ -270,6 +271,7 @@ class _FieldWriter(base.FieldWriter):  # type: ignore[misc]
         self._offset = 0
         self._tables: dict[str, tuple[Any, ...]] = {}
         self._fieldname: str | None = None
+        self._terms: list[bytes] = []
         self.is_closed = False
 
     def add_postings(self, schema: Any, lengths: Any, items: Any) -> None:
@@ -291,7 +293,7 @@ class _FieldWriter(base.FieldWriter):  # type: ignore[misc]
                 self._add_pooled(chunk, weighted, doc_lengths)
             self.finish_field()
 
-    def _add_pooled(self, buffers: list[bytearray], weighted: bool, doc_lengths: array | None) -> None:
+    def _add_pooled(self, buffers: list[bytearray], weighted: bool, doc_lengths: array[int] | None) -> None:
         """Write consecutive terms' postings, given as a pool's native byte strings."""
         datas = list(map(_encode_pooled, buffers, repeat(weighted)))
         self._postfile.write(b"".join(datas))
@@ -322,7 +324,7 @@ class _FieldWriter(base.FieldWriter):  # type: ignore[misc]
         self._fieldname = fieldname
         self._filtered = bool(getattr(fieldobj, "term_filter", False))
         self._field_start = self._offset
-        self._terms: list[bytes] = []
+        self._terms = []
         self._lengths = array("I")
         self._dfs = array("I")
         self._weights = array("f")
@@ -351,7 +353,7 @@ class _FieldWriter(base.FieldWriter):  # type: ignore[misc]
     def finish_term(self) -> None:
         self._write_term(self._ids, self._ws, self._minlen if self._minlen != 1 << 62 else 0, self._maxlen)
 
-    def _write_term(self, ids: array, weights: Any, minlen: int, maxlen: int) -> None:
+    def _write_term(self, ids: array[int], weights: Any, minlen: int, maxlen: int) -> None:
         data = encode_postings(ids, weights)
         self._postfile.write(data)
         self._lengths.append(len(data))
@@ -440,26 +442,32 @@ class _TermsReader(base.TermsReader):  # type: ignore[misc]
         return self._termsfile.get(self._base + offset, length)  # type: ignore[no-any-return]
 
     def _table(self, fieldname: str) -> _FieldTable | None:
+        """The terms of ``fieldname``, or None when the segment has none."""
+        return self._field(fieldname) if fieldname in self._directory else None
+
+    def _field(self, fieldname: str) -> _FieldTable:
+        """The terms of a field of the directory (read once)."""
         table = self._tables.get(fieldname)
         if table is None:
-            where = self._directory.get(fieldname)
-            if where is None:
-                return None
-            offset, length = where
+            offset, length = self._directory[fieldname]
             state = pickle.loads(zlib.decompress(self._read(offset, length)))
             table = self._tables[fieldname] = _FieldTable(state, self._read)
         return table
 
-    def _locate(self, fieldname: str, btext: bytes) -> tuple[_FieldTable, int]:
+    def _find(self, fieldname: str, btext: bytes) -> tuple[_FieldTable, int] | None:
+        """The field's terms and the term's place among them, or None when it is not there."""
         table = self._table(fieldname)
-        i = table.find(btext) if table is not None else None
-        if i is None:
+        i = None if table is None else table.find(btext)
+        return None if table is None or i is None else (table, i)
+
+    def _locate(self, fieldname: str, btext: bytes) -> tuple[_FieldTable, int]:
+        found = self._find(fieldname, btext)
+        if found is None:
             raise TermNotFound(f"{fieldname}:{btext!r}")
-        return table, i  # type: ignore[return-value]
+        return found
 
     def __contains__(self, term: tuple[str, bytes]) -> bool:
-        table = self._table(term[0])
-        return table is not None and table.find(term[1]) is not None
+        return self._find(*term) is not None
 
     def indexed_field_names(self) -> Any:
         return self._directory.keys()
@@ -470,9 +478,9 @@ class _TermsReader(base.TermsReader):  # type: ignore[misc]
     def _walk(self, fieldname: str, prefix: bytes) -> Any:
         """(field, table, index) of every term from ``prefix`` in ``fieldname`` on, in order."""
         for name in sorted(n for n in self._directory if n >= fieldname):
-            table = self._table(name)
-            start = table.seek(prefix) if name == fieldname else 0  # type: ignore[union-attr]
-            for i in range(start, table.n):  # type: ignore[union-attr]
+            table = self._field(name)
+            start = table.seek(prefix) if name == fieldname else 0
+            for i in range(start, table.n):
                 yield name, table, i
 
     def terms(self) -> Any:
@@ -492,31 +500,29 @@ class _TermsReader(base.TermsReader):  # type: ignore[misc]
         return table.info(i)
 
     def frequency(self, fieldname: str, btext: bytes) -> float:
-        table = self._table(fieldname)
-        i = table.find(btext) if table is not None else None
-        return 0.0 if i is None else table.weight(i)  # type: ignore[union-attr]
+        found = self._find(fieldname, btext)
+        return 0.0 if found is None else found[0].weight(found[1])
 
     def doc_frequency(self, fieldname: str, btext: bytes) -> int:
-        table = self._table(fieldname)
-        i = table.find(btext) if table is not None else None
-        return 0 if i is None else table.df(i)  # type: ignore[union-attr]
+        found = self._find(fieldname, btext)
+        return 0 if found is None else found[0].df(found[1])
 
-    def postings(self, fieldname: str, btext: bytes) -> tuple[array, Any] | None:
+    def postings(self, fieldname: str, btext: bytes) -> tuple[array[int], Any] | None:
         """A term's whole posting list as (ids, weights or None when all are 1), or None."""
-        table = self._table(fieldname)
-        i = table.find(btext) if table is not None else None
-        if i is None:
+        found = self._find(fieldname, btext)
+        if found is None:
             return None
-        return decode_postings(self._postfile.get(*table.span(i)))  # type: ignore[union-attr]
+        table, i = found
+        return decode_postings(self._postfile.get(*table.span(i)))
 
     def verify(self) -> None:
         """Decode every posting list of every field; ValueError when one does not hold
         as many documents as its term's statistics say (a damaged file)."""
         for fieldname in list(self._directory):
-            table = self._table(fieldname)
-            for i in range(table.n):  # type: ignore[union-attr]
-                ids, _weights = decode_postings(self._postfile.get(*table.span(i)))  # type: ignore[union-attr]
-                if len(ids) != table.df(i):  # type: ignore[union-attr]
+            table = self._field(fieldname)
+            for i in range(table.n):
+                ids, _weights = decode_postings(self._postfile.get(*table.span(i)))
+                if len(ids) != table.df(i):
                     raise ValueError(f"the postings of a term in {fieldname!r} do not match its statistics")
 
     def matcher(self, fieldname: str, btext: bytes, format_: Any, scorer: Any = None) -> Any:
@@ -585,7 +591,7 @@ class _Cursor(base.FieldCursor):  # type: ignore[misc]
 # --------------------------------------------------------------------------- writing
 
 
-def _field_lengths(lengths: Any, fieldname: str) -> array:
+def _field_lengths(lengths: Any, fieldname: str) -> array[int]:
     """Every document's length in ``fieldname`` (the per-document reader of the new segment).
 
     Whoosh answers None, not 0, for a document with nothing in the field (an
@@ -624,10 +630,10 @@ class TermStream:
     def __iter__(self) -> Any:
         for fieldname, btext, ids, weights in self.terms():
             for i, docnum in enumerate(ids):
-                yield fieldname, btext, docnum, 1.0 if weights is None else weights[i], emptybytes
+                yield fieldname, btext, docnum, 1.0 if weights is None else weights[i], b""
 
 
-_consume = deque(maxlen=0).extend
+_consume: Callable[[Iterable[Any]], None] = deque(maxlen=0).extend  # runs an iterator, keeping nothing
 _ID = struct.Struct("=I")  # a document number as array("I") holds it
 _WEIGHTED = struct.Struct("=If")  # and a weight after it, as array("f") holds it
 

@@ -150,11 +150,11 @@ def parse_bound(value: str | date | datetime, *, end: bool = False) -> datetime:
         # From the last day, not the next period's start, which overflows in 9999.
         return last_day + timedelta(days=1, microseconds=-1) if end else start
     try:
-        moment, _ = parse_article_date(text)
+        written, _ = parse_article_date(text)
     except ValueError:
-        moment = None
-    if moment is None:
+        written = None
+    if written is None:
         raise ValueError(
             f"{text!r} is not a date; use YYYY, YYYY-MM, YYYY-MM-DD or 2021年12月25日"
         )
-    return moment
+    return written

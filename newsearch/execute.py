@@ -283,7 +283,7 @@ class _Segment:
         found = self.cache.get(key)
         if found is None:
             found = self.cache[key] = _read_lengths(self.reader, fieldname)
-        return found  # type: ignore[no-any-return]
+        return found
 
     def _positives(self, q: Any) -> list[Any]:
         """The parts of an ``And`` that documents must match, the fewest documents first."""
@@ -315,7 +315,7 @@ class _Segment:
             b = weighting._field_B.get(fieldname, weighting.B)  # noqa: SLF001
             average = self.top.avg_field_length(fieldname) or 1
             found = cache[key] = [weighting.K1 * ((1 - b) + b * byte_to_length(code) / average) for code in range(256)]
-        return found  # type: ignore[no-any-return]
+        return found
 
     def _verified(self, q: Contains, within: set[int] | None) -> tuple[Any, list[float]]:
         candidates = self.docs(q.child, within)

@@ -11,7 +11,7 @@ fields.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -67,7 +67,7 @@ def keyword_lists(reader: Any, field: str) -> _Forward:
     found = cache.get(key)
     if found is None:
         found = cache[key] = _Forward(reader, field)
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def _days(reader: Any) -> list[int]:
@@ -78,7 +78,7 @@ def _days(reader: Any) -> list[int]:
         column = reader.column_reader(DATE, translate=False)
         shared: dict[int, int] = {}  # one int object per day, not per document
         found = cache["facet_days"] = [shared.setdefault(v // _DAY + 1 if v else 0, v // _DAY + 1 if v else 0) for v in column]
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 class FacetCounter:
@@ -120,6 +120,7 @@ def histogram(days: Counter[int]) -> DateHistogram:
     if not dated:
         return DateHistogram("year", [], undated)
     first, last = date.fromordinal(min(dated)), date.fromordinal(max(dated))
+    key: Callable[[date], str]
     if (last - first).days < 31:
         unit, key = "day", lambda d: d.isoformat()
         span = [date.fromordinal(o).isoformat() for o in range(first.toordinal(), last.toordinal() + 1)]

@@ -332,7 +332,8 @@ class NewsIndex:
 
 
 def _describe_change(before: list[list[str]], after: list[list[str]]) -> str:
-    old, new = dict(map(tuple, before)), dict(map(tuple, after))  # type: ignore[arg-type]
+    old = {path: digest for path, digest in before}
+    new = {path: digest for path, digest in after}
     parts = [f"+{Path(p).name}" for p in new if p not in old]
     parts += [f"-{Path(p).name}" for p in old if p not in new]
     parts += [f"{Path(p).name} edited" for p in new if p in old and old[p] != new[p]]

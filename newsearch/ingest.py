@@ -305,7 +305,8 @@ def _markdown() -> Any:
 
 def markdown_to_html(source: str) -> str:
     """Render Markdown (which may embed HTML blocks, as news posts often do) to HTML."""
-    return _markdown().render(source)
+    html: str = _markdown().render(source)
+    return html
 
 
 # What the inline tokens of a Markdown paragraph contribute to its text, as the

@@ -79,10 +79,10 @@ class Contains(WrappingQuery):  # type: ignore[misc]
     def __eq__(self, other: object) -> bool:
         return (
             type(other) is type(self)
-            and other.child == self.child  # type: ignore[attr-defined]
-            and other.pattern == self.pattern  # type: ignore[attr-defined]
-            and other.columns == self.columns  # type: ignore[attr-defined]
-            and other.boost == self.boost  # type: ignore[attr-defined]
+            and other.child == self.child
+            and other.pattern == self.pattern
+            and other.columns == self.columns
+            and other.boost == self.boost
         )
 
     def __hash__(self) -> int:

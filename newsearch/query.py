@@ -351,11 +351,11 @@ def _lex(text: str) -> list[_Tok]:
                 toks.append(_Tok("FIELD", FIELD_ALIASES[m.group(1).lower()]))
                 rest = word[m.end() :]
                 if rest.startswith("["):
-                    close = text.find("]", i - len(rest))
-                    if close < 0:
+                    bracket = text.find("]", i - len(rest))
+                    if bracket < 0:
                         raise QuerySyntaxError(text, "a date range '[' is not closed with ']'")
-                    toks.append(_Tok("RANGE", text[i - len(rest) + 1 : close]))
-                    i = close + 1
+                    toks.append(_Tok("RANGE", text[i - len(rest) + 1 : bracket]))
+                    i = bracket + 1
                 elif rest:
                     i -= len(rest)  # lex the value on its own (a word, a phrase)
             else:

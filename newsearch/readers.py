@@ -75,9 +75,10 @@ def term_postings(reader: Any, field: str, text: str) -> tuple[Any, Any] | None:
     None when all are 1), or None when the segment lacks the term.  Deleted
     documents are included."""
     btext = text.encode("utf-8")
-    terms = getattr(reader, "_terms", None)
+    terms: Any = getattr(reader, "_terms", None)
     if hasattr(terms, "postings"):  # newsearch's codec reads a list in one piece
-        return terms.postings(field, btext)  # type: ignore[no-any-return]
+        found: tuple[Any, Any] | None = terms.postings(field, btext)
+        return found
     if (field, btext) not in reader:
         return None
     matcher = reader.postings(field, btext)

@@ -8,6 +8,7 @@ JSON shape that the CLI (``--json``) and any server print.
 from __future__ import annotations
 
 import html
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -228,7 +229,7 @@ class SearchResults:
     def __len__(self) -> int:
         return len(self.hits)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Hit]:
         return iter(self.hits)
 
     def to_dict(self) -> dict[str, Any]:

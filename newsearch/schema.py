@@ -178,14 +178,14 @@ class JiebaTokenizer(Tokenizer):  # type: ignore[misc]
     def __eq__(self, other: object) -> bool:
         return (
             type(other) is type(self)
-            and other.search == self.search  # type: ignore[attr-defined]
-            and other.user_dicts == self.user_dicts  # type: ignore[attr-defined]
+            and other.search == self.search
+            and other.user_dicts == self.user_dicts
         )
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.search, self.user_dicts))
 
-    def __call__(  # type: ignore[override]
+    def __call__(
         self,
         value: str,
         positions: bool = False,

@@ -209,7 +209,7 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
         results = shared(lambda ix: ix.search(search))
         # Collapsed, a page lists stories, not articles: their number is not known
         # in advance, so neither is the number of pages.
-        pages_total = None if results.collapsed else max(1, -(-results.total // search.limit))
+        pages_total = None if results.collapsed or not search.limit else max(1, -(-results.total // search.limit))
         return page("search.html", search=search, results=results, pages_total=pages_total)
 
     @app.get("/articles/{article_id:path}", include_in_schema=False)

@@ -119,8 +119,8 @@ class Completions:
             per_char = [char_readings(c) for c in word]
             combos = [*islice(product(*in_words), _MAX_READINGS), *islice(product(*per_char), _MAX_READINGS)]
             for combo in combos:
-                parts = [p.lower() for p in combo if p.strip()]
-                full, initials = "".join(parts), "".join(p[0] for p in parts)
+                syllables = [p.lower() for p in combo if p.strip()]
+                full, initials = "".join(syllables), "".join(p[0] for p in syllables)
                 if full.isascii() and full.isalnum():
                     entries.append((full, number))
                     entries.append((initials, number))
@@ -183,7 +183,7 @@ def index_state(searcher: Any) -> str:
             segment = reader.segment()
             parts.append(f"{segment.segment_id() if segment else '-'}:{reader.doc_count_all() - reader.doc_count()}")
         found = cache["index_state"] = hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def prepare_completions(index_path: str | Path) -> None:

@@ -13,9 +13,10 @@ query is compiled; changing the file never requires re-indexing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
+from .analysis import normalize
 from .errors import ConfigError
 
 __all__ = ["Synonyms", "load_synonyms"]
@@ -24,9 +25,7 @@ __all__ = ["Synonyms", "load_synonyms"]
 class Synonyms(Mapping[str, tuple[str, ...]]):
     """Normalized term → every member of its group (itself first)."""
 
-    def __init__(self, groups: list[tuple[str, ...]] = ()) -> None:  # type: ignore[assignment]
-        from .analysis import normalize
-
+    def __init__(self, groups: Iterable[tuple[str, ...]] = ()) -> None:
         self._map: dict[str, tuple[str, ...]] = {}
         for group in groups:
             members = tuple(dict.fromkeys(normalize(m) for m in group))
@@ -39,7 +38,7 @@ class Synonyms(Mapping[str, tuple[str, ...]]):
     def __getitem__(self, term: str) -> tuple[str, ...]:
         return self._map[term]
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[str]:
         return iter(self._map)
 
     def __len__(self) -> int:

@@ -70,4 +70,4 @@ def _all_counts(reader: Any) -> Counter[str | None]:
         found = Counter()
         keyword_lists(reader, KEYWORDS).count(list(reader.all_doc_ids()), found)
         cache["keyword_counts"] = found
-    return found  # type: ignore[no-any-return]
+    return found

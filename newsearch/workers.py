@@ -189,7 +189,7 @@ class WorkerPool:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         if method == "fork":
             _share_before_fork(self.args[1])
-        ctx = multiprocessing.get_context(method)
+        ctx = multiprocessing.get_context("fork") if method == "fork" else multiprocessing.get_context("spawn")
         inbox, outbox = ctx.Queue(), ctx.Queue()
         self._queues = (inbox, outbox)
         pending = itertools.chain([first, second], batches)

@@ -4,7 +4,9 @@ A configuration file is TOML, read from ``newsearch.toml`` in the index folder
 or from a path given with ``--config``.  Every key is optional::
 
     [indexing]
-    batch_size = 2000          # articles per commit
+    workers = 0                # analysis processes; 0 = one per core
+    batch_size = 5000          # files per job at most; each job becomes a segment, committed when done
+    memory_mb = 256            # buffered postings per worker: jobs are cut to fit
     max_file_mb = 20           # larger files are reported and skipped
 
     [ranking]

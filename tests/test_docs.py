@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import sys
+import textwrap
+import tomllib
 
 import newsearch
 from conftest import REPO
 from typer.testing import CliRunner
 
+from newsearch import config
 from newsearch.cli import app
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -49,3 +53,27 @@ def test_readme_has_the_two_fresh_machine_commands() -> None:
     # .ci/run runs the README's line itself, so the two cannot drift apart.
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
     assert "grep -m1 \"pip install -e '.\\[test\\]'\" README.md" in ci
+
+
+def _settings_shown() -> dict[str, dict]:
+    """The example settings of config.py's docstring and of the README, parsed."""
+    doc = config.__doc__ or ""
+    in_docstring = textwrap.dedent(doc[doc.index("::") + 2 : doc.index("Relative paths")])
+    (in_readme,) = re.findall(r"```toml\n(.*?)\n```", README, re.S)
+    return {"config.py": tomllib.loads(in_docstring), "README": tomllib.loads(in_readme)}
+
+
+def test_the_settings_shown_are_the_defaults_and_config_py_shows_them_all() -> None:
+    sections = config._SECTIONS  # noqa: SLF001
+    for source, shown in _settings_shown().items():
+        assert set(shown) == set(sections), source
+        config.Config.from_dict(shown)  # every key exists and every value is valid
+        for name, values in shown.items():
+            if name == "analysis":  # examples of files, not defaults
+                continue
+            defaults = {f.name: f.default for f in dataclasses.fields(sections[name])}
+            for key, value in values.items():
+                assert value == defaults[key], (source, name, key)
+    in_docstring = _settings_shown()["config.py"]
+    for name, section in sections.items():
+        assert set(in_docstring[name]) == {f.name for f in dataclasses.fields(section)}, name

@@ -8,6 +8,7 @@ a dependency too), so a circle cannot hide behind a lazy import.
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from functools import cache
@@ -100,3 +101,34 @@ def test_the_parser_and_the_text_pipeline_load_no_engine() -> None:
     code = f"import sys\nimport {', '.join('newsearch.' + m for m in light)}\nprint(sorted({{m.split('.')[0] for m in sys.modules}} & {{'whoosh', 'jieba', 'fastapi'}}))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def _readme_stages() -> list[tuple[str, list[str]]]:
+    """The README's Layout table: (stage, its modules) in order."""
+    text = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    table = text[text.index("## Layout") :].split("\n\n")[2]
+    stages: list[tuple[str, list[str]]] = []
+    for row in table.splitlines()[2:]:
+        stage, modules, _job = (cell.strip() for cell in row.strip("|").split("|"))
+        if stage:
+            stages.append((stage, []))
+        stages[-1][1].extend(name[: -len(".py")] for name in re.findall(r"`([\w]+\.py)`", modules))
+    return stages
+
+
+def test_the_readme_lists_every_module_once() -> None:
+    listed = [module for _stage, modules in _readme_stages() for module in modules]
+    assert sorted(listed) == MODULES
+
+
+def test_data_flows_down_the_readmes_stages() -> None:
+    # A module imports from its own stage and the stages above it, never from below.
+    stages = _readme_stages()
+    rank = {module: number for number, (_stage, modules) in enumerate(stages) for module in modules}
+    upward = [
+        f"{module} ({stages[rank[module]][0]}) imports {imported} ({stages[rank[imported]][0]})"
+        for module in MODULES
+        for imported in sorted(imports(module)[0])
+        if rank[imported] > rank[module]
+    ]
+    assert upward == []

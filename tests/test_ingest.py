@@ -964,6 +964,7 @@ def test_corpus_files_found(real_corpus: Path, real_posts: dict[Path, ParsedFile
 
 
 def test_every_corpus_post_parses_with_title_and_date(real_posts: dict[Path, ParsedFile]) -> None:
+    assert len(real_posts) > 300
     problems = []
     for path, parsed in real_posts.items():
         if parsed.errors or parsed.warnings or len(parsed.articles) != 1:
@@ -987,6 +988,7 @@ def test_every_corpus_post_parses_with_title_and_date(real_posts: dict[Path, Par
 
 
 def test_corpus_bodies_have_no_html_left(real_posts: dict[Path, ParsedFile]) -> None:
+    assert len(real_posts) > 300
     problems = []
     for path, parsed in real_posts.items():
         source = path.read_text(encoding="utf-8")

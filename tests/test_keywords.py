@@ -57,6 +57,7 @@ def archive(tmp_path: Path) -> NewsIndex:
 
 def test_words_every_article_uses_are_not_keywords(archive: NewsIndex) -> None:
     everything = archive.search("", limit=None, collapse=False, facets=False).hits
+    assert len(everything) == 40
     for hit in everything:
         keywords = archive.get(hit.id).keywords
         assert "记者" not in keywords and "市场" not in keywords, (hit.id, keywords)

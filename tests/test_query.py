@@ -1158,7 +1158,5 @@ def test_a_pair_match_is_highlighted(pairs_index: NewsIndex) -> None:
     hits = pairs_index.search("国中", limit=None).hits
     assert {hit.id for hit in hits} == {"guozhong", "yangshi"}
     for hit in hits:
-        assert hit.snippet.passages
-        for passage in hit.snippet.passages:
-            for start, end in passage.highlights:
-                assert passage.text[start:end] == "国中"
+        marked = [p.text[start:end] for p in hit.snippet.passages for start, end in p.highlights]
+        assert marked and set(marked) == {"国中"}, hit.id

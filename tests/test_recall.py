@@ -108,7 +108,9 @@ def test_highlights_mark_exactly_the_matched_characters(ix: NewsIndex) -> None:
     assert marked(ix, "台湾") == {"臺灣"}  # highlighted as written
     assert marked(ix, "ai") == {"ＡＩ"}  # AI客服 is in a title; snippets show the body
     assert marked(ix, "的士") == {"的士"}
-    for hit in ix.search("演唱会一票").hits:
+    hits = ix.search("演唱会一票").hits
+    assert [hit.id for hit in hits] == ["singer"]
+    for hit in hits:
         passage = hit.snippet.passages[0]
         (start, end), = passage.highlights
         assert passage.text[start:end] == "演唱会一票"

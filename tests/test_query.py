@@ -28,7 +28,7 @@ from whoosh.filedb.filestore import RamStorage
 
 from conftest import write_post
 from newsearch import NewsIndex
-from newsearch.analysis import WORD_CHAR, normalize
+from newsearch.analysis import WORD_CHAR, longest_words, normalize
 from newsearch.documents import Article
 from newsearch.compiler import IndexVocabulary, compile_filters, compile_query, keyword_key
 from newsearch.fields import article_document
@@ -59,16 +59,7 @@ class FakeVocab:
 
     def words(self, text: str) -> list[str]:
         self.calls.append(("words", text))
-        out, i = [], 0
-        while i < len(text):
-            for j in range(len(text), i, -1):
-                if text[i:j] in self.known:
-                    out.append(text[i:j])
-                    i = j
-                    break
-            else:
-                i += 1
-        return out
+        return longest_words(text, self.known.__contains__, longest=len(text))
 
 
 NO_WORDS = FakeVocab()

@@ -74,6 +74,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
+from newsearch import SearchRequest
+
 from bench.common import (
     BENCH,
     QUERY_KINDS,
@@ -143,10 +145,11 @@ class Request:
 
 
 def _search_call(q: str, category: list[str], since: str | None, sort: str, page: int) -> Callable[[Any], Any]:
-    # Exactly what newsearch.server.SearchRequest.run asks of the library.
+    # The request the server builds from the same query string (its other fields at their defaults).
+    request = SearchRequest(q, category=category, since=since, sort=sort, limit=10, offset=(page - 1) * 10)
+
     def call(ix: Any) -> Any:
-        return ix.search(q, category=category, tags=[], since=since, until=None, sort=sort, limit=10,
-                         offset=(page - 1) * 10, facets=True, half_life_days=None, collapse=True)
+        return ix.search(request)
 
     return call
 

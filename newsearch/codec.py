@@ -17,8 +17,9 @@ own way:
   a segment does not load its vocabulary.
 
 Only formats without per-posting values (no positions) are supported, which
-is what newsearch's schema uses.  Segments written with this codec carry it
-in the index's table of contents, so they are read back through it.
+is what newsearch's schema uses.  The index's table of contents does not name
+the codec (:mod:`newsearch.toc`): :class:`newsearch.store.Generation` reads
+every segment through the codec of the index's format version.
 """
 
 from __future__ import annotations

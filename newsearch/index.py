@@ -41,8 +41,8 @@ class NewsIndex:
     """A newsearch index folder, opened for searching and updating.
 
     Get one with :meth:`open` or :meth:`create`, not the constructor.  Every
-    method opens a fresh Whoosh searcher, so an open ``NewsIndex`` always sees
-    the latest committed state, also when another process updates it.
+    method reads the latest committed state, also when another process updates
+    the index: the searcher is kept between calls and renewed after a commit.
     """
 
     def __init__(self, store: Store, manifest: Manifest, config: Config, *, published: bool) -> None:

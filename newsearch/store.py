@@ -6,6 +6,10 @@ their Whoosh index name.  The manifest names the generation that searches
 use.  ``--rebuild`` writes a fresh generation beside the current one and
 switches the manifest only when it is complete, so an interrupted rebuild
 leaves the previous index untouched.
+
+A generation is opened with the schema and codec built in code for the
+manifest's format version; its table of contents (:mod:`newsearch.toc`) names
+no Python class, so no file of the folder depends on where the code lives.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ query and overall:
 
 The systems:
 
-* ``newsearch``: this checkout's default search (``NewsIndex.search(q, limit=10)``);
+* ``newsearch``: this checkout's default search (``NewsIndex.search(q, limit=10)``),
+  each hit followed by the near-duplicates folded under it (they are listed with it);
 * ``previous``: the same at ``--previous REV``, run from ``git archive`` of that
   revision (skipped without git history);
 * ``stock``: Whoosh + ``jieba.analyse.ChineseAnalyzer``, ``MultifieldParser`` over
@@ -54,7 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from newsearch import Article, NewsIndex
+from newsearch import Article, Config, NewsIndex
 
 from bench.common import REPO, iter_articles, machine, print_table
 
@@ -126,10 +127,23 @@ def success(ranked: Sequence[str], grades: dict[str, int]) -> float:
 # --------------------------------------------------------------------------- systems
 
 
-def run_newsearch(corpus: Path, folder: Path, needs: list[Need]) -> dict[str, list[str]]:
+def run_newsearch(corpus: Path, folder: Path, needs: list[Need], variants: Sequence[str] = ()) -> dict[str, dict[str, list[str]]]:
+    """This checkout's default search, and the same with each variant of its ranking
+    settings (``proximity=0``, ``title_boost=1,keyword_boost=0``...)."""
     ix = NewsIndex.create(folder)
     ix.update([corpus])
-    return {need.id: [hit.id for hit in ix.search(need.query, limit=DEPTH).hits] for need in needs}
+    runs = {"newsearch": {need.id: _shown(ix, need.query) for need in needs}}
+    for variant in variants:
+        ranking = {key: json.loads(value) for key, value in (pair.split("=", 1) for pair in variant.split(","))}
+        other = NewsIndex.open(folder, config=Config.from_dict({"ranking": ranking}))
+        runs[f"[{variant}]"] = {need.id: _shown(other, need.query) for need in needs}
+    return runs
+
+
+def _shown(ix: NewsIndex, query: str) -> list[str]:
+    """The articles a default search shows, in order: each hit, then the near-duplicate
+    versions folded under it (listed with it on the page and in the CLI)."""
+    return [doc for hit in ix.search(query, limit=DEPTH).hits for doc in (hit.id, *(v.id for v in hit.versions))][:DEPTH]
 
 
 _PREVIOUS_SCRIPT = """
@@ -138,14 +152,17 @@ from newsearch import NewsIndex
 corpus, folder, queries = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 ix = NewsIndex.create(folder)
 ix.update([corpus])
-print(json.dumps({key: [h.id for h in ix.search(q, limit=%d).hits] for key, q in queries.items()}))
-""" % DEPTH
+def shown(q):
+    return [d for h in ix.search(q, limit=%d).hits for d in (h.id, *(v.id for v in h.versions))][:%d]
+print(json.dumps({key: shown(q) for key, q in queries.items()}))
+""" % (DEPTH, DEPTH)
 
 
 def run_previous(rev: str, corpus: Path, folder: Path, needs: list[Need]) -> dict[str, list[str]] | None:
     """The default search of newsearch at ``rev``, unpacked with ``git archive`` and run in
     a process of its own; None when this checkout cannot give that revision."""
     source = folder / "source"
+    shutil.rmtree(source, ignore_errors=True)
     source.mkdir(parents=True)
     archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", rev, "newsearch"],
                              capture_output=True, check=False)
@@ -179,7 +196,8 @@ def run_stock_recipes(corpus: Path, folder: Path, needs: list[Need]) -> dict[str
 
     from bench.baseline import build_stock
 
-    build_stock(corpus, folder)
+    if not (folder.is_dir() and index.exists_in(str(folder))):  # kept from an earlier run with --out
+        build_stock(corpus, folder)
     ix = index.open_dir(str(folder))
     parser = MultifieldParser(["title", "body"], ix.schema)
     out: dict[str, dict[str, list[str]]] = {"stock": {}, "es-like": {}, "or-words": {}, "described": {}}
@@ -216,7 +234,7 @@ def run_stock_recipes(corpus: Path, folder: Path, needs: list[Need]) -> dict[str
 
 
 def report(needs: list[Need], judged: dict[str, dict[str, int]], runs: dict[str, dict[str, list[str]]]) -> None:
-    systems = [s for s in SYSTEMS if s in runs]
+    systems = [s for s in SYSTEMS if s in runs] + [s for s in runs if s.startswith("[")]
     groups: list[tuple[str, list[Need]]] = [(k, [n for n in needs if n.kind == k]) for k in KINDS]
     groups = [(k, ns) for k, ns in groups if ns] + [("all", needs)]
     for title, metric, digits in (
@@ -291,13 +309,22 @@ def packet(article: Article, words: Iterable[str]) -> str:
     return "\n".join([*head, "", lead + ("…" if len(body) > _LEAD else ""), *passages, f"(file: {article.path})", ""])
 
 
-def write_packets(needs: list[Need], pool: dict[str, list[str]], articles: dict[str, Article], folder: Path) -> None:
+def write_packets(
+    needs: list[Need], pool: dict[str, list[str]], articles: dict[str, Article], judged: dict[str, dict[str, int]], folder: Path
+) -> None:
+    """One file per need with documents to judge: the need, the grades already given
+    for it (title and grade, so that new grades agree with them), then each document."""
     folder.mkdir(parents=True, exist_ok=True)
     for need in needs:
         if not pool[need.id]:
             continue
         words = [w for w in _jieba_words(need.query) if w not in ES_STOPWORDS and len(w) > 1]
         text = [f"# {need.id}: {need.query}", "", f"Relevant: {need.need}", ""]
+        earlier = judged.get(need.id, {})
+        if earlier:
+            text += ["## Graded before (for consistency; do not grade these again)", ""]
+            text += [f"- {grade}: {doc} {articles[doc].title}" for doc, grade in sorted(earlier.items()) if doc in articles]
+            text += ["", "## To grade", ""]
         text += [packet(articles[doc], words) for doc in pool[need.id]]
         (folder / f"{need.id}.md").write_text("\n".join(text), encoding="utf-8")
 
@@ -315,6 +342,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pool", help="write the unjudged pooled (need, doc) pairs to this JSONL file")
     parser.add_argument("--packets", help="with --pool: write a judge's packet per need into this folder")
     parser.add_argument("--runs", help="write every system's top 10 per need to this JSON file")
+    parser.add_argument("--variant", action="append", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
+                        help="also run newsearch with these [ranking] settings (repeatable)")
     args = parser.parse_args(argv)
     corpus = Path(args.corpus).resolve()
     if not corpus.is_dir():
@@ -328,7 +357,7 @@ def main(argv: list[str] | None = None) -> None:
     work.mkdir(parents=True, exist_ok=True)
     try:
         started = time.perf_counter()
-        runs: dict[str, dict[str, list[str]]] = {"newsearch": run_newsearch(corpus, work / "newsearch", needs)}
+        runs = run_newsearch(corpus, work / "newsearch", needs, args.variant)
         if not args.no_previous:
             previous = run_previous(args.previous, corpus, work / "previous", needs)
             if previous is not None:
@@ -346,7 +375,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\npool: {sum(len(docs) for docs in pool.values())} unjudged (need, document) pairs in {args.pool}")
         if args.packets:
             articles = {a.id: a for a in iter_articles(corpus)}
-            write_packets(needs, pool, articles, Path(args.packets))
+            write_packets(needs, pool, articles, judged, Path(args.packets))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ __all__ = [
     "WordToken",
     "bigrams",
     "gapped_bigrams",
+    "dictionary_parts",
+    "word_lookup",
     "longest_words",
     "normalize",
     "query_words",
@@ -249,9 +251,26 @@ def _word_weights(text: str, user_dicts: tuple[str, ...]) -> tuple[dict[str, flo
     return weights, tokens
 
 
-def query_words(text: str) -> list[str]:
+def query_words(text: str, *, user_dicts: tuple[str, ...] = ()) -> list[str]:
     """The words of a query string, segmented as precisely as jieba can (no sub-words)."""
-    return [term for term, _, _, _ in word_tokens(text, search=False)]
+    return [term for term, _, _, _ in word_tokens(text, search=False, user_dicts=user_dicts)]
+
+
+def word_lookup(user_dicts: tuple[str, ...] = ()) -> Callable[[str], bool]:
+    """Whether a string is a word of jieba's dictionary (with ``user_dicts``)."""
+    return segmenter(user_dicts, normalize).get().is_word
+
+
+def dictionary_parts(word: str, user_dicts: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The shorter dictionary words, two characters or more each, that make up a
+    Chinese word exactly (网络安全: 网络, 安全); empty when there are none."""
+    if len(word) < 4 or not all("\u3400" <= c <= "\u9fff" for c in word):
+        return ()
+    is_word = word_lookup(user_dicts)
+    parts = longest_words(word, lambda w: w != word and is_word(w), longest=len(word) - 1)
+    if len(parts) < 2 or "".join(parts) != word or any(len(p) < 2 for p in parts):
+        return ()
+    return tuple(parts)
 
 
 def longest_words(text: str, is_word: Callable[[str], bool], *, longest: int = 8, keep_unknown: bool = False) -> list[str]:

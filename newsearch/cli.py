@@ -212,9 +212,10 @@ def search_command(
     index: IndexOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
-    explain: Annotated[bool, typer.Option("--explain", help="Also print how the query was read.")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="Also print how the query was read, and each hit's score by part.")] = False,
+    exact: Annotated[bool, typer.Option("--exact", help="Only articles that hold every term as typed (no related matches).")] = False,
 ) -> None:
-    """Search the index: ranked articles with highlighted passages."""
+    """Search the index: ranked articles with highlighted passages (related ones marked)."""
     text = " ".join(query or [])
 
     def action() -> None:
@@ -236,6 +237,7 @@ def search_command(
             facets=facets,
             collapse=collapse,
             explain=explain,
+            exact=exact,
         )
         index_dir = _index_dir(index)
         cfg = _config(index_dir, config)
@@ -281,7 +283,9 @@ def _print_results(results: Any) -> None:
         return
     last_page = (total - 1) // results.limit + 1 if results.limit else 1
     noun = "article matches" if total == 1 else "articles match"
-    typer.echo(f"{total} {noun} {results.query!r} (page {results.page} of {last_page}).\n")
+    exact = results.exact_total
+    related = "" if exact is None or exact == total else f"; {exact} hold every term as typed, {total - exact} are related"
+    typer.echo(f"{total} {noun} {results.query!r} (page {results.page} of {last_page}{related}).\n")
     _print_hits(results.hits, results.offset + 1)
     if results.facets is not None:
         _print_facets(results.facets, _styles()[1])
@@ -290,7 +294,7 @@ def _print_results(results: Any) -> None:
 def _print_hits(hits: list[Any], first_rank: int) -> None:
     marks, dim, bold = _styles()
     for rank, hit in enumerate(hits, start=first_rank):
-        typer.echo(f"{rank}. {bold(hit.title)}")
+        typer.echo(f"{rank}. {bold(hit.title)}" + (dim("  [related]") if hit.match == "related" else ""))
         meta = [d.isoformat(sep=" ", timespec="minutes") if (d := hit.date) else "undated"]
         if hit.categories:
             meta.append("/".join(hit.categories))
@@ -301,6 +305,8 @@ def _print_hits(hits: list[Any], first_rank: int) -> None:
         typer.echo("   " + dim(hit.url or hit.path))
         for passage in hit.snippet.passages:
             typer.echo("   " + passage.render(*marks).replace("\n", " "))
+        if hit.explanation:
+            typer.echo("   " + dim("why: " + hit.why()))
         if hit.versions:
             noun = "version" if len(hit.versions) == 1 else "versions"
             ids = ", ".join(v.id for v in hit.versions[:3]) + (", …" if len(hit.versions) > 3 else "")

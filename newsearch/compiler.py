@@ -14,26 +14,33 @@ helpers at the end (:func:`matches_nothing`, :func:`every_article`,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import permutations
 from typing import Any, Protocol
 
 from whoosh import query as wq
 
 from .analysis import PAIR_GAP, longest_words, normalize
-from .fields import BODY, CATEGORIES, DATE, KEYWORD_FIELDS, NBODY, NTITLE, TAGS, TITLE, TUNITS, UNITS
+from .fields import BODY, CATEGORIES, DATE, KEYWORD_FIELDS, KEYWORDS, NBODY, NTITLE, TAGS, TITLE, TUNITS, UNITS
 from .matching import Contains
 from .query import And, DateRange, Needle, Node, Not, ParsedQuery, Text
 from .readers import reader_cache
 from .request import Selection
 from .synonyms import NO_SYNONYMS, Synonyms
+from .understand import Plan
 
 __all__ = [
+    "CompiledConcept",
+    "CompiledPlan",
+    "CompiledUnit",
     "IndexVocabulary",
     "Vocabulary",
     "any_of_terms",
     "compile_filters",
+    "compile_plan",
     "compile_query",
     "every_article",
     "keyword_key",
@@ -208,6 +215,97 @@ def compile_query(
     if isinstance(q, wq.Not):
         return wq.And([wq.Every(), q])
     return q
+
+
+@dataclass(frozen=True)
+class CompiledConcept:
+    """A word of a plain query, as queries over the index."""
+
+    text: str
+    verbatim: wq.Query
+    """Articles whose title or body holds the word as written (or a synonym), scored."""
+    near: wq.Query | None
+    """Articles that hold its parts close together (网络的安全 for 网络安全), or None."""
+    keywords: wq.Query | None
+    """Articles that carry it as a tag, category or keyword, or None."""
+    patterns: tuple[re.Pattern[str], ...]
+    """Where it stands in normalized text: as written, or its parts close together."""
+    subwords: tuple[tuple[str, wq.Query], ...]
+    """Each dictionary word inside it (锂电 of 锂电池), and the articles that hold it."""
+    subword_patterns: tuple[re.Pattern[str], ...]
+
+
+@dataclass(frozen=True)
+class CompiledUnit:
+    """A term of a plain query as typed, and which concepts carry it."""
+
+    text: str
+    concepts: tuple[int, ...]
+    verbatim: wq.Query | None
+    """Articles that hold the term as typed; None when that is its one concept's ``verbatim``."""
+    keywords: wq.Query | None
+    """Articles that carry the whole term as a tag, category or keyword, or None."""
+    patterns: tuple[re.Pattern[str], ...]
+    """Where the term as typed (or a synonym of it) stands in normalized text."""
+
+
+@dataclass(frozen=True)
+class CompiledPlan:
+    concepts: tuple[CompiledConcept, ...]
+    units: tuple[CompiledUnit, ...]
+
+
+def compile_plan(
+    plan: Plan, *, vocab: Vocabulary, title_boost: float, compound_gap: int, synonyms: Synonyms = NO_SYNONYMS
+) -> CompiledPlan:
+    """The queries that find each word and each term of a plain query (:mod:`newsearch.ranking`)."""
+    ctx = _Context(vocab, title_boost, synonyms)
+    concepts: list[CompiledConcept] = []
+    for concept in plan.concepts:
+        node = Text(concept.text)
+        patterns = [needle.pattern() for needle in Needle.alternatives(node, synonyms)]
+        near = None
+        if concept.parts:
+            window = _window_pattern(concept.parts, compound_gap)
+            parts = [_text_query(Text(part), ctx) for part in concept.parts]
+            near = Contains(wq.And(parts), window, ((NTITLE, title_boost), (NBODY, 1.0)))
+            patterns.append(window)
+        subwords = tuple((sub, _text_query(Text(sub), ctx)) for sub in concept.subwords)
+        concepts.append(
+            CompiledConcept(
+                concept.text,
+                _text_query(node, ctx),
+                near,
+                _keyword_query(concept.text, vocab),
+                tuple(patterns),
+                subwords,
+                tuple(needle.pattern() for sub in concept.subwords for needle in Needle.alternatives(Text(sub), synonyms)),
+            )
+        )
+    number = {c.text: i for i, c in enumerate(concepts)}
+    units = tuple(
+        CompiledUnit(
+            unit.text,
+            tuple(number[c.text] for c in unit.concepts),
+            None if unit.whole else _text_query(Text(unit.text), ctx),
+            _keyword_query(unit.text, vocab) if not unit.whole else None,
+            tuple(needle.pattern() for needle in Needle.alternatives(Text(unit.text), synonyms)),
+        )
+        for unit in plan.units
+    )
+    return CompiledPlan(tuple(concepts), units)
+
+
+def _keyword_query(text: str, vocab: Vocabulary) -> wq.Query | None:
+    terms = [wq.Term(field, t) for field in (TAGS, CATEGORIES, KEYWORDS) for t in vocab.keywords(field, text)]
+    return None if not terms else terms[0] if len(terms) == 1 else wq.Or(terms)
+
+
+def _window_pattern(parts: tuple[str, ...], gap: int) -> re.Pattern[str]:
+    """Every order of ``parts`` with at most ``gap`` characters between them, on one line."""
+    between = f"[^\\n]{{0,{gap}}}?"
+    orders = permutations(parts) if len(parts) <= 3 else [parts]
+    return re.compile("|".join(between.join(map(re.escape, order)) for order in orders))
 
 
 def compile_filters(

@@ -10,8 +10,20 @@ or from a path given with ``--config``.  Every key is optional::
     max_file_mb = 20           # larger files are reported and skipped
 
     [ranking]
-    title_boost = 3.0
+    title_boost = 3.0          # a word in the title counts like three in the body
+    keyword_boost = 2.0        # a word carried as a tag, category or keyword
     half_life_days = 30.0      # --sort recent: a match this much older counts half
+    min_match = 0.75           # share of the words of a longer plain query an article must hold
+    fill = 10                  # fewer matches than this: words held in part count, then fewer words
+    subword_idf = 0.7          # a word inside a query word (尘肺 of 尘肺病) nearly as rare stands for it
+    length_norm = 0.75         # BM25's b: long articles need more occurrences
+    proximity = 0.5            # the query's words close together lift a score
+    proximity_chars = 20.0     # characters between them at which that counts half
+    exact_bonus = 0.5          # every term exactly as typed lifts a score
+    inside_word = 0.3          # what a match inside a longer word counts (大学生 in 北京大学生命)
+    compound_gap = 8           # characters allowed between the parts of a word (网络的安全)
+    every_word_first = false   # true: every word in full before anything else, whatever the score
+    rerank_depth = 100         # the best matches whose text is read to order them
 
     [snippets]
     max_passages = 3
@@ -87,15 +99,53 @@ class IndexingConfig:
 
 @dataclass(frozen=True)
 class RankingConfig:
-    """How hits are scored."""
+    """How hits are scored (see :mod:`newsearch.ranking` for the plain queries people type)."""
 
     title_boost: float = 3.0
+    """A word in the title counts this many times one in the body."""
+    keyword_boost: float = 2.0
+    """An article carrying a query word as a tag, category or keyword: like this many body occurrences."""
     half_life_days: float = 30.0
     """For ``sort="recent"``: an article this many days older than another scores half as much."""
+    min_match: float = 0.75
+    """Share of the words of a plain query of three words or more an article must hold
+    (rounded down; a query of one or two words needs them all)."""
+    fill: int = 10
+    """When fewer articles than this match, words held in part count, then fewer words."""
+    subword_idf: float = 0.7
+    """A dictionary word inside a query word (尘肺 of 尘肺病) stands for it when its idf is
+    at least this share of the word's."""
+    length_norm: float = 0.75
+    """BM25's b: 0 ignores an article's length, 1 divides by it in full."""
+    proximity: float = 0.5
+    """How much the query's words standing together lift a score (0: not at all)."""
+    proximity_chars: float = 20.0
+    """Characters between the query's words at which proximity counts half."""
+    exact_bonus: float = 0.5
+    """How much holding every term exactly as typed lifts a score."""
+    inside_word: float = 0.3
+    """What an occurrence inside a longer word (大学生 in 北京大学生命) counts, against 1."""
+    compound_gap: int = 8
+    """Characters allowed between the parts of a word (网络的安全 for 网络安全)."""
+    every_word_first: bool = False
+    """Rank the articles that hold every word of the query in full before all others
+    (Meilisearch's first rule); otherwise the share of words held weighs the score."""
+    rerank_depth: int = 100
+    """The best matches whose text is read to order them."""
 
     def __post_init__(self) -> None:
         if self.title_boost <= 0:
             raise ValueError("ranking.title_boost must be positive.")
+        for name in ("keyword_boost", "proximity", "exact_bonus"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"ranking.{name} must be zero or positive.")
+        for name in ("min_match", "length_norm", "inside_word", "subword_idf"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"ranking.{name} must be between 0 and 1.")
+        if self.proximity_chars <= 0:
+            raise ValueError("ranking.proximity_chars must be positive.")
+        if self.compound_gap < 0 or self.rerank_depth < 1 or self.fill < 0:
+            raise ValueError("ranking.compound_gap and ranking.fill must be zero or more, ranking.rerank_depth 1 or more.")
         days = self.half_life_days
         if isinstance(days, bool) or not isinstance(days, (int, float)) or not days > 0:
             raise ValueError("ranking.half_life_days must be a positive number of days.")

@@ -35,7 +35,7 @@ from .matching import Contains
 from .readers import reader_cache, term_postings
 from .fields import DATE
 
-__all__ = ["Match", "count", "search"]
+__all__ = ["Match", "Segment", "count", "length_of", "search"]
 
 Scores = dict[int, float]
 
@@ -47,6 +47,8 @@ class Match:
     score: float
     reader: Any  # the segment reader that holds it
     docnum: int  # its number in that segment
+    related: bool = False  # a related match: it lacks some term as typed (newsearch.ranking)
+    explanation: dict[str, Any] | None = None  # how its score was made, when the ranking read its text
 
 
 def search(
@@ -74,7 +76,7 @@ def search(
     pool: list[tuple[Any, ...]] = []
     leaves = searcher.leaf_searchers()
     for number, (leaf, base) in enumerate(leaves):
-        segment = _Segment(searcher, leaf)
+        segment = Segment(searcher, leaf)
         scores = segment.matches(q, flt)
         total += len(scores)
         if not scores:
@@ -101,7 +103,7 @@ _MICROSECONDS_PER_DAY = 86_400 * 1_000_000
 
 
 def _sort_keys(
-    sort: str, segment: _Segment, scores: Scores, base: int, number: int, half_life_days: float
+    sort: str, segment: Segment, scores: Scores, base: int, number: int, half_life_days: float
 ) -> Iterable[tuple[Any, ...]]:
     """(key..., score, -global docnum, segment number, docnum): larger sorts first."""
     if sort == "relevance":
@@ -122,14 +124,14 @@ def count(searcher: Any, q: Any, flt: Any = None) -> int:
     """The number of documents matching ``q`` (and ``flt``)."""
     total = 0
     for leaf, _base in searcher.leaf_searchers():
-        segment = _Segment(searcher, leaf)
+        segment = Segment(searcher, leaf)
         within = segment.docs(flt) if flt is not None else None
         found = segment.docs(q, within)  # docs() skips the ranking-only parts
         total += len(found - segment.deleted) if segment.deleted else len(found)
     return total
 
 
-class _Segment:
+class Segment:
     """Evaluates query nodes over one segment of the searcher's index."""
 
     def __init__(self, top: Any, leaf: Any) -> None:
@@ -271,13 +273,13 @@ class _Segment:
             return {d: w * boost for d, w in pairs}
         if type(weighting) is not BM25F:
             return self._by_whoosh(q, within, scored=True)
-        lengths = self._lengths(q.fieldname)
+        lengths = self.lengths(q.fieldname)
         norms = self._norms(q.fieldname)
         scale = self.top.idf(q.fieldname, q.text) * (weighting.K1 + 1) * boost
         # BM25: idf · tf·(K1+1) / (tf + K1·(1 − B + B·length/average length))
         return {d: scale * w / (w + norms[lengths[d]]) for d, w in pairs}
 
-    def _lengths(self, fieldname: str) -> bytes:
+    def lengths(self, fieldname: str) -> bytes:
         """Every document's length in ``fieldname`` as Whoosh's one-byte code."""
         key = ("lengths", fieldname)
         found = self.cache.get(key)
@@ -331,6 +333,11 @@ class _Segment:
                 out[docnum] = matcher.score() if scored else 0.0
             matcher.next()
         return out
+
+
+def length_of(code: int) -> int:
+    """The field length (in words) that Whoosh's one-byte length code stands for."""
+    return int(byte_to_length(code))
 
 
 def _read_lengths(reader: Any, fieldname: str) -> bytes:

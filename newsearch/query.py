@@ -121,6 +121,9 @@ class ParsedQuery:
     text: str
     node: Node | None
     fallback_reason: str | None = None
+    operators: bool = False
+    """Whether the query uses the query language (quotes, AND/OR/NOT, -, parentheses,
+    fields, dates) rather than only words: such a query is searched exactly as written."""
 
     def explain(self) -> str:
         if self.node is not None:
@@ -526,7 +529,8 @@ def parse(text: str) -> ParsedQuery:
     """Parse query text; on a syntax error, read it as plain keywords instead."""
     text = text or ""
     try:
-        parsed = ParsedQuery(text, _Parser(text, _lex(text)).parse())
+        toks = _lex(text)
+        parsed = ParsedQuery(text, _Parser(text, toks).parse(), operators=any(tok.kind != "WORD" for tok in toks))
     except QuerySyntaxError as exc:
         parsed = ParsedQuery(text, _keywords(text), fallback_reason=exc.reason)
     terms = _count_terms(parsed.node)

@@ -79,7 +79,9 @@ class SearchRequest(Selection):
     collapse: bool = True
     """Fold near-duplicates of a hit into its ``versions`` instead of listing them."""
     explain: bool = False
-    """Return how the query was read (``SearchResults.explain``)."""
+    """Return how the query was read (``SearchResults.explain``) and each hit's score by part."""
+    exact: bool = False
+    """Only articles that hold every term as typed: no related matches (grep's answer)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -149,6 +149,33 @@ class Hit:
     utcoffset_minutes: int | None = None
     versions: tuple[Version, ...] = ()
     """Near-duplicates of this article among the matches, hidden behind it (best match first)."""
+    match: str = "exact"
+    """``exact`` when the article holds every term of the query as typed; ``related`` when
+    it holds enough of the query's words (or carries them as tags) but not every term."""
+    explanation: dict[str, Any] | None = None
+    """With ``explain=True``: how the score was made (its parts, per query word)."""
+
+    def why(self) -> str:
+        """The explanation as one line of text (empty without ``explain=True``)."""
+        why = self.explanation
+        if not why:
+            return ""
+        if "words" not in why:
+            return f"score {why['score']:g} (the query as written: occurrences and the words they form)"
+        parts = []
+        for word, w in why["words"].items():
+            where = [f"{n} in the {field}" for field in ("title", "body") if (n := w[field])]
+            if w["tag"]:
+                where.append("a tag or keyword")
+            if w["held"] == "part":
+                where.append("in part")
+            if w["inside_words"]:
+                where.append(f"{w['inside_words']:.0%} inside longer words")
+            parts.append(f"{word} {w['score']:g} ({', '.join(where) or 'absent'})")
+        return (
+            f"score {why['score']:g} = [{' + '.join(parts)}] × words held {why['coverage']:g}"
+            f" × proximity {why['proximity']:g}" + (" × every term as typed" if why["exact"] else "")
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -163,6 +190,8 @@ class Hit:
             "snippet": self.snippet.html(),
             "passages": self.snippet.to_dict(),
             "versions": [v.to_dict() for v in self.versions],
+            "match": self.match,
+            **({"explain": self.explanation} if self.explanation is not None else {}),
         }
 
 
@@ -218,6 +247,8 @@ class SearchResults:
     """Whether near-duplicates are folded into the hit they resemble (``Hit.versions``)."""
     explain: str | None = None
     """How the query was read, when the request asked (``explain=True``)."""
+    exact_total: int | None = None
+    """How many of the ``total`` matches hold every term as typed (the others are related)."""
 
     @property
     def page(self) -> int:
@@ -242,6 +273,7 @@ class SearchResults:
             "suggestion": self.suggestion,
             "facets": self.facets.to_dict() if self.facets is not None else None,
             "collapsed": self.collapsed,
+            "exact": self.total if self.exact_total is None else self.exact_total,
             "hits": [h.to_dict() for h in self.hits],
         }
         if self.explain is not None:

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from . import execute
-from .analysis import normalize
-from .compiler import IndexVocabulary, compile_query, matches_everything, matches_nothing, selection_filter
+from .analysis import normalize, word_lookup
+from .compiler import IndexVocabulary, compile_plan, compile_query, matches_everything, matches_nothing, selection_filter
 from .config import Config
 from .dupes import Groups
 from .facets import FacetCounter
@@ -32,10 +32,13 @@ from .fields import (
 )
 from .highlight import make_snippet
 from .query import And, ParsedQuery, Text, parse
+from .ranking import RelaxedSearch
 from .readers import column_reader, term_postings
 from .request import SearchRequest
 from .results import Hit, SearchResults, Snippet, Version
 from .synonyms import NO_SYNONYMS, Synonyms
+from .understand import STOPWORDS
+from .understand import plan as understand
 
 __all__ = ["make_hit", "run_search"]
 
@@ -50,15 +53,27 @@ def run_search(
     flt = selection_filter(request, vocab)
     parsed = parse(request.query)
     explain = parsed.explain() if request.explain else None
+    user_dicts = config.analysis.user_dicts
+    plan = None if request.exact else understand(parsed, user_dicts)
     q = compile_query(parsed, vocab=vocab, title_boost=config.ranking.title_boost, synonyms=synonyms)
     counter = FacetCounter() if request.facets else None
-    if matches_nothing(flt) or matches_nothing(q):
+    if matches_nothing(flt) or (plan is None and matches_nothing(q)):
         facets = counter.facets(request.facet_limit) if counter else None
         return SearchResults(parsed.text, 0, [], offset, limit, sort, facets=facets, collapsed=request.collapse, explain=explain)
 
     if matches_everything(q) and sort != "date":
         sort = "-date"  # nothing to rank by: newest first
     groups = Groups(DUP_BANDS, DUP_SKETCH, term_postings, column_reader) if request.collapse else None
+    patterns = parsed.highlight_patterns(synonyms)
+    relaxed: RelaxedSearch | None = None
+    if plan is not None:
+        compiled = compile_plan(
+            plan, vocab=vocab, title_boost=config.ranking.title_boost, compound_gap=config.ranking.compound_gap, synonyms=synonyms
+        )
+        relaxed = RelaxedSearch(
+            searcher, compiled, flt, config.ranking, sort=sort, half_life_days=half_life_days, is_word=word_lookup(user_dicts)
+        )
+        patterns += [pattern for concept in compiled.concepts for pattern in concept.patterns]
 
     def each_segment(reader: Any, scores: dict[int, float]) -> None:
         if counter is not None:
@@ -67,6 +82,8 @@ def run_search(
             groups.add(reader, scores)
 
     def ranked(count: int | None, start: int, first: bool) -> tuple[int, list[execute.Match]]:
+        if relaxed is not None:
+            return relaxed.ranked(count, start, each_segment if first else None)
         return execute.search(
             searcher,
             q,
@@ -83,9 +100,9 @@ def run_search(
         total, matches = ranked(limit, offset, True)
     else:
         total, matches, versions = _collapsed_page(ranked, groups, offset, limit)
-    patterns = parsed.highlight_patterns(synonyms)
     hits = [
-        make_hit(match, patterns, config, versions[number] if versions else ()) for number, match in enumerate(matches)
+        make_hit(match, patterns, config, versions[number] if versions else (), explain=request.explain)
+        for number, match in enumerate(matches)
     ]
     suggestion = None
     if total == 0:
@@ -101,6 +118,7 @@ def run_search(
         counter.facets(request.facet_limit) if counter else None,
         collapsed=request.collapse,
         explain=explain,
+        exact_total=relaxed.exact_total if relaxed is not None else total,
     )
 
 
@@ -129,9 +147,10 @@ def _collapsed_page(
     return total, matches[offset:], versions[offset:]
 
 
-def make_hit(match: execute.Match, patterns: list[Any], config: Config, versions: Any = ()) -> Hit:
+def make_hit(match: execute.Match, patterns: list[Any], config: Config, versions: Any = (), *, explain: bool = False) -> Hit:
     """A hit copied out of the index, its snippet highlighting ``patterns``; ``versions``
-    are (segment reader, docnum) of its near-duplicates."""
+    are (segment reader, docnum) of its near-duplicates; with ``explain``, how its
+    score was made."""
     reader = match.reader
     stored = reader.stored_fields(match.docnum)
     nbody = column_reader(reader, NBODY)[match.docnum].decode("utf-8")
@@ -148,6 +167,8 @@ def make_hit(match: execute.Match, patterns: list[Any], config: Config, versions
         snippet=make_snippet(body, patterns, config.snippets, normalized=nbody) if body else Snippet(),
         utcoffset_minutes=stored.get(UTCOFFSET),
         versions=tuple(_version(r, d) for r, d in versions),
+        match="related" if match.related else "exact",
+        explanation=(match.explanation or {"score": round(match.score, 4)}) if explain else None,
     )
 
 
@@ -164,13 +185,20 @@ def _count(searcher: Any, config: Config, text: str, flt: Any, vocab: IndexVocab
 
 
 _MAX_SUGGESTION_TRIES = 12
+
+
+def _most_common_first(terms: list[str], count: Callable[[str], int]) -> list[str]:
+    """``terms`` in the order to drop them: those no article holds, then from the one the
+    most articles hold to the rarest."""
+    counts = {term: count(term) for term in terms}
+    return sorted(terms, key=lambda term: (counts[term] > 0, -counts[term], terms.index(term)))
 _MAX_SPELLED = 16  # longer terms are not spelling-corrected
 
 
 def _suggest(searcher: Any, vocab: IndexVocabulary, parsed: ParsedQuery, count: Callable[[str], int]) -> str | None:
     """A query close to ``parsed`` that has matches, from the index's own vocabulary:
-    a spelling correction of a term, then the term split into known words, then the
-    query without one of its terms."""
+    a spelling correction of a term, then the term split into the index's words, then
+    the query without its most common words, never without its rarest one."""
     node = parsed.node
     items = list(node.items) if isinstance(node, And) else [node] if node is not None else []
     texts = [i for i in items if isinstance(i, Text) and i.field not in KEYWORD_FIELDS]
@@ -197,13 +225,19 @@ def _suggest(searcher: Any, vocab: IndexVocabulary, parsed: ParsedQuery, count: 
         for fix in sorted(fixes - {literal}, key=lambda f: (len(f) != len(literal), f))[:2]:
             candidates.append(rewrite(text, [fix]))
     for text in texts:
-        words = vocab.words(normalize(text.text))
+        # The term as the index's words, function words left out; then without its
+        # most common words, one at a time, never without its rarest.
+        words = [w for w in vocab.words(normalize(text.text)) if w not in STOPWORDS]
         if len(words) > 1:
             candidates.append(rewrite(text, words))
-            candidates.extend(rewrite(text, words[:i] + words[i + 1 :]) for i in range(len(words)))
+            for word in _most_common_first(words, count)[:-1]:
+                candidates.append(rewrite(text, [w for w in words if w != word]))
     if len(texts) > 1:
-        candidates.extend(rewrite(text, []) for text in texts)
-        candidates.extend(text.to_query() for text in texts)
+        # Without its most common terms, one at a time; never without its rarest.
+        by_frequency = _most_common_first([text.to_query() for text in texts], count)
+        for dropped in by_frequency[:-1]:
+            candidates.append(rewrite(next(t for t in texts if t.to_query() == dropped), []))
+        candidates.append(by_frequency[-1])
     tried = 0
     for candidate in dict.fromkeys(c for c in candidates if c and c != parsed.text):
         if tried == _MAX_SUGGESTION_TRIES:

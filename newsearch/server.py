@@ -140,6 +140,7 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
         page: Annotated[int, Query(ge=1, le=cfg.max_page)] = 1,
         limit: Annotated[int, Query(ge=1, le=cfg.max_limit)] = PAGE_SIZE,
         explain: bool = False,
+        exact: Annotated[bool, Query(description="Only articles that hold every term as typed.")] = False,
     ) -> SearchRequest:
         return SearchRequest(
             q,
@@ -154,6 +155,7 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
             limit=limit,
             offset=offset_of_page(page, limit),
             explain=explain,
+            exact=exact,
         )
 
     Search = Annotated[SearchRequest, Depends(search_request)]

@@ -114,12 +114,12 @@ def test_a_folder_of_bad_files(tmp_path: Path) -> None:
     indexed = {Path(hit.path).name for hit in ix.search("", limit=None).hits}
     expected = set(FILES) - set(FAILED)
     assert indexed == expected  # every other file, once (the loop is not followed)
-    assert ix.search("制表符正文").total == 1
-    assert ix.search("国标编码的正文").total == 1 and ix.search("繁体编码").total == 1
-    assert ix.search("十六位正文").total == 1 and ix.search("BOM正文").total == 1
-    assert ix.search("后面还有").total == 1  # undecodable bytes replaced, article kept
-    assert ix.search("结尾标记").total == 1
-    assert ix.search("秘密").total == 0 and ix.search("可见文本嵌套").total == 1  # no script text
+    assert ix.search("制表符正文", exact=True).total == 1
+    assert ix.search("国标编码的正文", exact=True).total == 1 and ix.search("繁体编码", exact=True).total == 1
+    assert ix.search("十六位正文", exact=True).total == 1 and ix.search("BOM正文", exact=True).total == 1
+    assert ix.search("后面还有", exact=True).total == 1  # undecodable bytes replaced, article kept
+    assert ix.search("结尾标记", exact=True).total == 1
+    assert ix.search("秘密", exact=True).total == 0 and ix.search("可见文本嵌套", exact=True).total == 1  # no script text
     assert ix.get("same-id").title == "第一份"
     hits = {Path(h.path).name: h for h in ix.search("", limit=None).hits}
     dates = {name: h.date for name, h in hits.items()}
@@ -136,7 +136,7 @@ def test_a_folder_of_bad_files(tmp_path: Path) -> None:
     (folder / "empty.md").write_text(GOOD.replace("好文章", "修好的文章"), encoding="utf-8")
     again = _index(index, folder)
     assert again.returncode == EXIT_FAILED_FILES  # the others still fail
-    assert NewsIndex.open(index).search("修好的文章").total == 1
+    assert NewsIndex.open(index).search("修好的文章", exact=True).total == 1
     assert len(NewsIndex.open(index)) == len(expected) + 1
 
 

@@ -60,8 +60,12 @@ def test_search_prints_hits_with_marked_snippets(index_dir: Path) -> None:
 
 
 def test_several_words_mean_all_of_them_and_minus_excludes(index_dir: Path) -> None:
-    both = run("search", "客服", "银行", "--index", index_dir, "--json")
+    both = run("search", "客服", "银行", "--index", index_dir, "--json", "--exact")
     assert [h["id"] for h in json.loads(both.output)["hits"]] == ["2021-06-15-bot"]
+    # By default the article with both words comes first; those with one are related.
+    data = json.loads(run("search", "客服", "银行", "--index", index_dir, "--json").output)
+    assert [(h["id"], h["match"]) for h in data["hits"]][0] == ("2021-06-15-bot", "exact")
+    assert data["exact"] == 1 and {h["match"] for h in data["hits"][1:]} == {"related"}
     minus = run("search", "客服", "-银行", "--index", index_dir, "--json")
     assert [h["id"] for h in json.loads(minus.output)["hits"]] == ["2022-01-10-bot2"]
 

@@ -35,8 +35,10 @@ def test_every_post_is_indexed(corpus_index: NewsIndex, articles: dict) -> None:
 def test_results_are_exactly_the_articles_containing_the_word(corpus_index: NewsIndex, articles: dict, word: str) -> None:
     expected = containing(articles, word)
     assert expected, f"no article contains {word!r}: the test would prove nothing"
-    found = {h.id for h in corpus_index.search(word, limit=None, collapse=False).hits}
+    found = {h.id for h in corpus_index.search(word, limit=None, collapse=False, exact=True).hits}
     assert found == expected
+    default = corpus_index.search(word, limit=None, collapse=False)  # the same, marked exact, among related ones
+    assert {h.id for h in default.hits if h.match == "exact"} == expected == set(found)
 
 
 def test_tag_filter_matches_front_matter(corpus_index: NewsIndex, articles: dict) -> None:

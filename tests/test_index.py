@@ -389,12 +389,12 @@ def test_an_open_index_sees_an_edited_article_once(tmp_path: Path, posts: Path) 
 
     ix = NewsIndex.create(tmp_path / "index", config=Config.from_dict({"indexing": {"batch_size": 1}}))
     ix.update([posts])
-    assert [h.title for h in ix.search("智能客服").hits] == ["智能客服走进银行"]  # a searcher is now open
+    assert [h.title for h in ix.search("智能客服", exact=True).hits] == ["智能客服走进银行"]  # a searcher is now open
     with ix._searcher() as searcher:  # noqa: SLF001 - checking which segment readers are kept
         before = {id(r) for r, _ in searcher.reader().leaf_readers()}
     write_post(posts, "2021-06-15-b.md", "智能客服改版", "改写后的正文。")
     ix.update([posts])
-    assert [(h.id, h.title) for h in ix.search("智能客服").hits] == [("2021-06-15-b", "智能客服改版")]
+    assert [(h.id, h.title) for h in ix.search("智能客服", exact=True).hits] == [("2021-06-15-b", "智能客服改版")]
     assert ix.search("网点").total == 0 and len(ix) == 4
     with ix._searcher() as searcher:  # noqa: SLF001
         after = [id(r) for r, _ in searcher.reader().leaf_readers()]

@@ -89,7 +89,7 @@ def _check_finishes(index: Path, corpus: Path) -> None:
     assert rerun.returncode == 0, rerun.stderr
     ids = _ids(index)
     assert len(ids) == len(set(ids)) == POSTS
-    assert NewsIndex.open(index).search("编号0479").total == 1
+    assert NewsIndex.open(index).search("编号0479", exact=True).total == 1
     leftovers = [p for p in index.iterdir() if ".tmp." in p.name or p.suffix == ".tmp"]
     assert leftovers == []
 
@@ -119,7 +119,7 @@ def test_a_killed_indexer_leaves_a_searchable_index_that_the_next_run_completes(
     ids = _ids(index)
     assert committed <= len(ids) < POSTS
     assert len(ids) == len(set(ids))
-    assert NewsIndex.open(index).search("教育局").total == len(ids)
+    assert NewsIndex.open(index).search("教育局", exact=True).total == len(ids)
     # The lock went with the process: the next run starts at once and finishes the job.
     _check_finishes(index, corpus)
 
@@ -159,14 +159,14 @@ def test_searching_while_another_process_indexes_sees_whole_commits(tmp_path: Pa
     reader = NewsIndex.open(index)  # one open index, following the writer
     seen = []
     while proc.poll() is None:
-        results = reader.search("教育局", limit=None, collapse=False)
+        results = reader.search("教育局", limit=None, collapse=False, exact=True)
         ids = [h.id for h in results.hits]
         assert results.total == len(ids) == len(set(ids))
         assert results.total % 8 == 0 or results.total == POSTS  # whole jobs of 8 files, never part of one
         seen.append(results.total)
     assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
     assert seen == sorted(seen) and len(set(seen)) > 1  # it saw the index grow
-    assert reader.search("教育局").total == POSTS
+    assert reader.search("教育局", exact=True).total == POSTS
 
 
 def test_a_second_indexer_is_refused_with_the_holders_pid(tmp_path: Path, corpus: Path) -> None:

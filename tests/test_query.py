@@ -200,7 +200,21 @@ JIQIREN = has("机器人", "器人", "机器")  # every unit is inside a pair
 )
 def test_parse_tree(text: str, node) -> None:
     parsed = parse(text)
-    assert parsed == ParsedQuery(text, node, None)
+    assert (parsed.text, parsed.node, parsed.fallback_reason) == (text, node, None)
+    # Words alone are what people type (searched for their meaning); anything else uses operators.
+    assert parsed.operators == any(_operator(token) for token in text.split())
+
+
+def _operator(token: str) -> bool:
+    from newsearch.query import FIELD_ALIASES
+
+    fields = tuple(f"{name}{colon}" for name in FIELD_ALIASES for colon in ":：")
+    return (
+        token in ("AND", "OR", "NOT", "&&", "||", "|", "&", "+")
+        or token.startswith("-")
+        or any(c in token for c in '()"“”「」『』')
+        or token.lower().startswith(fields)
+    )
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\u3000\n"])
@@ -1138,7 +1152,7 @@ def pairs_index(tmp_path_factory: pytest.TempPathFactory) -> NewsIndex:
     ],
 )
 def test_pairs_find_exactly_the_string(pairs_index: NewsIndex, text: str, ids: list[str]) -> None:
-    results = pairs_index.search(text, limit=None)
+    results = pairs_index.search(text, limit=None, exact=True)
     assert sorted(hit.id for hit in results.hits) == ids
     assert results.total == len(ids)
 

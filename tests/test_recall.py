@@ -46,7 +46,16 @@ def ix(tmp_path_factory: pytest.TempPathFactory) -> NewsIndex:
 
 
 def found(ix: NewsIndex, query: str) -> set[str]:
-    return {h.id for h in ix.search(query, limit=None, collapse=False).hits}
+    """What an exact search finds: every article that holds the query as typed, no other."""
+    return {h.id for h in ix.search(query, limit=None, collapse=False, exact=True).hits}
+
+
+def exact_hits(ix: NewsIndex, query: str) -> set[str]:
+    """The hits a default search marks exact (it may list related articles besides)."""
+    results = ix.search(query, limit=None, collapse=False)
+    exact = {h.id for h in results.hits if h.match == "exact"}
+    assert results.exact_total == len(exact)
+    return exact
 
 
 def marked(ix: NewsIndex, query: str) -> set[str]:
@@ -84,6 +93,7 @@ def marked(ix: NewsIndex, query: str) -> set[str]:
 )
 def test_every_article_containing_the_string_is_found(ix: NewsIndex, query: str, expected: set[str]) -> None:
     assert found(ix, query) == expected
+    assert exact_hits(ix, query) == expected  # the default search finds them too, marked exact
 
 
 @pytest.mark.parametrize(
@@ -187,7 +197,11 @@ def test_a_word_of_the_index_is_not_corrected_when_a_filter_leaves_nothing(tmp_p
 def test_no_hits_suggests_a_query_that_has_some(ix: NewsIndex) -> None:
     typo = ix.search("琥拍")
     assert typo.total == 0 and typo.suggestion == "琥珀"
-    too_long = ix.search("琥珀 火星")
+    # Two words where one is nowhere: the default search lists the other's article as
+    # related; asked for exact matches, it suggests the query without the missing word.
+    related = ix.search("琥珀 火星")
+    assert (related.total, related.exact_total, [h.match for h in related.hits]) == (1, 0, ["related"])
+    too_long = ix.search("琥珀 火星", exact=True)
     assert too_long.total == 0 and too_long.suggestion == "琥珀"
     assert ix.search(too_long.suggestion).total == 1
     assert ix.search("琥珀").suggestion is None
@@ -217,15 +231,15 @@ def test_user_dictionary_and_synonyms_from_the_config_file(tmp_path: Path) -> No
     # The dictionary word is now one word of the index; recall is unchanged.
     with ix._searcher() as searcher:  # noqa: SLF001 - looking at the analyzed terms
         assert ("body", "晓多科技") in searcher.reader()
-    assert {h.id for h in ix.search("晓多科技").hits} == {"a"}
-    assert {h.id for h in ix.search("多科技").hits} == {"a", "b"}
-    assert {h.id for h in ix.search("光棍节").hits} == {"a"}
+    assert {h.id for h in ix.search("晓多科技", exact=True).hits} == {"a"}
+    assert {h.id for h in ix.search("多科技", exact=True).hits} == {"a", "b"}
+    assert {h.id for h in ix.search("光棍节", exact=True).hits} == {"a"}
     assert {p.text[s:e] for h in ix.search("双十一").hits for p in h.snippet.passages for s, e in p.highlights} == {"双11"}
     # Synonyms apply at query time: editing them needs no re-analysis.
     (index_dir / "synonyms.txt").write_text("双十一 = 双11\n", encoding="utf-8")
     third = runner.invoke(app, ["index", str(folder), "--index", str(index_dir)])
     assert "synonyms apply at query time" in third.output and "re-analyzed all" not in third.output
-    assert NewsIndex.open(index_dir).search("光棍节").total == 0
+    assert NewsIndex.open(index_dir).search("光棍节", exact=True).total == 0
 
 
 def test_a_missing_dictionary_is_a_config_error(tmp_path: Path) -> None:
@@ -264,7 +278,8 @@ def brute_force(texts: dict[str, str], needle: str) -> set[str]:
 def test_real_articles_match_a_brute_force_scan(corpus_index: NewsIndex, texts: dict[str, str], query: str) -> None:
     expected = brute_force(texts, query)
     assert expected, f"{query} should occur in the corpus"
-    assert {h.id for h in corpus_index.search(query, limit=None, collapse=False).hits} == expected
+    assert {h.id for h in corpus_index.search(query, limit=None, collapse=False, exact=True).hits} == expected
+    assert exact_hits(corpus_index, query) == expected
 
 
 def test_normalization_is_context_free_and_other_scripts_are_searchable(tmp_path: Path) -> None:

@@ -14,6 +14,14 @@ with the truth: the base and its copies form one group.
 Pairs between two articles of the corpus itself are not counted (nobody knows
 the truth there; the script prints how many it found).  Prints precision and
 recall per threshold and recall per kind of edit.
+
+Then short items reported again in other words: SHORTS short items (title and
+the opening of the body, as news flashes are) each get a *reworded* copy (the
+title's clauses in another order, another source line, some words left out,
+the sentences reordered) and an *other figures* copy (the same words, every
+number changed: another fact).  The reworded copy must be grouped with its
+item, the other-figures copy must not; precision and recall are counted over
+those pairs, in the groups of a search that lists every article newest first.
 """
 
 from __future__ import annotations
@@ -25,12 +33,13 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from itertools import combinations
 from pathlib import Path
 
 from newsearch import NewsIndex
-from newsearch.dupes import THRESHOLD, band_terms, similarity
-from newsearch.readers import column_reader, term_postings
+from newsearch.dupes import SHORT, THRESHOLD, band_terms, similarity
 from newsearch.fields import DUP_BANDS, DUP_SKETCH
+from newsearch.readers import column_reader, term_postings
 
 from bench.common import REPO, iter_articles, machine, print_table
 from bench.corpus import jekyll_text
@@ -82,12 +91,95 @@ def edit(kind: str, article: dict, other: dict, rng: random.Random, to_tradition
     return {**article, "title": title, "body": "\n\n".join(paras)}
 
 
+_SOURCES = ("据报道，", "消息称，", "记者获悉，", "据悉，", "据了解，")
+_CLAUSE = re.compile(r"[ ，,：:；;！!？?、]+")
+_SENTENCE = re.compile(r"(?<=[。！？；])")
+_FIGURE = re.compile(r"\d+")
+
+
+def short_item(article: dict) -> dict | None:
+    """A news flash made of an article: its title and the opening of its body (whole
+    sentences, about 200 characters); None when the opening is too short."""
+    opening = ""
+    for sentence in _SENTENCE.split(paragraphs(article["body"])[0] if article["body"].strip() else ""):
+        if len(opening) + len(sentence) > 220:
+            break
+        opening += sentence
+    if len(opening) < 40 or len(article["title"]) < 6:
+        return None
+    return {**article, "body": opening}
+
+
+def reword(item: dict, rng: random.Random) -> dict:
+    """The same fact in other words: the title's clauses reordered, a source line, some
+    words of the body left out, its sentences in another order."""
+    clauses = [c for c in _CLAUSE.split(item["title"]) if c]
+    rng.shuffle(clauses)
+    sentences = [s for s in _SENTENCE.split(item["body"]) if s.strip()]
+    rng.shuffle(sentences)
+    kept = []
+    for sentence in sentences:
+        pieces = re.split(r"([，,、])", sentence)
+        kept.append("".join(p for p in pieces if _FIGURE.search(p) or p in "，,、" or rng.random() > 0.2))
+    return {**item, "title": "，".join(clauses), "body": rng.choice(_SOURCES) + "".join(kept)}
+
+
+def other_figures(item: dict, rng: random.Random) -> dict | None:
+    """The same words with every number changed: another fact (None without numbers)."""
+    if not _FIGURE.search(item["title"] + item["body"]):
+        return None
+
+    def change(m: re.Match[str]) -> str:
+        return str(int(m.group()) + rng.randint(1, 9))
+
+    return {**item, "title": _FIGURE.sub(change, item["title"]), "body": _FIGURE.sub(change, item["body"])}
+
+
+def rewordings(pool: list[dict], shorts: int, rng: random.Random) -> None:
+    """Index short items with a reworded and an other-figures copy each; print how well
+    rewordings are grouped (see the module docstring)."""
+    items = [item for item in map(short_item, pool) if item is not None]
+    items = rng.sample(items, min(shorts, len(items)))
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "short"
+        folder.mkdir()
+        truth: set[frozenset[str]] = set()
+        negative: set[frozenset[str]] = set()
+        for number, item in enumerate(items):
+            names = {"base": f"s{number:04d}-base", "reworded": f"s{number:04d}-reworded", "figures": f"s{number:04d}-figures"}
+            copies = {"base": item, "reworded": reword(item, rng), "figures": other_figures(item, rng)}
+            for kind, copy in copies.items():
+                if copy is not None:
+                    (folder / f"{names[kind]}.md").write_text(jekyll_text({**copy, "id": names[kind]}), encoding="utf-8")
+            truth.add(frozenset((names["base"], names["reworded"])))
+            if copies["figures"] is not None:
+                negative |= {frozenset((names["base"], names["figures"])), frozenset((names["reworded"], names["figures"]))}
+        ix = NewsIndex.create(Path(tmp) / "index")
+        ix.update([folder])
+        # Every article, newest first, folded as a search folds its matches.
+        found: set[frozenset[str]] = set()
+        for hit in ix.search("", limit=None).hits:
+            members = [hit.id, *(version.id for version in hit.versions)]
+            found |= {frozenset(pair) for pair in combinations(members, 2)}
+    hits, wrong = len(found & truth), len(found & negative)
+    print(f"\nShort items (at most {SHORT} characters) reported again in other words: {len(items)} items")
+    print_table(
+        ["pairs", "planted", "grouped", "share"],
+        [
+            ("reworded copy with its item (recall)", len(truth), hits, f"{hits / len(truth):.3f}" if truth else "-"),
+            ("other figures with either (wrongly)", len(negative), wrong, f"{wrong / len(negative):.3f}" if negative else "-"),
+        ],
+    )
+    print(f"precision over these pairs: {hits / (hits + wrong):.3f}" if hits + wrong else "precision: -")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpus", nargs="?", default=str(REPO.parent / "shared" / "corpus"))
     parser.add_argument("--bases", type=int, default=200)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--errors", type=int, default=0, help="also print up to N wrong and missed pairs")
+    parser.add_argument("--shorts", type=int, default=300, help="short items to reword")
     args = parser.parse_args(argv)
     corpus = Path(args.corpus)
     if not corpus.is_dir():
@@ -180,6 +272,7 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"{label} {found.get(pair, 0.0):.2f}: {a} {titles.get(a, '')[:30]!r} | {b} {titles.get(b, '')[:30]!r}")
         print("\nA predicted pair that is not in the truth may still be a real duplicate: the corpus")
         print("republishes some items itself (finews), and those count against precision here.")
+    rewordings(pool, args.shorts, rng)
 
 
 if __name__ == "__main__":

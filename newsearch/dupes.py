@@ -15,6 +15,16 @@ To find an article's near-duplicates without comparing it with every other
 one, the 32 values are also indexed as 16 band terms of two values each: two
 articles with a similarity of 0.6 share a band term with probability 0.999, and
 then their sketches decide.
+
+Short items (flashes, briefs: at most ``SHORT`` characters) are also grouped when
+they report the same fact in other words.  Two short items are *reworded*
+versions of one another when most words of the shorter one are in the other
+(``REWORDED``), their numbers agree (北向资金净流入超40亿 is not 超50亿), and
+they are dated within ``REWORDED_DAYS`` of each other.  A rewording ranks close
+to the item it rewords (the same words match), so it is looked for among the
+group leaders as they come, not among all matches: a second sketch, of the
+item's words, is compared with those of the last ``_RECENT_LEADERS`` short
+leaders before the words themselves are.
 """
 
 from __future__ import annotations
@@ -22,13 +32,28 @@ from __future__ import annotations
 import re
 import zlib
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from itertools import repeat
 from operator import and_, mul
 from struct import Struct
 from typing import Any
 
-__all__ = ["SKETCH_BYTES", "THRESHOLD", "band_terms", "similarity", "sketch"]
+from .analysis import word_weights
+
+__all__ = [
+    "REWORDED",
+    "SHORT",
+    "SKETCH_BYTES",
+    "THRESHOLD",
+    "band_terms",
+    "reword_sketch",
+    "numbers_agree",
+    "reworded",
+    "similarity",
+    "sketch",
+]
 
 _BINS = 32
 _SHIFT = 27  # a 32-bit hash's top five bits choose its bin
@@ -47,9 +72,19 @@ _EVERY = re.compile("(?=(.{%d}))" % _SHINGLE, re.S)
 SKETCH_BYTES = _PACK.size
 _BAND_BYTES = 4 * _ROWS
 _EMPTY_BAND = b"\xff" * _BAND_BYTES
+_EMPTY_SKETCH = b"\xff" * SKETCH_BYTES
 _SCAN = 64  # a segment with at most this many matches is scanned rather than looked up
 THRESHOLD = 0.6
 """Articles whose estimated similarity reaches this are near-duplicates."""
+SHORT = 600
+"""Articles of at most this many characters (title and body, normalized) may be rewordings."""
+REWORDED = 0.6
+"""Share of the shorter item's words that the other must hold for a rewording."""
+REWORDED_DAYS = 3
+_REWORD_WORDS = 5  # fewer words than this say too little to tell one fact from another
+_REWORD_BINS = 2  # word-sketch bins two rewordings share, nearly always (see reworded)
+_RECENT_LEADERS = 256  # short group leaders a new one is compared with
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
 def sketch(normalized: str) -> bytes:
@@ -57,6 +92,10 @@ def sketch(normalized: str) -> bytes:
     text = _DROP.sub("", normalized)
     # A short text without anchors falls back on all its shingles, or itself.
     shingles = _ANCHORED.findall(text) or _EVERY.findall(text) or ([text] if text else [])
+    return _minhash(shingles)
+
+
+def _minhash(shingles: Iterable[str]) -> bytes:
     hashes = sorted(map(and_, map(mul, map(zlib.crc32, map(str.encode, shingles)), repeat(_MIX)), repeat(_MASK)))
     values = []
     n = len(hashes)
@@ -86,6 +125,48 @@ def band_terms(sk: bytes) -> list[str]:
     return [f"{band:x}{chunk.hex()}" for band, chunk in enumerate(_bands(sk)) if chunk != _EMPTY_BAND]
 
 
+def _shared_bins(a: bytes, b: bytes) -> int:
+    """How many bins two sketches fill with the same value."""
+    return sum(x == y != _EMPTY for x, y in zip(_PACK.unpack(a), _PACK.unpack(b)))
+
+
+@lru_cache(maxsize=4096)  # a representative's words, compared with each later one
+def words_of(normalized: str) -> frozenset[str]:
+    """The words that say what a short item reports: words of two characters or more,
+    and numbers (without leading zeros: 00388 is 0388)."""
+    found = {word for word in word_weights(normalized)[0] if len(word) > 1 and not word.isdigit()}
+    return frozenset(found | numbers_of(normalized))
+
+
+def numbers_of(normalized: str) -> frozenset[str]:
+    return frozenset(n.lstrip("0") or "0" for n in _NUMBER.findall(normalized))
+
+
+def reword_sketch(normalized: str) -> bytes:
+    """The MinHash sketch of a short item's words (empty for a longer article)."""
+    if len(normalized) > SHORT:
+        return b""
+    words = words_of(normalized)
+    return _minhash(words) if len(words) >= _REWORD_WORDS else b""
+
+
+def reworded(a: str, b: str, *, days_apart: int | None = None) -> bool:
+    """Whether two short items (normalized text) report the same fact in other words."""
+    if len(a) > SHORT or len(b) > SHORT or (days_apart is not None and days_apart > REWORDED_DAYS):
+        return False
+    wa, wb = words_of(a), words_of(b)
+    smaller = min(len(wa), len(wb))
+    if smaller < _REWORD_WORDS or len(wa & wb) < REWORDED * smaller:
+        return False
+    return numbers_agree(a, b)
+
+
+def numbers_agree(a: str, b: str) -> bool:
+    """Whether two short items give the same figures (most of the fewer), or one gives none."""
+    na, nb = numbers_of(a), numbers_of(b)
+    return not (na and nb) or len(na & nb) >= REWORDED * min(len(na), len(nb))
+
+
 def _bands(sk: bytes) -> list[bytes]:
     """The sketch's bands, empty ones included (a band of empty bins says nothing)."""
     return [sk[i : i + _BAND_BYTES] for i in range(0, SKETCH_BYTES, _BAND_BYTES)]
@@ -99,17 +180,39 @@ class Groups:
     matches, found through the band terms and confirmed on the sketches.  A
     segment with few matches has their bands read from the sketch column once,
     which is cheaper than looking up every representative's band terms in it.
+    A short representative that rewords an earlier one (:func:`reworded`) joins
+    that one's group instead, with what it claimed.
+
+    ``words`` is the column of short items' word sketches (:func:`reword_sketch`);
+    ``text(reader, docnum)`` gives an article's normalized title and body, and
+    ``day(reader, docnum)`` its date as a day number (0 when undated): what
+    rewordings are judged on.
     """
 
-    def __init__(self, field: str, column: str, term_postings: Any, column_reader: Any) -> None:
+    def __init__(
+        self,
+        field: str,
+        column: str,
+        term_postings: Any,
+        column_reader: Any,
+        *,
+        words: str | None = None,
+        text: Callable[[Any, int], str] | None = None,
+        day: Callable[[Any, int], int] | None = None,
+    ) -> None:
         self._field = field
         self._column = column
         self._term_postings = term_postings
         self._column_reader = column_reader
+        self._words = words if text is not None else None
+        self._text = text
+        self._day = day
         self._matched: list[tuple[Any, dict[int, float]]] = []  # (segment reader, its matches)
         self._claimed: set[tuple[int, int]] = set()  # (segment index, docnum)
         self._index_of: dict[int, int] = {}
         self._scanned: dict[int, list[dict[bytes, list[int]]]] = {}  # segment index -> per band: band -> docnums
+        # The last short representatives: (word sketch, day, normalized text, its group).
+        self._short: deque[tuple[bytes, int, str, list[tuple[Any, int]]]] = deque(maxlen=_RECENT_LEADERS)
 
     def add(self, reader: Any, scores: dict[int, float]) -> None:
         """Record one segment's matches (every segment that has some, before :meth:`representatives`)."""
@@ -118,16 +221,46 @@ class Groups:
 
     def representatives(self, ranked: Iterable[Any]) -> Iterator[tuple[Any, list[tuple[Any, int]]]]:
         """For each match of ``ranked`` (best first) that leads a group: the match and
-        its near-duplicates as (segment reader, docnum), best sketch match first."""
+        its near-duplicates as (segment reader, docnum), best sketch match first.  A
+        group yielded earlier may still grow (by a rewording found later)."""
         for match in ranked:
             key = (self._index_of[id(match.reader)], match.docnum)
             if key in self._claimed:
                 continue
             self._claimed.add(key)
-            yield match, self._claim(match.reader, match.docnum)
+            group = self._claim(match.reader, match.docnum)
+            if self._joined_rewording(match.reader, match.docnum, group):
+                continue
+            yield match, group
+
+    def _joined_rewording(self, reader: Any, docnum: int, group: list[tuple[Any, int]]) -> bool:
+        """Whether a short item rewords an earlier representative, and so joined its group
+        (with ``group``); otherwise it is remembered as a short representative."""
+        if self._words is None or self._text is None:
+            return False
+        if not self._is_short(reader, docnum):
+            return False
+        words: bytes = self._column_reader(reader, self._words)[docnum]
+        day = self._day(reader, docnum) if self._day is not None else 0
+        text = self._text(reader, docnum)
+        for other_words, other_day, other_text, other_group in reversed(self._short):
+            apart = abs(day - other_day) if day and other_day else None
+            if (apart is None or apart <= REWORDED_DAYS) and _shared_bins(words, other_words) >= _REWORD_BINS:
+                if reworded(text, other_text, days_apart=apart):
+                    other_group.append((reader, docnum))
+                    other_group.extend(group)
+                    return True
+        self._short.append((words, day, text, group))
+        return False
+
+    def _is_short(self, reader: Any, docnum: int) -> bool:
+        return self._words is not None and self._column_reader(reader, self._words)[docnum] != _EMPTY_SKETCH
 
     def _claim(self, reader: Any, docnum: int) -> list[tuple[Any, int]]:
         own = self._column_reader(reader, self._column)[docnum]
+        # Short items alike letter by letter are another fact when their figures differ
+        # (the same flash, another day's numbers).
+        own_text = self._text(reader, docnum) if self._text is not None and self._is_short(reader, docnum) else None
         terms = band_terms(own)
         bands = _bands(own)
         found: list[tuple[float, int, int, Any]] = []
@@ -153,9 +286,13 @@ class Groups:
                 if other not in scores or key in self._claimed:
                     continue
                 score = similarity(own, sketches[other])
-                if score >= THRESHOLD:
-                    self._claimed.add(key)
-                    found.append((-score, index, other, segment))
+                if score < THRESHOLD:
+                    continue
+                if own_text is not None and self._text is not None and self._is_short(segment, other):
+                    if not numbers_agree(own_text, self._text(segment, other)):
+                        continue
+                self._claimed.add(key)
+                found.append((-score, index, other, segment))
         found.sort(key=lambda item: item[:3])
         return [(segment, other) for _, _, other, segment in found]
 

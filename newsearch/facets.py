@@ -20,7 +20,7 @@ from .readers import reader_cache, term_postings
 from .results import DateHistogram, Facets
 from .fields import CATEGORIES, DATE, TAGS
 
-__all__ = ["FacetCounter", "histogram", "keyword_lists"]
+__all__ = ["FacetCounter", "day_numbers", "histogram", "keyword_lists"]
 
 _DAY = 86_400 * 1_000_000  # Whoosh stores datetimes as microseconds since 0001-01-01
 _LAYERS = 4  # per-document terms kept in flat arrays; a document's further terms in a dict
@@ -70,7 +70,7 @@ def keyword_lists(reader: Any, field: str) -> _Forward:
     return found
 
 
-def _days(reader: Any) -> list[int]:
+def day_numbers(reader: Any) -> list[int]:
     """Each document's date as a day ordinal (``date.toordinal()``), 0 when undated."""
     cache = reader_cache(reader)
     found = cache.get("facet_days")
@@ -95,7 +95,7 @@ class FacetCounter:
             return
         keyword_lists(reader, CATEGORIES).count(docs, self.categories)
         keyword_lists(reader, TAGS).count(docs, self.tags)
-        self.days.update(map(_days(reader).__getitem__, docs))
+        self.days.update(map(day_numbers(reader).__getitem__, docs))
 
     def facets(self, top: int | None = None) -> Facets:
         """The counts, most frequent first (ties alphabetically), at most ``top`` of each."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from .analysis import normalize
 from .documents import Article
-from .dupes import sketch
+from .dupes import reword_sketch, sketch
 from .keywords import choose as choose_keywords
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "DATE",
     "DUP_BANDS",
     "DUP_SKETCH",
+    "DUP_WORDS",
     "EXTRA",
     "ID",
     "KEYWORDS",
@@ -69,6 +70,7 @@ NTITLE = "ntitle"  # column: normalized title, UTF-8, for exact matching and hig
 NBODY = "nbody"  # column: normalized body, UTF-8
 BODY_DIFF = "bodydiff"  # stored: how the original body differs from NBODY (see body_diff)
 DUP_SKETCH = "dupsketch"  # column: the MinHash sketch of the body (newsearch.dupes)
+DUP_WORDS = "dupwords"  # column: the MinHash sketch of a short item's words (empty for a longer article)
 DUP_BANDS = "dupbands"  # the sketch's band terms: candidates for near-duplicates
 KEYWORDS = "keywords"  # the article's keywords (newsearch.keywords), stored and searchable
 KEYWORD_FIELDS = (TAGS, CATEGORIES, KEYWORDS)  # matched as whole values, not as text
@@ -113,6 +115,9 @@ def article_document(article: Article, source: bytes, user_dicts: tuple[str, ...
     }
     dup_sketch = sketch(nbody or ntitle)  # the body: a new title does not make a new story
     doc[DUP_SKETCH] = dup_sketch
+    words = reword_sketch(ntitle + "\n" + nbody)
+    if words:  # a short item: its words are grouped too
+        doc[DUP_WORDS] = words
     doc[DUP_BANDS] = dup_sketch
     keywords = choose_keywords(article.title, article.body, user_dicts)
     doc[KEYWORDS] = ",".join(k.replace(",", " ") for k in keywords)

@@ -26,6 +26,7 @@ from .fields import (
     DATE,
     DUP_BANDS,
     DUP_SKETCH,
+    DUP_WORDS,
     EXTRA,
     ID,
     KEYWORDS,
@@ -158,6 +159,8 @@ def build_schema(user_dicts: tuple[str, ...] = ()) -> fields.Schema:
             EXTRA: fields.STORED(),
             SOURCE: fields.COLUMN(columns.VarBytesColumn()),
             DUP_SKETCH: fields.COLUMN(columns.FixedBytesColumn(SKETCH_BYTES, default=b"\xff" * SKETCH_BYTES)),
+            # Added after the format's first indexes: their segments lack it, and read the default.
+            DUP_WORDS: fields.COLUMN(columns.FixedBytesColumn(SKETCH_BYTES, default=b"\xff" * SKETCH_BYTES)),
             DUP_BANDS: BandsField(),
         }
     )

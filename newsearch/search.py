@@ -14,7 +14,7 @@ from .analysis import normalize, word_lookup
 from .compiler import IndexVocabulary, compile_plan, compile_query, matches_everything, matches_nothing, selection_filter
 from .config import Config
 from .dupes import Groups
-from .facets import FacetCounter
+from .facets import FacetCounter, day_numbers
 from .fields import (
     BODY,
     BODY_DIFF,
@@ -22,8 +22,10 @@ from .fields import (
     DATE,
     DUP_BANDS,
     DUP_SKETCH,
+    DUP_WORDS,
     KEYWORD_FIELDS,
     NBODY,
+    NTITLE,
     PATH,
     TAGS,
     TITLE,
@@ -63,7 +65,7 @@ def run_search(
 
     if matches_everything(q) and sort != "date":
         sort = "-date"  # nothing to rank by: newest first
-    groups = Groups(DUP_BANDS, DUP_SKETCH, term_postings, column_reader) if request.collapse else None
+    groups = short_item_groups() if request.collapse else None
     patterns = parsed.highlight_patterns(synonyms)
     relaxed: RelaxedSearch | None = None
     if plan is not None:
@@ -145,6 +147,21 @@ def _collapsed_page(
         fetch = None if fetch is None or fetch * 4 >= total else fetch * 4
         _, batch = ranked(None if fetch is None else fetch - seen, seen, False)
     return total, matches[offset:], versions[offset:]
+
+
+def short_item_groups() -> Groups:
+    """Near-duplicate groups, rewordings of short items included (:mod:`newsearch.dupes`)."""
+    return Groups(DUP_BANDS, DUP_SKETCH, term_postings, column_reader, words=DUP_WORDS, text=_normalized_text, day=_day)
+
+
+def _normalized_text(reader: Any, docnum: int) -> str:
+    title: bytes = column_reader(reader, NTITLE)[docnum]
+    body: bytes = column_reader(reader, NBODY)[docnum]
+    return title.decode("utf-8") + "\n" + body.decode("utf-8")
+
+
+def _day(reader: Any, docnum: int) -> int:
+    return day_numbers(reader)[docnum]
 
 
 def make_hit(match: execute.Match, patterns: list[Any], config: Config, versions: Any = (), *, explain: bool = False) -> Hit:

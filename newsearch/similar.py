@@ -18,13 +18,12 @@ from . import execute
 from .analysis import normalize, word_weights
 from .compiler import any_of_terms
 from .config import Config
-from .dupes import Groups
 from .errors import ArticleNotFoundError
-from .readers import column_reader, term_postings
+from .readers import column_reader
 from .query import parse
 from .results import SearchResults
-from .fields import BODY, DUP_BANDS, DUP_SKETCH, ID, NBODY, NTITLE, TITLE
-from .search import make_hit
+from .fields import BODY, ID, NBODY, NTITLE, TITLE
+from .search import make_hit, short_item_groups
 
 __all__ = ["key_terms", "similar_articles"]
 
@@ -61,7 +60,7 @@ def similar_articles(searcher: Any, config: Config, article_id: str, limit: int 
     top = terms[0][1]
     fields = ((BODY, 1.0), (TITLE, config.ranking.title_boost))
     q = any_of_terms((field, word, weight / top * boost) for word, weight in terms for field, boost in fields)
-    groups = Groups(DUP_BANDS, DUP_SKETCH, term_postings, column_reader)
+    groups = short_item_groups()
     fetch = limit * 3 + 10
     total, ranked = execute.search(searcher, q, None, limit=fetch, each_segment=groups.add)
     # The article leads its own group first, so its near-duplicates are claimed by it.

@@ -233,3 +233,66 @@ def test_a_page_is_filled_past_a_large_group(tmp_path: Path) -> None:
     assert [len(h.versions) for h in page.hits] == [14, 0]
     assert page.hits[1].id == "other"
     assert [h.id for h in ix.search("降准", limit=1, offset=1).hits] == ["other"]
+
+
+# --------------------------------------------------------------------------- short items in other words
+
+FLASH = ("北向资金净流入超40亿元", "截至今日午间收盘，北向资金净流入41.2亿元，其中沪股通净流入25.3亿元，深股通净流入15.9亿元。")
+REWORDED = ("沪深股通半日净流入41.2亿元", "北向资金午间收盘净流入41.2亿元。沪股通方面净流入25.3亿元，深股通方面净流入15.9亿元，今日两市成交活跃。")
+LATER = ("北向资金午间净流入41.2亿元", "沪股通午间净流入25.3亿元，深股通净流入15.9亿元，北向资金合计净流入41.2亿元。")
+OTHER_FIGURES = ("北向资金净流入超50亿元", "截至今日午间收盘，北向资金净流入52.6亿元，其中沪股通净流入30.1亿元，深股通净流入22.5亿元。")
+
+
+@pytest.fixture()
+def flashes(tmp_path: Path) -> NewsIndex:
+    posts = tmp_path / "posts"
+    write_post(posts, "flash.md", *FLASH, date="2021-12-08 11:31:00")
+    write_post(posts, "reworded.md", *REWORDED, date="2021-12-08 11:40:00")
+    write_post(posts, "figures.md", *OTHER_FIGURES, date="2021-12-09 11:31:00")  # another day's figures
+    write_post(posts, "later.md", *LATER, date="2021-12-20 11:40:00")  # in other words again, twelve days later
+    write_post(posts, "long.md", "北向资金一周回顾", "\n\n".join([FLASH[1]] * 4 + STORY))  # not a short item
+    ix = NewsIndex.create(tmp_path / "index")
+    assert ix.update([posts]).failed == []
+    return ix
+
+
+def test_a_short_item_reported_again_in_other_words_folds_under_it(flashes: NewsIndex) -> None:
+    flat = flashes.search("北向资金", limit=None, collapse=False)
+    assert len(flat.hits) == 5
+    results = flashes.search("北向资金", limit=None)
+    versions = {hit.id: [v.id for v in hit.versions] for hit in results.hits}
+    first = "flash" if "flash" in versions else "reworded"
+    assert versions[first] == [{"flash": "reworded", "reworded": "flash"}[first]]
+    # Other figures are another fact; the same figures twelve days later, another
+    # day's report; a long article, not a flash.
+    assert set(versions) == {first, "figures", "later", "long"}
+    assert all(versions[other] == [] for other in ("figures", "later", "long"))
+    assert results.total == 5  # the total counts articles, folded or not
+
+
+def test_rewordings_fold_in_every_order(flashes: NewsIndex) -> None:
+    for sort in ("-date", "date", "recent"):
+        hits = flashes.search("北向资金", limit=None, sort=sort).hits
+        folded = [hit for hit in hits if hit.versions]
+        assert len(hits) == 4 and len(folded) == 1, sort
+        assert {folded[0].id, *(v.id for v in folded[0].versions)} == {"flash", "reworded"}, sort
+    oldest = flashes.search("北向资金", limit=None, sort="date").hits
+    assert [hit.id for hit in oldest if hit.id in ("flash", "reworded")] == ["flash"]  # the first of them leads
+
+
+def test_a_flash_alike_letter_by_letter_with_other_figures_is_another_fact(tmp_path: Path) -> None:
+    # A daily flash written from one template: the same letters, other numbers.
+    template = ("北向资金今日净流入{}亿元", "截至收盘，北向资金今日净流入{}亿元。" + STORY[2] + STORY[3] + "其中沪股通净流入{}亿元。")
+    posts = tmp_path / "posts"
+    for name, day, figures in (("monday", 6, ("41.2", "25.3")), ("tuesday", 7, ("52.6", "30.1")), ("again", 7, ("52.6", "30.1"))):
+        write_post(posts, f"{name}.md", template[0].format(figures[0]), template[1].format(figures[0], figures[1]),
+                   date=f"2021-12-{day:02d} 16:00:00")
+    ix = NewsIndex.create(tmp_path / "index")
+    assert ix.update([posts]).failed == []
+    monday, tuesday = (normalize(template[1].format(*f)) for f in (("41.2", "25.3"), ("52.6", "30.1")))
+    assert similarity(sketch(monday), sketch(tuesday)) >= THRESHOLD  # alike letter by letter
+    hits = ix.search("北向资金", limit=None).hits
+    assert sorted((hit.id, [v.id for v in hit.versions]) for hit in hits) in (
+        [("again", ["tuesday"]), ("monday", [])],
+        [("monday", []), ("tuesday", ["again"])],
+    )

@@ -200,7 +200,7 @@ def main() -> None:
             stats: dict[str, list[float]] = defaultdict(list)
             for needle in queries[kind]:
                 expected = truth(texts, needle)
-                found = {h.id for h in ix.search(needle, limit=None).hits}
+                found = {h.id for h in ix.search(needle, limit=None, collapse=False, exact=True).hits}
                 r, p = score(found, expected)
                 stats["recall"].append(r)
                 stats["precision"].append(p)

@@ -76,14 +76,22 @@ class IndexVocabulary:
     def _map(self, field: str) -> dict[str, list[str]]:
         found = self._maps.get(field)
         if found is None:
+            # Each segment's terms in turn: merging the segments' lexicons in order costs
+            # far more, and the order does not matter here.
+            leaves = [leaf for leaf, _ in self._reader.leaf_readers()] if not self._reader.is_atomic() else [self._reader]
+            terms: set[str] = set()
+            for leaf in leaves:
+                terms.update(raw.decode("utf-8") if isinstance(raw, bytes) else raw for raw in leaf.lexicon(field))
             found = {}
-            for raw in self._reader.lexicon(field):
-                term = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            for term in sorted(terms):
                 found.setdefault(keyword_key(term), []).append(term)
             self._maps[field] = found
         return found
 
     def keywords(self, field: str, value: str) -> list[str]:
+        if field == KEYWORDS:  # chosen from normalized text, so stored as keyword_key gives them
+            key = keyword_key(value)
+            return [key] if (field, key) in self._reader else []
         return list(self._map(field).get(keyword_key(value), ()))
 
     def has(self, word: str) -> bool:
@@ -232,7 +240,8 @@ class CompiledConcept:
     """Where it stands in normalized text: as written, or its parts close together."""
     subwords: tuple[tuple[str, wq.Query], ...]
     """Each dictionary word inside it (锂电 of 锂电池), and the articles that hold it."""
-    subword_patterns: tuple[re.Pattern[str], ...]
+    subword_patterns: tuple[tuple[re.Pattern[str], ...], ...]
+    """Per dictionary word inside it, where it stands in normalized text."""
 
 
 @dataclass(frozen=True)
@@ -279,7 +288,9 @@ def compile_plan(
                 _keyword_query(concept.text, vocab),
                 tuple(patterns),
                 subwords,
-                tuple(needle.pattern() for sub in concept.subwords for needle in Needle.alternatives(Text(sub), synonyms)),
+                tuple(
+                    tuple(needle.pattern() for needle in Needle.alternatives(Text(sub), synonyms)) for sub in concept.subwords
+                ),
             )
         )
     number = {c.text: i for i, c in enumerate(concepts)}

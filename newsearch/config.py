@@ -23,7 +23,7 @@ or from a path given with ``--config``.  Every key is optional::
     inside_word = 0.3          # what a match inside a longer word counts (大学生 in 北京大学生命)
     compound_gap = 8           # characters allowed between the parts of a word (网络的安全)
     every_word_first = false   # true: every word in full before anything else, whatever the score
-    rerank_depth = 100         # the best matches whose text is read to order them
+    rerank_depth = 30          # the best matches whose text is read to order them (a page and its near-duplicates)
 
     [snippets]
     max_passages = 3
@@ -130,7 +130,7 @@ class RankingConfig:
     every_word_first: bool = False
     """Rank the articles that hold every word of the query in full before all others
     (Meilisearch's first rule); otherwise the share of words held weighs the score."""
-    rerank_depth: int = 100
+    rerank_depth: int = 30
     """The best matches whose text is read to order them."""
 
     def __post_init__(self) -> None:

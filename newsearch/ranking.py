@@ -23,8 +23,9 @@ score, where for each word held BM25 is counted in the title
 (×``keyword_boost``), each field saturating on its own, with length
 normalisation (``length_norm``) so that a passing mention in a long digest counts
 less than the word in a short article about it; an occurrence inside a longer
-word (大学生 in 北京大学生命) counts ``inside_word``, a word held in part half.
-The sum is multiplied by the share of the query's words the article holds, a
+word (大学生 in 北京大学生命) counts ``inside_word``, a word held in part half
+the share of it that the parts cover (网络 is half of 网络安全).  The sum is
+multiplied by the share of the query's words the article holds, a
 proximity factor (the words it holds close together in one field,
 ``proximity``) and an exactness factor (every term as typed, ``exact_bonus``).
 With ``every_word_first``, articles holding every word in full come before all
@@ -37,10 +38,12 @@ from the same order, so pages never overlap.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from operator import itemgetter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,13 +71,17 @@ class _Part:
     segment: Segment
     base: int
     number: int
-    verbatim: list[Scores]
-    full: dict[int, int]  # docnum -> bits of the words it holds in full
+    within: set[int] | None  # the filter's articles (None: no filter)
+    verbatim: list[set[int]]  # per word: the articles whose title or body holds it as written
+    holders: list[set[int]]  # per word: the articles that hold it in full
     exact: set[int]
-    partial: dict[int, int] = field(default_factory=dict)  # docnum -> bits of the words it holds in part
-    partials: dict[str, dict[int, int]] = field(default_factory=dict)  # the same, per choice of sub-words
-    keywords: list[set[int]] = field(default_factory=list)
+    keywords: list[set[int]]
+    scored: dict[int, float] | None  # a one-word query's verbatim articles with their index scores
+    partial: list[set[int]] = field(default_factory=list)  # per word: the articles that hold it only in part
     matched: dict[int, float] = field(default_factory=dict)  # docnum -> first-phase score
+
+    def bits(self, docnum: int, sets: list[set[int]]) -> int:
+        return sum(1 << i for i, docs in enumerate(sets) if docnum in docs)
 
 
 class RelaxedSearch:
@@ -101,41 +108,48 @@ class RelaxedSearch:
         self._is_word = is_word
         self._n = len(plan.concepts)
         self._all = (1 << self._n) - 1
-        self._order: list[Item] | None = None
         self._parts: list[_Part] = []
         self._idf: list[float] = []
         self._why: dict[tuple[int, int], dict[str, Any]] = {}
-        self._subword_choice: dict[str, list[list[Any]]] = {}
+        self._subword_choice: dict[bool, list[list[Any]]] = {}
+        self._chosen = False
+        self._head: list[Item] = []  # the best, ordered by their text
+        self._tail: list[Item] | None = None  # the others, ordered by the first phase (when asked for)
+        self._in_head: set[tuple[int, int]] = set()
+        self._postings: dict[tuple[int, str, str], Any] = {}
+        self._averages: dict[str, float] = {}
+        self._total = 0
 
     # ------------------------------------------------------------------ pages
 
     @property
     def exact_total(self) -> int:
         """How many of the matches hold every term as typed."""
-        self._ranked_all()
+        self._choose_once()
         return sum(len(part.exact.intersection(part.matched)) for part in self._parts)
 
     def ranked(
         self, limit: int | None, offset: int, each_segment: Callable[[Any, Scores], None] | None = None
     ) -> tuple[int, list[Match]]:
         """(number of matches, matches ``offset`` to ``offset + limit``)."""
-        order = self._ranked_all()
+        self._choose_once()
         if each_segment is not None:
             for part in self._parts:
                 if part.matched:
                     each_segment(part.segment.reader, part.matched)
-        page = order[offset:] if limit is None else order[offset : offset + limit]
-        return len(order), [
+        end = None if limit is None else offset + limit
+        page = self._order(end)[offset:end]
+        return self._total, [
             Match(score, part.segment.reader, docnum, docnum not in part.exact, self._why.get((part.number, docnum)))
             for part, docnum, score in page
         ]
 
-    def _ranked_all(self) -> list[Item]:
-        if self._order is None:
+    def _choose_once(self) -> None:
+        if not self._chosen:
             self._collect()
             self._choose()
-            self._order = self._rank()
-        return self._order
+            self._head = self._rank_head()
+            self._chosen = True
 
     # ------------------------------------------------------------------ matching
 
@@ -147,23 +161,28 @@ class RelaxedSearch:
             segment = Segment(searcher, leaf)
             within = segment.docs(self._flt) if self._flt is not None else None
             deleted = segment.deleted
-            verbatim: list[Scores] = []
+            verbatim: list[set[int]] = []
             holders: list[set[int]] = []
             keywords: list[set[int]] = []
+            scored: dict[int, float] | None = None
             for concept in plan.concepts:
-                scores = segment.scores(concept.verbatim, within)
-                tagged = segment.docs(concept.keywords, within) if concept.keywords is not None else set()
-                near = segment.docs(concept.near, within) if concept.near is not None else set()
-                for docnum in deleted.intersection(scores) if deleted else ():
-                    del scores[docnum]
-                verbatim.append(scores)
-                keywords.append(tagged - deleted)
-                holders.append((scores.keys() | near | tagged) - deleted)
+                if self._n == 1:  # every article that holds the word is chosen: score them now
+                    scored = segment.scores(concept.verbatim, within)
+                    for docnum in deleted.intersection(scored):
+                        del scored[docnum]
+                    written = set(scored)
+                else:  # which articles, not yet how well: the chosen ones are scored in _keep
+                    written = segment.docs(concept.verbatim, within) - deleted
+                tagged = segment.docs(concept.keywords, within) - deleted if concept.keywords is not None else set()
+                near = segment.docs(concept.near, within) - deleted if concept.near is not None else set()
+                verbatim.append(written)
+                keywords.append(tagged)
+                holders.append(written | near | tagged)
             exact: set[int] | None = None
             for unit in plan.units:
                 # A term as typed (or a synonym of it), or carried whole as a tag, holds all its words.
                 if unit.verbatim is None:
-                    typed = set(verbatim[unit.concepts[0]])
+                    typed = verbatim[unit.concepts[0]]
                 else:
                     typed = segment.docs(unit.verbatim, within) - deleted
                 exact = typed if exact is None else exact & typed
@@ -171,13 +190,9 @@ class RelaxedSearch:
                 for i in unit.concepts:
                     holders[i] |= typed | tagged
                     keywords[i] |= tagged
-            full: dict[int, int] = {}
             for i, docs in enumerate(holders):
-                bit = 1 << i
-                for docnum in docs:
-                    full[docnum] = full.get(docnum, 0) | bit
                 counts[i] += len(docs) if self._flt is None else self._count_everywhere(segment, i)
-            self._parts.append(_Part(segment, base, number, verbatim, full, exact or set(), keywords=keywords))
+            self._parts.append(_Part(segment, base, number, within, verbatim, holders, exact or set(), keywords, scored))
         documents = max(1, searcher.doc_count())
         self._idf = [math.log(1 + (documents - n + 0.5) / (n + 0.5)) for n in counts]
 
@@ -198,8 +213,8 @@ class RelaxedSearch:
         required = n if n <= 2 else max(2, int(cfg.min_match * n))
         every_part = False
         while True:
-            found = sum(self._keep(part, required, every_part) for part in self._parts)
-            if found >= cfg.fill:
+            self._total = sum(self._keep(part, required, every_part) for part in self._parts)
+            if self._total >= cfg.fill:
                 return
             if not every_part and any(c.subwords for c in self._plan.concepts):
                 every_part = True
@@ -209,15 +224,42 @@ class RelaxedSearch:
                 return
 
     def _keep(self, part: _Part, required: int, every_part: bool) -> int:
-        held_in_part = self._partial(part, every_part)
-        part.partial = held_in_part
-        part.matched = {}
-        for docnum in part.full.keys() | held_in_part.keys():
-            full = part.full.get(docnum, 0)
-            held = full | held_in_part.get(docnum, 0)
-            if docnum in part.exact or held.bit_count() >= required:
-                part.matched[docnum] = self._first_score(part, docnum, full, held)
-        return len(part.matched)
+        """Choose one segment's matches (set operations where they can decide) and give
+        each its first-phase score."""
+        part.partial = self._partial(part, every_part)
+        held = [h | p for h, p in zip(part.holders, part.partial)]
+        if required >= self._n:
+            chosen = set.intersection(*held)
+        elif required <= 1:
+            chosen = set.union(*held)
+        else:
+            counts: dict[int, int] = {}
+            for docs in held:
+                for docnum in docs:
+                    counts[docnum] = counts.get(docnum, 0) + 1
+            chosen = {docnum for docnum, count in counts.items() if count >= required}
+        if not part.exact <= chosen:
+            chosen |= part.exact
+        scores: dict[int, float] = {}
+        for i, (full, weight) in enumerate(zip(part.holders, self._idf)):
+            # The index's scores (words in the title and body, BM25) of the chosen articles only.
+            if part.scored is not None:
+                verbatim = part.scored
+            else:
+                verbatim = part.segment.scores(self._plan.concepts[i].verbatim, chosen & part.verbatim[i])
+            if not scores:  # the first word: one C-level pass (a one-word query has no other)
+                scores = {docnum: weight * (1.0 + score) for docnum, score in verbatim.items()}
+            else:
+                for docnum, score in verbatim.items():
+                    scores[docnum] = scores.get(docnum, 0.0) + weight * (1.0 + score)
+            for docnum in (chosen & full) - verbatim.keys():  # held through its parts or tags
+                scores[docnum] = scores.get(docnum, 0.0) + weight
+            for docnum in chosen & part.partial[i]:
+                scores[docnum] = scores.get(docnum, 0.0) + weight * _PART
+        for docnum in chosen - scores.keys():
+            scores[docnum] = 0.0
+        part.matched = scores
+        return len(scores)
 
     def _subwords(self, every_part: bool) -> list[list[Any]]:
         """Per word, the queries of the dictionary words inside it that count: those nearly
@@ -235,66 +277,78 @@ class RelaxedSearch:
             kept.append(chosen)
         return kept
 
-    def _partial(self, part: _Part, every_part: bool) -> dict[int, int]:
-        """docnum -> bits of the words the article holds only in part."""
-        key = "every" if every_part else "rare"
-        found = part.partials.get(key)
-        if found is None:
-            if key not in self._subword_choice:
-                self._subword_choice[key] = self._subwords(every_part)
-            within = part.segment.docs(self._flt) if self._flt is not None else None
-            found = {}
-            for i, queries in enumerate(self._subword_choice[key]):
-                for q in queries:
-                    for docnum in part.segment.docs(q, within) - part.segment.deleted:
-                        if not part.full.get(docnum, 0) >> i & 1:
-                            found[docnum] = found.get(docnum, 0) | 1 << i
-            part.partials[key] = found
+    def _partial(self, part: _Part, every_part: bool) -> list[set[int]]:
+        """Per word, the articles of a segment that hold it only in part."""
+        if every_part not in self._subword_choice:
+            self._subword_choice[every_part] = self._subwords(every_part)
+        within = part.segment.docs(self._flt) if self._flt is not None and any(self._subword_choice[every_part]) else None
+        found: list[set[int]] = []
+        for i, queries in enumerate(self._subword_choice[every_part]):
+            docs: set[int] = set()
+            for q in queries:
+                docs |= part.segment.docs(q, within)
+            found.append(docs - part.holders[i] - part.segment.deleted)
         return found
-
-    def _first_score(self, part: _Part, docnum: int, full: int, held: int) -> float:
-        """What orders the matches before any text is read: their words' idf, and their
-        scores in the index (title and body words, BM25), for the words held in full."""
-        idf, n = self._idf, self._n
-        score = 0.0
-        for i in range(n):
-            if full >> i & 1:
-                score += idf[i] * (1.0 + part.verbatim[i].get(docnum, 0.0))
-            elif held >> i & 1:
-                score += idf[i] * _PART
-        return score
 
     # ------------------------------------------------------------------ ranking
 
-    def _rank(self) -> list[Item]:
-        everything = [(part, docnum, score) for part in self._parts for docnum, score in part.matched.items()]
+    def _items(self) -> Iterable[Item]:
+        return ((part, docnum, score) for part in self._parts for docnum, score in part.matched.items())
+
+    def _rank_head(self) -> list[Item]:
+        """The best ``rerank_depth`` matches (by the first phase), ordered by their text
+        (for the orders by relevance; none for the orders by date)."""
         if self._sort in ("-date", "date"):
-            return self._by_date(everything)
-        everything.sort(key=self._key, reverse=True)
+            return []
         depth = self._config.rerank_depth
-        head = [(part, docnum, self._score(part, docnum)) for part, docnum, _ in everything[:depth]]
+        if self._config.every_word_first:
+            head = heapq.nlargest(depth, self._items(), key=self._key)
+        else:  # the best of each segment by score alone (C-level), then the best of those
+            best = [(part, docnum, score) for part in self._parts for docnum, score in heapq.nlargest(depth, part.matched.items(), key=itemgetter(1))]
+            head = heapq.nlargest(depth, best, key=self._key)
+        self._in_head = {(part.number, docnum) for part, docnum, _ in head}
+        head = [(part, docnum, self._score(part, docnum)) for part, docnum, _ in head]
         head.sort(key=self._key, reverse=True)
-        order = head + everything[depth:]
-        return self._recent(order) if self._sort == "recent" else order
+        return head
+
+    def _order(self, end: int | None) -> list[Item]:
+        """The matches in order, at least the first ``end`` of them (all when None)."""
+        if self._sort == "relevance":
+            return self._head if end is not None and end <= len(self._head) else self._head + self._rest()
+        if self._sort == "recent":
+            items, key = [*self._head, *self._outside_head()], self._recent_key()
+            return sorted(items, key=key, reverse=True) if end is None else heapq.nlargest(end, items, key=key)
+        # By date: tuples that compare by themselves (no key function: C-level comparisons).
+        keyed = self._dated()
+        best = sorted(keyed, reverse=True) if end is None else heapq.nlargest(end, keyed)
+        return [(part, docnum, score) for _, score, _, part, docnum in best]
+
+    def _outside_head(self) -> Iterable[Item]:
+        return (item for item in self._items() if (item[0].number, item[1]) not in self._in_head)
+
+    def _rest(self) -> list[Item]:
+        """The matches after the head, by their first-phase score (made when a page needs them)."""
+        if self._tail is None:
+            self._tail = sorted(self._outside_head(), key=self._key, reverse=True)
+        return self._tail
 
     def _key(self, item: Item) -> tuple[bool, float, int]:
         part, docnum, score = item
-        first = self._config.every_word_first and part.full.get(docnum, 0) == self._all
+        first = self._config.every_word_first and all(docnum in docs for docs in part.holders)
         return (first, score, -(part.base + docnum))
 
-    def _by_date(self, items: list[Item]) -> list[Item]:
+    def _dated(self) -> Iterator[tuple[int, float, int, _Part, int]]:
+        """(date key, score, -global docnum, part, docnum) of every match: larger first
+        (newest first, or oldest first with undated articles last)."""
         newest = self._sort == "-date"
+        for part in self._parts:
+            dates, base = part.segment.dates(), part.base
+            if newest:
+                yield from ((dates[d], s, -(base + d), part, d) for d, s in part.matched.items())
+            else:
+                yield from (((-dates[d] if dates[d] else -_UNDATED_LAST), s, -(base + d), part, d) for d, s in part.matched.items())
 
-        def key(item: Item) -> tuple[int, float, int]:
-            part, docnum, score = item
-            date = part.segment.dates()[docnum]
-            if not newest:
-                date = -date if date else -_UNDATED_LAST
-            return (date, score, -(part.base + docnum))
-
-        return sorted(items, key=key, reverse=True)
-
-    def _recent(self, order: list[Item]) -> list[Item]:
+    def _recent_key(self) -> Callable[[Item], tuple[float, int]]:
         """Relevance halved for every ``half_life_days`` of age (the score the rank was
         made with: read from the text for the best, from the index for the others)."""
         rate = math.log(2) / (self._half_life_days * 86_400 * 1_000_000)
@@ -303,7 +357,7 @@ class RelaxedSearch:
             part, docnum, score = item
             return ((math.log(score) if score > 0 else -math.inf) + part.segment.dates()[docnum] * rate, -(part.base + docnum))
 
-        return sorted(order, key=key, reverse=True)
+        return key
 
     def _score(self, part: _Part, docnum: int) -> float:
         """The article's score, read from its text (see the module docstring)."""
@@ -312,8 +366,8 @@ class RelaxedSearch:
         title = column_reader(reader, NTITLE)[docnum].decode("utf-8")
         body = column_reader(reader, NBODY)[docnum].decode("utf-8")
         norms = (self._norm(part.segment, TITLE, docnum), self._norm(part.segment, BODY, docnum))
-        full = part.full.get(docnum, 0)
-        in_part = part.partial.get(docnum, 0)
+        full = part.bits(docnum, part.holders)
+        in_part = part.bits(docnum, part.partial)
         total = 0.0
         held_share = 0.0
         words: dict[str, Any] = {}
@@ -322,19 +376,30 @@ class RelaxedSearch:
             whole = bool(full >> i & 1)
             if not whole and not in_part >> i & 1:
                 continue
-            found = [_occurrences(concept.patterns if whole else concept.subword_patterns, text) for text in (title, body)]
+            if whole:
+                share = 1.0
+                found = [_occurrences(concept.patterns, text) for text in (title, body)]
+            else:  # counted by the share of the word the parts it holds cover (网络 is half of 网络安全)
+                each = [[_occurrences(patterns, text) for text in (title, body)] for patterns in concept.subword_patterns]
+                covered: set[int] = set()
+                for (sub, _), title_body in zip(concept.subwords, each):
+                    if any(title_body):
+                        at = concept.text.find(sub)
+                        covered.update(range(at, at + len(sub)))
+                share = len(covered) / len(concept.text)
+                found = [sorted(set().union(*(title_body[k] for title_body in each))) for k in (0, 1)]
             if whole and not found[0] and not found[1]:  # held through its term as typed, by a synonym
                 typed = [p for unit in plan.units if i in unit.concepts for p in unit.patterns]
                 found = [_occurrences(typed, text) for text in (title, body)]
             inside = self._inside(part, docnum, concept.text, found, (title, body)) if whole else 0.0
             tagged = docnum in part.keywords[i]
-            weight = (1.0 - inside * (1.0 - cfg.inside_word)) * (1.0 if whole else _PART)
+            weight = (1.0 - inside * (1.0 - cfg.inside_word)) * (1.0 if whole else _PART * share)
             # BM25 per field, each saturating on its own, then weighed (a word in the title
             # counts on top of the body, however often the body repeats it).
             fields = cfg.title_boost * _saturated(len(found[0]) * weight, norms[0]) + _saturated(len(found[1]) * weight, norms[1])
             score = self._idf[i] * (fields + (cfg.keyword_boost if tagged else 0.0))
             total += score
-            held_share += 1.0 if whole else _PART
+            held_share += 1.0 if whole else share
             for k in (0, 1):
                 if found[k]:
                     positions[k].append(found[k][:_MAX_POSITIONS])
@@ -362,7 +427,9 @@ class RelaxedSearch:
     def _norm(self, segment: Segment, field: str, docnum: int) -> float:
         """BM25's length normalisation of one article's field: 1 at the index's average length."""
         b = self._config.length_norm
-        average = self._searcher.avg_field_length(field) or 1.0
+        average = self._averages.get(field)
+        if average is None:
+            average = self._averages[field] = self._searcher.avg_field_length(field) or 1.0
         return (1.0 - b) + b * length_of(segment.lengths(field)[docnum]) / average
 
     def _inside(
@@ -384,7 +451,10 @@ class RelaxedSearch:
         occurrences = len(found[0]) + len(found[1])
         whole = 0.0
         for fieldname in (TITLE, BODY):
-            postings = term_postings(part.segment.reader, fieldname, word)
+            key = (part.number, fieldname, word)
+            if key not in self._postings:  # decoded once per search, not once per article
+                self._postings[key] = term_postings(part.segment.reader, fieldname, word)
+            postings = self._postings[key]
             if postings is not None:
                 ids, weights = postings
                 at = _position(ids, docnum)

@@ -95,7 +95,7 @@ def search_url(request: SearchRequest, path: str = "/", *, page: int | None = No
             value = request.page
         for item in value if isinstance(value, tuple) else [value]:
             if item not in (None, ""):
-                pairs.append((_PARAMETERS.get(spec.name, spec.name), "false" if item is False else item))
+                pairs.append((_PARAMETERS.get(spec.name, spec.name), str(item).lower() if isinstance(item, bool) else item))
     return path + ("?" + urlencode(pairs) if pairs else "")
 
 

@@ -387,6 +387,25 @@ def test_near_duplicates_fold_into_one_hit_with_its_versions(tab: Tab, server: s
     expect(page.locator("div.body")).to_contain_text(STORY[0])
 
 
+def test_related_hits_are_marked_and_exact_ones_are_a_click_away(tab: Tab, server: serving.Server) -> None:
+    # 野生 and 大熊猫 together: one filler article and the rescue story (one hit); too few,
+    # so the articles with 大熊猫 alone follow as related hits.
+    _search(tab, "野生 大熊猫")
+    hits = tab.page.locator("article.hit")
+    badges = tab.page.locator("article.hit h2 .related")
+    assert hits.count() == PER_PAGE and badges.count() == PER_PAGE - 2
+    expect(badges.first).to_be_visible()
+    expect(badges.first).to_have_text("相关")
+    top = {i.split("-")[0] for i in _hit_ids(tab)[:2]}  # any version stands for the story
+    assert top == {"filler01", "rescue"}  # every word first, here by score
+    assert all(hits.nth(i).locator(".related").count() == 0 for i in range(2))
+    _follow(tab.page.get_by_role("link", name="只看包含全部关键词的"))
+    assert tab.query().get("exact") == ["true"]
+    assert {i.split("-")[0] for i in _hit_ids(tab)} == {"filler01", "rescue"} and badges.count() == 0
+    expect(tab.page.locator("p.summary")).to_contain_text("找到 4 篇文章")
+    assert tab.script_errors() == []
+
+
 def test_next_and_previous_page(tab: Tab) -> None:
     page = tab.page
     _search(tab)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -78,6 +80,8 @@ def test_healthz(server: serving.Server) -> None:
         ({"q": QUERY, "sort": "recent", "half_life": 10}, ["--recent", "--half-life", "10"]),
         ({"q": "智能客服", "explain": "true"}, ["--explain"]),
         ({"q": "没有这个词组合xyz"}, []),
+        ({"q": "客服 热线"}, []),
+        ({"q": "客服 热线", "exact": "true"}, ["--exact"]),
         ({}, []),
     ],
 )
@@ -201,6 +205,20 @@ def test_search_page_and_article_page(server: serving.Server) -> None:
     assert "<img src=x" not in page and "机器人&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
     status, _, body = server.get(f"/articles/{SEED_ID}", {"q": QUERY})
     assert status == 200 and "晓多科技" in body.decode() and "相关文章" in body.decode()
+
+
+def test_the_search_page_marks_related_hits_and_links_to_exact_ones(server: serving.Server) -> None:
+    _, data = server.json("/api/search", {"q": "客服 热线"})
+    assert (data["total"], data["exact"]) == (5, 1)  # 热线 is in one article; the others hold 客服
+    page = server.get("/", {"q": "客服 热线"})[2].decode()
+    assert "其中 1 篇包含全部关键词" in page
+    assert page.count('<span class="related"') == 4
+    exact_link = re.search(r'<a href="([^"]*exact=true[^"]*)">只看包含全部关键词的</a>', page)
+    assert exact_link is not None
+    status, _, body = server.get(html.unescape(exact_link.group(1)))
+    exact_page = body.decode()
+    assert status == 200 and "找到 <strong>1</strong> 篇文章" in exact_page and 'class="related"' not in exact_page
+    assert "离岸人民币报价" in exact_page
 
 
 def test_page_errors_are_pages_in_chinese(server: serving.Server) -> None:

@@ -258,7 +258,7 @@ def query_words(text: str, *, user_dicts: tuple[str, ...] = ()) -> list[str]:
 
 def word_lookup(user_dicts: tuple[str, ...] = ()) -> Callable[[str], bool]:
     """Whether a string is a word of jieba's dictionary (with ``user_dicts``)."""
-    return segmenter(user_dicts, normalize).get().is_word
+    return segmenter(user_dicts, normalize).is_word
 
 
 def dictionary_parts(word: str, user_dicts: tuple[str, ...] = ()) -> tuple[str, ...]:

@@ -3,7 +3,7 @@
 A file is written beside its target under a hidden temporary name, flushed to
 disk, then renamed over the target, and the folder is flushed too: a crash or a
 ``kill -9`` leaves the previous version or the new one, never a part.  Used for
-the manifest, the keyword idf table and the saved completions.
+the manifest, the keyword idf table, the saved completions and the cached word list.
 """
 
 from __future__ import annotations
@@ -14,17 +14,21 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_json"]
+__all__ = ["write_bytes", "write_json"]
 
 
 def write_json(path: Path, data: Any, *, indent: int | None = None) -> None:
     """Replace ``path`` with ``data`` as UTF-8 JSON (compact unless ``indent`` is given)."""
+    text = json.dumps(data, ensure_ascii=False, indent=indent, separators=None if indent else (",", ":"))
+    write_bytes(path, (text + "\n" if indent is not None else text).encode("utf-8"))
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data``."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, indent=indent, separators=None if indent else (",", ":"))
-            if indent is not None:
-                fh.write("\n")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

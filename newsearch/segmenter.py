@@ -10,15 +10,21 @@ them on every real post and on generated text).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
+import marshal
 import math
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .files import write_bytes
+
+_WORDS_FORMAT = 1  # of the cached word list
 
 __all__ = ["SEGMENTERS", "Cutter", "Hmm", "Segmenter", "load_user_dict", "segmenter"]
 
@@ -33,7 +39,44 @@ class Segmenter:
         self.user_dicts = user_dicts
         self.normalize = normalize
         self._cutter: Cutter | None = None
+        self._words: frozenset[str] | None = None
         self._lock = threading.Lock()
+
+    def is_word(self, text: str) -> bool:
+        """Whether ``text`` is a dictionary word.  Until the segmenter is needed, the
+        words are read from a cached list: a search that segments nothing does not
+        pay for loading the dictionary."""
+        if self._cutter is not None:
+            return self._cutter.is_word(text)
+        if self._words is None:
+            self._words = self._load_words()
+        return text in self._words
+
+    def _load_words(self) -> frozenset[str]:
+        cache = Path(tempfile.gettempdir()) / f"newsearch-words-{self._dictionary_key()}.marshal"
+        try:
+            return frozenset(marshal.loads(cache.read_bytes()))
+        except (OSError, EOFError, ValueError, TypeError):
+            pass
+        words = frozenset(word for word, logp in self.get().logp.items() if logp is not None)
+        try:
+            write_bytes(cache, marshal.dumps(sorted(words)))
+        except OSError:
+            pass  # a read-only temporary folder: the next process loads the dictionary again
+        return words
+
+    def _dictionary_key(self) -> str:
+        """What the word list depends on: jieba's dictionary and the user dictionaries."""
+        import jieba
+
+        parts = [jieba.__version__, str(_WORDS_FORMAT)]
+        for path in (Path(jieba.__file__).with_name("dict.txt"), *map(Path, self.user_dicts)):
+            try:
+                info = path.stat()
+                parts.append(f"{path.resolve()}:{info.st_size}:{info.st_mtime_ns}")
+            except OSError:
+                parts.append(f"{path}:missing")
+        return hashlib.sha1("\n".join(parts).encode("utf-8")).hexdigest()[:16]
 
     def get(self) -> Cutter:
         if self._cutter is None:

@@ -102,6 +102,10 @@ def _plain(node: object) -> bool:
 
 def _unit(typed: str, user_dicts: tuple[str, ...]) -> Unit:
     text = normalize(typed).strip()
+    if len(text) <= 2 and text.isalnum() and not any(c in STOPWORDS for c in (text, *text)):
+        # One word whichever way it is cut (two characters in a row stay together, as
+        # below), with no dictionary word inside: no need to load the dictionary.
+        return Unit(text, (Concept(text, (), ()),))
     pieces: list[str] = []  # content words in order; "" where a stop word stood
     for word in query_words(text, user_dicts=user_dicts):
         if word in STOPWORDS:

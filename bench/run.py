@@ -3,6 +3,7 @@
     python -m bench.run                      # 20,000 articles (≈65 MB), under 15 minutes
     python -m bench.run --articles 100000 --skip-stock
     python -m bench.run --articles 1000000 --skip-stock --workers 2
+    python -m bench.run --articles 100000 --skip-stock --queries-only --previous REV   # queries before and after a change
     python -m bench.run --articles 100 --workers 1 --per-kind 2 --out /tmp/b   # tiny: checks that it runs
 
 Generates (once, cached in bench/out/ or --out) a seeded corpus of real paragraphs,
@@ -33,6 +34,7 @@ from pathlib import Path
 from bench import baseline
 from bench.common import (
     BENCH,
+    REPO,
     QUERY_KINDS,
     dir_size,
     latency_summary,
@@ -126,6 +128,55 @@ def query_newsearch(index: Path, queries: list[dict], rounds: int = 3) -> dict:
     return out
 
 
+_CHILD = """
+import json, sys
+if sys.argv[1]:
+    sys.path.insert(0, sys.argv[1])  # the newsearch of another revision, before this checkout's
+from bench.run import query_newsearch
+result = query_newsearch(sys.argv[2], json.loads(sys.argv[3]), rounds=int(sys.argv[4]))
+print(json.dumps(result))
+"""
+
+
+def query_in_child(index: Path, queries: list[dict], source: Path | None, rounds: int) -> dict:
+    """:func:`query_newsearch` in a fresh process, with newsearch from ``source`` (an
+    unpacked revision) or from this checkout."""
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(source or ""), str(index), json.dumps(queries, ensure_ascii=False), str(rounds)],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"query run failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def unpack_revision(rev: str, folder: Path) -> Path:
+    """newsearch as it was at ``rev`` (``git archive``), unpacked into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", rev, "newsearch"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder
+
+
+def compare_with_previous(index: Path, queries: list[dict], rev: str, out: Path) -> None:
+    """The query set on this checkout and on ``rev``, each in processes of their own,
+    alternated (previous, this, previous, this) so that the machine's drift hits both."""
+    source = unpack_revision(rev, out / f"source-{rev}")
+    samples: dict[str, dict[str, list[dict]]] = {"previous": {}, "this": {}}
+    for _ in range(2):
+        for name, where in (("previous", source), ("this", None)):
+            for variant, figures in query_in_child(index, queries, where, rounds=2).items():
+                samples[name].setdefault(variant, []).append(figures["all"])
+    rows = []
+    for variant in VARIANTS:
+        before = {k: statistics.mean(r[k] for r in samples["previous"][variant]) for k in ("p50", "p95")}
+        after = {k: statistics.mean(r[k] for r in samples["this"][variant]) for k in ("p50", "p95")}
+        rows.append([variant, before["p50"], after["p50"], after["p50"] / before["p50"], before["p95"], after["p95"],
+                     after["p95"] / before["p95"]])
+    print(f"\nQueries against the previous revision {rev} (same index, alternated processes, ms; ratio this/previous)")
+    print_table(["search", "p50 previous", "p50 this", "ratio", "p95 previous", "p95 this", "ratio"], rows, digits=2)
+
+
 def suggest_timing(index: Path, queries: list[dict]) -> dict:
     """Completion: the first call in a fresh process for this index state (prepares and saves
     the completions), a new process loading them, then warm calls on prefixes of query
@@ -183,6 +234,7 @@ def main() -> None:
     parser.add_argument("--queries-only", action="store_true",
                         help="measure queries and cold start on the indexes already built by an earlier run")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--previous", metavar="REV", help="also time the queries on newsearch at this git revision")
     parser.add_argument("--out", type=Path, default=BENCH / "out",
                         help="folder of the generated corpus and the indexes, kept between runs (default bench/out)")
     args = parser.parse_args()
@@ -254,6 +306,8 @@ def queries_and_cold_start(args: argparse.Namespace, queries: list[dict], figure
         print(f"broad query 中国, {variant}: {ns['broad_ms']:.1f} ms for the first page and the total "
               f"({ns['broad_total']:,} matches)")
     figures["queries"] = measured
+    if args.previous:
+        compare_with_previous(ns_index, queries, args.previous, args.out)
 
     completion = suggest_timing(ns_index, queries)
     print(f"suggest: preparing the completions in a new process {completion['prepare_s']:.2f} s (once per index state); "

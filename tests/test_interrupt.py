@@ -21,7 +21,7 @@ import pytest
 from conftest import write_post
 from newsearch import NewsIndex
 
-POSTS = 480
+POSTS = 960  # enough work that a signal sent after the first commits lands before the end
 PARAGRAPH = (
     "记者从市教育局获悉，今年全市新建改扩建中小学和幼儿园四十所，新增学位三万余个。"
     "教育局有关负责人表示，将继续推进集团化办学，让更多孩子在家门口上好学。"
@@ -89,7 +89,7 @@ def _check_finishes(index: Path, corpus: Path) -> None:
     assert rerun.returncode == 0, rerun.stderr
     ids = _ids(index)
     assert len(ids) == len(set(ids)) == POSTS
-    assert NewsIndex.open(index).search("编号0479", exact=True).total == 1
+    assert NewsIndex.open(index).search(f"编号{POSTS - 1:04d}", exact=True).total == 1
     leftovers = [p for p in index.iterdir() if ".tmp." in p.name or p.suffix == ".tmp"]
     assert leftovers == []
 
@@ -131,7 +131,7 @@ def test_an_interrupted_run_with_big_jobs_in_the_pipe_exits_at_once(
     # Jobs of 300 long paths (about 90 KB each) fill the pipe to the workers; the
     # indexer must not wait for that pipe to drain once its workers are stopped.
     folder = tmp_path.joinpath(*["长路径目录" * 10] * 3, "posts")
-    for i in range(1500):
+    for i in range(3000):
         write_post(folder, f"{i:04d}-{'很长的文件名' * 10}.md", f"短讯{i:04d}", f"短讯正文{i:04d}。")
     index = tmp_path / "index"
     index.mkdir()
@@ -149,7 +149,7 @@ def test_an_interrupted_run_with_big_jobs_in_the_pipe_exits_at_once(
         proc.communicate()
         raise AssertionError("the interrupted indexer did not exit within 30 s") from None
     assert proc.returncode == (130 if sig == signal.SIGINT else 143), err
-    assert committed <= len(_ids(index)) < 1500
+    assert committed <= len(_ids(index)) < 3000
 
 
 def test_searching_while_another_process_indexes_sees_whole_commits(tmp_path: Path, corpus: Path) -> None:

@@ -139,6 +139,8 @@ class RelaxedSearch:
                     each_segment(part.segment.reader, part.matched)
         end = None if limit is None else offset + limit
         page = self._order(end)[offset:end]
+        if self._n == 1 and self._sort != "recent":  # the first-phase scores as they stand for (in head: the text's)
+            page = [item if (item[0].number, item[1]) in self._in_head else (item[0], item[1], self._first_phase(item[2])) for item in page]
         return self._total, [
             Match(score, part.segment.reader, docnum, docnum not in part.exact, self._why.get((part.number, docnum)))
             for part, docnum, score in page
@@ -240,14 +242,19 @@ class RelaxedSearch:
             chosen = {docnum for docnum, count in counts.items() if count >= required}
         if not part.exact <= chosen:
             chosen |= part.exact
-        scores: dict[int, float] = {}
+        scores: dict[int, float]
+        if part.scored is not None:  # one word: its first phase is kept as s for w·(1 + s) (see _first_phase)
+            scores = dict(part.scored)
+            in_full, in_part = part.holders[0], part.partial[0]
+            for docnum in chosen - scores.keys():
+                scores[docnum] = 0.0 if docnum in in_full else _PART - 1.0 if docnum in in_part else -1.0
+            part.matched = scores
+            return len(scores)
+        scores = {}
         for i, (full, weight) in enumerate(zip(part.holders, self._idf)):
             # The index's scores (words in the title and body, BM25) of the chosen articles only.
-            if part.scored is not None:
-                verbatim = part.scored
-            else:
-                verbatim = part.segment.scores(self._plan.concepts[i].verbatim, chosen & part.verbatim[i])
-            if not scores:  # the first word: one C-level pass (a one-word query has no other)
+            verbatim = part.segment.scores(self._plan.concepts[i].verbatim, chosen & part.verbatim[i])
+            if not scores:  # the first word: one C-level pass
                 scores = {docnum: weight * (1.0 + score) for docnum, score in verbatim.items()}
             else:
                 for docnum, score in verbatim.items():
@@ -316,12 +323,18 @@ class RelaxedSearch:
         if self._sort == "relevance":
             return self._head if end is not None and end <= len(self._head) else self._head + self._rest()
         if self._sort == "recent":
-            items, key = [*self._head, *self._outside_head()], self._recent_key()
+            tail = ((part, docnum, self._first_phase(score)) for part, docnum, score in self._outside_head())
+            items, key = [*self._head, *tail], self._recent_key()
             return sorted(items, key=key, reverse=True) if end is None else heapq.nlargest(end, items, key=key)
         # By date: tuples that compare by themselves (no key function: C-level comparisons).
         keyed = self._dated()
         best = sorted(keyed, reverse=True) if end is None else heapq.nlargest(end, keyed)
         return [(part, docnum, score) for _, score, _, part, docnum in best]
+
+    def _first_phase(self, score: float) -> float:
+        """The first-phase score of a match: a one-word query keeps the index's score s
+        of its articles as they come (no pass to weigh them), and stands for w·(1 + s)."""
+        return self._idf[0] * (1.0 + score) if self._n == 1 else score
 
     def _outside_head(self) -> Iterable[Item]:
         return (item for item in self._items() if (item[0].number, item[1]) not in self._in_head)

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from .compiler import IndexVocabulary, compile_plan
 from .config import Config
 from .documents import Article
 from .errors import ArticleNotFoundError, InvalidArgumentError
@@ -25,6 +26,7 @@ from .indexer import ProgressCallback, reanalyze, update_index
 from .query import parse
 from .results import CheckReport, IndexReport, IndexStats, SearchResults, Suggestion, Topic
 from .fields import ID, NBODY, stored_to_article
+from .highlight import find_spans
 from .request import DateLike, SearchRequest, Selection, check_limit
 from .search import run_search
 from .stats import collect_stats
@@ -33,6 +35,7 @@ from .suggest import CompletionCache
 from .topics import significant_keywords
 from .store import Manifest, Store, open_searcher
 from .synonyms import Synonyms, load_synonyms
+from .understand import plan as understand
 
 __all__ = ["NewsIndex"]
 
@@ -232,6 +235,30 @@ class NewsIndex:
     def explain(self, query: str) -> str:
         """How ``query`` is read: its syntax tree after parsing and segmentation."""
         return parse(query).explain()
+
+    def highlight(self, text: str, query: str) -> list[tuple[int, int]]:
+        """Character ranges of ``text`` (an article's title or body) that a search for
+        ``query`` highlights: what its hits' snippets mark, found the same way, so a
+        page can mark the whole article a search led to."""
+        if not text or not query.strip():
+            return []
+        if self._synonyms is None:
+            self._synonyms = load_synonyms(self._config.analysis.synonyms)
+        parsed = parse(query)
+        patterns = parsed.highlight_patterns(self._synonyms)
+        plan = understand(parsed, self._config.analysis.user_dicts)
+        if plan is not None:
+            ranking = self._config.ranking
+            with self._searcher() as searcher:
+                compiled = compile_plan(
+                    plan,
+                    vocab=IndexVocabulary(searcher),
+                    title_boost=ranking.title_boost,
+                    compound_gap=ranking.compound_gap,
+                    synonyms=self._synonyms,
+                )
+            patterns += [pattern for concept in compiled.concepts for pattern in concept.patterns]
+        return find_spans(text, patterns)
 
     def get(self, article_id: str) -> Article:
         """The article with id ``article_id`` (:class:`ArticleNotFoundError` if none)."""

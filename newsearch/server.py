@@ -218,8 +218,12 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
     def article_page(article_id: str, q: Annotated[str, Query(max_length=cfg.max_query_chars)] = "") -> HTMLResponse:
         article = shared(lambda ix: ix.get(article_id))
         similar = shared(lambda ix: ix.similar(article_id, limit=10))
-        paragraphs = [p for p in article.body.split("\n\n") if p.strip()]
-        return page("article.html", article=article, paragraphs=paragraphs, similar=similar, search=SearchRequest(q))
+        # The search that led here is marked as its hits' snippets mark it.
+        title = _marked(article.title, shared(lambda ix: ix.highlight(article.title, q)))
+        body = _marked(article.body, shared(lambda ix: ix.highlight(article.body, q)))
+        paragraphs = [pieces for pieces in _paragraphs(article.body, body) if pieces]
+        return page("article.html", article=article, title=title, paragraphs=paragraphs, similar=similar,
+                    search=SearchRequest(q))
 
     # ------------------------------------------------------------------ errors
 
@@ -272,6 +276,41 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
 def _article_url(article_id: str, q: str = "") -> str:
     """The page of an article, remembering the search that led there."""
     return f"/articles/{quote(article_id, safe='')}" + (f"?{urlencode({'q': q})}" if q else "")
+
+
+Piece = tuple[str, bool]  # a run of text, and whether the query matched it
+
+
+def _marked(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, str, bool]]:
+    """``text`` cut at the edges of ``spans``: (offset, text, matched) runs, in order."""
+    runs: list[tuple[int, str, bool]] = []
+    cursor = 0
+    for start, end in spans:
+        if start > cursor:
+            runs.append((cursor, text[cursor:start], False))
+        runs.append((start, text[start:end], True))
+        cursor = end
+    if cursor < len(text) or not runs:
+        runs.append((cursor, text[cursor:], False))
+    return runs
+
+
+def _paragraphs(text: str, runs: list[tuple[int, str, bool]]) -> list[list[Piece]]:
+    """The paragraphs of ``text`` (blank-line separated; blank ones come out empty),
+    each as the pieces of ``runs`` that fall in it."""
+    out: list[list[Piece]] = []
+    start = 0
+    for paragraph in text.split("\n\n"):
+        end = start + len(paragraph)
+        pieces: list[Piece] = []
+        if paragraph.strip():
+            for offset, run, matched in runs:
+                a, b = max(offset, start), min(offset + len(run), end)
+                if a < b:
+                    pieces.append((text[a:b], matched))
+        out.append(pieces)
+        start = end + 2
+    return out
 
 
 def _source(url: str | None) -> str:

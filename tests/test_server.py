@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -205,6 +206,47 @@ def test_search_page_and_article_page(server: serving.Server) -> None:
     assert "<img src=x" not in page and "机器人&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
     status, _, body = server.get(f"/articles/{SEED_ID}", {"q": QUERY})
     assert status == 200 and "晓多科技" in body.decode() and "相关文章" in body.decode()
+
+
+def test_hits_show_their_tags_as_escaped_filter_links(server: serving.Server) -> None:
+    page = server.get("/", {"q": QUERY, "category": "tech"})[2].decode()
+    hit = re.search(r'<article class="hit">(?:(?!</article>).)*智能客服走进银行.*?</article>', page, re.S)
+    assert hit is not None
+    links = dict(re.findall(r'<a class="tag" href="([^"]*)"[^>]*>#([^<]*)</a>', hit.group(0)))
+    assert set(links.values()) == {"AI", "客服"}
+    tag_url = next(url for url, tag in links.items() if tag == "AI")
+    status, _, body = server.get(html.unescape(tag_url))
+    assert status == 200 and "找到 <strong>1</strong> 篇文章" in body.decode()
+    assert "tag=AI" in tag_url and "q=" in tag_url and "category=tech" in tag_url
+
+
+def test_empty_date_fields_look_empty(server: serving.Server) -> None:
+    page = server.get("/", {"q": QUERY})[2].decode()
+    fields = re.findall(r'<input name="(since|until)" value="([^"]*)" placeholder="([^"]*)"', page)
+    assert [name for name, _, _ in fields] == ["since", "until"]
+    for _, value, hint in fields:
+        assert value == "" and not re.search(r"\d", hint), hint  # no date that reads as a filter set
+
+
+def test_the_article_page_marks_the_query_it_was_opened_from(server: serving.Server) -> None:
+    _, data = server.json("/api/search", {"q": QUERY})
+    hit = next(h for h in data["hits"] if h["id"] == "2022-01-10-bot2")
+    assert "<mark>客服</mark>" in hit["snippet"]
+    page = server.get("/", {"q": QUERY})[2].decode()
+    assert f'href="/articles/2022-01-10-bot2?q={urllib.parse.quote(QUERY)}"' in page  # links carry the query
+    status, _, body = server.get("/articles/2022-01-10-bot2", {"q": QUERY})
+    article = body.decode()
+    assert status == 200
+    assert "<h1><mark>客服</mark>外包</h1>" in article
+    assert "<p><mark>客服</mark>行业的人工成本上升。</p>" in article
+    plain = server.get("/articles/2022-01-10-bot2")[2].decode()
+    assert "<mark>" not in plain and "<p>客服行业的人工成本上升。</p>" in plain
+    # Marked text stays escaped.
+    status, _, body = server.get("/articles/2022-02-01-xss", {"q": "机器人"})
+    article = body.decode()
+    assert "<mark>机器人</mark>&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in article
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; 客服 &amp; <mark>机器人</mark>" in article
+    assert "<img src=x" not in article and "<script>alert" not in article
 
 
 def test_the_search_page_marks_related_hits_and_links_to_exact_ones(server: serving.Server) -> None:

@@ -11,6 +11,16 @@ Two jobs, one vocabulary of formats:
 
 Dates are kept as naive local time as written; a UTC offset, when present,
 is returned separately so it can be shown again but never shifts the day.
+
+Years run from 1 to 9999 (what ``datetime`` holds); a bound naming another year
+is refused with that range.  The index stores a date as microseconds since
+0001-01-01 00:00 and an undated article as 0, so the first representable
+instant would read as undated: every date and bound here is at least
+:data:`EARLIEST`, one microsecond later, which no day, month or year boundary
+can reach and every display of the date (to the second) hides.
+
+A bound may also name a span of periods, ``2020..2029`` (from the start of the
+first to the end of the last), as the buckets of a wide date histogram do.
 """
 
 from __future__ import annotations
@@ -19,7 +29,13 @@ import calendar
 import re
 from datetime import date, datetime, time, timedelta, timezone
 
-__all__ = ["date_from_filename", "parse_article_date", "parse_bound"]
+__all__ = ["EARLIEST", "FIRST_YEAR", "LAST_YEAR", "date_from_filename", "parse_article_date", "parse_bound"]
+
+FIRST_YEAR, LAST_YEAR = 1, 9999
+EARLIEST = datetime(FIRST_YEAR, 1, 1, 0, 0, 0, 1)
+"""The earliest date kept: 0001-01-01 00:00 itself is the index's mark of an undated article."""
+RANGE = ".."
+"""Between the two ends of a span of periods: ``2020..2029``."""
 
 _SEP = r"[-/.]"
 _DATE_TIME_RE = re.compile(
@@ -38,13 +54,14 @@ _FILENAME_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-")
 
 _BOUND_RE = re.compile(
     rf"""^\s*
-    (?P<y>\d{{4}})年?
-    (?:(?:{_SEP})?\s*(?P<m>\d{{1,2}})月?
-        (?:(?:{_SEP})?\s*(?P<d>\d{{1,2}})日?)?
+    (?P<y>\d+)年?
+    (?:(?:{_SEP}|(?<=年))\s*(?P<m>\d{{1,2}})月?
+        (?:(?:{_SEP}|(?<=月))\s*(?P<d>\d{{1,2}})日?)?
     )?
     \s*$""",
     re.VERBOSE,
 )
+_COMPACT_BOUND_RE = re.compile(r"^\s*(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})?\s*$")  # 202112, 20211225
 
 
 def _offset_minutes(tz: str | None) -> int | None:
@@ -73,9 +90,9 @@ def parse_article_date(value: object) -> tuple[datetime | None, int | None]:
     if isinstance(value, datetime):
         offset = value.utcoffset()
         minutes = None if offset is None else int(offset.total_seconds() // 60)
-        return value.replace(tzinfo=None), minutes
+        return _kept(value.replace(tzinfo=None)), minutes
     if isinstance(value, date):
-        return datetime.combine(value, time()), None
+        return _kept(datetime.combine(value, time())), None
     if isinstance(value, bool):
         raise ValueError(f"not a date: {value!r}")
     if isinstance(value, (int, float)) and (abs(value) < 1e8 or abs(value) >= 1e13):
@@ -106,7 +123,12 @@ def parse_article_date(value: object) -> tuple[datetime | None, int | None]:
         )
     except ValueError:
         raise ValueError(f"impossible date {value.strip()!r}") from None
-    return moment, _offset_minutes(m["tz"])
+    return _kept(moment), _offset_minutes(m["tz"])
+
+
+def _kept(moment: datetime) -> datetime:
+    """``moment``, or :data:`EARLIEST` for the one instant before it (which would read as undated)."""
+    return moment if moment >= EARLIEST else EARLIEST
 
 
 def date_from_filename(name: str) -> datetime | None:
@@ -115,7 +137,7 @@ def date_from_filename(name: str) -> datetime | None:
     if not m:
         return None
     try:
-        return datetime(int(m[1]), int(m[2]), int(m[3]))
+        return _kept(datetime(int(m[1]), int(m[2]), int(m[3])))
     except ValueError:
         return None
 
@@ -124,17 +146,29 @@ def parse_bound(value: str | date | datetime, *, end: bool = False) -> datetime:
     """Turn a date bound into a datetime: the start of the period, or its last instant.
 
     ``parse_bound("2021-12", end=True)`` is the last microsecond of December
-    2021, so ``--until 2021-12`` includes the whole month.
+    2021, so ``--until 2021-12`` includes the whole month.  A span of periods,
+    ``2020..2029``, starts with the first and ends with the last.  Years outside
+    1 to 9999 raise ``ValueError`` saying so.
     """
     if isinstance(value, datetime):
-        return value.replace(tzinfo=None)
+        return _kept(value.replace(tzinfo=None))
     if isinstance(value, date):
         moment = datetime.combine(value, time())
-        return moment + timedelta(days=1, microseconds=-1) if end else moment
+        return moment + timedelta(days=1, microseconds=-1) if end else _kept(moment)
     text = str(value).strip()
-    m = _BOUND_RE.match(text)
+    if RANGE in text:
+        first, _, last = text.partition(RANGE)
+        if not first.strip() or not last.strip() or RANGE in last:
+            raise ValueError(f"{text!r} is not a span of dates; write it FROM{RANGE}TO, as in 2020{RANGE}2029")
+        start, finish = parse_bound(first), parse_bound(last, end=True)  # both checked, either way
+        return finish if end else start
+    m = _COMPACT_BOUND_RE.match(text) or _BOUND_RE.match(text)
+    if m and m["m"] and len(m["y"]) < 4:
+        m = None  # 21-12-25: a year of the 21st century more likely than the year 21
     if m:
         year = int(m["y"])
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise ValueError(f"{text!r} is out of range: years run from {FIRST_YEAR} to {LAST_YEAR}")
         month = int(m["m"]) if m["m"] else None
         day = int(m["d"]) if m["d"] else None
         try:
@@ -148,7 +182,7 @@ def parse_bound(value: str | date | datetime, *, end: bool = False) -> datetime:
         except (ValueError, calendar.IllegalMonthError):
             raise ValueError(f"{text!r} is not a real date") from None
         # From the last day, not the next period's start, which overflows in 9999.
-        return last_day + timedelta(days=1, microseconds=-1) if end else start
+        return last_day + timedelta(days=1, microseconds=-1) if end else _kept(start)
     try:
         written, _ = parse_article_date(text)
     except ValueError:

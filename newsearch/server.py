@@ -47,6 +47,8 @@ log = logging.getLogger("newsearch.server")
 T = TypeVar("T")
 HERE = Path(__file__).parent
 PAGE_SIZE = 10
+MAX_FILTER_VALUES = 20
+"""Most values of ``category`` or ``tag`` one request may carry (422 beyond)."""
 PAGE_HEADERS = {
     # Defence in depth behind escaping: no inline or foreign script can run.
     "Content-Security-Policy": (
@@ -82,6 +84,13 @@ def search_url(request: SearchRequest, path: str = "/", *, page: int | None = No
     """The page URL of ``request`` with some fields changed (by their names in
     :class:`SearchRequest`) or another ``page``; changing a field goes back to page
     1.  Values at their defaults are left out."""
+    pairs = search_fields(request, page=page, **changes)
+    return path + ("?" + urlencode(pairs) if pairs else "")
+
+
+def search_fields(request: SearchRequest, *, page: int | None = None, **changes: Any) -> list[tuple[str, Any]]:
+    """The query parameters of :func:`search_url`, as (name, value) pairs: the hidden
+    fields of a form that submits ``request`` changed."""
     if changes:
         request = dataclasses.replace(request, offset=0, **changes)
     if page is not None and request.limit:
@@ -96,7 +105,7 @@ def search_url(request: SearchRequest, path: str = "/", *, page: int | None = No
         for item in value if isinstance(value, tuple) else [value]:
             if item not in (None, ""):
                 pairs.append((_PARAMETERS.get(spec.name, spec.name), str(item).lower() if isinstance(item, bool) else item))
-    return path + ("?" + urlencode(pairs) if pairs else "")
+    return pairs
 
 
 def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
@@ -124,13 +133,18 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
     )
     pages.globals["host"] = _source
     pages.globals["url"] = search_url
+    pages.globals["fields"] = search_fields
     pages.globals["article_url"] = _article_url
     pages.globals["page_size"] = PAGE_SIZE
 
     def search_request(
         q: Annotated[str, Query(max_length=cfg.max_query_chars, description="Keywords; the CLI's query syntax.")] = "",
-        category: Annotated[list[str], Query(description="Only this category (repeat: any of several).")] = [],  # noqa: B006
-        tag: Annotated[list[str], Query(description="Only articles with this tag (repeat: all of them).")] = [],  # noqa: B006
+        category: Annotated[
+            list[str], Query(max_length=MAX_FILTER_VALUES, description="Only this category (repeat: any of several).")
+        ] = [],  # noqa: B006
+        tag: Annotated[
+            list[str], Query(max_length=MAX_FILTER_VALUES, description="Only articles with this tag (repeat: all of them).")
+        ] = [],  # noqa: B006
         since: Annotated[str | None, Query(max_length=40, description="2021, 2021-12, 2021-12-25 or 2021年12月.")] = None,
         until: Annotated[str | None, Query(max_length=40, description="Up to this date, inclusive.")] = None,
         sort: Sort = "relevance",

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import pytest
 import serving
@@ -306,14 +306,32 @@ def test_category_facet_narrows_the_results_and_back_restores_them(tab: Tab) -> 
     )
     assert all(categories == ["社会"] for categories in shown), shown
     expect(page.locator("aside.facets a.facet.active")).to_have_text(["社会"])
-    expect(page.locator("p.active-filters a.chip")).to_have_text(["分类 社会 ✕"])
+    expect(page.locator("form.active-filters .chip")).to_have_text(["分类 社会 ✕"])
     expect(page.locator("form.search input[name=q]")).to_have_value(WORD)
 
     page.go_back()
     expect(page).to_have_url(before)
     expect(page.locator("p.summary strong")).to_have_text(str(TOTAL))
     expect(page.locator("article.hit")).to_have_count(PER_PAGE)
-    expect(page.locator("p.active-filters")).to_have_count(0)
+    expect(page.locator(".active-filters")).to_have_count(0)
+
+
+def test_unticking_a_filter_chip_removes_only_that_filter(tab: Tab) -> None:
+    page = tab.page
+    page.goto(tab.origin + "/?" + urlencode([("q", WORD), ("category", "社会"), ("category", "体育"), ("since", "2020")]))
+    chips = page.locator("form.active-filters .chip")
+    expect(chips).to_have_text(["分类 社会 ✕", "分类 体育 ✕", "日期 2020 至 … ✕"])
+    expect(page.locator("form.active-filters button.apply")).to_be_hidden()  # the script submits
+    _follow(chips.filter(has_text="社会"))
+    expect(page.locator("form.active-filters .chip")).to_have_text(["分类 体育 ✕", "日期 2020 至 … ✕"])
+    query = tab.query()
+    assert query["category"] == ["体育"] and query["q"] == [WORD] and query["since"] == ["2020"], query
+    expect(page.locator("p.summary strong")).to_be_visible()
+    shown = page.locator("article.hit p.meta").evaluate_all(
+        "metas => metas.map(m => [...m.querySelectorAll('a.category')].map(a => a.textContent))"
+    )
+    assert shown and all(categories == ["体育"] for categories in shown), shown
+    assert tab.script_errors() == []
 
 
 def test_opening_an_article_and_coming_back(tab: Tab) -> None:
@@ -633,7 +651,7 @@ def test_date_range_in_the_form(tab: Tab) -> None:
     dates = page.locator("article.hit p.meta time").evaluate_all("ts => ts.map(t => t.getAttribute('datetime'))")
     assert len(dates) == IN_2020 and all(d.startswith("2020-") for d in dates), dates
     expect(page.get_by_label("起始日期")).to_have_value("2020-01")
-    chip = page.locator("p.active-filters a.chip")
+    chip = page.locator("form.active-filters a.chip")
     expect(chip).to_have_text(["日期 2020-01 至 2020年12月 ✕"])
     _follow(chip)
     expect(page.locator("p.summary strong")).to_have_text(str(TOTAL))

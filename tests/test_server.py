@@ -161,6 +161,37 @@ def test_errors_are_json_with_the_right_status(
         assert f"Invalid value for {parameter}:" in error["message"]
 
 
+@pytest.mark.parametrize("name", ["category", "tag"])
+def test_too_many_filter_values_are_refused(server: serving.Server, name: str) -> None:
+    from newsearch.server import MAX_FILTER_VALUES
+
+    values = [f"v{n}" for n in range(MAX_FILTER_VALUES + 1)]
+    for path in ("/api/search", "/"):
+        status, _, body = server.get(path, {"q": QUERY, name: values})
+        assert status == 422, path
+        assert f"Invalid value for {name}:" in html.unescape(body.decode())
+    status, data = server.json("/api/search", {"q": QUERY, name: values[:MAX_FILTER_VALUES]})
+    assert status == 200, data
+    status, data = server.json("/api/search", {"q": QUERY, name: values})
+    assert data["error"]["parameter"] == name
+
+
+def test_the_page_grows_linearly_with_its_filters(server: serving.Server) -> None:
+    def size(n: int) -> int:
+        # Categories that match (any of them), tags that filter everything out: the
+        # page shows the filters themselves.
+        params = {"q": QUERY, "category": ["tech", *(f"category-{k:03d}-" + "x" * 30 for k in range(n - 1))],
+                  "tag": [f"tag-{k:03d}-" + "y" * 30 for k in range(n)], "since": "2020"}
+        status, _, body = server.get("/", params)
+        assert status == 200
+        return len(body)
+
+    small, medium, large = size(5), size(10), size(20)
+    # Linear: each value added costs about the same; a link per filter repeating every
+    # other filter made the second step cost twice the first (and more, page after page).
+    assert large - medium <= 2.4 * (medium - small), (small, medium, large)
+
+
 def test_a_bad_date_names_the_value(server: serving.Server) -> None:
     _, data = server.json("/api/search", {"q": QUERY, "since": "2021-13"})
     assert data["error"]["message"] == "Invalid value for since: '2021-13' is not a real date."

@@ -16,6 +16,14 @@
       Array.prototype.forEach.call(form.elements, function (field) { field.disabled = false; });
     });
   }
+  // Unticking an active filter submits at once; the button is for pages without scripts.
+  var filters = document.querySelector("form.active-filters");
+  if (filters) {
+    filters.classList.add("live");
+    filters.addEventListener("change", function () {
+      if (filters.requestSubmit) filters.requestSubmit(); else filters.submit();
+    });
+  }
   var box = document.querySelector('form.search input[name="q"]');
   var list = document.getElementById("suggestions");
   if (!box || !list || !window.fetch) return;

@@ -16,6 +16,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
+from .dates import FIRST_YEAR, LAST_YEAR, RANGE
 from .readers import reader_cache, term_postings
 from .results import DateHistogram, Facets
 from .fields import CATEGORIES, DATE, TAGS
@@ -112,27 +113,93 @@ def _date(ordinal: int) -> date:
     return date.fromordinal(ordinal)
 
 
+MAX_BUCKETS = 50
+"""Buckets of a date histogram at most, whatever the dates: a span wider than this
+in its unit shows runs of empty buckets as one, then groups years by ten, a hundred
+or a thousand."""
+_YEAR_GROUPS = (1, 10, 100, 1000)
+
+
+def _day_label(number: int) -> tuple[str, str]:
+    text = _date(number).isoformat()
+    return text, text
+
+
+def _month_label(number: int) -> tuple[str, str]:
+    text = f"{number // 12:04d}-{number % 12 + 1:02d}"
+    return text, text
+
+
+def _month_number(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def _years_number(width: int) -> Callable[[date], int]:
+    return lambda day: day.year // width
+
+
+def _years_label(width: int) -> Callable[[int], tuple[str, str]]:
+    def label(number: int) -> tuple[str, str]:
+        first = max(number * width, FIRST_YEAR)
+        return f"{first:04d}", f"{min(number * width + width - 1, LAST_YEAR):04d}"
+
+    return label
+
+
 def histogram(days: Counter[int]) -> DateHistogram:
     """Day ordinals (0: undated) → counts per day when the matches span at most a
-    month, per month when they span at most two years, else per year."""
+    month, per month when they span at most two years, else per year; every bucket
+    of the span, empty ones included, up to :data:`MAX_BUCKETS`.
+
+    A wider span shows each run of empty buckets as one bucket, and when that is
+    still too many, puts years together by tens, hundreds or thousands.  A bucket
+    of several periods is keyed ``FIRST..LAST`` (``2020..2029``, ``2022..2998``),
+    which ``--since``/``--until`` read as that span.  The counts add up to the
+    dated matches."""
     undated = days.get(0, 0)
     dated = [d for d in days if d]
     if not dated:
         return DateHistogram("year", [], undated)
-    first, last = date.fromordinal(min(dated)), date.fromordinal(max(dated))
-    key: Callable[[date], str]
+    first, last = _date(min(dated)), _date(max(dated))
+    number: Callable[[date], int]
+    label: Callable[[int], tuple[str, str]]
     if (last - first).days < 31:
-        unit, key = "day", lambda d: d.isoformat()
-        span = [date.fromordinal(o).isoformat() for o in range(first.toordinal(), last.toordinal() + 1)]
+        unit, number, label = "day", date.toordinal, _day_label
     elif (last.year - first.year) * 12 + last.month - first.month < 24:
-        unit, key = "month", lambda d: f"{d.year:04d}-{d.month:02d}"
-        months = range(first.year * 12 + first.month - 1, last.year * 12 + last.month)
-        span = [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in months]
+        unit, number, label = "month", _month_number, _month_label
     else:
-        unit, key = "year", lambda d: f"{d.year:04d}"
-        span = [f"{y:04d}" for y in range(first.year, last.year + 1)]
-    counts: Counter[str] = Counter()
+        unit = "year"
+        for width in _YEAR_GROUPS:
+            number, label = _years_number(width), _years_label(width)
+            if width == _YEAR_GROUPS[-1] or len(_runs(_counts(days, number))) <= MAX_BUCKETS:
+                break
+    counts = _counts(days, number)
+    buckets = []
+    for low, high, n in _runs(counts):
+        start, end = label(low)[0], label(high)[1]
+        buckets.append((start if start == end else f"{start}{RANGE}{end}", n))
+    return DateHistogram(unit, buckets, undated)
+
+
+def _counts(days: Counter[int], number: Callable[[date], int]) -> Counter[int]:
+    """The dated counts of ``days`` per bucket number."""
+    counts: Counter[int] = Counter()
     for ordinal, n in days.items():
         if ordinal:
-            counts[key(_date(ordinal))] += n
-    return DateHistogram(unit, [(bucket, counts.get(bucket, 0)) for bucket in span], undated)
+            counts[number(_date(ordinal))] += n
+    return counts
+
+
+def _runs(counts: Counter[int]) -> list[tuple[int, int, int]]:
+    """(first, last, count) of every bucket from the lowest number to the highest: one
+    each, or when that is more than :data:`MAX_BUCKETS`, each run of empty ones as one."""
+    numbers = sorted(counts)
+    low, high = numbers[0], numbers[-1]
+    if high - low < MAX_BUCKETS:
+        return [(k, k, counts.get(k, 0)) for k in range(low, high + 1)]
+    runs = []
+    for k, following in zip(numbers, [*numbers[1:], None]):
+        runs.append((k, k, counts[k]))
+        if following is not None and following > k + 1:
+            runs.append((k + 1, following - 1, 0))
+    return runs

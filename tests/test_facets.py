@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import math
+import random
 import shutil
 from collections import Counter
-from datetime import datetime
+import datetime as dt
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+import serving
 from conftest import write_post
 
 from newsearch import NewsIndex, SearchResults
+from newsearch.dates import parse_bound
+from newsearch.facets import MAX_BUCKETS, histogram
 
 
 def brute_force(results: SearchResults) -> tuple[Counter, Counter, Counter, int]:
@@ -22,6 +28,12 @@ def brute_force(results: SearchResults) -> tuple[Counter, Counter, Counter, int]
     return categories, tags, days, sum(1 for h in results.hits if h.date is None)
 
 
+def in_bucket(key: str, day: str) -> bool:
+    """Whether the ISO day ``day`` falls in the bucket ``key``, read as --since/--until read it."""
+    moment = datetime.fromisoformat(day)
+    return parse_bound(key) <= moment.replace(microsecond=1) and moment <= parse_bound(key, end=True)
+
+
 def assert_facets_match_hits(ix: NewsIndex, query: str, **filters: object) -> SearchResults:
     results = ix.search(query, limit=None, facet_limit=None, collapse=False, **filters)
     assert results.facets is not None
@@ -30,9 +42,9 @@ def assert_facets_match_hits(ix: NewsIndex, query: str, **filters: object) -> Se
     assert dict(results.facets.tags) == tags
     histogram = results.facets.dates
     assert histogram.undated == undated
-    # Bucket keys are prefixes of ISO dates: 2021, 2021-12 or 2021-12-25.
+    # Bucket keys are date bounds: 2021, 2021-12, 2021-12-25, or a span such as 2020..2029.
     for key, count in histogram.buckets:
-        assert count == sum(n for day, n in days.items() if day.startswith(key)), (query, key)
+        assert count == sum(n for day, n in days.items() if in_bucket(key, day)), (query, key)
     assert sum(count for _, count in histogram.buckets) == sum(days.values())
     return results
 
@@ -182,3 +194,77 @@ def test_pages_tile_the_full_ordering(corpus_index: NewsIndex, sort: str) -> Non
         assert page.total == everything.total
         ids += [h.id for h in page.hits]
     assert ids == [h.id for h in everything.hits]
+
+
+# --------------------------------------------------------------------------- bounded histograms
+
+
+def ordinals(*days: dt.date) -> Counter[int]:
+    return Counter(d.toordinal() for d in days)
+
+
+def test_dates_far_apart_make_a_small_histogram() -> None:
+    days = ordinals(dt.date(1, 1, 1), dt.date(2021, 5, 1), dt.date(2021, 5, 2), dt.date(9999, 12, 31))
+    days[0] = 2  # undated
+    found = histogram(days)
+    assert found.unit == "year"
+    assert found.buckets == [("0001", 1), ("0002..2020", 0), ("2021", 2), ("2022..9998", 0), ("9999", 1)]
+    assert found.undated == 2
+
+
+def test_a_span_that_fits_keeps_every_bucket() -> None:
+    years = histogram(ordinals(*(dt.date(y, 6, 1) for y in (1980, 2000, 2024))))
+    assert [key for key, _ in years.buckets] == [str(y) for y in range(1980, 2025)]
+    assert sum(n for _, n in years.buckets) == 3
+
+
+def test_many_years_with_matches_group_by_tens_then_hundreds() -> None:
+    decades = histogram(ordinals(*(dt.date(y, 1, 1) for y in range(1900, 2025))))
+    assert decades.buckets[0] == ("1900..1909", 10) and decades.buckets[-1] == ("2020..2029", 5)
+    assert len(decades.buckets) == 13
+    centuries = histogram(ordinals(*(dt.date(y, 1, 1) for y in range(1000, 3000, 7))))
+    assert centuries.buckets[0] == ("1000..1099", 15) and centuries.buckets[-1] == ("2900..2999", 14)
+    assert len(centuries.buckets) == 20
+    every_year = histogram(ordinals(*(dt.date(y, 1, 1) for y in range(1, 10000))))
+    assert every_year.buckets[0] == ("0001..0999", 999) and len(every_year.buckets) == 10
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_any_dates_give_at_most_max_buckets_that_tile_the_span(seed: int) -> None:
+    rng = random.Random(seed)
+    low = rng.randint(1, dt.date.max.toordinal())
+    high = rng.randint(low, min(dt.date.max.toordinal(), low + rng.choice([20, 700, 40_000, 4_000_000])))
+    days = Counter({rng.randint(low, high): rng.randint(1, 3) for _ in range(rng.randint(1, 3000))})
+    found = histogram(days)
+    assert 1 <= len(found.buckets) <= MAX_BUCKETS
+    assert sum(n for _, n in found.buckets) == sum(days.values())
+    spans = [(parse_bound(key), parse_bound(key, end=True)) for key, _ in found.buckets]
+    for (_, end), (start, _) in zip(spans, spans[1:]):  # contiguous, oldest first
+        assert start - end == timedelta(microseconds=1)
+    for (key, count), (start, end) in zip(found.buckets, spans):
+        inside = sum(n for d, n in days.items() if start.date().toordinal() <= d <= end.date().toordinal())
+        assert inside == count, key
+
+
+def test_an_article_dated_9999_does_not_blow_up_the_facets(tmp_path: Path) -> None:
+    posts = tmp_path / "posts"
+    write_post(posts, "first.md", "档案一", "档案记载秦汉竹简。", date="0001-01-01")
+    for day in range(1, 6):
+        write_post(posts, f"now{day}.md", f"档案新闻{day}", f"档案部门第{day}次发布考古照片。", date=f"2021-05-0{day}")
+    write_post(posts, "last.md", "档案末", "档案预言外星人来访。", date="9999-12-31")
+    write_post(posts, "undated.md", "档案无日期", "档案里的恐龙化石。", date=None)
+    ix = NewsIndex.create(tmp_path / "index")
+    ix.update([posts])
+    results = assert_facets_match_hits(ix, "档案")
+    dates = results.facets.dates
+    assert dates.buckets == [("0001", 1), ("0002..2020", 0), ("2021", 5), ("2022..9998", 0), ("9999", 1)]
+    assert sum(n for _, n in dates.buckets) + dates.undated == results.total == 8
+    assert len(json.dumps(results.to_dict()["facets"], ensure_ascii=False)) < 1000
+    for key, count in dates.buckets:  # each bucket, as the page links it, finds its articles
+        assert ix.search("档案", since=key, until=key, collapse=False).total == count
+    with serving.running(tmp_path / "index", "--no-access-log") as server:
+        status, _, page = server.get("/", {"q": "档案"})
+        assert status == 200
+        assert page.count(b"<li>") < 20 and len(page) < 30_000
+        status, data = server.json("/api/search", {"q": "档案", "since": "0002..2020", "until": "0002..2020"})
+        assert status == 200 and data["total"] == 0

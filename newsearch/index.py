@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterable, Sequence
+import pickle
+import struct
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -21,7 +24,7 @@ from typing import Any
 from .compiler import IndexVocabulary, compile_plan
 from .config import Config
 from .documents import Article
-from .errors import ArticleNotFoundError, InvalidArgumentError
+from .errors import ArticleNotFoundError, IndexDamagedError, InvalidArgumentError, NewsearchError
 from .indexer import ProgressCallback, reanalyze, update_index
 from .query import parse
 from .results import CheckReport, IndexReport, IndexStats, SearchResults, Suggestion, Topic
@@ -38,6 +41,12 @@ from .synonyms import Synonyms, load_synonyms
 from .understand import plan as understand
 
 __all__ = ["NewsIndex"]
+
+# What reading files of the index that were changed under it can raise.  The first
+# are decoding errors whatever the files' sizes; the others count as damage only
+# when a file is missing or not the size it was written with.
+_DECODE_ERRORS = (struct.error, EOFError, zlib.error, pickle.UnpicklingError, UnicodeDecodeError, OSError)
+_READ_ERRORS = (*_DECODE_ERRORS, ValueError, IndexError, KeyError)
 
 
 class NewsIndex:
@@ -123,19 +132,48 @@ class NewsIndex:
             self._ix = self._store.open_generation(self._manifest)
         return self._ix
 
-    def _searcher(self) -> Any:
+    @contextlib.contextmanager
+    def _searcher(self) -> Iterator[Any]:
         """A searcher on the latest committed state, reused between calls.
 
         Reusing it keeps segment readers (and what was read from them) open;
         when another writer committed, only the segments that changed are
-        reopened.
+        reopened.  What reading raises when files of the index were damaged
+        under it (truncated, overwritten) becomes :class:`IndexDamagedError`.
         """
         self._follow_manifest()
         searcher = self._cached_searcher
         if searcher is None or not searcher.up_to_date():
             searcher = open_searcher(self._whoosh(), searcher)
         self._cached_searcher = searcher
-        return contextlib.nullcontext(searcher)
+        try:
+            yield searcher
+        except NewsearchError:
+            raise
+        except _READ_ERRORS as exc:
+            problems = self._file_problems()
+            if not problems and not isinstance(exc, _DECODE_ERRORS):
+                raise  # nothing wrong with the files: a bug, not damage
+            # Reopened on the next call, which checks the files again (and follows a rebuild).
+            self.close()
+            raise IndexDamagedError(self.path, problems or [f"reading it failed ({type(exc).__name__}: {exc})"]) from exc
+
+    def _file_problems(self) -> list[str]:
+        try:
+            problems: list[str] = self._whoosh().file_problems()
+            return problems
+        except IndexDamagedError as exc:
+            return exc.problems
+
+    def verify(self) -> None:
+        """Raise :class:`IndexDamagedError` when a file of the index is missing or not the
+        size it was written with; :class:`IndexNotFoundError` when the index is gone.
+        Cheap (the files' sizes, not their contents; :meth:`check` reads everything),
+        for a health check."""
+        self._follow_manifest()
+        problems = self._file_problems()
+        if problems:
+            raise IndexDamagedError(self.path, problems)
 
     def _follow_manifest(self, *, force: bool = False) -> None:
         """Switch to the generation the manifest names, should another process have

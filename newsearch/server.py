@@ -37,7 +37,7 @@ from starlette.exceptions import HTTPException
 
 from . import __version__
 from .config import Config
-from .errors import ArticleNotFoundError, InvalidArgumentError, NewsearchError
+from .errors import ArticleNotFoundError, IndexDamagedError, InvalidArgumentError, NewsearchError
 from .index import NewsIndex
 from .request import SearchRequest, Sort, offset_of_page
 
@@ -179,8 +179,14 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
 
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict[str, Any]:
-        """Whether the server is up and its index readable."""
-        return {"status": "ok", "articles": shared(len)}
+        """Whether the server is up and its index readable: 503 when the index is gone or
+        damaged (a file missing or not the size it was written with)."""
+
+        def check(ix: NewsIndex) -> int:
+            ix.verify()
+            return len(ix)
+
+        return {"status": "ok", "articles": shared(check)}
 
     @app.get("/api/search", tags=["search"])
     def api_search(search: Search) -> dict[str, Any]:
@@ -264,6 +270,11 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
     @app.exception_handler(ArticleNotFoundError)
     def not_found(request: Request, exc: ArticleNotFoundError) -> Response:
         return error(request, 404, f"No article with id {exc.article_id!r} in the index.")
+
+    @app.exception_handler(IndexDamagedError)
+    def damaged(request: Request, exc: IndexDamagedError) -> Response:
+        log.error("%s", exc)
+        return error(request, 503, "The index is damaged and must be rebuilt; the server's log says how.")
 
     @app.exception_handler(NewsearchError)
     def unavailable(request: Request, exc: NewsearchError) -> Response:

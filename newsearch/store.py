@@ -141,6 +141,13 @@ class Generation(FileIndex):  # type: ignore[misc]
             raise IndexDamagedError(self.folder, problems)
         return SegmentReader(self.storage, toc.schema, segment, generation=toc.generation)
 
+    def file_problems(self) -> list[str]:
+        """What is wrong with the files of the latest commit's segments: missing, or not
+        the size they were written with (a few ``stat`` calls; nothing is read).
+        :class:`IndexDamagedError` when the table of contents cannot be read."""
+        toc = self.toc()
+        return [problem for segment in toc.segments for problem in segment_file_problems(self.storage, segment)]
+
     def writer(self, **kwargs: Any) -> GenerationWriter:
         return GenerationWriter(self, codec=self.codec, **kwargs)
 

@@ -484,3 +484,34 @@ def test_an_index_gone_from_under_the_server_is_503_without_its_path(tmp_path: P
         status, _, body = server.get("/", {"q": "港珠澳"})
         assert status == 503 and "索引暂时不可用" in body.decode() and str(tmp_path) not in body.decode()
     assert f"No newsearch index at {index}" in "".join(server.log)  # the log says why
+
+
+@pytest.mark.parametrize("suffix", [".npo", ".nbody.col"])
+def test_a_file_truncated_under_the_server_is_503_and_healthz_says_so(tmp_path: Path, suffix: str) -> None:
+    posts = tmp_path / "_posts"
+    for n in range(20):
+        write_post(posts, f"{n:02d}.md", f"第{n}篇", f"港珠澳大桥通车第{n}天，客流{n}万人次，口岸通关顺畅。")
+    index = tmp_path / "index"
+    NewsIndex.create(index).update([posts])
+    with serving.running(index, "--no-access-log") as server:
+        assert server.json("/api/search", {"q": "港珠澳"})[1]["total"] == 20
+        assert server.json("/healthz")[0] == 200
+        target = next(p for p in index.iterdir() if p.name.endswith(suffix))
+        data = target.read_bytes()
+        with open(target, "r+b") as file:  # the same file, shortened: the server has it open
+            file.truncate(len(data) // 8)
+        # Words not searched before: their postings are read from the damaged file.
+        for path, params in [("/healthz", {}), ("/api/search", {"q": "口岸 通关"}), ("/api/articles/00/similar", {})]:
+            status, answer = server.json(path, params)
+            assert status == 503, (path, answer)
+            assert answer["error"]["status"] == 503 and "damaged" in answer["error"]["message"]
+            assert str(tmp_path) not in answer["error"]["message"]
+        status, _, body = server.get("/", {"q": "顺畅"})
+        assert status == 503 and "索引暂时不可用" in body.decode()
+        # Put back, the index answers again.
+        target.write_bytes(data)
+        assert server.json("/api/search", {"q": "口岸 通关"})[1]["total"] == 20
+        assert server.json("/healthz")[0] == 200
+    log = "".join(server.log)
+    assert f"The index at {index} is damaged: {target.name} has" in log
+    assert "Traceback" not in log and "struct.error" not in log

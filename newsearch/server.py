@@ -108,9 +108,21 @@ def search_fields(request: SearchRequest, *, page: int | None = None, **changes:
     return pairs
 
 
-def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
-    """The ASGI application serving ``index`` (run it with any ASGI server)."""
+def create_app(index: NewsIndex, config: Config | None = None, *, show_paths: bool = False) -> FastAPI:
+    """The ASGI application serving ``index`` (run it with any ASGI server).
+
+    Where an article's source file lives on the server is the server's business:
+    the API leaves its ``path`` out unless ``show_paths``."""
     cfg = (config or index.config).server
+
+    def paths_hidden(data: dict[str, Any]) -> dict[str, Any]:
+        """``data`` (an article, or results with ``hits``) without source paths, unless shown."""
+        if not show_paths:
+            data.pop("path", None)
+            for hit in data.get("hits", ()):
+                hit.pop("path", None)
+        return data
+
     shared = _SharedIndex(index)
     # Completions are prepared now (seconds at 100,000 articles the first time, then
     # read from the index folder); after a commit, new ones are prepared in the
@@ -191,18 +203,18 @@ def create_app(index: NewsIndex, config: Config | None = None) -> FastAPI:
     @app.get("/api/search", tags=["search"])
     def api_search(search: Search) -> dict[str, Any]:
         """Ranked, highlighted hits with facets: the JSON of ``newsearch search --json``."""
-        return shared(lambda ix: ix.search(search)).to_dict()
+        return paths_hidden(shared(lambda ix: ix.search(search)).to_dict())
 
     # ``:path``: an id may contain a slash (front matter ``id: 2021/12/story``).
     @app.get("/api/articles/{article_id:path}/similar", tags=["articles"])
     def api_similar(article_id: str, limit: Limit = 10) -> dict[str, Any]:
         """The articles most related to one by content, not its near-duplicates."""
-        return shared(lambda ix: ix.similar(article_id, limit=limit)).to_dict()
+        return paths_hidden(shared(lambda ix: ix.similar(article_id, limit=limit)).to_dict())
 
     @app.get("/api/articles/{article_id:path}", tags=["articles"])
     def api_article(article_id: str) -> dict[str, Any]:
         """One article with its full text: the JSON of ``newsearch show --json``."""
-        return shared(lambda ix: ix.get(article_id)).to_dict()
+        return paths_hidden(shared(lambda ix: ix.get(article_id)).to_dict())
 
     @app.get("/api/stats", tags=["service"])
     def api_stats(top: Limit = 20) -> dict[str, Any]:
@@ -374,13 +386,15 @@ def serve(
     port: int | None = None,
     workers: int | None = None,
     access_log: bool = True,
+    show_paths: bool = False,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve ``index`` over HTTP until interrupted (Ctrl-C or SIGTERM end it cleanly).
 
     ``host``, ``port`` and ``workers`` default to the ``[server]`` settings;
     ``on_ready`` gets the URL.  A search runs on one core, so several worker
-    processes (each with the index open) serve more at once."""
+    processes (each with the index open) serve more at once.  ``show_paths``:
+    the API includes the source file of every article (see :func:`create_app`)."""
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
@@ -399,10 +413,12 @@ def serve(
     if on_ready is not None:
         on_ready(f"http://{shown}:{bound_port}/")
     if workers == 1:
-        uvicorn.Server(uvicorn.Config(create_app(index), **options)).run(sockets=[sock])
+        uvicorn.Server(uvicorn.Config(create_app(index, show_paths=show_paths), **options)).run(sockets=[sock])
         return
     # Worker processes are started afresh (spawned) and build their app from this.
-    os.environ[_WORKER_ENV] = json.dumps({"index": str(index.path), "config": dataclasses.asdict(index.config)})
+    os.environ[_WORKER_ENV] = json.dumps(
+        {"index": str(index.path), "config": dataclasses.asdict(index.config), "show_paths": show_paths}
+    )
     config = uvicorn.Config(f"{__name__}:{app_in_worker.__name__}", factory=True, workers=workers, **options)
     Multiprocess(config, sockets=[sock]).run()
 
@@ -414,4 +430,4 @@ def app_in_worker() -> FastAPI:
     """The application of one worker process of :func:`serve`."""
     settings = json.loads(os.environ[_WORKER_ENV])
     config = Config.from_dict(settings["config"])
-    return create_app(NewsIndex.open(settings["index"], config=config))
+    return create_app(NewsIndex.open(settings["index"], config=config), show_paths=bool(settings.get("show_paths")))

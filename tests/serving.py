@@ -55,9 +55,13 @@ class Server:
         return status, json.loads(body)
 
 
-def start(index: Path, *args: str, timeout: float = 60.0) -> Server:
-    """Start the server and wait until it listens; its stderr is read into ``log``."""
-    command = [sys.executable, "-m", "newsearch", "serve", "--index", str(index), "--port", "0", *args]
+def start(index: Path, *args: str, timeout: float = 60.0, command: list[str] | None = None) -> Server:
+    """Start the server and wait until it listens; its stderr is read into ``log``.
+
+    ``command`` replaces ``newsearch serve --index INDEX --port 0 ARGS...``: any program
+    that prints ``at http://HOST:PORT/`` on stderr once it listens."""
+    if command is None:
+        command = [sys.executable, "-m", "newsearch", "serve", "--index", str(index), "--port", "0", *args]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
     process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
     lines: list[str] = []
@@ -113,8 +117,8 @@ def stop(server: Server, sig: int = signal.SIGTERM, timeout: float = 20.0) -> in
 
 
 @contextmanager
-def running(index: Path, *args: str) -> Iterator[Server]:
-    server = start(index, *args)
+def running(index: Path, *args: str, command: list[str] | None = None) -> Iterator[Server]:
+    server = start(index, *args, command=command)
     try:
         yield server
     finally:

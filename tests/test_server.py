@@ -36,6 +36,14 @@ def cli_json(*args: str | Path) -> dict:
     return json.loads(result.output)
 
 
+def without_paths(data: dict) -> dict:
+    """The CLI's JSON as the API serves it: without the source files' paths."""
+    data.pop("path", None)  # an article's
+    for hit in data.get("hits", ()):
+        hit.pop("path")
+    return data
+
+
 def _hotline_and_markup_posts(folder: Path) -> Path:
     """A finance article that mentions 客服 (so a category filter has a 客服 match to leave out), and a
     tech one whose title and body are HTML markup."""
@@ -90,7 +98,7 @@ def test_search_answers_what_search_json_prints(server: serving.Server, index_di
     status, data = server.json("/api/search", params)
     assert status == 200
     query = [params["q"]] if params.get("q") else []
-    assert data == cli_json("search", *query, "--index", index_dir, *flags)
+    assert data == without_paths(cli_json("search", *query, "--index", index_dir, *flags))
 
 
 def test_search_results_are_real(server: serving.Server) -> None:
@@ -102,10 +110,10 @@ def test_search_results_are_real(server: serving.Server) -> None:
 
 
 def test_article_similar_stats_and_suggest_answer_what_the_cli_prints(server: serving.Server, index_dir: Path) -> None:
-    assert server.json(f"/api/articles/{SEED_ID}") == (200, cli_json("show", SEED_ID, "--index", index_dir))
+    assert server.json(f"/api/articles/{SEED_ID}") == (200, without_paths(cli_json("show", SEED_ID, "--index", index_dir)))
     assert server.json(f"/api/articles/{SEED_ID}/similar", {"limit": 3}) == (
         200,
-        cli_json("similar", SEED_ID, "--limit", "3", "--index", index_dir),
+        without_paths(cli_json("similar", SEED_ID, "--limit", "3", "--index", index_dir)),
     )
     status, stats = server.json("/api/stats")
     expected = cli_json("stats", "--index", index_dir)
@@ -121,6 +129,43 @@ def test_article_text_is_data_in_json_and_escaped_in_snippets(server: serving.Se
     assert hit["title"] == '机器人"><img src=x onerror=alert(1)>'
     assert "<script>" not in hit["snippet"] and "&lt;script&gt;" in hit["snippet"]
     assert hit["snippet"].replace("<mark>", "").replace("</mark>", "").count("<") == 0
+
+
+def _absolute_paths(data: object) -> list[str]:
+    """Every string in ``data`` (JSON) that is an absolute path, or holds one of this machine's."""
+    if isinstance(data, dict):
+        return [p for key, value in data.items() for p in _absolute_paths(key) + _absolute_paths(value)]
+    if isinstance(data, list):
+        return [p for value in data for p in _absolute_paths(value)]
+    if isinstance(data, str) and (data.startswith("/") or any(root in data for root in ("/tmp/", "/home/", "/work/", "/root/"))):
+        return [data]
+    return []
+
+
+def test_no_answer_of_the_api_holds_an_absolute_path(server: serving.Server) -> None:
+    requests = [
+        ("/api/search", {"q": QUERY}), ("/api/search", {"q": QUERY, "explain": "true", "collapse": "false"}),
+        ("/api/search", {}), (f"/api/articles/{SEED_ID}", {}), (f"/api/articles/{SEED_ID}/similar", {}),
+        ("/api/articles/2021-06-15-bot", {}), ("/api/stats", {}), ("/api/suggest", {"q": "客"}), ("/healthz", {}),
+        ("/api/articles/nope", {}), ("/api/search", {"since": "2021-13"}),
+    ]
+    for path, params in requests:
+        status, data = server.json(path, params)
+        assert _absolute_paths(data) == [], (path, params)
+    _, data = server.json("/api/search", {"q": QUERY})
+    assert data["hits"] and all("path" not in hit for hit in data["hits"])
+    assert "path" not in server.json(f"/api/articles/{SEED_ID}")[1]
+
+
+def test_source_paths_are_served_when_asked_for(index_dir: Path) -> None:
+    program = ("import sys; from newsearch import NewsIndex; from newsearch.server import serve; "
+               "serve(NewsIndex.open(sys.argv[1]), port=0, access_log=False, show_paths=True, "
+               "on_ready=lambda url: print('at', url, file=sys.stderr, flush=True))")
+    with serving.running(index_dir, command=[sys.executable, "-c", program, str(index_dir)]) as server:
+        _, data = server.json(f"/api/articles/{SEED_ID}")
+        assert data["path"] == str(SEEDS / f"{SEED_ID}.txt")
+        _, data = server.json("/api/search", {"q": QUERY})
+        assert all(Path(hit["path"]).is_absolute() for hit in data["hits"])
 
 
 # --------------------------------------------------------------------------- errors

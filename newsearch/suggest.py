@@ -5,7 +5,16 @@ initials (``xdkj``).
 The completions are the keywords, the title words of two characters or more, and the
 phrases of two or three adjacent title words that begin at least two titles
 (every phrase when the index holds fewer than 2,000 articles), such as
-晓多科技 made of 晓多 and 科技.  For one index state (its segments and their
+晓多科技 made of 晓多 and 科技.  A phrase is made of the words jieba cuts the
+title into, so it starts and ends where words do (北大一二九, never 北大一二),
+and does not start or end with a function word.
+
+They are ranked by how much they say about the archive, not only by how often
+titles use them: the articles that have a completion in their title, plus those
+that have it as a keyword or a tag, so a topic (疫苗, a keyword and a tag) comes
+before a word that titles merely use (说明).  Words that match a prefix only by
+a rare reading of a character (说 read yue) come after those that match by their
+reading in context, and function words (它们, 这个) come last.  For one index state (its segments and their
 deletions) they form a sorted list of keys — each completion, its pinyin
 without tones and its initials, in context (重庆: chongqing) and with every
 reading of a character that has several (also zhongqing) — built once and saved beside the index as
@@ -25,22 +34,24 @@ import threading
 from array import array
 from bisect import bisect_left
 from collections import Counter
+from collections.abc import Iterable
 from itertools import islice, product
 from pathlib import Path
 from typing import Any
 
-from .analysis import longest_words, normalize
+from .analysis import normalize, query_words
 from .errors import NewsearchError
 from .files import write_json
 from .readers import column_reader, reader_cache
 from .results import Suggestion
-from .fields import KEYWORDS, NTITLE, TITLE
+from .fields import KEYWORDS, NTITLE, TAGS, TITLE
 from .store import Store
+from .understand import STOPWORDS
 
 __all__ = ["CompletionCache", "Completions", "completions_for", "prepare_completions"]
 
 _MAX_READINGS = 8  # pinyin combinations kept for a word whose characters have several readings
-_MAX_WORD = 8  # longest title word looked up when cutting a title into the index's words
+_IN_CONTEXT, _OTHER_READING, _FUNCTION_WORD = 0, 1, 2  # how well a key matches: better first
 _SMALL_INDEX = 2000  # below this many articles, phrases of one title are completions too
 _RUN = re.compile(r"[^\W_]+")
 _FILE = "suggest-{}.json"
@@ -49,43 +60,55 @@ _FILE = "suggest-{}.json"
 class Completions:
     """Sorted completion keys of one index state, each pointing at a title word."""
 
-    def __init__(self, words: list[str], counts: list[int], keys: list[str], owners: list[int]) -> None:
+    def __init__(
+        self,
+        words: list[str],
+        counts: list[int],
+        keys: list[str],
+        owners: list[int],
+        weights: list[int] | None = None,
+        kinds: list[int] | None = None,
+    ) -> None:
         self.words = words
-        self.counts = counts  # articles whose title holds the word
+        self.counts = counts  # articles whose title holds the word, or that have it as a keyword
         self.keys = keys
         self.owners = array("I", owners)
+        self.weights = weights if weights is not None else counts  # how much the word says: see the module
+        self.kinds = array("B", kinds if kinds is not None else bytes(len(keys)))  # _IN_CONTEXT...
 
     @classmethod
-    def build(cls, searcher: Any, previous: Completions | None = None) -> Completions:
+    def build(cls, searcher: Any, previous: Completions | None = None, user_dicts: tuple[str, ...] = ()) -> Completions:
         """From the title words of every segment of ``searcher``; the pinyin of words
-        that ``previous`` (an earlier state's completions) knows is taken from it."""
+        that ``previous`` (an earlier state's completions) knows is taken from it.
+        ``user_dicts``: the jieba dictionaries the index's words were cut with."""
         from pypinyin import Style, pinyin
 
-        known: dict[str, list[str]] = {}
+        known: dict[str, list[tuple[str, int]]] = {}
         if previous is not None:
-            for key, number in zip(previous.keys, previous.owners):
-                known.setdefault(previous.words[number], []).append(key)
+            for key, number, kind in zip(previous.keys, previous.owners, previous.kinds):
+                known.setdefault(previous.words[number], []).append((key, kind))
 
         counts: Counter[str] = Counter()
-        vocabulary: set[str] = set()
         keyword_counts: Counter[str] = Counter()
+        tag_counts: Counter[str] = Counter()
         for leaf, _base in searcher.leaf_searchers():
             reader = leaf.reader()
             for term, info in reader.iter_field(TITLE):
                 word = term.decode("utf-8") if isinstance(term, bytes) else term
-                vocabulary.add(word)
                 if len(word) > 1:
                     counts[word] += info.doc_frequency()
-            for term, info in reader.iter_field(KEYWORDS):
-                keyword_counts[term.decode("utf-8") if isinstance(term, bytes) else term] += info.doc_frequency()
+            for field, into in ((KEYWORDS, keyword_counts), (TAGS, tag_counts)):
+                for term, info in reader.iter_field(field):
+                    into[term.decode("utf-8") if isinstance(term, bytes) else term] += info.doc_frequency()
+        titles = Counter(counts)
         for word, n in keyword_counts.items():  # an article's keyword is often in its title too
             counts[word] = max(counts[word], n)
         parts_of: dict[str, tuple[str, ...]] = {word: (word,) for word in counts}
-        for parts, n in _phrases(searcher, vocabulary).items():
+        for parts, n in _phrases(searcher, user_dicts).items():
             text = "".join(parts)
             if text not in parts_of:  # a phrase that is also a word counts as the word
                 parts_of[text] = parts
-                counts[text] = n
+                counts[text] = titles[text] = n
         words = sorted(counts)
 
         # Readings are looked up once per word and once per character: a phrase's
@@ -105,54 +128,101 @@ class Completions:
                 found = each[char] = pinyin(char, style=Style.NORMAL, heteronym=True, errors="default")[0]
             return found
 
-        entries: list[tuple[str, int]] = []
+        entries: dict[tuple[str, int], int] = {}  # (key, word number) -> kind, the best one
+
+        def add(key: str, number: int, kind: int) -> None:
+            entries[key, number] = min(kind, entries.get((key, number), kind))
+
         for number, word in enumerate(words):
-            entries.append((word, number))
+            base = _FUNCTION_WORD if word in STOPWORDS else _IN_CONTEXT
+            add(word, number, base)
             if word.isascii():
                 continue
             if word in known:
-                entries.extend((key, number) for key in known[word])
+                for key, kind in known[word]:
+                    add(key, number, kind)
                 continue
             # The reading in context (重庆: chong qing) first, then every reading of each
             # character (zhong qing too), for names whose reading a user may not know.
             in_words = [r for part in parts_of[word] for r in context_readings(part)]
             per_char = [char_readings(c) for c in word]
+            # The first reading in context is how the word is read (说明: shuo ming); the
+            # others (yue ming) rank after every word that a prefix matches that way.
+            usual = _syllables([readings[0] for readings in in_words if readings])
             combos = [*islice(product(*in_words), _MAX_READINGS), *islice(product(*per_char), _MAX_READINGS)]
             for combo in combos:
-                syllables = [p.lower() for p in combo if p.strip()]
+                syllables = _syllables(combo)
+                kind = base if syllables == usual else max(base, _OTHER_READING)
                 full, initials = "".join(syllables), "".join(p[0] for p in syllables)
                 if full.isascii() and full.isalnum():
-                    entries.append((full, number))
-                    entries.append((initials, number))
-        entries = sorted(set(entries))
-        return cls(words, [counts[w] for w in words], [k for k, _ in entries], [n for _, n in entries])
+                    add(full, number, kind)
+                    add(initials, number, kind)
+        ordered = sorted(entries.items())
+        weights = [titles[w] + keyword_counts[w] + tag_counts[w] for w in words]
+        return cls(
+            words,
+            [counts[w] for w in words],
+            [key for (key, _), _ in ordered],
+            [number for (_, number), _ in ordered],
+            weights,
+            [kind for _, kind in ordered],
+        )
 
     def complete(self, prefix: str, limit: int = 10) -> list[Suggestion]:
-        """The ``limit`` most frequent title words that ``prefix`` begins (as characters or pinyin)."""
+        """The ``limit`` best completions that ``prefix`` begins (as characters or pinyin):
+        by how well they match, then by how much they say (see the module)."""
         text = normalize(prefix).strip()
         if not text:
             return []
-        found: set[int] = set()
+        found: dict[int, int] = {}
+        kinds, owners = self.kinds, self.owners
         for key in {text, re.sub(r"[\s']+", "", text)}:
             i = bisect_left(self.keys, key)
             j = bisect_left(self.keys, key + "\U0010ffff")
-            found.update(self.owners[i:j])
-        best = heapq.nsmallest(limit, found, key=lambda n: (-self.counts[n], len(self.words[n]), self.words[n]))
-        return [Suggestion(self.words[n], self.counts[n]) for n in best]
+            for k in range(i, j):
+                number, kind = owners[k], kinds[k]
+                if kind < found.get(number, 3):
+                    found[number] = kind
+        weights, words = self.weights, self.words
+        best = heapq.nsmallest(limit, found, key=lambda n: (found[n], -weights[n], len(words[n]), words[n]))
+        return [Suggestion(words[n], self.counts[n]) for n in best]
 
     def save(self, path: Path) -> None:
-        write_json(path, {"words": self.words, "counts": self.counts, "keys": self.keys, "owners": self.owners.tolist()})
+        write_json(
+            path,
+            {
+                "words": self.words,
+                "counts": self.counts,
+                "weights": self.weights,
+                "keys": self.keys,
+                "owners": self.owners.tolist(),
+                "kinds": self.kinds.tobytes().hex(),
+            },
+        )
 
     @classmethod
     def load(cls, path: Path) -> Completions:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(data["words"], data["counts"], data["keys"], data["owners"])
+        return cls(data["words"], data["counts"], data["keys"], data["owners"], data["weights"], list(bytes.fromhex(data["kinds"])))
 
 
-def _phrases(searcher: Any, vocabulary: set[str]) -> Counter[tuple[str, ...]]:
-    """Phrases of two or three adjacent title words, the first and last of two
-    characters or more, with the number of titles that hold them; those of a
-    single title only in a small index."""
+_NUMERALS = frozenset("〇零一二三四五六七八九十百千万亿两0123456789")
+
+
+def _counts_something(word: str) -> bool:
+    """A number (一二, 2021) or a number and a measure word (两个): the start of a count,
+    whose phrase runs on to what it counts (两个交换项目), not a phrase of its own."""
+    return all(c in _NUMERALS for c in word) or (len(word) == 2 and word[0] in _NUMERALS and word[1] in STOPWORDS)
+
+
+def _syllables(readings: Iterable[str]) -> list[str]:
+    return [p.lower() for p in readings if p.strip()]
+
+
+def _phrases(searcher: Any, user_dicts: tuple[str, ...]) -> Counter[tuple[str, ...]]:
+    """Phrases of two or three adjacent title words as jieba cuts the title, the first
+    and last of two characters or more and not function words, with the number of
+    titles that hold them; those of a single title only in a small index."""
     found: Counter[tuple[str, ...]] = Counter()
     for leaf, _base in searcher.leaf_searchers():
         reader = leaf.reader()
@@ -160,11 +230,18 @@ def _phrases(searcher: Any, vocabulary: set[str]) -> Counter[tuple[str, ...]]:
         for docnum in reader.all_doc_ids():
             phrases: set[tuple[str, ...]] = set()
             for run in _RUN.findall(titles[docnum].decode("utf-8")):
-                words = longest_words(run, vocabulary.__contains__, longest=_MAX_WORD, keep_unknown=True)
+                words = query_words(run, user_dicts=user_dicts)
                 for n in (2, 3):
                     for i in range(len(words) - n + 1):
-                        if len(words[i]) > 1 and len(words[i + n - 1]) > 1:  # not 晓多科技用
-                            phrases.add(tuple(words[i : i + n]))
+                        first, last = words[i], words[i + n - 1]
+                        if (
+                            len(first) > 1
+                            and len(last) > 1
+                            and first not in STOPWORDS  # not 人们还有
+                            and last not in STOPWORDS
+                            and not any(map(_counts_something, words[i : i + n]))  # not 北大一二(〇)
+                        ):
+                            phrases.add(tuple(words[i : i + n]))  # not 晓多科技用
             found.update(phrases)
     if searcher.doc_count() >= _SMALL_INDEX:
         found = Counter({phrase: n for phrase, n in found.items() if n > 1})
@@ -262,7 +339,11 @@ def completions_for(searcher: Any, folder: Path) -> Completions:
                 break
             except (OSError, ValueError, KeyError):
                 continue
-        found = Completions.build(searcher, previous)
+        try:
+            user_dicts = Store(folder).read_manifest().user_dicts()
+        except NewsearchError:
+            user_dicts = ()
+        found = Completions.build(searcher, previous, user_dicts)
         try:
             found.save(path)
             for old in folder.glob(_FILE.format("*")):

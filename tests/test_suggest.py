@@ -35,6 +35,11 @@ def test_only_title_words_and_phrases_are_completions(seeded: NewsIndex) -> None
     assert seeded.suggest("zzzz") == [] and seeded.suggest("  ") == []
 
 
+def articles(ix: NewsIndex, prefix: str, **options: bool) -> dict[str, int]:
+    """Each completion of ``prefix`` with its number of articles."""
+    return {s.text: s.articles for s in ix.suggest(prefix, **options)}
+
+
 @pytest.fixture()
 def titles(tmp_path: Path) -> NewsIndex:
     posts = tmp_path / "posts"
@@ -70,7 +75,7 @@ def test_completions_are_saved_per_index_state_and_follow_updates(titles: NewsIn
     assert [s.text for s in NewsIndex.open(titles.path).suggest("yin")][:1] == ["银行"]
     write_post(tmp_path / "posts", "new.md", "音乐节取消", "正文")
     titles.update([tmp_path / "posts"])
-    assert [(s.text, s.articles) for s in titles.suggest("yinyue")][:1] == [("音乐", 3)]
+    assert articles(titles, "yinyue")["音乐"] == 3
     assert len(list(titles.path.glob("suggest-*.json"))) == 1  # the old state's file is gone
 
 
@@ -78,22 +83,22 @@ def test_stale_ok_answers_at_once_after_a_commit_and_catches_up_in_the_backgroun
     titles: NewsIndex, tmp_path: Path
 ) -> None:
     reader = NewsIndex.open(titles.path)  # a server's long-lived index object
-    assert [(s.text, s.articles) for s in reader.suggest("yinyue", stale_ok=True)][:1] == [("音乐", 2)]
+    assert articles(reader, "yinyue", stale_ok=True)["音乐"] == 2
     write_post(tmp_path / "posts", "new.md", "音乐节取消", "正文")
     titles.update([tmp_path / "posts"])
     # The commit is seen by searches at once; completions answer from the state before it...
     assert reader.search("取消").total == 1
-    assert [(s.text, s.articles) for s in reader.suggest("yinyue", stale_ok=True)][:1] == [("音乐", 2)]
+    assert articles(reader, "yinyue", stale_ok=True)["音乐"] == 2
     # ...while a thread prepares the new state's, which then answer.
     preparing = reader._completions._preparing  # noqa: SLF001
     assert preparing is not None
     preparing.join(60)
-    assert [(s.text, s.articles) for s in reader.suggest("yinyue", stale_ok=True)][:1] == [("音乐", 3)]
+    assert articles(reader, "yinyue", stale_ok=True)["音乐"] == 3
     assert reader._completions._preparing is preparing  # nothing more to prepare  # noqa: SLF001
     # Without stale_ok the call waits for the current state, as before.
     write_post(tmp_path / "posts", "new2.md", "音乐剧首演", "正文")
     titles.update([tmp_path / "posts"])
-    assert [(s.text, s.articles) for s in reader.suggest("yinyue")][:1] == [("音乐", 4)]
+    assert articles(reader, "yinyue")["音乐"] == 4
 
 
 def test_completions_that_cannot_be_saved_are_still_served(titles: NewsIndex) -> None:
@@ -115,3 +120,51 @@ def test_cli_suggest(titles: NewsIndex) -> None:
     assert data["prefix"] == "yh" and data["suggestions"][0] == {"text": "银行", "articles": 5}
     bad = runner.invoke(app, ["suggest", "yh", "--index", str(titles.path), "-n", "0"])
     assert bad.exit_code != 0 and "--limit" in bad.output
+
+
+# --------------------------------------------------------------------------- what a completion is worth
+
+
+@pytest.fixture(scope="module")
+def news(tmp_path_factory: pytest.TempPathFactory) -> NewsIndex:
+    """Titles where 疫苗 is the topic (tagged, in titles and keywords) and words that read ym
+    by a rare reading (说明: yue ming) or are function words (它们) are common in titles."""
+    root = tmp_path_factory.mktemp("news")
+    posts = root / "posts"
+    plan = [
+        ("v1", "疫苗之王的真相", "长春长生生产的疫苗不合格，疫苗之王的故事引发关注。疫苗监管成为焦点。", "疫苗"),
+        ("v2", "疫苗之王背后的资本", "疫苗企业的资本运作，疫苗之王的崛起。疫苗行业的监管漏洞。", "疫苗"),
+        ("v3", "问题疫苗流入多地", "多地接种了问题疫苗，疫苗批次被召回。", "疫苗"),
+        ("s1", "数据说明经济回暖", "统计局的数据说明消费回升，工业产出增长。", None),
+        ("s2", "专家说明降准原因", "央行专家说明了降准的原因和影响。", None),
+        ("s3", "公告说明分红方案", "公司公告说明了年度分红方案。", None),
+        ("s4", "官方说明事故经过", "官方发布说明，介绍了事故经过。", None),
+        ("t1", "它们从哪里来", "候鸟每年迁徙，它们从北方飞来。", None),
+        ("t2", "它们为何消失", "湿地减少，它们的栖息地消失了。", None),
+        ("t3", "它们的归宿", "流浪猫狗的归宿，它们需要救助。", None),
+        ("p1", "北大一二〇纪念", "北大校友举行纪念活动，回顾一二〇周年。", None),
+        ("p2", "人民大学两个交换项目暂停", "人民大学与康奈尔的两个交换项目暂停。", None),
+    ]
+    for name, title, body, tags in plan:
+        write_post(posts, f"{name}.md", title, body, tags=tags)
+    ix = NewsIndex.create(root / "index")
+    ix.update([posts])
+    return ix
+
+
+def test_initials_complete_topic_words_before_other_readings_and_function_words(news: NewsIndex) -> None:
+    texts = [s.text for s in news.suggest("ym")]
+    assert texts[:2] == ["疫苗", "疫苗之王"], texts
+    # 说明 reads shuo ming: ym only by a rare reading of 说 (yue); 它们 is a function word.
+    assert texts.index("说明") > texts.index("疫苗之王")
+    assert "它们" not in texts[:5]
+    assert [s.text for s in news.suggest("shuoming")][:1] == ["说明"]  # its own reading still completes
+    assert [s.text for s in news.suggest("说")][:1] == ["说明"]
+
+
+def test_phrases_do_not_cut_a_count_from_what_it_counts(news: NewsIndex) -> None:
+    everything = {s.text for s in news.suggest("b", limit=1000)} | {s.text for s in news.suggest("r", limit=1000)}
+    assert "北大" in everything and "人民大学" in everything
+    assert not {"北大一二", "人民大学两个", "人民大学两个交换"} & everything, everything
+    assert "疫苗之王" in {s.text for s in news.suggest("疫苗")}
+    assert "交换项目" in {s.text for s in news.suggest("jhxm")}  # a phrase of words, on word boundaries

@@ -10,6 +10,7 @@ index: a file that cannot be parsed raises :class:`IngestError` naming it.
 from __future__ import annotations
 
 import codecs
+import hashlib
 import json
 import os
 import re
@@ -29,12 +30,18 @@ from .errors import IngestError
 __all__ = [
     "POST_SUFFIXES",
     "SUPPORTED_SUFFIXES",
+    "FeedScan",
     "ParsedFile",
+    "file_digest",
     "html_to_text",
+    "iter_feed",
+    "iter_feed_lines",
     "iter_source_files",
     "parse_bytes",
     "read_bytes",
     "read_file",
+    "sample_feed",
+    "scan_feed",
 ]
 
 POST_SUFFIXES = frozenset({".md", ".markdown", ".html", ".htm", ".txt"})
@@ -588,34 +595,225 @@ def _parse_jsonl(text: str, path: Path, parsed: ParsedFile) -> None:
     for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            parsed.errors.append(IngestError(path, f"not valid JSON ({exc.msg} at column {exc.colno})", line=lineno))
-            continue
-        if not isinstance(record, dict):
-            parsed.errors.append(IngestError(path, f"expected a JSON object, got {type(record).__name__}", line=lineno))
-            continue
-        body = record.get("body")
-        if not record.get("title") and not body:
-            parsed.errors.append(IngestError(path, "record has neither 'title' nor 'body'", line=lineno))
-            continue
         warnings: list[str] = []
-        try:
-            article = _build_article(
-                record,
-                body if isinstance(body, str) else "",
-                path=path,
-                default_id=f"{stem}-{lineno}",
-                digest=content_hash(line.encode("utf-8")),
-                is_html=False,
-                warnings=warnings,
-            )
-        except IngestError as exc:
-            parsed.errors.append(IngestError(path, exc.reason, line=lineno))
-            continue
+        item = _feed_record(line, lineno, path, stem, warnings)
         parsed.warnings.extend(f"line {lineno}: {w}" for w in warnings)
-        parsed.articles.append(article)
+        if isinstance(item, IngestError):
+            parsed.errors.append(item)
+        else:
+            parsed.articles.append(item)
+
+
+def _feed_record(line: str, lineno: int, path: Path, stem: str, warnings: list[str]) -> Article | IngestError:
+    """The article of one non-blank line of a feed, or the error that says why there is none."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return IngestError(path, f"not valid JSON ({exc.msg} at column {exc.colno})", line=lineno)
+    except RecursionError:
+        return IngestError(path, "JSON nested too deeply", line=lineno)
+    if not isinstance(record, dict):
+        return IngestError(path, f"expected a JSON object, got {type(record).__name__}", line=lineno)
+    body = record.get("body")
+    if not record.get("title") and not body:
+        return IngestError(path, "record has neither 'title' nor 'body'", line=lineno)
+    try:
+        return _build_article(
+            record,
+            body if isinstance(body, str) else "",
+            path=path,
+            default_id=f"{stem}-{lineno}",
+            digest=content_hash(line.encode("utf-8")),
+            is_html=False,
+            warnings=warnings,
+        )
+    except IngestError as exc:
+        return IngestError(path, exc.reason, line=lineno)
+
+
+# --------------------------------------------------------------------------- feeds, streamed
+
+_READ_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True)
+class FeedScan:
+    """What one pass over a feed's bytes found: its content hash, its line count, and
+    the byte offset of every :attr:`STEP`-th line (line 1, 1 + STEP, ...), where parts
+    of it may start."""
+
+    STEP = 64
+
+    digest: str
+    lines: int
+    offsets: tuple[int, ...]
+    streamable: bool
+    """False for UTF-16 (its bytes cannot be cut at newline bytes): read whole."""
+
+
+def scan_feed(path: str | Path) -> FeedScan:
+    """Read a feed once in blocks (never whole): hash it and note where its lines start."""
+    digest = hashlib.blake2b(digest_size=16)
+    offsets = [0]
+    lines = 0
+    position = 0
+    step = FeedScan.STEP
+    streamable = True
+    last = b"\n"
+    with open(path, "rb") as handle:
+        while True:
+            block = handle.read(_READ_BLOCK)
+            if not block:
+                break
+            if position == 0 and block.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                streamable = False
+            digest.update(block)
+            at = block.find(b"\n")
+            while at != -1:
+                lines += 1
+                if lines % step == 0:
+                    offsets.append(position + at + 1)
+                at = block.find(b"\n", at + 1)
+            position += len(block)
+            last = block[-1:]
+    if len(offsets) > 1 and offsets[-1] >= position:
+        offsets.pop()  # the file ends with the newline that would start that line
+    return FeedScan(digest.hexdigest(), lines + (last != b"\n"), tuple(offsets), streamable)
+
+
+def file_digest(path: str | Path) -> str:
+    """:func:`~newsearch.documents.content_hash` of a file's bytes, read in blocks."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as handle:
+        while block := handle.read(_READ_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def iter_feed_lines(
+    path: str | Path, *, start: int = 0, end: int | None = None, first_line: int = 1, max_line_bytes: int | None = None
+) -> Iterator[tuple[int, bytes | None, int]]:
+    """(line number, bytes without the line break, length) of each line of a feed that
+    starts in ``[start, end)`` (``start`` must be where line ``first_line`` starts).
+
+    A line longer than ``max_line_bytes`` is read past in blocks and given as None:
+    no line is ever held in memory whole beyond that limit.
+    """
+    limit = max_line_bytes if max_line_bytes is not None else -1
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        position = start
+        lineno = first_line
+        while end is None or position < end:
+            raw = handle.readline(limit + 2 if limit >= 0 else -1)  # room for "\r\n"
+            if not raw:
+                return
+            length = len(raw)
+            if not raw.endswith(b"\n") and limit >= 0 and len(raw) > limit:
+                while raw and not raw.endswith(b"\n"):  # read past the rest of the line
+                    raw = handle.readline(_READ_BLOCK)
+                    length += len(raw)
+                position += length
+                yield lineno, None, length - (1 if raw.endswith(b"\n") else 0)
+            else:
+                position += length
+                line = raw.rstrip(b"\n").removesuffix(b"\r")
+                if limit >= 0 and len(line) > limit:
+                    yield lineno, None, len(line)
+                else:
+                    yield lineno, line, len(line)
+            lineno += 1
+
+
+def iter_feed(
+    path: str | Path,
+    *,
+    start: int = 0,
+    end: int | None = None,
+    first_line: int = 1,
+    max_line_bytes: int | None = None,
+    warnings: list[str] | None = None,
+) -> Iterator[tuple[int, Article | IngestError]]:
+    """(line number, article or the error that says why the line gives none) of each
+    non-blank line of a JSON Lines feed,
+    or of the part of it in ``[start, end)``, read line by line: the feed is never in
+    memory whole.  Each article is checked on its own against ``max_line_bytes``.
+    Warnings (``line N: ...``) are appended to ``warnings``."""
+    path = Path(path)
+    stem = id_from_path(path)
+    said: set[str] = set()
+    for lineno, raw, length in iter_feed_lines(
+        path, start=start, end=end, first_line=first_line, max_line_bytes=max_line_bytes
+    ):
+        if raw is None:
+            assert max_line_bytes is not None
+            yield lineno, IngestError(
+                path,
+                f"line is {_size(length)}, over the {_size(max_line_bytes)} limit for one article "
+                "(raise indexing.max_file_mb in newsearch.toml to index it); skipped",
+                line=lineno,
+            )
+            continue
+        if lineno == 1:
+            raw = raw.removeprefix(codecs.BOM_UTF8)
+        if not raw.strip():
+            continue
+        if b"\x00" in raw:
+            yield lineno, IngestError(path, "binary data (NUL bytes), not text", line=lineno)
+            continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as utf8_error:
+            found = _chinese_legacy_encoding(raw)
+            if found is not None:
+                line, encoding = found
+                note = f"not UTF-8: decoded as {_ENCODING_NAMES[encoding]}"
+            else:
+                line = raw.decode("utf-8", errors="replace")
+                note = f"invalid UTF-8 at byte {utf8_error.start}; undecodable bytes replaced with U+FFFD"
+            if warnings is not None and note.split(" at byte")[0] not in said:
+                said.add(note.split(" at byte")[0])
+                warnings.append(f"line {lineno}: {note}")
+        found_warnings: list[str] = []
+        item = _feed_record(line, lineno, path, stem, found_warnings)
+        if warnings is not None:
+            warnings.extend(f"line {lineno}: {w}" for w in found_warnings)
+        yield lineno, item
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n:,} bytes"
+
+
+def sample_feed(path: str | Path, n: int, *, max_line_bytes: int | None = None) -> Iterator[Article]:
+    """Up to ``n`` articles of a feed, from lines spread evenly over its bytes (each
+    read from a seek to its place): a sample that does not read the feed whole."""
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return
+    if n <= 0 or size == 0:
+        return
+    taken = 0
+    previous = -1
+    with open(path, "rb") as handle:
+        for i in range(n):
+            at = size * i // n
+            handle.seek(at)
+            if at:
+                rest = handle.readline(_READ_BLOCK)  # the line the seek landed in
+                while rest and not rest.endswith(b"\n"):
+                    rest = handle.readline(_READ_BLOCK)
+            start = handle.tell()
+            if start <= previous or start >= size:
+                continue  # a line already taken, or the end
+            previous = start
+            for _line, item in iter_feed(path, start=start, end=start + 1, max_line_bytes=max_line_bytes):
+                if isinstance(item, Article):
+                    yield item
+                    taken += 1
+            if taken >= n:
+                return
 
 
 def read_bytes(path: str | Path, *, max_bytes: int | None = None) -> bytes:

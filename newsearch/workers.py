@@ -25,7 +25,7 @@ from typing import Any
 from .analysis import word_weights
 from .documents import content_hash
 from .errors import IngestError
-from .ingest import parse_bytes, read_bytes
+from .ingest import iter_feed, parse_bytes, read_bytes
 from .fields import article_document, fingerprint
 from .store import GenerationWriter, Manifest, Store
 
@@ -34,12 +34,23 @@ __all__ = ["FileJob", "FileOutcome", "JobResult", "WorkerPool", "run_job"]
 
 @dataclass(frozen=True)
 class FileJob:
-    """One file to (re)index, and the content hash of the version the index has."""
+    """One file to (re)index, and the content hash of the version the index has.
+
+    A JSON Lines feed comes with its ``digest`` (the parent hashed it while finding
+    where its lines start) and is read line by line, never whole; a big one is cut
+    into ``parts``, each the lines that start in ``[start, end)``, from line
+    ``first_line`` on, and each a job of its own."""
 
     path: str
     size: int
     mtime_ns: int
     previous_digest: str | None
+    digest: str | None = None
+    start: int = 0
+    end: int | None = None
+    first_line: int = 1
+    part: int = 0
+    parts: int = 1
 
 
 @dataclass
@@ -50,10 +61,12 @@ class FileOutcome:
     status: str  # "failed", "unchanged" or "parsed"
     reason: str = ""
     line: int | None = None
-    articles: list[tuple[str, int]] = field(default_factory=list)
-    """(article id, document number in the job's segment) of every document written."""
+    articles: list[tuple[str, int, int | None]] = field(default_factory=list)
+    """(article id, document number in the job's segment, line of a feed) of every document written."""
     errors: list[tuple[str, int | None]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    part: int = 0
+    parts: int = 1
 
 
 @dataclass
@@ -64,6 +77,8 @@ class JobResult:
 
 
 def _analyze(writer: GenerationWriter, job: FileJob, max_bytes: int, user_dicts: tuple[str, ...]) -> FileOutcome:
+    if job.digest is not None:
+        return _analyze_feed(writer, job, max_bytes, user_dicts)
     try:
         data = read_bytes(job.path, max_bytes=max_bytes)
         digest = content_hash(data)
@@ -84,7 +99,39 @@ def _analyze(writer: GenerationWriter, job: FileJob, max_bytes: int, user_dicts:
     for article in parsed.articles:
         docnum = writer.docnum
         writer.add_document(**article_document(article, source, user_dicts))
-        outcome.articles.append((article.id, docnum))
+        outcome.articles.append((article.id, docnum, None))
+    return outcome
+
+
+def _analyze_feed(writer: GenerationWriter, job: FileJob, max_bytes: int, user_dicts: tuple[str, ...]) -> FileOutcome:
+    """A feed, or a part of one, read line by line: ``max_bytes`` applies to each line."""
+    if job.digest == job.previous_digest:
+        return FileOutcome(job.path, "unchanged", part=job.part, parts=job.parts)
+    try:
+        st = os.stat(job.path)
+    except OSError as exc:
+        return FileOutcome(job.path, "failed", f"cannot read: {exc.strerror}", part=job.part, parts=job.parts)
+    if (st.st_size, st.st_mtime_ns) != (job.size, job.mtime_ns):
+        return FileOutcome(job.path, "failed", "the file changed while it was being indexed; index it again",
+                           part=job.part, parts=job.parts)
+    assert job.digest is not None
+    source = fingerprint(job.size, job.mtime_ns, job.digest)
+    outcome = FileOutcome(job.path, "parsed", part=job.part, parts=job.parts)
+    feed = iter_feed(job.path, start=job.start, end=job.end, first_line=job.first_line, max_line_bytes=max_bytes,
+                     warnings=outcome.warnings)
+    try:
+        for line, item in feed:
+            if isinstance(item, IngestError):
+                outcome.errors.append((item.reason, item.line))
+                continue
+            docnum = writer.docnum
+            writer.add_document(**article_document(item, source, user_dicts))
+            outcome.articles.append((item.id, docnum, line))
+    except OSError as exc:  # the documents already written are dropped by the parent
+        return FileOutcome(job.path, "failed", f"cannot read: {exc.strerror or exc}", articles=outcome.articles,
+                           part=job.part, parts=job.parts)
+    if job.parts == 1 and not outcome.articles and not outcome.errors:
+        return FileOutcome(job.path, "failed", "empty file")
     return outcome
 
 

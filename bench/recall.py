@@ -41,6 +41,8 @@ MIXED = [  # one is picked at random for each sample, so every shape is represen
     re.compile(r"[\u4e00-\u9fff]{1,2}[a-z]+[0-9]*" + _E + "|" + _B + r"[a-z]+[\u4e00-\u9fff]{1,2}"),  # 华为p50, a股
     re.compile(_B + r"[a-z]{2,}" + _E),  # iphone
     re.compile(_B + r"[0-9]{2,}" + _E),  # 2021
+    re.compile(_B + r"[0-9]+(?:\.[0-9]+)?[%‰℃]"),  # 14%, 1.5%
+    re.compile(r"[¥$€£][0-9]+(?:\.[0-9]+)?" + _E),  # ¥100
 ]
 
 
@@ -89,12 +91,16 @@ def sample(texts: dict[str, str], per_kind: int, seed: int) -> dict[str, list[st
 
 def truth(texts: dict[str, str], needle: str) -> set[str]:
     """Brute force: normalized title+body contain the needle, words of letters and
-    digits not continuing a longer word (the rule newsearch documents)."""
+    digits not continuing a longer word or number (the rule newsearch documents)."""
     body = re.escape(needle)
     if re.match(WORD_CHAR, needle[0]):
         body = f"(?<!{WORD_CHAR})" + body
+        if needle[0].isdigit():  # a decimal is one number: 65 is not in 1.65
+            body = r"(?<!\d\.)" + body
     if re.match(WORD_CHAR, needle[-1]):
         body += f"(?!{WORD_CHAR})"
+        if needle[-1].isdigit():
+            body += r"(?!\.\d)"
     rx = re.compile(body)
     return {doc for doc, text in texts.items() if rx.search(text)}
 

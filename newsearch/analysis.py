@@ -34,6 +34,7 @@ __all__ = [
     "normalize",
     "query_words",
     "segment_words",
+    "signed_numbers",
     "units",
     "word_tokens",
     "word_weights",
@@ -120,10 +121,29 @@ _LAST_NORMALIZED: list[tuple[str | None, str]] = [(None, "")]
 
 WORD_CHAR = f"[^\\W_{_SINGLE_CHAR_UNITS}]"
 """A regex class for the characters of word units (letters and digits of alphabetic scripts)."""
-_UNIT_RE = re.compile(f"[{_SINGLE_CHAR_UNITS}]|{WORD_CHAR}+")
-GAP_CHAR = f"(?:(?![{_SINGLE_CHAR_UNITS}])[\\W_])"
+CURRENCY_SIGNS = "$¢£¥€₩₹"
+"""Signs written before a number; after normalization (``￥`` is ``¥``)."""
+NUMBER_SUFFIXES = "%‰°℃℉"
+"""Signs written after a number; ``％`` normalizes to ``%``."""
+_SIGNS = CURRENCY_SIGNS + NUMBER_SUFFIXES
+_WORD_UNIT = f"{WORD_CHAR}+(?:(?<=\\d)\\.(?=\\d){WORD_CHAR}+)*"
+# A run of letters and digits; a dot between two digits continues it, so that a
+# decimal (1.65, 1.5kb) is one number and 65 is not found inside it.
+_UNIT_RE = re.compile(f"[{_SINGLE_CHAR_UNITS}]|{_WORD_UNIT}|[{re.escape(_SIGNS)}]")
+GAP_CHAR = f"(?:(?![{_SINGLE_CHAR_UNITS}{re.escape(_SIGNS)}])[\\W_])"
 """A regex for a character that is part of no unit: space, punctuation, symbols.  (Not
 plain ``[\\W_]``: Python does not count every CJK character as a word character.)"""
+_SIGNED_RE = re.compile(
+    f"[{re.escape(CURRENCY_SIGNS)}](?=\\d){_WORD_UNIT}"
+    f"|(?<!{WORD_CHAR})(?<!\\d\\.){_WORD_UNIT}(?<=\\d)[{re.escape(NUMBER_SUFFIXES)}]"
+)
+
+
+def signed_numbers(normalized: str) -> set[str]:
+    """Numbers written with their sign, as one string each: ``14%``, ``1.5‰``, ``¥100``,
+    ``30℃``.  Indexed beside the units, so that ``14%`` selects the articles that
+    write it, not every article with the number 14."""
+    return set(_SIGNED_RE.findall(normalized))
 
 
 _PAIR_RUN = re.compile(f"[{_SINGLE_CHAR_UNITS}]{{2,}}")
@@ -158,7 +178,8 @@ def gapped_bigrams(normalized: str) -> set[str]:
 
 def units(normalized: str) -> list[str]:
     """The match units of normalized text: each CJK character, kana or hangul syllable,
-    and each run of other letters and digits (``iphone``, ``13``, ``ωμέγα``).  An article
+    each run of other letters and digits (``iphone``, ``13``, ``ωμέγα``; a decimal such
+    as ``1.65`` is one run), and each percent, degree or currency sign.  An article
     contains a query string only if it holds all its units, so the units index gives
     exact candidates regardless of word segmentation."""
     return _UNIT_RE.findall(normalized)

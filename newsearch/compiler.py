@@ -125,7 +125,7 @@ def _needle_query(needle: Needle, field: str | None, ctx: _Context) -> wq.Query:
     pairs = sorted(needle.pairs)
     phrase_pairs = needle.phrase_pairs
     paired = set("".join(pairs)) | {c for a, b in phrase_pairs for c in (a, b)}
-    wanted: list[str | tuple[str, str]] = [*pairs, *phrase_pairs]
+    wanted: list[str | tuple[str, str]] = [*sorted(needle.signed), *pairs, *phrase_pairs]
     wanted += [u for u in dict.fromkeys(needle.units) if u not in paired]
     wanted = wanted[:_MAX_CANDIDATE_UNITS]
 

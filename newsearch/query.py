@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .analysis import GAP_CHAR, PAIR_GAP, WORD_CHAR, bigrams, normalize, units
+from .analysis import GAP_CHAR, PAIR_GAP, WORD_CHAR, bigrams, normalize, signed_numbers, units
 from .dates import parse_bound
 from .errors import InvalidArgumentError, QuerySyntaxError
 from .fields import BODY, CATEGORIES, DATE, KEYWORD_FIELDS, KEYWORDS, TAGS, TITLE
@@ -190,6 +190,12 @@ class Needle:
         return bigrams(self.literal) if self.literal is not None else set()
 
     @property
+    def signed(self) -> set[str]:
+        """Indexed numbers with their sign (``14%``, ``¥100``) the text must hold
+        (unquoted terms only: a phrase may separate a number from its sign)."""
+        return signed_numbers(self.literal) if self.literal is not None else set()
+
+    @property
     def phrase_pairs(self) -> list[tuple[str, str]]:
         """Neighbouring characters of a phrase (which the text may separate)."""
         if self.literal is not None:
@@ -255,8 +261,12 @@ def needle_pattern(units: list[str], *, phrase: bool, literal: str | None = None
         first, last = literal[0], literal[-1]
     if _STARTS_WORD.match(first):
         body = f"(?<!{WORD_CHAR})" + body
+        if first.isdigit():  # nor the fraction of a decimal: 65 is not in 1.65
+            body = r"(?<!\d\.)" + body
     if _STARTS_WORD.match(last):
         body += f"(?!{WORD_CHAR})"
+        if last.isdigit():  # nor its whole part: 1 is not in 1.65
+            body += r"(?!\.\d)"
     return re.compile(body)
 
 

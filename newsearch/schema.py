@@ -16,7 +16,7 @@ from typing import Any
 from whoosh import columns, fields, formats
 from whoosh.analysis import Token, Tokenizer
 
-from .analysis import SUBWORD_WEIGHT, bigrams, gapped_bigrams, normalize, segment_words, units, word_weights
+from .analysis import SUBWORD_WEIGHT, bigrams, gapped_bigrams, normalize, segment_words, signed_numbers, units, word_weights
 from .dupes import SKETCH_BYTES, band_terms
 from .fields import (
     BODY,
@@ -44,8 +44,8 @@ from .fields import (
 
 __all__ = ["ANALYZER_ID", "SCHEMA_VERSION", "JiebaTokenizer", "build_schema"]
 
-SCHEMA_VERSION = 11
-ANALYZER_ID = "jieba-search-weighted+units+bigrams+gapped+nfkc-lower-t2s/7"
+SCHEMA_VERSION = 12  # 12: decimals are one unit; signs are units; signed numbers indexed
+ANALYZER_ID = "jieba-search-weighted+units+bigrams+gapped+signed+nfkc-lower-t2s/8"
 
 
 class WordWeights(formats.Format):  # type: ignore[misc]
@@ -102,7 +102,7 @@ class UnitsField(fields.FieldType):  # type: ignore[misc]
         self.field_boost = 1.0
 
     def terms(self, value: str) -> set[str]:
-        return set(units(value)) | bigrams(value) | gapped_bigrams(value)
+        return set(units(value)) | bigrams(value) | gapped_bigrams(value) | signed_numbers(value)
 
     def index(self, value: str, **kwargs: Any) -> Any:
         for term in self.terms(value):

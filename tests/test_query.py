@@ -81,6 +81,7 @@ IN_BODY = (("nbody", 1.0),)
 GAP = r"[\W_]{0,8}?"
 WGAP = r"[\W_]{1,8}?"  # between two word units: at least one separator
 B, E = f"(?<!{WORD_CHAR})", f"(?!{WORD_CHAR})"  # word units do not continue a longer word
+DB, DE = r"(?<!\d\.)" + B, E + r"(?!\.\d)"  # nor a number a decimal: 65 is not in 1.65
 
 
 def _term(field: str, t: str | tuple[str, str]) -> wq.Query:
@@ -351,7 +352,7 @@ def test_explain(text: str, explained: str) -> None:
         (T("客服"), Needle(("客", "服"), "客服")),
         (T("ＡＩ客服"), Needle(("ai", "客", "服"), "ai客服")),
         (T("華為P50"), Needle(("华", "为", "p50"), "华为p50")),
-        (T("6.3512"), Needle(("6", "3512"), "6.3512")),
+        (T("6.3512"), Needle(("6.3512",), "6.3512")),  # a decimal is one unit
         (T("#客服。"), Needle(("客", "服"), "客服")),  # edge punctuation stripped
         (T("“客服”"), Needle(("客", "服"), "客服")),
         (T("c++"), Needle(("c",), "c")),
@@ -402,7 +403,7 @@ def test_needle_of_another_text_keeps_the_quoting_of_the_node() -> None:
         (T("中,国"), False),
         (T("ai客服"), False),
         (T("客a"), False),
-        (T("6.3512"), False),  # the '.' must be verified
+        (T("6.3512"), True),  # a decimal is one unit
         (T("ai", quoted=True), False),
         (T("客服", quoted=True), False),  # a phrase: punctuation may separate 客 and 服
         (T("中国", quoted=True), False),
@@ -517,9 +518,9 @@ def test_what_a_needle_matches(query: str, text: str, found: list[str]) -> None:
         (["ai"], False, "ai", rf"{B}ai{E}"),
         (["ai", "客", "服"], False, "ai客服", rf"{B}ai客服"),
         (["客", "服", "ai"], False, "客服ai", rf"客服ai{E}"),
-        (["6", "3512"], False, "6.3512", rf"{B}6\.3512{E}"),
+        (["6.3512"], False, "6.3512", rf"{DB}6\.3512{DE}"),
         (["客", "服"], True, None, f"客{GAP}服"),
-        (["iphone", "13"], True, None, rf"{B}iphone{WGAP}13{E}"),
+        (["iphone", "13"], True, None, rf"{B}iphone{WGAP}13{DE}"),
         (["客", "服"], True, "客服", f"客{GAP}服"),  # phrase wins over the literal
         (["客", "服"], False, None, f"客{GAP}服"),  # no literal: a phrase
     ],
@@ -539,7 +540,7 @@ def test_highlight_patterns_are_the_needle_patterns() -> None:
     assert parsed.highlight_patterns() == [
         re.compile(rf"{B}ai客服"),
         re.compile(f"智{GAP}能{GAP}客{GAP}服"),
-        re.compile(rf"{B}6\.3512{E}"),
+        re.compile(rf"{DB}6\.3512{DE}"),
     ]
 
 
@@ -567,14 +568,14 @@ def test_keyword_and_date_fields_are_not_highlighted_but_text_fields_are() -> No
 
 def test_highlight_patterns_are_deduplicated_by_source_and_regex_safe() -> None:
     parsed = parse("客服 OR 客服 title:客服 #客服 body:“客服” 4.6万")
-    assert [p.pattern for p in parsed.highlight_patterns()] == ["客服", f"客{GAP}服", rf"{B}4\.6万"]
+    assert [p.pattern for p in parsed.highlight_patterns()] == ["客服", f"客{GAP}服", rf"{DB}4\.6万"]
     assert _found(parsed, "4x6万 4.6万") == ["4.6万"]
 
 
 def test_highlight_patterns_include_synonyms() -> None:
     syn = Synonyms([("双十一", "双11")])
     parsed = parse("双十一 -光棍节")
-    assert [p.pattern for p in parsed.highlight_patterns(syn)] == ["双十一", f"双11{E}"]
+    assert [p.pattern for p in parsed.highlight_patterns(syn)] == ["双十一", f"双11{DE}"]
     assert [p.pattern for p in parsed.highlight_patterns()] == ["双十一"]
     assert _found(parsed, "双11和双十一，双111", syn) == ["双11", "双十一"]
     assert parse("-双十一").highlight_patterns(syn) == []
@@ -621,7 +622,7 @@ def test_searching_and_highlighting_use_the_same_patterns(text: str, negated: in
     for match, pattern in zip(searched, highlighted):
         if isinstance(match, str):  # a units term: the highlight finds exactly that string
             assert pattern.fullmatch(match), (match, pattern)
-            assert pattern.pattern.replace(B, "").replace(E, "") == match
+            assert pattern.pattern.replace(DB, "").replace(DE, "").replace(B, "").replace(E, "") == re.escape(match)
         else:
             assert match == pattern
 
@@ -656,14 +657,14 @@ def test_searching_and_highlighting_use_the_same_patterns(text: str, negated: in
         ("中国，人民", has("中国,人民", "中国", "人民")),  # pairs do not cross punctuation
         ("中国，人", has("中国,人", "中国", "人")),  # pairs first, then the units outside them
         ("AI客服", has(rf"{B}ai客服", "客服", "ai")),  # a Latin word pairs with nothing
-        ("ai中国2021", has(rf"{B}ai中国2021{E}", "中国", "ai", "2021")),
+        ("ai中国2021", has(rf"{B}ai中国2021{DE}", "中国", "ai", "2021")),
         ("客服机器人", has("客服机器人", "器人", "客服", "服机", "机器")),  # sorted pairs
         ("离岸人民币", has("离岸人民币", "人民", "岸人", "民币", "离岸")),
-        ("6.3512", has(rf"{B}6\.3512{E}", "6", "3512")),
-        ("COVID-19", has(rf"{B}covid\-19{E}", "covid", "19")),
+        ("6.3512", exact("6.3512")),  # a decimal is one unit
+        ("COVID-19", has(rf"{B}covid\-19{DE}", "covid", "19")),
         ('"ai"', has(rf"{B}ai{E}", "ai")),  # a phrase is never exact by units
         ('"智能 客服"', has(f"智{GAP}能{GAP}客{GAP}服", ("智", "能"), ("能", "客"), ("客", "服"))),
-        ("“iPhone 13”", has(rf"{B}iphone{WGAP}13{E}", "iphone", "13")),
+        ("“iPhone 13”", has(rf"{B}iphone{WGAP}13{DE}", "iphone", "13")),
         # a quoted phrase never asks for an adjacent pair alone: punctuation may separate any two units
         ('"客服"', has(f"客{GAP}服", ("客", "服"))),
         ('"中国"', has(f"中{GAP}国", ("中", "国"))),
@@ -820,7 +821,7 @@ def test_compile_query_asks_the_vocabulary_for_keywords_and_words() -> None:
 
 SYNONYMS = Synonyms([("双十一", "双11", "光棍节"), ("人工智能", "AI")])
 SHUANG_SHI_YI = has("双十一", "十一", "双十")
-SHUANG_11 = has(f"双11{E}", "双", "11")
+SHUANG_11 = has(f"双11{DE}", "双", "11")
 GUANG_GUN_JIE = has("光棍节", "光棍", "棍节")
 
 
@@ -835,7 +836,7 @@ GUANG_GUN_JIE = has("光棍节", "光棍", "棍节")
             '"双 十一"',
             wq.Or([
                 has(f"双{GAP}十{GAP}一", ("双", "十"), ("十", "一")),
-                has(f"双{GAP}11{E}", "双", "11"),
+                has(f"双{GAP}11{DE}", "双", "11"),
                 has(f"光{GAP}棍{GAP}节", ("光", "棍"), ("棍", "节")),
             ]),
         ),
@@ -844,7 +845,7 @@ GUANG_GUN_JIE = has("光棍节", "光棍", "棍节")
             wq.Or([
                 Contains(tcands("光棍", "棍节"), re.compile("光棍节"), IN_TITLE),
                 Contains(tcands("十一", "双十"), re.compile("双十一"), IN_TITLE),
-                Contains(tcands("双", "11"), re.compile(f"双11{E}"), IN_TITLE),
+                Contains(tcands("双", "11"), re.compile(f"双11{DE}"), IN_TITLE),
             ]),
         ),
         ("-双十一", wq.And([wq.Every(), wq.Not(wq.Or([SHUANG_SHI_YI, SHUANG_11, GUANG_GUN_JIE]))])),
@@ -974,7 +975,7 @@ def _ids(searcher, text: str, synonyms: Synonyms = NO_SYNONYMS, **filters) -> li
         ("said", ["d"]),
         ("Main Problem", ["d"]),
         ("6.3512", ["d"]),
-        ("3512", ["d"]),
+        ("3512", []),  # a decimal is one number
         ("35", []),  # numbers match whole
         ("6.35", []),
         ("台湾", ["e"]),  # traditional and simplified are one
@@ -1006,7 +1007,7 @@ def test_compiled_queries_find_the_right_articles(searcher, text: str, ids: list
 
 def test_the_units_field_holds_every_adjacent_pair_and_the_gapped_pairs(searcher) -> None:
     terms = {t.decode("utf-8") for t in searcher.reader().lexicon("units")}
-    assert {"客", "服", "ai", "6", "3512", "客服", "能客", "服的", "人民", "北大", "华北", "大地"} <= terms
+    assert {"客", "服", "ai", "6.3512", "客服", "能客", "服的", "人民", "北大", "华北", "大地"} <= terms
     assert {"智能", "民币", "离岸", "岸人", "宇宙", "元宇", "晓多", "台湾", "电脑", "晶片"} <= terms  # rare characters too
     # characters that 1 to 8 spaces or punctuation marks separate: 智能，客服 功劳，离岸 忙。机器人
     assert {"能\x1f客", "劳\x1f离", "忙\x1f机"} <= terms
@@ -1045,12 +1046,10 @@ def test_the_index_vocabulary_gives_ranking_words(searcher) -> None:
     assert q == scored(has("智能客服", "客服", "智能", "能客"), "智能", "客服")
     assert compile_query(parse("客服"), vocab=vocab, title_boost=3.0) == exact_scored("客服", "客服")
     assert compile_query(parse("ai"), vocab=vocab, title_boost=3.0) == exact_scored("ai", "ai")
-    assert compile_query(parse("6.3512"), vocab=vocab, title_boost=3.0) == scored(
-        has(rf"{B}6\.3512{E}", "6", "3512"), "6.3512"
-    )
+    assert compile_query(parse("6.3512"), vocab=vocab, title_boost=3.0) == exact_scored("6.3512", "6.3512")
     assert compile_query(parse("電腦展"), vocab=vocab, title_boost=3.0) == scored(has("电脑展", "电脑", "脑展"), "电脑", "展")
     # nothing of the string is an index word: no ranking clause
-    assert compile_query(parse("6.35"), vocab=vocab, title_boost=3.0) == has(rf"{B}6\.35{E}", "6", "35")
+    assert compile_query(parse("6.35"), vocab=vocab, title_boost=3.0) == exact("6.35")
 
 
 def test_title_matches_rank_first(searcher) -> None:

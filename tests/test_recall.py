@@ -72,7 +72,7 @@ def marked(ix: NewsIndex, query: str) -> set[str]:
         ("演唱会一票", {"singer"}),  # crosses word boundaries
         ("的演唱", {"singer"}),
         ("6.3512", {"fx"}),
-        ("3512", {"fx"}),
+        ("3512", set()),  # a decimal is one number
         ("2021年", {"fx", "gb"}),
         ("2021", {"fx", "gb"}),
         ("双11", {"shop"}),

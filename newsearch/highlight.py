@@ -151,7 +151,15 @@ def make_snippet(
         if inside:
             distinct = len({norm[a:b] for a, b in inside})
             scored.append((-distinct, -len(inside), index, span_i))
-    chosen = sorted(scored)[: config.max_passages]
+    chosen = []
+    shown: set[str] = set()
+    for item in sorted(scored):  # a sentence the source repeats is shown once
+        s, e = sentences[item[2]]
+        if text[s:e] not in shown:
+            shown.add(text[s:e])
+            chosen.append(item)
+            if len(chosen) == config.max_passages:
+                break
     chosen.sort(key=lambda item: item[2])
 
     passages: list[Passage] = []

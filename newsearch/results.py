@@ -154,6 +154,16 @@ class Hit:
     it holds enough of the query's words (or carries them as tags) but not every term."""
     explanation: dict[str, Any] | None = None
     """With ``explain=True``: how the score was made (its parts, per query word)."""
+    title_highlights: tuple[tuple[int, int], ...] = ()
+    """Character ranges of ``title`` that matched the query."""
+
+    def title_render(self, before: str, after: str, escape: Any = None) -> str:
+        """The title with every match wrapped in ``before``/``after``."""
+        return Passage(self.title, self.title_highlights).render(before, after, escape)
+
+    def title_html(self) -> str:
+        """The HTML-escaped title with ``<mark>`` around every match."""
+        return self.title_render("<mark>", "</mark>", escape=lambda s: html.escape(s, quote=False))
 
     def why(self) -> str:
         """The explanation as one line of text (empty without ``explain=True``)."""
@@ -181,6 +191,7 @@ class Hit:
         return {
             "id": self.id,
             "title": self.title,
+            "title_highlights": [list(h) for h in self.title_highlights],
             "date": iso_date(self.date, self.utcoffset_minutes),
             "categories": list(self.categories),
             "tags": list(self.tags),

@@ -32,7 +32,7 @@ from .fields import (
     UTCOFFSET,
     restore_body,
 )
-from .highlight import make_snippet
+from .highlight import find_spans, make_snippet
 from .query import And, ParsedQuery, Text, parse
 from .ranking import RelaxedSearch
 from .readers import column_reader, term_postings
@@ -172,9 +172,11 @@ def make_hit(match: execute.Match, patterns: list[Any], config: Config, versions
     stored = reader.stored_fields(match.docnum)
     nbody = column_reader(reader, NBODY)[match.docnum].decode("utf-8")
     body = restore_body(nbody, stored.get(BODY_DIFF))
+    title = stored.get("title", "")
     return Hit(
         id=stored["id"],
-        title=stored.get("title", ""),
+        title=title,
+        title_highlights=tuple(find_spans(title, patterns)),
         path=stored.get(PATH, ""),
         date=stored.get(DATE),
         categories=list(stored.get(CATEGORIES) or ()),

@@ -417,3 +417,28 @@ def test_html_of_script_in_a_real_article(body: str) -> None:
     sn = snippet(text, "江岭", SnippetConfig(max_passages=1, passage_chars=20))
     assert sn.passages == (Passage("ipt>江岭说：“A&B”。", ((4, 6),), at + 21, truncated_left=True),)
     assert sn.html() == "…ipt&gt;<mark>江岭</mark>说：“A&amp;B”。"  # a cut tag is escaped text too
+
+
+def test_a_sentence_the_source_repeats_is_shown_once() -> None:
+    text = "疫苗上市前要经过三期试验。\n\n其他内容。\n\n疫苗上市前要经过三期试验。\n\n疫苗的价格由企业决定。"
+    passages = snippet(text, "疫苗", SnippetConfig(max_passages=3, passage_chars=80)).passages
+    texts = [p.text for p in passages]
+    assert len(texts) == len(set(texts)) == 2
+    assert texts == ["疫苗上市前要经过三期试验。", "疫苗的价格由企业决定。"]
+
+
+def test_the_title_is_highlighted_in_hits(tmp_path: Path) -> None:
+    from conftest import write_post
+
+    from newsearch import NewsIndex
+
+    write_post(tmp_path / "posts", "a.md", "疫苗之王：<长生>的疫苗", "这篇报道讲的是一家企业。")
+    ix = NewsIndex.create(tmp_path / "index")
+    ix.update([tmp_path / "posts"])
+    hit = ix.search("疫苗").hits[0]
+    assert [hit.title[a:b] for a, b in hit.title_highlights] == ["疫苗", "疫苗"]
+    assert hit.title_html() == "<mark>疫苗</mark>之王：&lt;长生&gt;的<mark>疫苗</mark>"
+    assert hit.title_render("[", "]") == "[疫苗]之王：<长生>的[疫苗]"
+    assert hit.to_dict()["title_highlights"] == [[0, 2], [10, 12]]
+    # The snippet is the article's lead, with nothing marked: the match was in the title.
+    assert hit.snippet.passages[0].highlights == ()

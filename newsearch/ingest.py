@@ -548,8 +548,7 @@ def _build_article(
         for k, v in meta.items()
         if k not in _KNOWN_KEYS or (k in _URL_KEYS and v not in (None, "") and not _is_url(v))
     }
-    raw_id = meta.get("id")
-    article_id = unicodedata.normalize("NFC", str(raw_id).strip()) if raw_id not in (None, "") else default_id
+    article_id = _article_id(meta.get("id"), default_id, warnings)
     return Article(
         id=article_id,
         title=title,
@@ -563,6 +562,25 @@ def _build_article(
         utcoffset_minutes=offset,
         extra=extra,
     )
+
+
+def _article_id(raw: Any, default_id: str, warnings: list[str]) -> str:
+    """The id an article gives itself, else ``default_id``: also for an id that is blank,
+    holds control characters or line breaks (no page or command could name it), or is
+    not a string or a number."""
+    if raw is None or raw == "":
+        return default_id
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        warnings.append(f"id is a {type(raw).__name__}, not a string; using {default_id!r}")
+        return default_id
+    text = unicodedata.normalize("NFC", str(raw).strip())
+    if not text:
+        warnings.append(f"id {raw!r} is blank; using {default_id!r}")
+        return default_id
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in text):
+        warnings.append(f"id {raw!r} holds control characters or line breaks; using {default_id!r}")
+        return default_id
+    return text
 
 
 def parse_bytes(data: bytes, path: str | Path) -> ParsedFile:

@@ -1170,3 +1170,32 @@ def test_html_text_of_deep_and_long_pages() -> None:
     assert text.count("\n\n") == 29_999 and text.endswith("第29999段")
     # Comments are not text; CDATA is, as BeautifulSoup's get_text() has it.
     assert html_to_text("<p>甲<p>乙<div>丙<!-- 注释 --></div>") == "甲\n\n乙\n\n丙"
+
+
+@pytest.mark.parametrize(
+    ("raw_id", "warning"),
+    [
+        ("   ", "is blank"),
+        ("\t\u3000", "is blank"),
+        ("a\nb", "holds control characters or line breaks"),
+        ("a\u2028b", "holds control characters or line breaks"),
+        ("x\x00y", "holds control characters or line breaks"),
+        ("bell\x07", "holds control characters or line breaks"),
+        (["a", "b"], "is a list, not a string"),
+        ({"k": 1}, "is a dict, not a string"),
+        (True, "is a bool, not a string"),
+    ],
+)
+def test_an_id_no_one_could_name_falls_back_to_file_and_line(tmp_path: Path, raw_id: object, warning: str) -> None:
+    lines = [json.dumps({"id": "ok", "title": "一"}), json.dumps({"id": raw_id, "title": "二"}, ensure_ascii=False)]
+    parsed = read_file(write(tmp_path, "feed.jsonl", "\n".join(lines)))
+    assert [a.id for a in parsed.articles] == ["ok", "feed-2"]
+    [said] = parsed.warnings
+    assert said.startswith("line 2: id ") and warning in said and said.endswith("using 'feed-2'")
+
+
+def test_a_blank_front_matter_id_falls_back_to_the_file_name(tmp_path: Path) -> None:
+    parsed = read_file(write(tmp_path, "2021-12-08-post.md", post("title: t\nid: '  '")))
+    assert [a.id for a in parsed.articles] == ["2021-12-08-post"]
+    assert parsed.warnings == ["id '  ' is blank; using '2021-12-08-post'"]
+    assert read_file(write(tmp_path, "n.md", post("title: t\nid: 42"))).articles[0].id == "42"

@@ -553,7 +553,8 @@ def _print_hits(hits: list[Any], first_rank: int) -> None:
     marks, dim, bold = _styles()
     safe = terminal_text
     for rank, hit in enumerate(hits, start=first_rank):
-        typer.echo(f"{rank}. {bold(safe(hit.title))}" + (dim("  [related]") if hit.match == "related" else ""))
+        title = bold(hit.title_render(*marks, escape=safe))
+        typer.echo(f"{rank}. {title}" + (dim("  [related]") if hit.match == "related" else ""))
         meta = [_when(hit.date, hit.utcoffset_minutes)]
         if hit.categories:
             meta.append("/".join(hit.categories))

@@ -62,6 +62,9 @@ def test_search_prints_hits_with_marked_snippets(index_dir: Path) -> None:
     # The post gave a day, no time: no invented 00:00.
     assert "   2021-06-15 · tech · #AI #客服 · id 2021-06-15-bot" in result.output.splitlines()
     assert "**机器人**" in result.output
+    # The title marks what matched too.
+    titled = run("search", "银行", "--index", index_dir)
+    assert "1. 智能客服走进**银行**" in titled.output
 
 
 def test_several_words_mean_all_of_them_and_minus_excludes(index_dir: Path) -> None:
@@ -233,7 +236,7 @@ def test_first_search_builds_the_default_index_from_seeds(tmp_path: Path) -> Non
     assert first.returncode == 0, first.stderr
     assert "No index at ./index yet; indexing seeds/ first." in first.stderr
     assert "(1 article added, 0 removed)" in first.stderr
-    assert "瞄准智能化服务赛道" in first.stdout and "**智能客服**" in first.stdout
+    assert "瞄准**智能**化服务赛道" in first.stdout and "**智能客服**" in first.stdout
     assert (tmp_path / "index" / "newsearch.json").is_file()
     second = _newsearch(["search", "晓多科技", "--json"], tmp_path)
     assert second.stderr == ""

@@ -175,6 +175,8 @@ def split_front_matter(text: str, path: str | Path) -> tuple[dict[str, Any] | No
         body = text[m.end():]
         try:
             meta = _yaml_load(raw)
+        except _FrontMatterTooBig as exc:
+            return _loose_front_matter(raw), body, [f"front matter is too big to read as YAML ({exc}); read it line by line"]
         except Exception as exc:  # yaml.YAMLError and friends: any malformed YAML
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             return _loose_front_matter(raw), body, [f"front matter is not valid YAML ({reason}); read it line by line"]
@@ -189,6 +191,8 @@ def split_front_matter(text: str, path: str | Path) -> tuple[dict[str, Any] | No
             meta = tomllib.loads(m.group(1))
         except tomllib.TOMLDecodeError as exc:
             raise IngestError(path, f"front matter is not valid TOML ({exc})") from None
+        except RecursionError:
+            raise IngestError(path, "front matter is not valid TOML (nested too deeply)") from None
         return meta, text[m.end():], []
     if re.match(r"\A\s*---[ \t]*\r?\n", text):
         raise IngestError(path, "front matter starts with '---' but has no closing '---' line")
@@ -214,10 +218,49 @@ def _yaml_loader() -> Any:
     return Loader
 
 
+# Front matter is a few dozen values.  YAML aliases let a few hundred bytes name
+# billions (an alias of a list of aliases of lists...): the composed node graph is
+# walked, aliases counted each time they are used, before anything is built.
+MAX_FRONT_MATTER_VALUES = 50_000
+MAX_FRONT_MATTER_DEPTH = 64
+MAX_EXTRA_BYTES = 64_000
+"""What an article keeps of its other front matter keys (or JSONL fields), as JSON."""
+
+
+class _FrontMatterTooBig(ValueError):
+    pass
+
+
 def _yaml_load(raw: str) -> Any:
+    loader = _yaml_loader()(raw)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_yaml_size(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _check_yaml_size(root: Any) -> None:
     import yaml
 
-    return yaml.load(raw, Loader=_yaml_loader())  # noqa: S506 - a safe loader
+    count = 0
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_FRONT_MATTER_VALUES:
+            raise _FrontMatterTooBig(f"it expands to more than {MAX_FRONT_MATTER_VALUES:,} values (YAML aliases)")
+        if depth > MAX_FRONT_MATTER_DEPTH:
+            raise _FrontMatterTooBig(f"it nests deeper than {MAX_FRONT_MATTER_DEPTH} levels")
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.append((key, depth + 1))
+                stack.append((value, depth + 1))
 
 
 def _loose_front_matter(raw: str) -> dict[str, Any]:
@@ -277,16 +320,44 @@ def _is_url(value: Any) -> bool:
     return isinstance(value, str) and re.match(r"https?://", value.strip(), re.I) is not None
 
 
-def _jsonable(value: Any) -> Any:
+def _jsonable(value: Any, depth: int = 0) -> Any:
+    if depth > MAX_FRONT_MATTER_DEPTH:
+        raise _FrontMatterTooBig("nested too deeply")
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): _jsonable(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
-        return [_jsonable(v) for v in value]
+        return [_jsonable(v, depth + 1) for v in value]
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
+
+
+@dataclass
+class _Extra:
+    kept: dict[str, Any] = field(default_factory=dict)
+    dropped: list[str] = field(default_factory=list)
+
+
+def _kept_extra(items: Iterable[tuple[str, Any]]) -> _Extra:
+    """The other keys as JSON-ready values, in order, while they fit in
+    :data:`MAX_EXTRA_BYTES`; a key nested too deeply or that does not fit is dropped."""
+    extra = _Extra()
+    room = MAX_EXTRA_BYTES
+    for key, value in items:
+        try:
+            kept = _jsonable(value)
+            size = len(json.dumps({key: kept}, ensure_ascii=False).encode("utf-8"))
+        except (_FrontMatterTooBig, RecursionError, ValueError):
+            extra.dropped.append(key)
+            continue
+        if size > room:
+            extra.dropped.append(key)
+            continue
+        extra.kept[key] = kept
+        room -= size
+    return extra
 
 
 # --------------------------------------------------------------------------- body text
@@ -543,11 +614,14 @@ def _build_article(
 
     url_value = _first(meta, _URL_KEYS)
     url = url_value.strip() if _is_url(url_value) else None
-    extra = {
-        k: _jsonable(v)
-        for k, v in meta.items()
-        if k not in _KNOWN_KEYS or (k in _URL_KEYS and v not in (None, "") and not _is_url(v))
-    }
+    extra = _kept_extra(
+        (k, v) for k, v in meta.items() if k not in _KNOWN_KEYS or (k in _URL_KEYS and v not in (None, "") and not _is_url(v))
+    )
+    if extra.dropped:
+        warnings.append(
+            f"front matter {', '.join(map(repr, extra.dropped))} not kept: nested deeper than "
+            f"{MAX_FRONT_MATTER_DEPTH} levels or over the {MAX_EXTRA_BYTES // 1000} kB kept per article"
+        )
     article_id = _article_id(meta.get("id"), default_id, warnings)
     return Article(
         id=article_id,
@@ -560,7 +634,7 @@ def _build_article(
         url=url or body.url,
         content_hash=digest,
         utcoffset_minutes=offset,
-        extra=extra,
+        extra=extra.kept,
     )
 
 

@@ -1199,3 +1199,54 @@ def test_a_blank_front_matter_id_falls_back_to_the_file_name(tmp_path: Path) -> 
     assert [a.id for a in parsed.articles] == ["2021-12-08-post"]
     assert parsed.warnings == ["id '  ' is blank; using '2021-12-08-post'"]
     assert read_file(write(tmp_path, "n.md", post("title: t\nid: 42"))).articles[0].id == "42"
+
+
+# --------------------------------------------------------------------------- hostile front matter
+
+# 9 lists of 9 aliases of the one before: 9**7 values from under 300 bytes.
+ALIAS_BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+    f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n" for p, c in zip("abcdef", "bcdefg")
+)
+
+
+def test_a_yaml_alias_bomb_is_not_expanded(tmp_path: Path) -> None:
+    parsed = read_file(write(tmp_path, "bomb.md", post("title: 炸弹\ndate: 2021-12-08\n" + ALIAS_BOMB, "炸弹的正文。\n")))
+    [article] = parsed.articles
+    assert (article.title, article.body, article.date) == ("炸弹", "炸弹的正文。", datetime(2021, 12, 8))
+    assert len(json.dumps(article.extra)) < 1_000
+    assert parsed.warnings == [
+        "front matter is too big to read as YAML (it expands to more than 50,000 values (YAML aliases)); "
+        "read it line by line"
+    ]
+    # Aliases used a reasonable number of times are read as YAML.
+    fine = read_file(write(tmp_path, "ok.md", post("title: t\nbase: &b {x: 1}\nthen: [*b, *b]"))).articles[0]
+    assert fine.extra == {"base": {"x": 1}, "then": [{"x": 1}, {"x": 1}]}
+
+
+def test_deeply_nested_yaml_is_not_built(tmp_path: Path) -> None:
+    parsed = read_file(write(tmp_path, "deep.md", post("title: 深\nx: " + "[" * 200 + "]" * 200)))
+    assert parsed.articles[0].title == "深" and len(json.dumps(parsed.articles[0].extra)) < 20_000
+    assert "nests deeper than 64 levels" in parsed.warnings[0]
+
+
+def test_deeply_nested_toml_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(IngestError, match="nested too deeply"):
+        read_file(write(tmp_path, "deep.md", "+++\ntitle = 't'\nx = " + "[" * 5_000 + "]" * 5_000 + "\n+++\n正文\n"))
+
+
+def test_huge_and_deep_extra_values_are_not_kept(tmp_path: Path) -> None:
+    lines = [
+        json.dumps({"title": "大", "author": "记者", "blob": "x" * 100_000, "after": 1}),
+        json.dumps({"title": "深", "tree": json.loads("[" * 500 + "]" * 500), "ok": True}),
+        "[" * 100_000 + "]" * 100_000,
+    ]
+    parsed = read_file(write(tmp_path, "feed.jsonl", "\n".join(lines)))
+    big, deep = parsed.articles
+    assert big.extra == {"author": "记者", "after": 1} and deep.extra == {"ok": True}
+    assert parsed.warnings == [
+        "line 1: front matter 'blob' not kept: nested deeper than 64 levels or over the 64 kB kept per article",
+        "line 2: front matter 'tree' not kept: nested deeper than 64 levels or over the 64 kB kept per article",
+    ]
+    assert [(e.line, e.reason) for e in parsed.errors] == [(3, "JSON nested too deeply")]
+    toml = read_file(write(tmp_path, "t.md", f"+++\ntitle = 't'\nblob = '{'y' * 70_000}'\n+++\n正文\n"))
+    assert toml.articles[0].extra == {} and "'blob' not kept" in toml.warnings[0]

@@ -30,9 +30,11 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import jinja2
 from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Path as PathParameter
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from . import __version__
@@ -58,6 +60,42 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+
+
+# What a date bound may look like (2021, 2021-12, 2021-12-25, 2021/12/25, 2021年12月,
+# 2021年12月25日, 202112, 20211225, or a span FROM..TO of two of them): checked before the
+# search, so the OpenAPI description says what is accepted.  A date in this form can
+# still be refused (400): 2021-13, or since after until.
+_DATE = r"[0-9]{1,4}年?|[0-9]{4}(?:[-/.][0-9]{1,2}(?:[-/.][0-9]{1,2})?|年[0-9]{1,2}月(?:[0-9]{1,2}日)?)|[0-9]{6}(?:[0-9]{2})?"
+DATE_PATTERN = rf"^(?: *(?:{_DATE})(?:\.\.(?:{_DATE}))? *)?$"
+ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+"""An article id: any text without control characters (a slash is fine)."""
+
+
+class ErrorDetail(BaseModel):
+    status: int
+    message: str
+    parameter: str | None
+
+
+class ErrorAnswer(BaseModel):
+    """What every error answer of the API holds."""
+
+    error: ErrorDetail
+
+
+_ERRORS = {
+    400: "A value the search cannot use: a date that does not exist (2021-13), or since after until.",
+    404: "No article with this id.",
+    414: "The URL is too long.",
+    422: "A parameter is malformed or out of bounds; error.parameter names it.",
+    503: "The index cannot be read: it is gone or damaged.",
+}
+
+
+def _answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The error answers of a route, for its OpenAPI description."""
+    return {status: {"model": ErrorAnswer, "description": _ERRORS[status]} for status in (*statuses, 414, 503)}
 
 
 class _SharedIndex:
@@ -157,8 +195,12 @@ def create_app(index: NewsIndex, config: Config | None = None, *, show_paths: bo
         tag: Annotated[
             list[str], Query(max_length=MAX_FILTER_VALUES, description="Only articles with this tag (repeat: all of them).")
         ] = [],  # noqa: B006
-        since: Annotated[str | None, Query(max_length=40, description="2021, 2021-12, 2021-12-25 or 2021年12月.")] = None,
-        until: Annotated[str | None, Query(max_length=40, description="Up to this date, inclusive.")] = None,
+        since: Annotated[
+            str | None, Query(max_length=40, pattern=DATE_PATTERN, description="2021, 2021-12, 2021-12-25 or 2021年12月.")
+        ] = None,
+        until: Annotated[
+            str | None, Query(max_length=40, pattern=DATE_PATTERN, description="Up to this date, inclusive.")
+        ] = None,
         sort: Sort = "relevance",
         half_life: Annotated[float | None, Query(gt=0, description="With sort=recent: days for a score to halve.")] = None,
         facets: bool = True,
@@ -185,11 +227,12 @@ def create_app(index: NewsIndex, config: Config | None = None, *, show_paths: bo
         )
 
     Search = Annotated[SearchRequest, Depends(search_request)]
+    ArticleId = Annotated[str, PathParameter(pattern=ID_PATTERN, description="An article's id, as every hit gives it.")]
     Limit = Annotated[int, Query(ge=1, le=cfg.max_limit)]
 
     # ------------------------------------------------------------------ API
 
-    @app.get("/healthz", tags=["service"])
+    @app.get("/healthz", tags=["service"], responses=_answers())
     def healthz() -> dict[str, Any]:
         """Whether the server is up and its index readable: 503 when the index is gone or
         damaged (a file missing or not the size it was written with)."""
@@ -200,30 +243,30 @@ def create_app(index: NewsIndex, config: Config | None = None, *, show_paths: bo
 
         return {"status": "ok", "articles": shared(check)}
 
-    @app.get("/api/search", tags=["search"])
+    @app.get("/api/search", tags=["search"], responses=_answers(400, 422))
     def api_search(search: Search) -> dict[str, Any]:
         """Ranked, highlighted hits with facets: the JSON of ``newsearch search --json``."""
         return paths_hidden(shared(lambda ix: ix.search(search)).to_dict())
 
     # ``:path``: an id may contain a slash (front matter ``id: 2021/12/story``).
-    @app.get("/api/articles/{article_id:path}/similar", tags=["articles"])
-    def api_similar(article_id: str, limit: Limit = 10) -> dict[str, Any]:
+    @app.get("/api/articles/{article_id:path}/similar", tags=["articles"], responses=_answers(404, 422))
+    def api_similar(article_id: ArticleId, limit: Limit = 10) -> dict[str, Any]:
         """The articles most related to one by content, not its near-duplicates."""
         return paths_hidden(shared(lambda ix: ix.similar(article_id, limit=limit)).to_dict())
 
-    @app.get("/api/articles/{article_id:path}", tags=["articles"])
-    def api_article(article_id: str) -> dict[str, Any]:
+    @app.get("/api/articles/{article_id:path}", tags=["articles"], responses=_answers(404, 422))
+    def api_article(article_id: ArticleId) -> dict[str, Any]:
         """One article with its full text: the JSON of ``newsearch show --json``."""
         return paths_hidden(shared(lambda ix: ix.get(article_id)).to_dict())
 
-    @app.get("/api/stats", tags=["service"])
+    @app.get("/api/stats", tags=["service"], responses=_answers(422))
     def api_stats(top: Limit = 20) -> dict[str, Any]:
         """Articles, date range, categories, tags and size of the index."""
         data = shared(lambda ix: ix.stats(top=top)).to_dict()
         data.pop("path", None)  # where the index lives is the server's business
         return data
 
-    @app.get("/api/suggest", tags=["search"])
+    @app.get("/api/suggest", tags=["search"], responses=_answers(422))
     def api_suggest(
         q: Annotated[str, Query(max_length=cfg.max_query_chars, description="Characters, pinyin or initials.")],
         limit: Limit = 10,

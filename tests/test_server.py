@@ -175,7 +175,11 @@ def test_source_paths_are_served_when_asked_for(index_dir: Path) -> None:
     "path, params, status, parameter",
     [
         ("/api/search", {"q": QUERY, "since": "2021-13"}, 400, "since"),
-        ("/api/search", {"q": QUERY, "until": "yesterday"}, 400, "until"),
+        ("/api/search", {"q": QUERY, "until": "yesterday"}, 422, "until"),  # not the form of a date
+        ("/api/search", {"q": QUERY, "since": "0" * 40}, 422, "since"),
+        ("/api/search", {"q": QUERY, "since": "0000"}, 400, "since"),  # the form of one, but no year 0
+        ("/api/articles/%0A", {}, 422, "article_id"),
+        ("/api/articles/%0A/similar", {}, 404, None),
         ("/api/search", {"q": QUERY, "since": "2022", "until": "2021"}, 400, "since"),
         ("/api/search", {"q": QUERY, "limit": "ten"}, 422, "limit"),
         ("/api/search", {"q": QUERY, "limit": 0}, 422, "limit"),

@@ -8,6 +8,11 @@ and counted again when the index has grown by a quarter.  A sample of a few
 hundred articles is enough to tell the words every article uses (``我们``,
 ``表示``) from the words of one story, which is what keywords need; jieba's own
 idf table describes other text.
+
+A word that the article only ever writes inside the same longer name gives way
+to it: jieba cuts 杨伟民 into 杨 and 伟民, and the keyword is 杨伟民, not 伟民.
+Keywords are normalized (searched and counted as such); :func:`as_written` gives
+them as the article writes them most often (``iPhone``, ``MeToo``), for display.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import heapq
 import json
 import math
 import random
+import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -25,10 +32,10 @@ from operator import mul
 from pathlib import Path
 from typing import Any
 
-from .analysis import word_weights
+from .analysis import normalize, segment_words, word_weights
 from .files import write_json
 
-__all__ = ["KEYWORDS_PER_ARTICLE", "IdfTable", "choose", "current", "in_use", "prepare_idf", "seeded_sample"]
+__all__ = ["KEYWORDS_PER_ARTICLE", "IdfTable", "as_written", "choose", "current", "in_use", "prepare_idf", "seeded_sample"]
 
 KEYWORDS_PER_ARTICLE = 8
 SAMPLE = 500
@@ -108,14 +115,69 @@ def choose(title: str, body: str, user_dicts: tuple[str, ...], count: int = KEYW
     title_weights = word_weights(title, user_dicts=user_dicts)[0]
     for word, weight in title_weights.items():
         weights[word] = weights.get(word, 0.0) + weight * _TITLE_WEIGHT
+    text = normalize(f"{title}\n{body}")
     chosen: list[str] = []
     for _, word in sorted(_best_words(weights, 4 * count), key=lambda item: (-item[0], item[1])):
+        word = _whole(word, text, user_dicts)
         if _is_number(word) or any(word in longer for longer in chosen):  # not 智能 beside 人工智能
             continue
+        chosen = [shorter for shorter in chosen if shorter not in word]  # 伟民 grew into 杨伟民
         chosen.append(word)
         if len(chosen) == count:
             break
     return chosen
+
+
+_CJK = re.compile("[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile("[a-z]")
+_WINDOW = 8  # characters either side of an occurrence cut again to find its neighbours
+
+
+def _whole(word: str, text: str, user_dicts: tuple[str, ...]) -> str:
+    """``word``, or the longer name it always stands in: when every one of its two or
+    more occurrences in ``text`` has the same character beside it, and jieba cut that
+    character off as a word of its own (杨 of 杨伟民), not as part of a longer word."""
+    if not _CJK.match(word):
+        return word
+    starts = [m.start() for m in re.finditer(re.escape(word), text)]
+    if len(starts) < 2:
+        return word
+    longer = word
+    for side in (-1, 1):
+        at = [s - 1 if side < 0 else s + len(word) for s in starts]
+        beside = {text[i] if 0 <= i < len(text) else "" for i in at}
+        if len(beside) != 1:
+            continue
+        char = beside.pop()
+        if char and _CJK.match(char) and _cut_off(text, at[0], word, side, user_dicts):
+            longer = char + longer if side < 0 else longer + char
+    return longer
+
+
+def _cut_off(text: str, i: int, word: str, side: int, user_dicts: tuple[str, ...]) -> bool:
+    """Whether jieba cuts ``text[i]``, beside an occurrence of ``word``, as a one-character word."""
+    low = max(0, i - _WINDOW)
+    window = text[low : i + _WINDOW + len(word)]
+    spans = {(start + low, end + low) for _, _, start, end, _ in segment_words(window, False, user_dicts)}
+    word_span = (i + 1, i + 1 + len(word)) if side < 0 else (i - len(word), i)
+    return (i, i + 1) in spans and word_span in spans
+
+
+def as_written(keywords: list[str], title: str, body: str) -> list[str]:
+    """``keywords`` (normalized, as :func:`choose` gives them) with their letters as the
+    article writes them most often: ``iPhone``, ``MeToo``; other keywords as they are."""
+    original = f"{title}\n{body}"
+    text = normalize(original)  # one character for one: offsets hold in both
+    return [_as_written(word, text, original) if _LATIN.search(word) else word for word in keywords]
+
+
+def _as_written(word: str, text: str, original: str) -> str:
+    pattern = re.compile(f"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])")  # whole words of letters
+    forms = Counter(unicodedata.normalize("NFKC", original[m.start() : m.end()]) for m in pattern.finditer(text))
+    for form, _ in forms.most_common():
+        if normalize(form) == word:
+            return form
+    return word
 
 
 def _best_words(weights: dict[str, float], n: int) -> list[tuple[float, str]]:

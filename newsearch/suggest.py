@@ -100,6 +100,14 @@ class Completions:
             for field, into in ((KEYWORDS, keyword_counts), (TAGS, tag_counts)):
                 for term, info in reader.iter_field(field):
                     into[term.decode("utf-8") if isinstance(term, bytes) else term] += info.doc_frequency()
+        # Keywords keep the case the articles write (iPhone): completed as typed in any
+        # case, shown as most of the articles write them, counted with the title word.
+        shown: dict[str, str] = {}
+        for term, n in sorted(keyword_counts.items(), key=lambda item: -item[1]):
+            folded = normalize(term)
+            if folded != term:
+                shown.setdefault(folded, term)
+                keyword_counts[folded] += keyword_counts.pop(term)
         titles = Counter(counts)
         for word, n in keyword_counts.items():  # an article's keyword is often in its title too
             counts[word] = max(counts[word], n)
@@ -160,7 +168,7 @@ class Completions:
         ordered = sorted(entries.items())
         weights = [titles[w] + keyword_counts[w] + tag_counts[w] for w in words]
         return cls(
-            words,
+            [shown.get(w, w) for w in words],
             [counts[w] for w in words],
             [key for (key, _), _ in ordered],
             [number for (_, number), _ in ordered],

@@ -145,3 +145,53 @@ def test_the_best_words_are_those_a_plain_ranking_gives(weights: dict[str, float
     with in_use(table):
         plain = heapq.nlargest(n, ((w * table.idf(word), word) for word, w in weights.items() if len(word) > 1))
         assert _best_words(weights, n) == plain
+
+
+# --------------------------------------------------------------------------- names and letters as written
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> NewsIndex:
+    """An article about 杨伟民 (which jieba cuts into 杨 and 伟民), one about the iPhone and
+    MeToo as the articles write them, and a few others for the idf."""
+    root = tmp_path_factory.mktemp("written")
+    posts = root / "posts"
+    write_post(posts, "yang.md", "杨伟民谈经济形势",
+               "国务院发展研究中心主任杨伟民表示，经济保持稳定。杨伟民说，改革将继续推进。杨伟民认为消费仍有潜力。")
+    write_post(posts, "phone.md", "苹果发布新款iPhone",
+               "苹果公司发布新款iPhone，iPhone销量大增，个别门店IPHONE一度缺货。#MeToo运动之后，MeToo话题再度升温，MeToo仍受关注。")
+    for i, (title, body) in enumerate([("港口吞吐量回升", "港口吞吐量回升，集装箱运输繁忙。"),
+                                       ("铁路客运增长", "铁路客运量增长，春运压力减轻。"),
+                                       ("粮食丰收在望", "今年粮食丰收在望，农民增收。")]):
+        write_post(posts, f"other{i}.md", title, body)
+    ix = NewsIndex.create(root / "index")
+    ix.update([posts])
+    return ix
+
+
+def test_a_name_jieba_cuts_in_two_is_a_keyword_whole(written: NewsIndex) -> None:
+    keywords = written.get("yang").keywords
+    assert "杨伟民" in keywords and "伟民" not in keywords, keywords
+    assert {h.id for h in written.search("keywords:杨伟民").hits} == {"yang"}
+
+
+def test_keywords_can_be_shown_as_the_article_writes_them(written: NewsIndex) -> None:
+    from newsearch.keywords import as_written
+
+    article = written.get("phone")
+    keywords = article.keywords  # normalized: what keywords: searches and topics count
+    assert "iphone" in keywords and "metoo" in keywords, keywords
+    assert {h.id for h in written.search("keywords:iPhone").hits} == {"phone"}
+    shown = as_written(keywords, article.title, article.body)
+    assert "iPhone" in shown and "MeToo" in shown and len(shown) == len(keywords)
+    assert [w for w in shown if not w.isascii()] == [w for w in keywords if not w.isascii()]
+    assert as_written(["ai"], "ai客服", "AI客服上线，AI客服，Ai客服。") == ["AI"]
+    assert as_written(["ai"], "讲话", "他said与ai无关") == ["ai"]  # letters inside a longer word do not count
+
+
+def test_keywords_of_words_that_are_whole_stay_as_they_are() -> None:
+    from newsearch.keywords import choose
+
+    assert "伟民" in choose("伟民公司", "伟民公司发布年报。", ())  # once: nothing tells it is part of a name
+    keywords = choose("人工智能", "人工智能发展迅速，人工智能应用广泛，智能手机普及。", ())
+    assert "人工智能" in keywords and "ai" not in keywords

@@ -3,7 +3,6 @@ article can repeat enough to make them its keywords."""
 
 from __future__ import annotations
 
-
 import pytest
 from conftest import write_post
 

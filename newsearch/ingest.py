@@ -433,6 +433,7 @@ def markdown_text(source: str) -> str | None:
 def _markdown_token_text(source: str) -> str | None:
     paragraphs: list[str] = []
     current: list[str] = []
+    counters: list[int | None] = []  # per open list: the next item's number, None for bullets
     for token in _markdown().parse(source):
         kind = token.type
         if kind == "inline":
@@ -444,20 +445,63 @@ def _markdown_token_text(source: str) -> str | None:
                     continue  # an <img>: its alt text is an attribute, not text
                 elif ckind not in _INLINE_SKIP:
                     return None  # html_inline, or a token this reader does not know
-        elif kind in ("fence", "code_block"):
+            continue
+        if kind in ("fence", "code_block"):
             paragraphs.append("".join(current))
             paragraphs.append(token.content)
             current = []
-        elif kind == "html_block":
+            continue
+        if kind == "html_block":
             return None
-        elif token.hidden:
+        if token.hidden:
             continue  # the <p> a tight list leaves out
-        else:  # a block element opens or closes (or an <hr>): a paragraph boundary
-            paragraphs.append("".join(current))
-            current = []
+        # A block element opens or closes (or an <hr>): a paragraph boundary.
+        paragraphs.append("".join(current))
+        current = []
+        if kind in ("bullet_list_open", "ordered_list_open"):
+            start = token.attrs.get("start", 1) if kind == "ordered_list_open" else None
+            counters.append(int(start) if start is not None else None)
+        elif kind in ("bullet_list_close", "ordered_list_close"):
+            counters.pop()
+        elif kind == "list_item_open":
+            number = counters[-1] if counters else None
+            if number is not None:
+                counters[-1] = number + 1
+            paragraphs.append(_DIRECTIVE + (_BULLET if number is None else f"{number}."))
+        elif kind == "heading_open":
+            paragraphs.append(_DIRECTIVE + _HEADING)
+        elif kind in ("list_item_close", "heading_close"):
+            paragraphs.append(_DIRECTIVE)
     paragraphs.append("".join(current))
-    cleaned = (_clean_paragraph(p) for p in paragraphs)
-    return "\n\n".join(p for p in cleaned if p)
+    return _join_paragraphs(paragraphs)
+
+
+# Headings and list items keep what shows them as such: between the paragraphs,
+# a directive (this mark and what to put on the next paragraph that has text, or
+# nothing to forget it) is turned into "【heading】", "• item" or "3. item".
+_DIRECTIVE = "\ue000"
+_HEADING = "H"
+_BULLET = "•"
+_BRACKETED = re.compile(r"\A[【\[〔［（(].*[】\]〕］）)]\Z", re.S)
+
+
+def _join_paragraphs(paragraphs: Iterable[str]) -> str:
+    out: list[str] = []
+    pending = ""
+    for raw in paragraphs:
+        if raw.startswith(_DIRECTIVE):
+            pending = raw[1:]
+            continue
+        text = _clean_paragraph(raw)
+        if not text:
+            continue
+        if pending == _HEADING:
+            text = text if _BRACKETED.match(text) else f"【{text}】"
+        elif pending:
+            text = f"{pending} {text}"
+        pending = ""
+        out.append(text)
+    return "\n\n".join(out)
 
 
 def _soup(html: str) -> Any:
@@ -466,8 +510,18 @@ def _soup(html: str) -> Any:
     return BeautifulSoup(html, "html.parser")
 
 
+# Emphasis marks left in text (Markdown inside HTML blocks, escaped, or in an HTML
+# page) would read as the ``**word**`` highlights of piped search output.
+_STRONG_RE = re.compile(r"\*{2,}")
+_UNDERLINE_RE = re.compile(r"(?<![A-Za-z0-9_])__(?=[^_\s])(.+?)(?<=[^_\s])__(?![A-Za-z0-9_])")
+
+
 def _clean_paragraph(text: str) -> str:
     text = _SOFT_BREAK_RE.sub("", text.replace("\u3000", " ").strip())
+    if "**" in text:
+        text = _STRONG_RE.sub("", text)
+    if "__" in text:
+        text = _UNDERLINE_RE.sub(r"\1", text)
     return _SPACES_RE.sub(" ", text).strip()
 
 
@@ -484,10 +538,13 @@ def soup_to_text(soup: Any) -> str:
     text_types = Tag.MAIN_CONTENT_STRING_TYPES  # what get_text() reads: no comments, no doctype
     parts: list[str] = []
     stack: list[Any] = [soup]
+    numbers: dict[int, int] = {}  # id() of each <li> of an <ol> -> its number
     while stack:
         node = stack.pop()
         if node is _END_OF_BLOCK:
             parts.append(_PARA_MARK)
+        elif node is _END_OF_ITEM:
+            parts.append(_PARA_MARK + _DIRECTIVE + _PARA_MARK)
         elif isinstance(node, NavigableString):
             if type(node) in text_types:
                 parts.append(str(node))
@@ -496,12 +553,33 @@ def soup_to_text(soup: Any) -> str:
         elif node.name == "br":
             parts.append("\n")
         else:
-            if node.name in _BLOCK_TAGS:
+            name = node.name
+            if name in _BLOCK_TAGS:
                 parts.append(_PARA_MARK)
+                if name == "li" or name in _HEADINGS:
+                    mark = _HEADING if name in _HEADINGS else (f"{numbers[id(node)]}." if id(node) in numbers else _BULLET)
+                    parts.append(_DIRECTIVE + mark + _PARA_MARK)
+                    stack.append(_END_OF_ITEM)
                 stack.append(_END_OF_BLOCK)
+                if name == "ol":
+                    number = _ol_start(node)
+                    for child in node.contents:
+                        if isinstance(child, Tag) and child.name == "li":
+                            numbers[id(child)] = number
+                            number += 1
             stack.extend(reversed(node.contents))
-    paragraphs = (_clean_paragraph(p) for p in "".join(parts).split(_PARA_MARK))
-    return "\n\n".join(p for p in paragraphs if p)
+    return _join_paragraphs("".join(parts).split(_PARA_MARK))
+
+
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_END_OF_ITEM = object()
+
+
+def _ol_start(node: Any) -> int:
+    try:
+        return int(node.get("start", 1))
+    except (TypeError, ValueError):
+        return 1
 
 
 _END_OF_BLOCK = object()

@@ -72,7 +72,7 @@ def test_title_from_front_matter(tmp_path: Path, line: str, title: str) -> None:
     article = parse_one(write(tmp_path, "post.md", post(line, "# 正文里的标题\n\n正文。\n")))
     assert article.title == title
     # With a front-matter title, a heading in the body stays part of the text.
-    assert article.body == "正文里的标题\n\n正文。"
+    assert article.body == "【正文里的标题】\n\n正文。"  # a heading in the body stays one
 
 
 def test_front_matter_that_is_not_yaml_is_read_line_by_line(tmp_path: Path) -> None:
@@ -356,7 +356,7 @@ def test_no_title_and_no_text_raises(tmp_path: Path) -> None:
 def test_title_from_markdown_heading_which_leaves_the_body(tmp_path: Path) -> None:
     article = parse_one(write(tmp_path, "post.md", "开头的一段话。\n\n# 真正的 **标题**\n\n正文第一段。\n\n## 小标题\n\n正文第二段。\n"))
     assert article.title == "真正的 标题"
-    assert article.body == "开头的一段话。\n\n正文第一段。\n\n小标题\n\n正文第二段。"
+    assert article.body == "开头的一段话。\n\n正文第一段。\n\n【小标题】\n\n正文第二段。"
     assert (article.date, article.categories, article.tags, article.url, article.extra) == (None, (), (), None, {})
 
 
@@ -371,7 +371,7 @@ def test_title_from_html_title_element(tmp_path: Path) -> None:
     html = "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>\n  页面 标题\n</title></head>\n<body><h2>小标题</h2><p>正文。</p></body></html>"
     article = parse_one(write(tmp_path, "page.htm", html))
     assert article.title == "页面 标题"
-    assert article.body == "小标题\n\n正文。"
+    assert article.body == "【小标题】\n\n正文。"
 
 
 def test_empty_h1_is_not_a_title(tmp_path: Path) -> None:
@@ -413,7 +413,7 @@ def test_html_body_becomes_clean_text(tmp_path: Path) -> None:
     article = parse_one(write(tmp_path, "page.html", html))
     assert article.title == "t"
     assert article.body == (
-        "A & B C <不是标签>\n\n中文段落的第一行第二行\n\n项一\n\n项二\n\n单元一\n\n单元二\n\nEnglish bold and link"
+        "A & B C <不是标签>\n\n中文段落的第一行第二行\n\n• 项一\n\n• 项二\n\n单元一\n\n单元二\n\nEnglish bold and link"
     )
 
 
@@ -446,7 +446,7 @@ def test_markdown_is_rendered_then_cleaned(tmp_path: Path) -> None:
         "文章来自微信公号「木田无花」：自我审视 | 一个北大既得利益者的自述\n\n"
         "作者：木田无花\n\n"
         "这是第一段，接着同一段的第二行。\n\n"
-        "项一\n\n项二\n\n"
+        "• 项一\n\n• 项二\n\n"
         "引用的话\n\n"
         "表头\n\n值\n\n甲\n\n1\n\n"
         "print(1 < 2)\n\n"
@@ -1250,3 +1250,40 @@ def test_huge_and_deep_extra_values_are_not_kept(tmp_path: Path) -> None:
     assert [(e.line, e.reason) for e in parsed.errors] == [(3, "JSON nested too deeply")]
     toml = read_file(write(tmp_path, "t.md", f"+++\ntitle = 't'\nblob = '{'y' * 70_000}'\n+++\n正文\n"))
     assert toml.articles[0].extra == {} and "'blob' not kept" in toml.warnings[0]
+
+
+# --------------------------------------------------------------------------- structure kept in the text
+
+STRUCTURED = (
+    "## 1\n\n第一节正文。\n\n### 二、原因\n\n- 甲方\n- 乙方\n  1. 子项\n\n"
+    "3. 第三\n4. 第四\n\n- 松散的项\n\n  第二段\n\n-\n\n尾段。\n"
+)
+STRUCTURED_TEXT = (
+    "【1】\n\n第一节正文。\n\n【二、原因】\n\n• 甲方\n\n• 乙方\n\n1. 子项\n\n"
+    "3. 第三\n\n4. 第四\n\n• 松散的项\n\n第二段\n\n尾段。"
+)
+
+
+def test_headings_and_list_items_stay_readable_in_the_text(tmp_path: Path) -> None:
+    assert markdown_text(STRUCTURED) == STRUCTURED_TEXT  # from markdown-it's tokens
+    assert html_to_text(markdown_to_html(STRUCTURED)) == STRUCTURED_TEXT  # from the HTML
+    assert parse_one(write(tmp_path, "p.md", post("title: t", STRUCTURED))).body == STRUCTURED_TEXT
+    page = "<title>t</title><h2>小标题</h2><ol start='7'><li>七</li><li><p>八</p><p>续</p></li></ol><ul><li></li></ul><p>完</p>"
+    assert parse_one(write(tmp_path, "p.html", page)).body == "【小标题】\n\n7. 七\n\n8. 八\n\n续\n\n完"
+    # A heading already in brackets is not bracketed twice.
+    assert markdown_text("## 【快讯】\n\n正文") == "【快讯】\n\n正文"
+
+
+@pytest.mark.parametrize(
+    ("source", "text"),
+    [
+        # markdown-it; a single _ inside words is no emphasis to CommonMark, nor a highlight
+        ("第一段**粗体**和__粗体__和*斜体*和_斜体_。", "第一段粗体和粗体和斜体和_斜体_。"),
+        ("邮件正文：【\\*\\*重点\\*\\*】和 \\_\\_下划\\_\\_", "邮件正文：【重点】和 下划"),  # escaped: the plain path
+        ("<p>当下，**移动互联网**红利已经见顶，__再__说。</p>", "当下，移动互联网红利已经见顶，再说。"),  # HTML blocks
+        ("填空：____，snake_case_name 与 a__b", "填空：____，snake_case_name 与 a__b"),  # not emphasis
+    ],
+)
+def test_emphasis_marks_do_not_reach_the_text(tmp_path: Path, source: str, text: str) -> None:
+    assert parse_one(write(tmp_path, "p.md", post("title: t", source))).body == text
+    assert parse_one(write(tmp_path, "p.html", f"<p>{source}</p>")).body.count("**") == 0

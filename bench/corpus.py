@@ -376,6 +376,20 @@ def cached_corpus(n: int, seed: int, out: str | Path) -> tuple[Path, float]:
     return folder, float(json.loads(marker.read_text())["text_mb"])
 
 
+def cached_feeds(n: int, seed: int, out: str | Path) -> tuple[Path, float]:
+    """The same ``n`` articles as :func:`cached_corpus`, written as JSON Lines feeds of
+    up to 10,000 lines in ``out/feeds-N-sSEED``, kept like it; and its MB of text."""
+    folder = Path(out) / f"feeds-{n}-s{seed}"
+    marker = folder / ".complete.json"
+    if not marker.exists():
+        if folder.exists():
+            shutil.rmtree(folder)
+        print(f"writing {n:,} articles as feeds into {folder} ...", flush=True)
+        info = write_corpus(n, folder, seed, "jsonl")
+        marker.write_text(json.dumps(info, default=str))
+    return folder, float(json.loads(marker.read_text())["text_mb"])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n", type=int, help="number of articles")

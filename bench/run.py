@@ -11,7 +11,9 @@ then measures, each as a fresh process:
 
 * builds: the stock recipe (one writer) and newsearch with 1 and 2 worker
   processes — seconds, MB of text per second, peak memory of the process
-  tree, index size against the text;
+  tree, index size against the text; and newsearch with the most workers on
+  the same articles written as JSON Lines feeds of 10,000 lines, against the
+  build from files;
 * an incremental run after changing 1% of the files (restored afterwards);
 * warm query latency over the mixed query set (top 10 with highlighted
   snippets), per kind, and a query matching much of the archive (中国);
@@ -43,7 +45,7 @@ from bench.common import (
     measure_command,
     print_table,
 )
-from bench.corpus import cached_corpus
+from bench.corpus import cached_corpus, cached_feeds
 
 NEWSEARCH = [sys.executable, "-m", "newsearch"]
 
@@ -260,6 +262,11 @@ def main() -> None:
     for w in workers:
         ns_index = args.out / f"newsearch-{args.articles}-w{w}"
         builds.append((f"newsearch, {w} worker{'s' if w > 1 else ''}", build_newsearch(corpus, ns_index, w, args.memory_mb)))
+    feeds, _ = cached_feeds(args.articles, args.seed, args.out)
+    feed_build = build_newsearch(feeds, args.out / f"newsearch-{args.articles}-w{workers[-1]}-feeds", workers[-1],
+                                 args.memory_mb)
+    files_build = builds[-1][1]
+    builds.append((f"newsearch, {workers[-1]} worker{'s' if workers[-1] > 1 else ''}, JSONL feeds", feed_build))
     rows = []
     for name, b in builds:
         speed = mb / b["wall_seconds"]
@@ -270,10 +277,18 @@ def main() -> None:
     print_table(["build", "seconds", "MB/s", "vs stock", "peak PSS MB (tree)", "peak RSS MB (tree)", "index MB",
                  "index/text"], rows, digits=2)
     figures["builds"] = {name: b for name, b in builds}
+    from newsearch import NewsIndex
+
+    counts = [len(NewsIndex.open(folder)) for folder in (ns_index, args.out / f"newsearch-{args.articles}-w{workers[-1]}-feeds")]
+    print(f"JSONL feeds against files ({workers[-1]} worker{'s' if workers[-1] > 1 else ''}): "
+          f"{feed_build['wall_seconds'] / files_build['wall_seconds']:.2f}x the time, "
+          f"{feed_build['peak_tree_pss_mb'] / files_build['peak_tree_pss_mb']:.2f}x the peak memory (PSS); "
+          f"{counts[1]:,} articles indexed from the feeds, {counts[0]:,} from the files")
+    figures["feeds_vs_files"] = {"articles": counts, "time": feed_build["wall_seconds"] / files_build["wall_seconds"]}
 
     assert ns_index is not None
     inc = incremental(corpus, ns_index)
-    full = builds[-1][1]["wall_seconds"]
+    full = files_build["wall_seconds"]
     print(f"\nIncremental: {inc['changed_files']} changed files re-indexed in {inc['wall_seconds']:.1f} s "
           f"= {inc['wall_seconds'] / full:.1%} of the full build ({full:.1f} s), "
           f"peak PSS {inc.get('peak_tree_pss_mb') or inc['peak_tree_rss_mb']:.0f} MB")

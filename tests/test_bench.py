@@ -130,7 +130,7 @@ def test_baseline(env: dict[str, str], tiny: tuple[Path, str]) -> None:
 
 def test_run(env: dict[str, str], tmp_path: Path) -> None:
     output = bench(env, "run", "--articles", 100, "--workers", 1, "--per-kind", 2, "--out", tmp_path)
-    builds = ["stock Whoosh+jieba, 1 writer", "newsearch, 1 worker"]
+    builds = ["stock Whoosh+jieba, 1 writer", "newsearch, 1 worker", "newsearch, 1 worker, JSONL feeds"]
     build = table(output, ["build", "seconds", "MB/s", "vs stock", "peak PSS MB (tree)", "peak RSS MB (tree)",
                            "index MB", "index/text"], builds)
     assert list(build) == builds
@@ -142,9 +142,11 @@ def test_run(env: dict[str, str], tmp_path: Path) -> None:
     assert list(queries) == engines
     for row in queries.values():
         assert all(v > 0 for v in numbers(row, "p50", "p95", *(f"{k} p50" for k in kinds))), row
+    assert re.search(r"^JSONL feeds against files \(1 worker\): [\d.]+x the time, [\d.]+x the peak memory", output, re.M)
     assert re.search(r"^Incremental: 1 changed files re-indexed in [\d.]+ s", output, re.M), output
     assert re.search(r"^cold start: .* printed in [\d.]+ s", output, re.M), output
-    assert {p.name for p in tmp_path.iterdir()} == {"corpus-100-s1", "stock-100", "newsearch-100-w1"}
+    assert {p.name for p in tmp_path.iterdir()} == {"corpus-100-s1", "stock-100", "newsearch-100-w1", "feeds-100-s1",
+                                                    "newsearch-100-w1-feeds"}
 
 
 def test_serve(env: dict[str, str], tmp_path: Path) -> None:

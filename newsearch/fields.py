@@ -18,6 +18,7 @@ from typing import Any
 from .analysis import normalize
 from .documents import Article
 from .dupes import reword_sketch, sketch
+from .keywords import as_written
 from .keywords import choose as choose_keywords
 
 __all__ = [
@@ -121,7 +122,7 @@ def article_document(article: Article, source: bytes, user_dicts: tuple[str, ...
     doc[DUP_BANDS] = dup_sketch
     keywords = choose_keywords(article.title, article.body, user_dicts)
     doc[KEYWORDS] = ",".join(k.replace(",", " ") for k in keywords)
-    doc[f"_stored_{KEYWORDS}"] = keywords
+    doc[f"_stored_{KEYWORDS}"] = as_written(keywords, article.title, article.body)  # shown as the article writes them
     if article.url:
         doc[URL] = article.url
     if article.date is not None:

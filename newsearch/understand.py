@@ -36,6 +36,9 @@ STOPWORDS = frozenset(
     "可以 能 会 要 应该 应当 该 想 还会 还能 还要 还有 "
     # pronouns and demonstratives
     "我 你 您 他 她 它 我们 你们 他们 她们 它们 咱们 自己 这 那 这个 那个 这些 那些 这样 那样 此 其 "
+    "这件 那件 这次 那次 此次 这种 那种 这里 那里 这么 那么 其中 "
+    # words of time that place a statement, not a topic
+    "以来 目前 此前 一直 "
     # light verbs and measure words that carry no topic
     "一个 一些 一下 一种 个 些 种 样 做 弄 搞 用 到 去 来".split()
 )

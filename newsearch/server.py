@@ -34,8 +34,11 @@ from fastapi import Path as PathParameter
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+import h11
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from . import __version__
 from .config import Config
@@ -51,6 +54,10 @@ HERE = Path(__file__).parent
 PAGE_SIZE = 10
 MAX_FILTER_VALUES = 20
 """Most values of ``category`` or ``tag`` one request may carry (422 beyond)."""
+MAX_URL_BYTES = 8192
+"""Longest path and query string read (414 beyond), as encoded on the request line."""
+MAX_ECHO_CHARS = 100
+"""Longest value an error message repeats (an id, say), the rest cut with "…"."""
 PAGE_HEADERS = {
     # Defence in depth behind escaping: no inline or foreign script can run.
     "Content-Security-Policy": (
@@ -96,6 +103,52 @@ _ERRORS = {
 def _answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The error answers of a route, for its OpenAPI description."""
     return {status: {"model": ErrorAnswer, "description": _ERRORS[status]} for status in (*statuses, 414, 503)}
+
+
+class _FrontDoor:
+    """What happens before routing: a URL over :data:`MAX_URL_BYTES` gets ``too_long``'s
+    answer (414), and ``HEAD`` is answered as ``GET`` (the ASGI server, which still
+    knows the request was HEAD, sends the headers without the body)."""
+
+    def __init__(self, app: ASGIApp, too_long: Callable[[Request], Response]) -> None:
+        self.app = app
+        self.too_long = too_long
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            if scope["method"] == "HEAD":
+                scope = {**scope, "method": "GET"}
+            size = len(scope.get("raw_path") or scope["path"].encode()) + len(scope.get("query_string", b""))
+            if size > MAX_URL_BYTES:
+                await self.too_long(Request(scope))(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class _Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, answering 414 rather than a bare 400 when a request
+    line outgrows what h11 buffers (16 KB) before it ends: a long URL that arrives in
+    pieces never reaches the application (one that arrives at once does: :class:`_FrontDoor`)."""
+
+    def send_400_response(self, msg: str) -> None:
+        pending, _ = self.conn.trailing_data
+        if len(pending) <= MAX_URL_BYTES or b"\r\n" in pending[: MAX_URL_BYTES + 16]:
+            super().send_400_response(msg)
+            return
+        body = json.dumps({"error": {"status": 414, "message": _URL_TOO_LONG, "parameter": None}}).encode()
+        headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+        self.transport.write(self.conn.send(h11.Response(status_code=414, headers=headers, reason=b"URI Too Long")))
+        self.transport.write(self.conn.send(h11.Data(data=body)))
+        self.transport.write(self.conn.send(h11.EndOfMessage()))
+        self.transport.close()
+
+
+_URL_TOO_LONG = f"The URL is too long: at most {MAX_URL_BYTES} bytes of path and query are read."
+
+
+def _shown(value: str) -> str:
+    """``value`` as an error message repeats it: at most :data:`MAX_ECHO_CHARS` characters."""
+    return value if len(value) <= MAX_ECHO_CHARS else value[:MAX_ECHO_CHARS] + "…"
 
 
 class _SharedIndex:
@@ -174,6 +227,7 @@ def create_app(index: NewsIndex, config: Config | None = None, *, show_paths: bo
         redoc_url=None,
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_middleware(_FrontDoor, too_long=lambda request: error(request, 414, _URL_TOO_LONG))
     pages = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
@@ -324,7 +378,7 @@ def create_app(index: NewsIndex, config: Config | None = None, *, show_paths: bo
 
     @app.exception_handler(ArticleNotFoundError)
     def not_found(request: Request, exc: ArticleNotFoundError) -> Response:
-        return error(request, 404, f"No article with id {exc.article_id!r} in the index.")
+        return error(request, 404, f"No article with id {_shown(exc.article_id)!r} in the index.")
 
     @app.exception_handler(IndexDamagedError)
     def damaged(request: Request, exc: IndexDamagedError) -> Response:
@@ -340,7 +394,7 @@ def create_app(index: NewsIndex, config: Config | None = None, *, show_paths: bo
 
     @app.exception_handler(HTTPException)
     def http_error(request: Request, exc: HTTPException) -> Response:
-        messages = {404: "No such page.", 405: "This server only answers GET requests."}
+        messages = {404: "No such page.", 405: "This server only answers GET (and HEAD) requests."}
         response = error(request, exc.status_code, messages.get(exc.status_code, str(exc.detail)))
         response.headers.update(exc.headers or {})
         return response
@@ -452,6 +506,7 @@ def serve(
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     options: dict[str, Any] = {
         "log_level": "info", "access_log": access_log, "server_header": False, "timeout_graceful_shutdown": 5,
+        "http": _Protocol,
     }
     if on_ready is not None:
         on_ready(f"http://{shown}:{bound_port}/")

@@ -264,6 +264,58 @@ def test_openapi_describes_the_api_without_cdn_docs(server: serving.Server) -> N
     assert server.get("/docs")[0] == 404  # Swagger UI would load its scripts from a CDN
 
 
+def test_a_404_repeats_a_long_id_cut_short(server: serving.Server) -> None:
+    long_id = urllib.parse.quote("长" * 2000)  # cut to 800 characters below: 7 KB encoded, a URL still read
+    status, data = server.json("/api/articles/" + long_id[: 9 * 800])
+    assert status == 404
+    assert data["error"]["message"] == f"No article with id '{'长' * 100}…' in the index."
+    status, _, body = server.get("/articles/" + long_id[: 9 * 800])
+    assert status == 404 and "长" * 101 not in body.decode() and "长" * 100 + "…" in body.decode()
+
+
+def test_head_is_answered_like_get_without_a_body(server: serving.Server) -> None:
+    for path in ("/healthz", "/api/stats", f"/api/articles/{SEED_ID}", "/?q=%E5%AE%A2%E6%9C%8D", "/static/style.css"):
+        got = server.get(path)
+        request = urllib.request.Request(server.url.rstrip("/") + path, method="HEAD")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200, path
+            assert response.read() == b""
+            assert response.headers["content-type"] == got[1]["content-type"]
+            assert int(response.headers["content-length"]) == len(got[2]), path
+
+
+def _raw_request(server: serving.Server, request_line: bytes, piece: int | None = None) -> bytes:
+    """What the server answers a request with this request line, sent at once or ``piece``
+    bytes at a time (stopping if the server closes the connection first)."""
+    data = request_line + b"\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    with socket.create_connection((server.host, server.port), timeout=20) as sock:
+        try:
+            for start in range(0, len(data), piece or len(data)):
+                sock.sendall(data[start:start + (piece or len(data))])
+                if piece:
+                    time.sleep(0.002)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered before reading it all
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("piece", [None, 4096], ids=["at-once", "in-pieces"])
+def test_an_over_long_url_is_414(server: serving.Server, piece: int | None) -> None:
+    for target in (b"/api/articles/" + b"a" * 100_000, b"/api/search?q=" + b"%E5%AE%A2" * 4000):
+        answer = _raw_request(server, b"GET " + target + b" HTTP/1.1", piece)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 414 "), answer[:300]
+        error = json.loads(body)["error"]
+        assert error["status"] == 414 and "too long" in error["message"] and len(body) < 300
+    # A page says it in a page; a long URL that is still short enough is served.
+    status, _, body = server.get("/", {"q": QUERY, "tag": ["长" * 300] * 4})
+    assert status == 414 and "网址太长" in body.decode()
+    assert server.get("/", {"q": QUERY, "tag": ["长" * 100] * 2})[0] == 200
+
+
 def test_no_endpoint_reads_a_path_from_the_client(server: serving.Server) -> None:
     for path in ("/static/../server.py", "/static/..%2fserver.py", "/static/%2e%2e/%2e%2e/pyproject.toml",
                  "/api/articles/..%2f..%2fetc%2fpasswd", "/articles/%2fetc%2fpasswd"):

@@ -26,6 +26,7 @@ from typer.core import TyperCommand, TyperGroup
 from . import __version__
 from .config import DEFAULT_INDEX_DIR, INDEX_ENV_VAR, Config, default_index_dir
 from .errors import IndexNotFoundError, InvalidArgumentError, NewsearchError, StrictIndexingError
+from .results import counted
 
 if TYPE_CHECKING:
     from .request import SearchRequest, Sort
@@ -81,9 +82,7 @@ def _pad(text: str, width: int) -> str:
     return text + " " * max(0, width - display_width(text))
 
 
-def _count(n: int, noun: str, plural: str | None = None) -> str:
-    """``1 article``, ``2 articles``."""
-    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+_count = counted
 
 
 # --------------------------------------------------------------------------- the command line itself
@@ -357,7 +356,7 @@ def index_command(
                 _echo(f"{_count(len(report.warnings), 'warning')} (see {'it' if len(report.warnings) == 1 else 'them'} with --verbose).", err=True)
             for note in report.notes:
                 _echo(note)
-            _echo(f"{_index_summary(report)}. Index: {_shown_path(index_dir)}")
+            _echo(f"{report.summary()}. Index: {_shown_path(index_dir)}")
             if report.failed:
                 _echo(f"The list of failed files is in {failures_path}.", err=True)
         return EXIT_FAILED_FILES if report.failed else 0
@@ -365,16 +364,6 @@ def index_command(
     code = _run(action)
     if code:
         raise typer.Exit(code)
-
-
-def _index_summary(report: IndexReport) -> str:
-    """``3 indexed, 0 unchanged, 0 removed, 0 failed (1 article added, 0 removed) in 0.8s``:
-    counts of files, then of articles."""
-    return (
-        f"{report.indexed} indexed, {report.unchanged} unchanged, {report.removed} removed, "
-        f"{len(report.failed)} failed ({_count(report.articles_added, 'article')} added, "
-        f"{report.articles_removed} removed) in {report.seconds:.1f}s"
-    )
 
 
 class _ProgressBar:
@@ -477,7 +466,7 @@ def _bootstrap_from_seeds(index_dir: Path, cfg: Config) -> None:
         return
     _echo(f"No index at {_shown_path(index_dir)} yet; indexing {seeds}/ first.", err=True)
     report = NewsIndex.create(index_dir, config=cfg).update([seeds])
-    _echo(_index_summary(report), err=True)
+    _echo(report.summary(), err=True)
 
 
 def _styles() -> tuple[tuple[str, str], Callable[[str], str], Callable[[str], str]]:
@@ -768,7 +757,7 @@ def check_command(
                     _echo(f"{label}: {file}")
                 if len(files) > SHOWN_FAILURES:
                     _echo(f"... and {len(files) - SHOWN_FAILURES} more {label}.")
-            _echo(f"{_check_summary(report)}.")
+            _echo(f"{report.summary(_shown_path(report.path))}.")
             shown = _shown_path(ix.path)
             if report.damaged:
                 _echo(f"Rebuild it from the source files with: newsearch index --rebuild --index {shown} PATH...", err=True)
@@ -779,17 +768,6 @@ def check_command(
     code = _run(action)
     if code:
         raise typer.Exit(code)
-
-
-def _check_summary(report: CheckReport) -> str:
-    shown = _shown_path(report.path)
-    if report.damaged:
-        return f"The index at {shown} is damaged ({_count(len(report.damage), 'problem')})"
-    return (
-        f"The index at {shown} is intact: {_count(report.articles, 'article')} in {_count(report.segments, 'segment')}. "
-        f"Sources: {report.up_to_date} up to date, {len(report.changed)} changed, "
-        f"{len(report.missing)} missing, {len(report.not_indexed)} not indexed"
-    )
 
 
 # --------------------------------------------------------------------------- serve
@@ -803,6 +781,7 @@ def serve_command(
     port: Annotated[Optional[int], typer.Option("--port", metavar="PORT", parser=_whole_number, help="Port to listen on; 0 picks a free one. Default: server.port, 8000.", show_default=False)] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", metavar="N", parser=_whole_number, help="Processes answering requests, one core each. Default: server.workers, 1.", show_default=False)] = None,
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log every request.")] = True,
+    show_paths: Annotated[bool, typer.Option("--show-paths", help="Include each article's source file path in the API's answers.")] = False,
 ) -> None:
     """Serve the index over HTTP: a JSON API and a search page (read-only)."""
 
@@ -821,7 +800,7 @@ def serve_command(
             _echo(f"Serving {_shown_path(ix.path)} ({_count(len(ix), 'article')}) at {url}  (Ctrl-C stops)", err=True)
 
         try:
-            serve(ix, host=host, port=port, workers=workers, access_log=access_log, on_ready=ready)
+            serve(ix, host=host, port=port, workers=workers, access_log=access_log, on_ready=ready, show_paths=show_paths)
         except InvalidArgumentError as exc:
             if exc.argument == "--port" and _not_an_address_here(listen):
                 raise InvalidArgumentError(

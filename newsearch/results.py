@@ -34,6 +34,11 @@ __all__ = [
 ELLIPSIS = "…"
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 article``, ``2 articles``."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 @dataclass(frozen=True)
 class Passage:
     """One excerpt of an article with the character ranges that matched the query."""
@@ -323,9 +328,11 @@ class IndexReport:
     seconds: float = 0.0
 
     def summary(self) -> str:
+        """``3 indexed, 0 unchanged, 0 removed, 0 failed (1 article added, 0 removed) in 0.8s``:
+        counts of files, then of articles."""
         return (
             f"{self.indexed} indexed, {self.unchanged} unchanged, {self.removed} removed, "
-            f"{len(self.failed)} failed ({self.articles_added} articles added, "
+            f"{len(self.failed)} failed ({counted(self.articles_added, 'article')} added, "
             f"{self.articles_removed} removed) in {self.seconds:.1f}s"
         )
 
@@ -399,11 +406,13 @@ class CheckReport:
         """True when the index holds exactly the source files as they are now."""
         return not (self.changed or self.missing or self.not_indexed)
 
-    def summary(self) -> str:
+    def summary(self, shown_path: str | None = None) -> str:
+        """One line; ``shown_path`` names the index as the reader knows it (default: its path)."""
+        where = shown_path or self.path
         if self.damaged:
-            return f"The index at {self.path} is damaged ({len(self.damage)} problems)"
+            return f"The index at {where} is damaged ({counted(len(self.damage), 'problem')})"
         return (
-            f"The index at {self.path} is intact: {self.articles} articles in {self.segments} segments. "
+            f"The index at {where} is intact: {counted(self.articles, 'article')} in {counted(self.segments, 'segment')}. "
             f"Sources: {self.up_to_date} up to date, {len(self.changed)} changed, "
             f"{len(self.missing)} missing, {len(self.not_indexed)} not indexed"
         )

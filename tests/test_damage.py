@@ -108,7 +108,7 @@ def _check(index: Path, *paths: Path) -> subprocess.CompletedProcess[str]:
 def test_check_passes_an_intact_current_index(index: Path, tmp_path: Path) -> None:
     result = _check(index, tmp_path / "posts")
     assert result.returncode == 0, result.stderr
-    assert f"The index at {index} is intact: 6 articles in 1 segments." in result.stdout
+    assert f"The index at {index} is intact: 6 articles in 1 segment." in result.stdout
     assert "Sources: 6 up to date, 0 changed, 0 missing, 0 not indexed." in result.stdout
 
 

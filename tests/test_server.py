@@ -158,10 +158,7 @@ def test_no_answer_of_the_api_holds_an_absolute_path(server: serving.Server) -> 
 
 
 def test_source_paths_are_served_when_asked_for(index_dir: Path) -> None:
-    program = ("import sys; from newsearch import NewsIndex; from newsearch.server import serve; "
-               "serve(NewsIndex.open(sys.argv[1]), port=0, access_log=False, show_paths=True, "
-               "on_ready=lambda url: print('at', url, file=sys.stderr, flush=True))")
-    with serving.running(index_dir, command=[sys.executable, "-c", program, str(index_dir)]) as server:
+    with serving.running(index_dir, "--show-paths", "--no-access-log") as server:
         _, data = server.json(f"/api/articles/{SEED_ID}")
         assert data["path"] == str(SEEDS / f"{SEED_ID}.txt")
         _, data = server.json("/api/search", {"q": QUERY})

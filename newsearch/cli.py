@@ -30,7 +30,6 @@ from .results import counted
 
 if TYPE_CHECKING:
     from .request import SearchRequest, Sort
-    from .results import CheckReport, IndexReport
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2

@@ -31,7 +31,7 @@ from .results import CheckReport, IndexReport, IndexStats, SearchResults, Sugges
 from .fields import ID, NBODY, stored_to_article
 from .highlight import find_spans
 from .request import DateLike, SearchRequest, Selection, check_limit
-from .search import run_search
+from .search import highlight_patterns, run_search
 from .stats import collect_stats
 from .similar import similar_articles
 from .suggest import CompletionCache
@@ -283,8 +283,8 @@ class NewsIndex:
         if self._synonyms is None:
             self._synonyms = load_synonyms(self._config.analysis.synonyms)
         parsed = parse(query)
-        patterns = parsed.highlight_patterns(self._synonyms)
         plan = understand(parsed, self._config.analysis.user_dicts)
+        compiled = None
         if plan is not None:
             ranking = self._config.ranking
             with self._searcher() as searcher:
@@ -295,8 +295,7 @@ class NewsIndex:
                     compound_gap=ranking.compound_gap,
                     synonyms=self._synonyms,
                 )
-            patterns += [pattern for concept in compiled.concepts for pattern in concept.patterns]
-        return find_spans(text, patterns)
+        return find_spans(text, highlight_patterns(parsed, self._synonyms, compiled))
 
     def get(self, article_id: str) -> Article:
         """The article with id ``article_id`` (:class:`ArticleNotFoundError` if none)."""

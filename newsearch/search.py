@@ -6,12 +6,13 @@ so results stay valid after the searcher is closed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from . import execute
 from .analysis import normalize, word_lookup
-from .compiler import IndexVocabulary, compile_plan, compile_query, matches_everything, matches_nothing, selection_filter
+from .compiler import CompiledPlan, IndexVocabulary, compile_plan, compile_query, matches_everything, matches_nothing, selection_filter
 from .config import Config
 from .dupes import Groups
 from .facets import FacetCounter, day_numbers
@@ -66,8 +67,8 @@ def run_search(
     if matches_everything(q) and sort != "date":
         sort = "-date"  # nothing to rank by: newest first
     groups = short_item_groups() if request.collapse else None
-    patterns = parsed.highlight_patterns(synonyms)
     relaxed: RelaxedSearch | None = None
+    compiled = None
     if plan is not None:
         compiled = compile_plan(
             plan, vocab=vocab, title_boost=config.ranking.title_boost, compound_gap=config.ranking.compound_gap, synonyms=synonyms
@@ -75,7 +76,7 @@ def run_search(
         relaxed = RelaxedSearch(
             searcher, compiled, flt, config.ranking, sort=sort, half_life_days=half_life_days, is_word=word_lookup(user_dicts)
         )
-        patterns += [pattern for concept in compiled.concepts for pattern in concept.patterns]
+    patterns = highlight_patterns(parsed, synonyms, compiled)
 
     def each_segment(reader: Any, scores: dict[int, float]) -> None:
         if counter is not None:
@@ -147,6 +148,15 @@ def _collapsed_page(
         fetch = None if fetch is None or fetch * 4 >= total else fetch * 4
         _, batch = ranked(None if fetch is None else fetch - seen, seen, False)
     return total, matches[offset:], versions[offset:]
+
+
+def highlight_patterns(parsed: ParsedQuery, synonyms: Synonyms, compiled: CompiledPlan | None) -> list[re.Pattern[str]]:
+    """What a search's hits mark: the query's strings as typed, and the words that a
+    related match may hold instead (``compiled``, when the query was understood)."""
+    patterns = parsed.highlight_patterns(synonyms)
+    if compiled is not None:
+        patterns += [pattern for concept in compiled.concepts for pattern in concept.patterns]
+    return patterns
 
 
 def short_item_groups() -> Groups:

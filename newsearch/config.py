@@ -7,7 +7,7 @@ or from a path given with ``--config``.  Every key is optional::
     workers = 0                # analysis processes; 0 = one per core
     batch_size = 5000          # files per job at most; each job becomes a segment, committed when done
     memory_mb = 256            # buffered postings per worker: jobs are cut to fit
-    max_file_mb = 20           # larger files are reported and skipped
+    max_file_mb = 20           # larger files (in a .jsonl feed: larger lines) are reported and skipped
 
     [ranking]
     title_boost = 3.0          # a word in the title counts like three in the body
@@ -81,6 +81,8 @@ class IndexingConfig:
     batch_size: int = 5000
     """Files per job: each job becomes one segment, committed as soon as it is done."""
     max_file_mb: float = 20.0
+    """Larger posts are reported and skipped; a JSON Lines feed may be of any size, and
+    the limit applies to each of its lines (one article), which are read one by one."""
     workers: int = 0
     """Analysis processes; 0 means one per core."""
     memory_mb: int = 256

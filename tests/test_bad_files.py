@@ -7,6 +7,7 @@ code says some failed; what was indexed before stays.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -157,3 +158,36 @@ def test_a_file_that_vanishes_during_the_walk_is_reported_not_fatal(tmp_path: Pa
     assert report.indexed + len(report.failed) == 40
     assert all("cannot read" in f.reason or "no longer exists" in f.reason for f in report.failed)
     assert len(ix) == report.indexed
+
+
+def test_a_feed_with_bad_lines_through_the_command_line(tmp_path: Path) -> None:
+    # The feed is over max_file_mb; each of its lines but one is under it.
+    folder = tmp_path / "posts"
+    folder.mkdir()
+    lines = [json.dumps({"id": f"n{i}", "title": f"第{i}条", "body": "短讯正文。" * 40}, ensure_ascii=False)
+             for i in range(1, 41)]
+    lines[1] = json.dumps({"id": "n2", "title": "太长", "body": "长" * 400_000}, ensure_ascii=False)  # 1.2 MB
+    lines[3] = json.dumps({"id": "n1", "title": "重复"}, ensure_ascii=False)
+    lines[4] = json.dumps({"id": " \t ", "title": "空白编号"}, ensure_ascii=False)
+    feed = folder / "feed.jsonl"
+    feed.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    index = tmp_path / "index"
+    index.mkdir()
+    (index / "newsearch.toml").write_text("[indexing]\nmax_file_mb = 1\n", encoding="utf-8")
+    assert feed.stat().st_size > 1_000_000
+
+    result = _index(index, folder)
+    assert result.returncode == EXIT_FAILED_FILES, result.stderr
+    failed = [line for line in result.stderr.splitlines() if line.startswith("failed: ")]
+    assert failed == [
+        f"failed: {feed}:2: line is 1.2 MB, over the 1.0 MB limit for one article "
+        "(raise indexing.max_file_mb in newsearch.toml to index it); skipped",
+        f"failed: {feed}:4: id 'n1' is already used by an earlier line of this file; skipped",
+    ]
+    assert f"warning: {feed}: line 5: id ' \\t ' is blank; using 'feed-5'" in result.stderr
+    ix = NewsIndex.open(index)
+    assert len(ix) == 38
+    assert ix.get("n1").title == "第1条" and ix.get("feed-5").title == "空白编号"
+    shown = subprocess.run([sys.executable, "-m", "newsearch", "show", "--index", str(index), "feed-5"],
+                           capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0 and "空白编号" in shown.stdout, shown.stderr

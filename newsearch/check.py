@@ -15,9 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .documents import content_hash
 from .errors import IndexDamagedError
-from .ingest import iter_source_files, read_bytes
+from .ingest import file_digest, iter_source_files
 from .results import CheckReport
 from .fields import NBODY, NTITLE, PATH, SOURCE, fingerprint_digest, same_stat
 from .store import Generation
@@ -83,7 +82,7 @@ def _compare_sources(fingerprints: dict[str, bytes], roots: list[str], report: C
             report.up_to_date += 1
             continue
         try:
-            same = content_hash(read_bytes(path)) == fingerprint_digest(source)
+            same = file_digest(path) == fingerprint_digest(source)
         except Exception:  # noqa: BLE001 - unreadable now: it differs from what was indexed
             same = False
         if same:

@@ -75,6 +75,8 @@ PAGE_HEADERS = {
 # still be refused (400): 2021-13, or since after until.
 _DATE = r"[0-9]{1,4}年?|[0-9]{4}(?:[-/.][0-9]{1,2}(?:[-/.][0-9]{1,2})?|年[0-9]{1,2}月(?:[0-9]{1,2}日)?)|[0-9]{6}(?:[0-9]{2})?"
 DATE_PATTERN = rf"^(?: *(?:{_DATE})(?:\.\.(?:{_DATE}))? *)?$"
+_DATE_MEANS = "a date of year 1 to 9999 (2021, 2021-12, 2021-12-25, 2021年12月) or a span FROM..TO of them"
+_PATTERN_MEANS = {"since": _DATE_MEANS, "until": _DATE_MEANS, "article_id": "an article id (no control characters)"}
 ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 """An article id: any text without control characters (a slash is fine)."""
 
@@ -368,7 +370,10 @@ def create_app(index: NewsIndex, config: Config | None = None, *, show_paths: bo
         first = exc.errors()[0]
         where = [str(part) for part in first.get("loc", ()) if part not in ("query", "path")]
         name = ".".join(where) or None
-        message = f"Invalid value for {name}: {first.get('msg', 'invalid')}." if name else str(first.get("msg"))
+        reason = str(first.get("msg", "invalid"))
+        if first.get("type") == "string_pattern_mismatch":  # say what the value should be, not the regex
+            reason = f"{_shown(str(first.get('input', '')))!r} is not {_PATTERN_MEANS.get(name or '', 'of the form expected')}"
+        message = f"Invalid value for {name}: {reason}." if name else reason
         return error(request, 422, message, name)
 
     @app.exception_handler(InvalidArgumentError)

@@ -722,6 +722,7 @@ def stats_command(
         _echo(f"articles:   {stats.articles} (from {_count(stats.sources, 'file')})")
         _echo(f"dates:      {first} … {last}")
         _echo(f"size:       {stats.size_bytes / 1e6:.1f} MB")
+        _echo(f"segments:   {stats.segments} ({_count(stats.deleted, 'deleted document')}, {stats.deleted_share:.1%})")
         for label, counts in (("categories", stats.categories), ("tags", stats.tags)):
             shown = ", ".join(f"{name} ({n})" for name, n in counts[:top]) or "-"
             more = f", … {len(counts) - top} more" if len(counts) > top else ""

@@ -365,6 +365,16 @@ class IndexStats:
     tags: list[tuple[str, int]]
     size_bytes: int
     sources: int
+    segments: int = 0
+    """Segments the latest commit reads: each indexing job adds one."""
+    deleted: int = 0
+    """Documents still in segments but deleted or replaced by a newer version of their article."""
+
+    @property
+    def deleted_share(self) -> float:
+        """Deleted documents as a share of all documents the segments hold."""
+        total = self.articles + self.deleted
+        return self.deleted / total if total else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -376,6 +386,9 @@ class IndexStats:
             "categories": dict(self.categories),
             "tags": dict(self.tags),
             "size_bytes": self.size_bytes,
+            "segments": self.segments,
+            "deleted": self.deleted,
+            "deleted_share": round(self.deleted_share, 4),
         }
 
 

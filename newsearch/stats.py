@@ -50,4 +50,6 @@ def collect_stats(searcher: Any, path: str, size_bytes: int, top: int | None = N
         tags=tags.most_common(top),
         size_bytes=size_bytes,
         sources=len(paths),
+        segments=len(reader.leaf_readers()) if reader.doc_count_all() else 0,
+        deleted=reader.doc_count_all() - reader.doc_count(),
     )

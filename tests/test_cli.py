@@ -191,8 +191,10 @@ def test_show_and_stats(index_dir: Path) -> None:
     assert "articles:   3 (from 3 files)" in stats.output
     assert "dates:      2021-03-01 … 2022-01-10" in stats.output
     assert "tech (2)" in stats.output
+    assert "segments:   1 (0 deleted documents, 0.0%)" in stats.output
     data = json.loads(run("stats", "--index", index_dir, "--json").output)
     assert data["articles"] == 3 and data["tags"]["客服"] == 2
+    assert (data["segments"], data["deleted"], data["deleted_share"]) == (1, 0, 0.0)
 
 
 def test_failed_files_exit_3_and_are_listed(index_dir: Path, posts: Path) -> None:

@@ -179,6 +179,23 @@ def test_stats(ix: NewsIndex) -> None:
     assert stats.size_bytes > 0
 
 
+def test_stats_count_segments_and_the_deleted_share(tmp_path: Path) -> None:
+    for name in ("a", "b", "c"):
+        write_post(tmp_path / "posts", f"{name}.md", f"标题{name}", f"正文{name}")
+    ix = NewsIndex.create(tmp_path / "index")
+    ix.update([tmp_path / "posts"])
+    first = ix.stats()
+    assert (first.articles, first.segments, first.deleted, first.deleted_share) == (3, 1, 0, 0.0)
+    write_post(tmp_path / "posts", "a.md", "标题a", "改过的正文")  # a new version: the old one is deleted
+    (tmp_path / "posts" / "b.md").unlink()
+    ix.update([tmp_path / "posts"])
+    stats = ix.stats()
+    assert (stats.articles, stats.segments, stats.deleted) == (2, 2, 2)
+    assert stats.deleted_share == 0.5
+    data = stats.to_dict()
+    assert (data["segments"], data["deleted"], data["deleted_share"]) == (2, 2, 0.5)
+
+
 # --------------------------------------------------------------------------- incremental indexing
 
 

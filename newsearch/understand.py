@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .analysis import dictionary_parts, normalize, query_words, word_lookup
+from .analysis import dictionary_parts, normalize, query_words, signed_numbers, word_lookup
 from .query import And, ParsedQuery, Text
 
 __all__ = ["STOPWORDS", "Concept", "Plan", "Unit", "plan"]
@@ -100,7 +100,10 @@ def plan(parsed: ParsedQuery, user_dicts: tuple[str, ...] = ()) -> Plan | None:
 
 
 def _plain(node: object) -> bool:
-    return isinstance(node, Text) and node.field is None and not node.quoted
+    """A term searched by its words too: not quoted, in no field, and holding no number
+    written with its sign (``14%``, ``¥100``), which asks for exactly that figure, not
+    for the articles that mention the bare number."""
+    return isinstance(node, Text) and node.field is None and not node.quoted and not signed_numbers(normalize(node.text))
 
 
 def _unit(typed: str, user_dicts: tuple[str, ...]) -> Unit:

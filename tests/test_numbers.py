@@ -94,3 +94,12 @@ def test_an_index_of_the_earlier_format_asks_for_a_rebuild(tmp_path: Path) -> No
     manifest.write_text(json.dumps(data))
     with pytest.raises(SchemaMismatchError, match="rebuild"):
         NewsIndex.open(tmp_path / "index").search("14%")
+
+
+def test_a_number_with_its_sign_lists_no_related_articles(ix: NewsIndex) -> None:
+    # Without exact=True too: 14% asks for that figure, not for every article with 14.
+    results = ix.search("14%", limit=None, collapse=False)
+    assert {hit.id for hit in results.hits} == {"pct", "pct_wide"}
+    assert results.total == results.exact_total == 2
+    assert {hit.match for hit in results.hits} == {"exact"}
+    assert {hit.id for hit in ix.search("利率 14%", limit=None).hits} == {"pct"}

@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Article",
     "ArticleNotFoundError",
+    "CompactReport",
     "Config",
     "ConfigError",
     "DateHistogram",
@@ -47,6 +48,7 @@ __all__ = [
 _HOMES = {
     "Article": "documents",
     "ArticleNotFoundError": "errors",
+    "CompactReport": "results",
     "Config": "config",
     "ConfigError": "errors",
     "DateHistogram": "results",
@@ -88,7 +90,19 @@ if _typing.TYPE_CHECKING:
     )
     from .index import NewsIndex
     from .request import SearchRequest
-    from .results import DateHistogram, Facets, Hit, IndexReport, IndexStats, SearchResults, Snippet, Suggestion, Topic, Version
+    from .results import (
+        CompactReport,
+        DateHistogram,
+        Facets,
+        Hit,
+        IndexReport,
+        IndexStats,
+        SearchResults,
+        Snippet,
+        Suggestion,
+        Topic,
+        Version,
+    )
 
 
 def __getattr__(name: str) -> _typing.Any:

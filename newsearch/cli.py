@@ -731,6 +731,27 @@ def stats_command(
     _run(action)
 
 
+@app.command("compact", cls=_Command)
+def compact_command(
+    index: IndexOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Merge the index's segments into one and purge deleted articles (for an archive that no longer changes)."""
+
+    def action() -> None:
+        from .index import NewsIndex
+
+        index_dir = _index_dir(index)
+        report = NewsIndex.open(index_dir, config=_config(index_dir, config)).compact()
+        if as_json:
+            _echo_json(report.to_dict())
+        else:
+            _echo(f"{report.summary()}. Index: {_shown_path(index_dir)}")
+
+    _run(action)
+
+
 @app.command("check", cls=_Command)
 def check_command(
     paths: Annotated[list[Path] | None, typer.Argument(metavar="PATH", help="Folders or files that should all be indexed (optional).", show_default=False)] = None,

@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import pickle
 import struct
+import time
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -27,7 +28,7 @@ from .documents import Article
 from .errors import ArticleNotFoundError, IndexDamagedError, InvalidArgumentError, NewsearchError
 from .indexer import ProgressCallback, reanalyze, update_index
 from .query import parse
-from .results import CheckReport, IndexReport, IndexStats, SearchResults, Suggestion, Topic
+from .results import CheckReport, CompactReport, IndexReport, IndexStats, SearchResults, Suggestion, Topic
 from .fields import ID, NBODY, stored_to_article
 from .highlight import find_spans
 from .request import DateLike, SearchRequest, Selection, check_limit
@@ -362,6 +363,21 @@ class NewsIndex:
         size = self._store.size_bytes(self._manifest.generation)
         with self._searcher() as searcher:
             return collect_stats(searcher, str(self.path), size, top=top)
+
+    def compact(self) -> CompactReport:
+        """Merge every segment into one and purge deleted articles: for an archive that no
+        longer changes, whose searches then read one segment.  Searches see the old
+        segments until the merged one is committed; a run killed before that leaves
+        the index as it was (the next writer removes the unfinished files)."""
+        started = time.monotonic()
+        with self._store.write_lock():
+            self._follow_manifest(force=True)
+            before = self.stats()
+            if before.segments > 1 or before.deleted:
+                self._whoosh().writer().commit(optimize=True)
+            self._store.remove_other_generations({self._manifest.generation})  # and what killed writers left
+        after = self.stats()
+        return CompactReport(before.segments, after.segments, before.deleted - after.deleted, time.monotonic() - started)
 
     def check(self, paths: Iterable[str | Path] = ()) -> CheckReport:
         """Read the whole index to find damaged files, and compare it with the source

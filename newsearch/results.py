@@ -17,6 +17,7 @@ from .documents import iso_date
 
 __all__ = [
     "CheckReport",
+    "CompactReport",
     "DateHistogram",
     "Facets",
     "FileFailure",
@@ -29,6 +30,7 @@ __all__ = [
     "Suggestion",
     "Topic",
     "Version",
+    "counted",
 ]
 
 ELLIPSIS = "…"
@@ -390,6 +392,27 @@ class IndexStats:
             "deleted": self.deleted,
             "deleted_share": round(self.deleted_share, 4),
         }
+
+
+@dataclass(frozen=True)
+class CompactReport:
+    """What :meth:`~newsearch.NewsIndex.compact` did."""
+
+    segments_before: int
+    segments: int
+    purged: int
+    """Deleted or replaced documents whose space was given back."""
+    seconds: float
+
+    def summary(self) -> str:
+        return (
+            f"Merged {counted(self.segments_before, 'segment')} into {self.segments}, purging "
+            f"{counted(self.purged, 'deleted document')}, in {self.seconds:.1f}s"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"segments_before": self.segments_before, "segments": self.segments, "purged": self.purged,
+                "seconds": round(self.seconds, 3)}
 
 
 @dataclass

@@ -39,7 +39,7 @@ def test_the_cli_loads_the_web_stack_only_to_serve() -> None:
 
 def test_every_command_is_documented_with_help() -> None:
     commands = sorted(c.name for c in app.registered_commands)
-    assert commands == ["check", "index", "search", "serve", "show", "similar", "stats", "suggest", "topics"]
+    assert commands == ["check", "compact", "index", "search", "serve", "show", "similar", "stats", "suggest", "topics"]
     for name in commands:
         assert f"`newsearch {name}" in README, name
         result = CliRunner().invoke(app, [name, "--help"])

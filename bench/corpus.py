@@ -365,27 +365,22 @@ def cached_corpus(n: int, seed: int, out: str | Path) -> tuple[Path, float]:
     the same files without generating them again; a folder without its
     ``.complete.json`` (an interrupted run) is written anew.
     """
-    folder = Path(out) / f"corpus-{n}-s{seed}"
-    marker = folder / ".complete.json"
-    if not marker.exists():
-        if folder.exists():
-            shutil.rmtree(folder)
-        print(f"generating {n:,} articles into {folder} ...", flush=True)
-        info = write_corpus(n, folder, seed, "jekyll")
-        marker.write_text(json.dumps(info, default=str))
-    return folder, float(json.loads(marker.read_text())["text_mb"])
+    return _cached(Path(out) / f"corpus-{n}-s{seed}", n, seed, "jekyll", "generating {n:,} articles into {folder}")
 
 
 def cached_feeds(n: int, seed: int, out: str | Path) -> tuple[Path, float]:
     """The same ``n`` articles as :func:`cached_corpus`, written as JSON Lines feeds of
     up to 10,000 lines in ``out/feeds-N-sSEED``, kept like it; and its MB of text."""
-    folder = Path(out) / f"feeds-{n}-s{seed}"
+    return _cached(Path(out) / f"feeds-{n}-s{seed}", n, seed, "jsonl", "writing {n:,} articles as feeds into {folder}")
+
+
+def _cached(folder: Path, n: int, seed: int, form: str, saying: str) -> tuple[Path, float]:
     marker = folder / ".complete.json"
     if not marker.exists():
         if folder.exists():
             shutil.rmtree(folder)
-        print(f"writing {n:,} articles as feeds into {folder} ...", flush=True)
-        info = write_corpus(n, folder, seed, "jsonl")
+        print(saying.format(n=n, folder=folder) + " ...", flush=True)
+        info = write_corpus(n, folder, seed, form)
         marker.write_text(json.dumps(info, default=str))
     return folder, float(json.loads(marker.read_text())["text_mb"])
 

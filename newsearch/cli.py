@@ -81,7 +81,6 @@ def _pad(text: str, width: int) -> str:
     return text + " " * max(0, width - display_width(text))
 
 
-_count = counted
 
 
 # --------------------------------------------------------------------------- the command line itself
@@ -352,7 +351,7 @@ def index_command(
                 for warning in report.warnings:
                     _echo(f"warning: {warning}", err=True)
             elif report.warnings:
-                _echo(f"{_count(len(report.warnings), 'warning')} (see {'it' if len(report.warnings) == 1 else 'them'} with --verbose).", err=True)
+                _echo(f"{counted(len(report.warnings), 'warning')} (see {'it' if len(report.warnings) == 1 else 'them'} with --verbose).", err=True)
             for note in report.notes:
                 _echo(note)
             _echo(f"{report.summary()}. Index: {_shown_path(index_dir)}")
@@ -500,9 +499,9 @@ def _print_no_match(ix: Any, request: SearchRequest, suggestion: str | None) -> 
             _echo(_sentence(str(missing)))
         if request.query.strip():
             n = report.without_filters
-            _echo(f"Without the filters, {_count(n, 'article matches', 'articles match')} {request.query!r}.")
+            _echo(f"Without the filters, {counted(n, 'article matches', 'articles match')} {request.query!r}.")
         else:
-            _echo(f"The index holds {_count(report.without_filters, 'article')}.")
+            _echo(f"The index holds {counted(report.without_filters, 'article')}.")
     if suggestion:
         _echo(f"Did you mean: {suggestion}")
 
@@ -517,7 +516,7 @@ def _print_results(results: Any, request: SearchRequest) -> None:
     last_page = (total - 1) // results.limit + 1 if results.limit else 1
     noun = "article matches" if total == 1 else "articles match"
     if not results.hits:
-        _echo(f"Page {results.page} is past the end: {total} {noun} {_what(request)}, {_count(last_page, 'page')}.")
+        _echo(f"Page {results.page} is past the end: {total} {noun} {_what(request)}, {counted(last_page, 'page')}.")
         return
     exact = results.exact_total
     related = "" if exact is None or exact == total else f"; {exact} hold every term as typed, {total - exact} are related"
@@ -719,10 +718,10 @@ def stats_command(
         first = stats.first_date.date().isoformat() if stats.first_date else "-"
         last = stats.last_date.date().isoformat() if stats.last_date else "-"
         _echo(f"index:      {_shown_path(stats.path)}")
-        _echo(f"articles:   {stats.articles} (from {_count(stats.sources, 'file')})")
+        _echo(f"articles:   {stats.articles} (from {counted(stats.sources, 'file')})")
         _echo(f"dates:      {first} … {last}")
         _echo(f"size:       {stats.size_bytes / 1e6:.1f} MB")
-        _echo(f"segments:   {stats.segments} ({_count(stats.deleted, 'deleted document')}, {stats.deleted_share:.1%})")
+        _echo(f"segments:   {stats.segments} ({counted(stats.deleted, 'deleted document')}, {stats.deleted_share:.1%})")
         for label, counts in (("categories", stats.categories), ("tags", stats.tags)):
             shown = ", ".join(f"{name} ({n})" for name, n in counts[:top]) or "-"
             more = f", … {len(counts) - top} more" if len(counts) > top else ""
@@ -818,7 +817,7 @@ def serve_command(
             # Called once the socket is bound: a host that cannot be bound gets no warning.
             if listen not in ("127.0.0.1", "localhost", "::1"):
                 _echo(f"Warning: listening on {listen}: other machines can search this index.", err=True)
-            _echo(f"Serving {_shown_path(ix.path)} ({_count(len(ix), 'article')}) at {url}  (Ctrl-C stops)", err=True)
+            _echo(f"Serving {_shown_path(ix.path)} ({counted(len(ix), 'article')}) at {url}  (Ctrl-C stops)", err=True)
 
         try:
             serve(ix, host=host, port=port, workers=workers, access_log=access_log, on_ready=ready, show_paths=show_paths)

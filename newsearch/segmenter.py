@@ -1,22 +1,33 @@
 """jieba's word segmentation in fewer Python steps: the same words as
 ``jieba.Tokenizer.cut(text, HMM=True)``, about twice as fast.
 
-The only module that imports jieba.  :class:`Cutter` finds the most probable
-route through jieba's word graph and :class:`Hmm` cuts the runs of characters
-that no dictionary word covers, both with jieba's own arithmetic and
-tie-breaking, so the words are identical (``tests/test_analysis.py`` checks
-them on every real post and on generated text).
+The only module that imports jieba, and only to build a :class:`Lexicon` once: jieba's
+prefix dictionary (with the user dictionaries) and its HMM tables in a compact
+file in the temporary folder, keyed by the sizes and times of the files they come
+from.  A process then reads only what it looks up (the words that begin with one
+character at a time), so a search that segments its query does not pay for
+loading jieba's whole dictionary.  :class:`Cutter` finds the most probable route
+through jieba's word graph and :class:`Hmm` cuts the runs of characters that no
+dictionary word covers, both with jieba's own arithmetic and tie-breaking, so the
+words are identical (``tests/test_analysis.py`` checks them on every real post
+and on generated text).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import logging
 import marshal
 import math
+import mmap
+import os
+import re
+import struct
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,13 +35,17 @@ from typing import Any
 from .errors import ConfigError
 from .files import write_bytes
 
-_WORDS_FORMAT = 1  # of the cached word list
+__all__ = ["SEGMENTERS", "Cutter", "Hmm", "Lexicon", "Segmenter", "build_lexicon", "load_user_dict", "segmenter"]
 
-__all__ = ["SEGMENTERS", "Cutter", "Hmm", "Segmenter", "load_user_dict", "segmenter"]
+_MAGIC = b"newsearch lexicon 1\n"
+_HEAD = struct.Struct("<QQ")  # length of the marshalled header, length of the whole file
+_CACHE_PREFIX = "newsearch-lexicon-"
+_KEPT_CACHES = 8  # lexicon files kept in the temporary folder (one per set of user dictionaries)
+_STALE_CACHES = ("newsearch-words-*.marshal",)  # what earlier versions cached there
 
 
 class Segmenter:
-    """A lazily initialised jieba segmenter (loading its dictionary takes a while).
+    """A lazily initialised jieba segmenter for a set of user dictionaries.
 
     ``normalize`` is how the text it will meet was normalized: the words of the
     user dictionaries are normalized the same way."""
@@ -39,38 +54,46 @@ class Segmenter:
         self.user_dicts = user_dicts
         self.normalize = normalize
         self._cutter: Cutter | None = None
-        self._words: frozenset[str] | None = None
         self._lock = threading.Lock()
 
     def is_word(self, text: str) -> bool:
-        """Whether ``text`` is a dictionary word.  Until the segmenter is needed, the
-        words are read from a cached list: a search that segments nothing does not
-        pay for loading the dictionary."""
-        if self._cutter is not None:
-            return self._cutter.is_word(text)
-        if self._words is None:
-            self._words = self._load_words()
-        return text in self._words
+        """Whether ``text`` is a dictionary word (not merely the prefix of one)."""
+        return self.get().is_word(text)
 
-    def _load_words(self) -> frozenset[str]:
-        cache = Path(tempfile.gettempdir()) / f"newsearch-words-{self._dictionary_key()}.marshal"
+    def get(self) -> Cutter:
+        if self._cutter is None:
+            with self._lock:
+                if self._cutter is None:
+                    self._cutter = Cutter(self._lexicon())
+        return self._cutter
+
+    def cache_path(self) -> Path:
+        """Where the lexicon of these dictionaries is cached."""
+        return Path(tempfile.gettempdir()) / f"{_CACHE_PREFIX}{self._dictionary_key()}.bin"
+
+    def _lexicon(self) -> Lexicon:
+        path = self.cache_path()
         try:
-            return frozenset(marshal.loads(cache.read_bytes()))
-        except (OSError, EOFError, ValueError, TypeError):
-            pass
-        words = frozenset(word for word, logp in self.get().logp.items() if logp is not None)
+            return Lexicon.open(path)
+        except (OSError, ValueError, EOFError, TypeError, KeyError):
+            pass  # not built yet, or unreadable: build it again
+        data = build_lexicon(self.user_dicts, self.normalize)
         try:
-            write_bytes(cache, marshal.dumps(sorted(words)))
+            write_bytes(path, data)
+            _prune_caches(path)
         except OSError:
-            pass  # a read-only temporary folder: the next process loads the dictionary again
-        return words
+            pass  # a read-only temporary folder: the next process builds it again
+        return Lexicon(data)
 
     def _dictionary_key(self) -> str:
-        """What the word list depends on: jieba's dictionary and the user dictionaries."""
-        import jieba
-
-        parts = [jieba.__version__, str(_WORDS_FORMAT)]
-        for path in (Path(jieba.__file__).with_name("dict.txt"), *map(Path, self.user_dicts)):
+        """What the lexicon depends on: jieba's dictionary and model, and the user
+        dictionaries (found without importing jieba, which takes a while)."""
+        spec = importlib.util.find_spec("jieba")
+        home = Path(spec.origin).parent if spec is not None and spec.origin else Path("jieba-missing")
+        parts = [_MAGIC.decode("ascii"), str(marshal.version)]
+        sources = [home / "__init__.py", home / "dict.txt", home / "finalseg" / "__init__.py"]
+        sources += [home / "finalseg" / f"prob_{name}.py" for name in ("start", "trans", "emit")]
+        for path in (*sources, *map(Path, self.user_dicts)):
             try:
                 info = path.stat()
                 parts.append(f"{path.resolve()}:{info.st_size}:{info.st_mtime_ns}")
@@ -78,19 +101,156 @@ class Segmenter:
                 parts.append(f"{path}:missing")
         return hashlib.sha1("\n".join(parts).encode("utf-8")).hexdigest()[:16]
 
-    def get(self) -> Cutter:
-        if self._cutter is None:
-            with self._lock:
-                if self._cutter is None:
-                    import jieba
 
-                    jieba.setLogLevel(logging.WARNING)
-                    tokenizer = jieba.Tokenizer()
-                    tokenizer.initialize()
-                    for path in self.user_dicts:
-                        load_user_dict(tokenizer, path, self.normalize)
-                    self._cutter = Cutter(tokenizer)
-        return self._cutter
+def _prune_caches(kept: Path) -> None:
+    """Leave at most ``_KEPT_CACHES`` lexicon files in the temporary folder (the most
+    recently built), and none of the word lists earlier versions cached there."""
+    folder = kept.parent
+    found = []
+    for path in folder.glob(f"{_CACHE_PREFIX}*.bin"):
+        try:
+            found.append((path.stat().st_mtime, path))
+        except OSError:
+            continue
+    stale = [path for _, path in sorted(found, reverse=True)[_KEPT_CACHES:] if path != kept]
+    for pattern in _STALE_CACHES:
+        stale += folder.glob(pattern)
+    for path in stale:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+
+
+def build_lexicon(user_dicts: tuple[str, ...], normalize: Callable[[str], str]) -> bytes:
+    """jieba's dictionary with ``user_dicts`` loaded, and its HMM tables, as the bytes
+    of a :class:`Lexicon`: each word's log-probability (None for a mere prefix of
+    longer words), in one marshalled dict per first character."""
+    import jieba
+    from jieba import finalseg
+
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    # A word of frequency 0 in a user dictionary is one the HMM must split; jieba keeps
+    # them in a global set, these dictionaries' own are collected apart.
+    shared = finalseg.Force_Split_Words
+    forced: set[str] = set()
+    finalseg.Force_Split_Words = forced
+    try:
+        for path in user_dicts:
+            load_user_dict(tokenizer, path, normalize)
+    finally:
+        finalseg.Force_Split_Words = shared
+        shared.update(forced)
+
+    logtotal = math.log(tokenizer.total)
+    buckets: dict[str, dict[str, float | None]] = {}
+    for word, freq in tokenizer.FREQ.items():
+        if word:
+            buckets.setdefault(word[0], {})[word] = math.log(freq) - logtotal if freq else None
+    emit, start, trans = finalseg.emit_P, finalseg.start_P, finalseg.trans_P
+    hmm = (
+        tuple(start[s] for s in "BMSE"),
+        (
+            trans["E"]["B"], trans["S"]["B"],  # into B, from E or S
+            trans["M"]["M"], trans["B"]["M"],  # into M, from M or B
+            trans["S"]["S"], trans["E"]["S"],  # into S, from S or E
+            trans["B"]["E"], trans["M"]["E"],  # into E, from B or M
+        ),
+        tuple(emit[s] for s in "BMSE"),
+        finalseg.MIN_FLOAT,
+        (finalseg.re_han.pattern, finalseg.re_han.flags),
+        (finalseg.re_skip.pattern, finalseg.re_skip.flags),
+        sorted(forced),
+    )
+    blobs: list[bytes] = []
+    places: dict[str, tuple[int, int]] = {}
+    offset = 0
+
+    def place(blob: bytes) -> tuple[int, int]:
+        nonlocal offset
+        blobs.append(blob)
+        offset += len(blob)
+        return offset - len(blob), len(blob)
+
+    for char, bucket in buckets.items():
+        places[char] = place(marshal.dumps(bucket))
+    header = marshal.dumps(
+        {
+            "unknown": math.log(1) - logtotal,
+            "chars": places,
+            "hmm": place(marshal.dumps(hmm)),
+            "han": (jieba.re_han_default.pattern, jieba.re_han_default.flags),
+            "skip": (jieba.re_skip_default.pattern, jieba.re_skip_default.flags),
+        }
+    )
+    start_of_blobs = len(_MAGIC) + _HEAD.size + len(header)
+    total = start_of_blobs + offset
+    return b"".join([_MAGIC, _HEAD.pack(len(header), total), header, *blobs])
+
+
+class Lexicon:
+    """jieba's prefix dictionary and HMM tables as :func:`build_lexicon` stores them:
+    the words that begin with a character are read when first asked for."""
+
+    def __init__(self, data: bytes | mmap.mmap) -> None:
+        if data[: len(_MAGIC)] != _MAGIC:
+            raise ValueError("not a newsearch lexicon")
+        header_size, total = _HEAD.unpack_from(data, len(_MAGIC))
+        if total != len(data):
+            raise ValueError("a truncated newsearch lexicon")
+        begin = len(_MAGIC) + _HEAD.size
+        header = marshal.loads(data[begin : begin + header_size])
+        self._data = data
+        self._base = begin + header_size
+        self._places: dict[str, tuple[int, int]] = header["chars"]
+        self._hmm_place: tuple[int, int] = header["hmm"]
+        self.unknown: float = header["unknown"]
+        self.han: re.Pattern[str] = re.compile(*header["han"])
+        self.skip: re.Pattern[str] = re.compile(*header["skip"])
+        self.buckets = _Buckets(self._bucket)
+
+    @classmethod
+    def open(cls, path: Path) -> Lexicon:
+        """The lexicon cached at ``path``, mapped into memory rather than read."""
+        with open(path, "rb") as fh:
+            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            info = os.fstat(fh.fileno())
+        if time.time() - info.st_mtime > 86_400:
+            try:
+                os.utime(path)  # in use: not among the oldest when caches are pruned
+            except OSError:
+                pass
+        return cls(data)
+
+    def _bucket(self, char: str) -> dict[str, float | None]:
+        place = self._places.get(char)
+        if place is None:
+            return {}
+        start = self._base + place[0]
+        bucket: dict[str, float | None] = marshal.loads(self._data[start : start + place[1]])
+        return bucket
+
+    def hmm_tables(self) -> tuple[Any, ...]:
+        """(start, transition and emission log-probabilities, the smallest log-probability,
+        the pattern of a run of Chinese characters, the pattern of what else it keeps
+        whole, the words always split) of jieba's ``finalseg``."""
+        start = self._base + self._hmm_place[0]
+        tables: tuple[Any, ...] = marshal.loads(self._data[start : start + self._hmm_place[1]])
+        return tables
+
+
+class _Buckets(dict[str, dict[str, "float | None"]]):
+    """First character → the words that begin with it, read on first use."""
+
+    def __init__(self, load: Callable[[str], dict[str, float | None]]) -> None:
+        super().__init__()
+        self._load = load
+
+    def __missing__(self, char: str) -> dict[str, float | None]:
+        bucket = self[char] = self._load(char)
+        return bucket
 
 
 _NOT_A_PREFIX = object()
@@ -107,22 +267,28 @@ class Cutter:
     and tie-breaking are jieba's own, so the routes are identical.
     """
 
-    def __init__(self, tokenizer: Any) -> None:
-        from jieba import finalseg, re_han_default, re_skip_default
+    def __init__(self, lexicon: Lexicon) -> None:
+        self._lexicon = lexicon
+        self._buckets = lexicon.buckets
+        self._unknown = lexicon.unknown
+        self._han = lexicon.han
+        self._skip = lexicon.skip
+        self._hmm_model: Hmm | None = None
 
-        logtotal = math.log(tokenizer.total)
-        # A word's log-probability; None for a mere prefix of longer words.
-        self.logp: dict[str, float | None] = {
-            word: math.log(freq) - logtotal if freq else None for word, freq in tokenizer.FREQ.items()
-        }
-        self._unknown = math.log(1) - logtotal
-        self._hmm = Hmm(finalseg)
-        self._han = re_han_default
-        self._skip = re_skip_default
+    @property
+    def _hmm(self) -> Hmm:
+        """The HMM, its tables read on first use (most queries need none)."""
+        if self._hmm_model is None:
+            self._hmm_model = Hmm(self._lexicon.hmm_tables())
+        return self._hmm_model
+
+    def logp(self, text: str) -> float | None:
+        """The log-probability of a dictionary word; None for anything else."""
+        return self._buckets[text[0]].get(text) if text else None
 
     def is_word(self, text: str) -> bool:
         """Whether ``text`` is a dictionary word (not merely the prefix of one)."""
-        return self.logp.get(text) is not None
+        return self.logp(text) is not None
 
     def cut(self, text: str) -> list[str]:
         """The words of ``text``, spaces and punctuation included, in order."""
@@ -144,7 +310,7 @@ class Cutter:
     def _route(self, block: str) -> list[int]:
         """For each character, the index of the last character of the word that
         starts there on the most probable route (jieba's ``get_DAG`` and ``calc``)."""
-        lookup = self.logp.get
+        buckets = self._buckets
         n = len(block)
         score = [0.0] * (n + 1)
         last = list(range(n))
@@ -153,6 +319,7 @@ class Cutter:
             best: float | None = None
             end = start
             fragment = block[start]
+            lookup = buckets[fragment].get
             while True:
                 logp = lookup(fragment, _NOT_A_PREFIX)
                 if logp is _NOT_A_PREFIX:
@@ -190,7 +357,7 @@ class Cutter:
     def _flush(self, run: str, words: list[str]) -> None:
         if len(run) == 1:
             words.append(run)
-        elif self.logp.get(run) is None:
+        elif self.logp(run) is None:
             self._hmm.cut(run, words)
         else:
             words.extend(run)
@@ -200,28 +367,20 @@ class Hmm:
     """jieba's hidden Markov model for words missing from the dictionary
     (``jieba.finalseg.cut``), with the same results: the same sums in the same
     order and the same tie-breaking, without building lists, dicts and copied
-    paths at every character."""
+    paths at every character.  ``tables`` are :meth:`Lexicon.hmm_tables`."""
 
-    def __init__(self, finalseg: Any) -> None:
-        self._finalseg = finalseg
-        self._han = finalseg.re_han
-        self._skip = finalseg.re_skip
-        emit = finalseg.emit_P
-        self._emit = (emit["B"].get, emit["M"].get, emit["S"].get, emit["E"].get)
-        start, trans = finalseg.start_P, finalseg.trans_P
-        self._start = (start["B"], start["M"], start["S"], start["E"])
-        self._trans = (
-            trans["E"]["B"], trans["S"]["B"],  # into B, from E or S
-            trans["M"]["M"], trans["B"]["M"],  # into M, from M or B
-            trans["S"]["S"], trans["E"]["S"],  # into S, from S or E
-            trans["B"]["E"], trans["M"]["E"],  # into E, from B or M
-        )
-        self._min = finalseg.MIN_FLOAT
+    def __init__(self, tables: tuple[Any, ...]) -> None:
+        start, self._trans, emit, self._min, han, skip, forced = tables
+        self._start = tuple(start)
+        self._emit = tuple(table.get for table in emit)
+        self._han = re.compile(*han)
+        self._skip = re.compile(*skip)
+        self._forced = frozenset(forced)
 
     def cut(self, text: str, words: list[str]) -> None:
         """Append the words of ``text`` to ``words``."""
         han, skip = self._han, self._skip
-        forced = self._finalseg.Force_Split_Words
+        forced = self._forced
         for block in han.split(text):
             if han.match(block):
                 for word in self._words(block):

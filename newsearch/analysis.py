@@ -119,6 +119,25 @@ _LAST_NORMALIZED: list[tuple[str | None, str]] = [(None, "")]
 
 # --------------------------------------------------------------------------- match units
 
+
+class _Lazy:
+    """A regular expression compiled on first use.  Compiling the patterns below,
+    with their large Unicode classes, takes tens of milliseconds: more than a
+    new search process spends on most of them, or needs some of them at all."""
+
+    __slots__ = ("_source", "_compiled")
+
+    def __init__(self, source: str) -> None:
+        self._source = source
+        self._compiled: re.Pattern[str] | None = None
+
+    def __call__(self) -> re.Pattern[str]:
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = re.compile(self._source)
+        return compiled
+
+
 WORD_CHAR = f"[^\\W_{_SINGLE_CHAR_UNITS}]"
 """A regex class for the characters of word units (letters and digits of alphabetic scripts)."""
 CURRENCY_SIGNS = "$¢£¥€₩₹"
@@ -129,11 +148,11 @@ _SIGNS = CURRENCY_SIGNS + NUMBER_SUFFIXES
 _WORD_UNIT = f"{WORD_CHAR}+(?:(?<=\\d)\\.(?=\\d){WORD_CHAR}+)*"
 # A run of letters and digits; a dot between two digits continues it, so that a
 # decimal (1.65, 1.5kb) is one number and 65 is not found inside it.
-_UNIT_RE = re.compile(f"[{_SINGLE_CHAR_UNITS}]|{_WORD_UNIT}|[{re.escape(_SIGNS)}]")
+_UNIT_RE = _Lazy(f"[{_SINGLE_CHAR_UNITS}]|{_WORD_UNIT}|[{re.escape(_SIGNS)}]")
 GAP_CHAR = f"(?:(?![{_SINGLE_CHAR_UNITS}{re.escape(_SIGNS)}])[\\W_])"
 """A regex for a character that is part of no unit: space, punctuation, symbols.  (Not
 plain ``[\\W_]``: Python does not count every CJK character as a word character.)"""
-_SIGNED_RE = re.compile(
+_SIGNED_RE = _Lazy(
     f"[{re.escape(CURRENCY_SIGNS)}](?=\\d){_WORD_UNIT}"
     f"|(?<!{WORD_CHAR})(?<!\\d\\.){_WORD_UNIT}(?<=\\d)[{re.escape(NUMBER_SUFFIXES)}]"
 )
@@ -143,10 +162,12 @@ def signed_numbers(normalized: str) -> set[str]:
     """Numbers written with their sign, as one string each: ``14%``, ``1.5‰``, ``¥100``,
     ``30℃``.  Indexed beside the units, so that ``14%`` selects the articles that
     write it, not every article with the number 14."""
-    return set(_SIGNED_RE.findall(normalized))
+    if not any(sign in normalized for sign in _SIGNS):
+        return set()  # most text, and most queries: no need to compile the pattern
+    return set(_SIGNED_RE().findall(normalized))
 
 
-_PAIR_RUN = re.compile(f"[{_SINGLE_CHAR_UNITS}]{{2,}}")
+_PAIR_RUN = _Lazy(f"[{_SINGLE_CHAR_UNITS}]{{2,}}")
 
 
 def bigrams(normalized: str) -> set[str]:
@@ -158,7 +179,7 @@ def bigrams(normalized: str) -> set[str]:
     at 100,000), each then checked by reading its text.
     """
     pairs: set[str] = set()
-    for run in _PAIR_RUN.findall(normalized):
+    for run in _PAIR_RUN().findall(normalized):
         pairs.update(map(add, run, run[1:]))  # C-level: each character joined to the next
     return pairs
 
@@ -166,14 +187,14 @@ def bigrams(normalized: str) -> set[str]:
 PAIR_GAP = "\x1f"
 """Joins the two characters of a pair that punctuation or spaces separate in the text."""
 
-_GAPPED_PAIR = re.compile(f"(?=([{_SINGLE_CHAR_UNITS}])[\\W_]{{1,8}}([{_SINGLE_CHAR_UNITS}]))")
+_GAPPED_PAIR = _Lazy(f"(?=([{_SINGLE_CHAR_UNITS}])[\\W_]{{1,8}}([{_SINGLE_CHAR_UNITS}]))")
 
 
 def gapped_bigrams(normalized: str) -> set[str]:
     """Pairs of CJK characters with 1 to 8 spaces or punctuation marks between them,
     as ``a + PAIR_GAP + b``: with the adjacent pairs, the candidates of a quoted phrase,
     whose units may be separated that way."""
-    return {a + PAIR_GAP + b for a, b in _GAPPED_PAIR.findall(normalized)}
+    return {a + PAIR_GAP + b for a, b in _GAPPED_PAIR().findall(normalized)}
 
 
 def units(normalized: str) -> list[str]:
@@ -182,7 +203,7 @@ def units(normalized: str) -> list[str]:
     as ``1.65`` is one run), and each percent, degree or currency sign.  An article
     contains a query string only if it holds all its units, so the units index gives
     exact candidates regardless of word segmentation."""
-    return _UNIT_RE.findall(normalized)
+    return _UNIT_RE().findall(normalized)
 
 
 # --------------------------------------------------------------------------- segmentation

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import io
-import logging
 import marshal
 import math
 import mmap
@@ -126,6 +125,8 @@ def build_lexicon(user_dicts: tuple[str, ...], normalize: Callable[[str], str]) 
     """jieba's dictionary with ``user_dicts`` loaded, and its HMM tables, as the bytes
     of a :class:`Lexicon`: each word's log-probability (None for a mere prefix of
     longer words), in one marshalled dict per first character."""
+    import logging
+
     import jieba
     from jieba import finalseg
 

@@ -140,3 +140,26 @@ def test_a_search_process_reads_the_lexicon_without_importing_jieba(small_index:
     assert "newsearch.segmenter" in modules  # the query was segmented (or looked up)...
     assert "jieba" not in modules and "jieba.finalseg" not in modules  # ...without jieba
     assert "pkg_resources" not in modules
+
+
+_DRIVER = """
+import sys
+from newsearch import NewsIndex, analysis
+NewsIndex.open(sys.argv[1]).search(sys.argv[2], limit=1)
+print(" ".join(name for name in ("_UNIT_RE", "_SIGNED_RE", "_PAIR_RUN", "_GAPPED_PAIR")
+               if getattr(analysis, name)._compiled is not None))
+"""
+
+
+@pytest.mark.parametrize(("query", "compiled"), [
+    ("台风", {"_UNIT_RE", "_PAIR_RUN"}),
+    ("台风怎样形成", {"_UNIT_RE", "_PAIR_RUN"}),
+    ("涨幅14%", {"_UNIT_RE", "_PAIR_RUN", "_SIGNED_RE"}),  # a signed number needs its pattern
+])
+def test_a_search_compiles_only_the_patterns_its_query_needs(small_index: Path, query: str, compiled: set[str]) -> None:
+    # Each of analysis' patterns takes milliseconds to compile: a new process compiles
+    # one when it first needs it, not when it imports the module.
+    done = subprocess.run([sys.executable, "-c", _DRIVER, str(small_index), query],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert set(done.stdout.split()) == compiled

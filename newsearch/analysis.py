@@ -15,13 +15,20 @@ because matching and highlighting depend on them:
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import marshal
+import os
 import re
+import stat
 import unicodedata
 from collections.abc import Callable, Iterator
 from operator import add
+from pathlib import Path
 from typing import Any
 
-from .segmenter import segmenter
+from .files import write_bytes
+from .segmenter import cache_path, own_file, segmenter
 
 __all__ = [
     "SUBWORD_WEIGHT",
@@ -59,18 +66,28 @@ class _FoldTable(dict[int, str]):
     Characters are converted one at a time, never by OpenCC's phrase rules, so
     that ``normalize(s)[i] == normalize(s[i])``: a substring of the text always
     normalizes to a substring of the normalized text, which exact matching needs.
+    OpenCC's answers for the CJK blocks are read from :func:`_t2s_table`, so a
+    process does not load OpenCC to normalize a query.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._t2s: Any = None
+        self._table: dict[str, str] | None = None
 
     def _simplified(self, char: str) -> str:
+        if char < _T2S_END:
+            if self._table is None:
+                self._table = _t2s_table(self._opencc)
+            return self._table.get(char, char)
+        return self._opencc(char)
+
+    def _opencc(self, char: str) -> str:
         if self._t2s is None:
             import opencc
 
             self._t2s = opencc.OpenCC("t2s").convert
-        converted = self._t2s(char)
+        converted: str = self._t2s(char)
         return converted if len(converted) == 1 else char
 
     def __missing__(self, codepoint: int) -> str:
@@ -97,6 +114,62 @@ class _FoldTable(dict[int, str]):
 
 
 _FOLD = _FoldTable()
+
+
+_T2S_RANGES = ((0x3400, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3FFFF))
+"""The characters whose simplified form :func:`_t2s_table` keeps: every character
+``_FoldTable`` asks OpenCC about below ``_T2S_END``."""
+_T2S_END = chr(_T2S_RANGES[-1][1] + 1)
+_T2S_FORMAT = 1
+
+
+def _t2s_table(convert: Callable[[str], str]) -> dict[str, str]:
+    """Each character of ``_T2S_RANGES`` that ``convert`` (OpenCC's t2s, one character for
+    one) changes, with its simplified form: about 5,000 of them, cached in the temporary
+    folder keyed by OpenCC's files, and built with ``convert`` when missing."""
+    cache = cache_path(f"t2s-{_opencc_key()}.marshal")
+    try:
+        with open(cache, "rb") as fh:
+            own_file(fh.fileno())
+            table = marshal.loads(fh.read())
+        if isinstance(table, dict):
+            return table
+    except (OSError, EOFError, ValueError, TypeError):
+        pass
+    table = {}
+    for low, high in _T2S_RANGES:
+        for codepoint in range(low, high + 1):
+            char = chr(codepoint)
+            simplified = convert(char)
+            if simplified != char:
+                table[char] = simplified
+    try:
+        write_bytes(cache, marshal.dumps(table))
+    except OSError:
+        pass  # a read-only temporary folder: the next process builds it again
+    return table
+
+
+def _opencc_key() -> str:
+    """What OpenCC's answers depend on: its code and its dictionaries (found without
+    importing it)."""
+    spec = importlib.util.find_spec("opencc")
+    home = Path(spec.origin).parent if spec is not None and spec.origin else Path("opencc-missing")
+    parts = [str(_T2S_FORMAT), str(_T2S_RANGES), str(marshal.version)]
+    for folder in (home, home / "clib", home / "clib" / "share" / "opencc"):
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            parts.append(f"{folder}:missing")
+            continue
+        for name in names:
+            try:
+                info = os.stat(folder / name)
+            except OSError:
+                continue
+            if not stat.S_ISDIR(info.st_mode):
+                parts.append(f"{folder / name}:{info.st_size}:{info.st_mtime_ns}")
+    return hashlib.sha1("\n".join(parts).encode("utf-8")).hexdigest()[:16]
 
 
 def normalize(text: str) -> str:

@@ -34,13 +34,16 @@ from typing import Any
 from .errors import ConfigError
 from .files import write_bytes
 
-__all__ = ["SEGMENTERS", "Cutter", "Hmm", "Lexicon", "Segmenter", "build_lexicon", "load_user_dict", "segmenter"]
+__all__ = [
+    "SEGMENTERS", "Cutter", "Hmm", "Lexicon", "Segmenter", "build_lexicon", "cache_path", "load_user_dict", "own_file",
+    "segmenter",
+]
 
 _MAGIC = b"newsearch lexicon 1\n"
 _HEAD = struct.Struct("<QQ")  # length of the marshalled header, length of the whole file
-_CACHE_PREFIX = "newsearch-lexicon-"
+_CACHE_PREFIX = "lexicon-"
 _KEPT_CACHES = 8  # lexicon files kept in the temporary folder (one per set of user dictionaries)
-_STALE_CACHES = ("newsearch-words-*.marshal",)  # what earlier versions cached there
+_STALE_CACHES = ("newsearch-words-*.marshal", "newsearch-lexicon-*.bin")  # what earlier versions cached there
 
 
 class Segmenter:
@@ -68,7 +71,7 @@ class Segmenter:
 
     def cache_path(self) -> Path:
         """Where the lexicon of these dictionaries is cached."""
-        return Path(tempfile.gettempdir()) / f"{_CACHE_PREFIX}{self._dictionary_key()}.bin"
+        return cache_path(f"{_CACHE_PREFIX}{self._dictionary_key()}.bin")
 
     def _lexicon(self) -> Lexicon:
         path = self.cache_path()
@@ -101,12 +104,28 @@ class Segmenter:
         return hashlib.sha1("\n".join(parts).encode("utf-8")).hexdigest()[:16]
 
 
+def cache_path(name: str) -> Path:
+    """Where newsearch caches ``name``, something it derives from jieba's or OpenCC's
+    files: in the temporary folder, under a name of the user's own."""
+    user = f"{os.getuid()}-" if hasattr(os, "getuid") else ""
+    return Path(tempfile.gettempdir()) / f"newsearch-{user}{name}"
+
+
+def own_file(fd: int) -> os.stat_result:
+    """The status of an open cache file; ValueError if another user made it (a file in
+    a shared temporary folder that newsearch did not write is never trusted)."""
+    info = os.fstat(fd)
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        raise ValueError("a cache file of another user")
+    return info
+
+
 def _prune_caches(kept: Path) -> None:
     """Leave at most ``_KEPT_CACHES`` lexicon files in the temporary folder (the most
     recently built), and none of the word lists earlier versions cached there."""
     folder = kept.parent
     found = []
-    for path in folder.glob(f"{_CACHE_PREFIX}*.bin"):
+    for path in folder.glob(cache_path(f"{_CACHE_PREFIX}*.bin").name):
         try:
             found.append((path.stat().st_mtime, path))
         except OSError:
@@ -216,8 +235,8 @@ class Lexicon:
     def open(cls, path: Path) -> Lexicon:
         """The lexicon cached at ``path``, mapped into memory rather than read."""
         with open(path, "rb") as fh:
+            info = own_file(fh.fileno())
             data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-            info = os.fstat(fh.fileno())
         if time.time() - info.st_mtime > 86_400:
             try:
                 os.utime(path)  # in use: not among the oldest when caches are pruned

@@ -10,6 +10,7 @@ lexicon must cut exactly as jieba does, which the first tests check on real post
 
 from __future__ import annotations
 
+import marshal
 import math
 import os
 import re
@@ -21,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, write_post
-from newsearch import NewsIndex
+from newsearch import NewsIndex, analysis
 from newsearch.analysis import normalize
-from newsearch.segmenter import Cutter, Lexicon, Segmenter, load_user_dict
+from newsearch.segmenter import Cutter, Lexicon, Segmenter, cache_path, load_user_dict
 
 # --------------------------------------------------------------------------- the lexicon is jieba's dictionary
 
@@ -108,6 +109,54 @@ def test_a_damaged_cache_is_built_again(tmp_path: Path) -> None:
         pass
 
 
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0, reason="making a file of another user needs root")
+def test_a_cache_file_of_another_user_is_never_read(tmp_path: Path) -> None:
+    segmenter = Segmenter((), normalize)
+    segmenter.get()
+    planted = tmp_path / "lexicon.bin"
+    planted.write_bytes(segmenter.cache_path().read_bytes())
+    Lexicon.open(planted)  # a file of our own is read
+    os.chown(planted, 65534, 65534)
+    with pytest.raises(ValueError, match="another user"):
+        Lexicon.open(planted)
+    assert f"-{os.getuid()}-" in segmenter.cache_path().name  # each user builds a cache of their own
+
+
+# --------------------------------------------------------------------------- the simplified forms are OpenCC's
+
+
+def test_the_cached_simplified_forms_are_openccs_own() -> None:
+    import opencc
+
+    convert = opencc.OpenCC("t2s").convert
+    normalize("臺灣")  # caches the table when it is missing
+    cached = marshal.loads(cache_path(f"t2s-{analysis._opencc_key()}.marshal").read_bytes())
+    expected = {}
+    for low, high in analysis._T2S_RANGES:
+        for codepoint in range(low, high + 1):
+            char = chr(codepoint)
+            simplified = convert(char)
+            if simplified != char and len(simplified) == 1:
+                expected[char] = simplified
+    assert cached == expected and len(expected) > 4000
+
+
+class _AskingOpenCC(analysis._FoldTable):
+    """The fold table as it was: OpenCC asked about every CJK character."""
+
+    def _simplified(self, char: str) -> str:
+        return self._opencc(char)
+
+
+def test_normalize_folds_every_character_as_opencc_does() -> None:
+    asking = _AskingOpenCC()
+    for codepoint in range(0x40100):
+        if 0xD800 <= codepoint <= 0xDFFF:
+            continue  # surrogates are not characters
+        char = chr(codepoint)
+        assert normalize(char) == char.translate(asking), hex(codepoint)
+
+
 # --------------------------------------------------------------------------- what a search process loads
 
 
@@ -140,6 +189,7 @@ def test_a_search_process_reads_the_lexicon_without_importing_jieba(small_index:
     assert "newsearch.segmenter" in modules  # the query was segmented (or looked up)...
     assert "jieba" not in modules and "jieba.finalseg" not in modules  # ...without jieba
     assert "pkg_resources" not in modules
+    assert "opencc" not in modules  # the query was normalized with the cached simplified forms
 
 
 _DRIVER = """

@@ -34,7 +34,7 @@ import zlib
 from bisect import bisect_left
 from functools import lru_cache
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from itertools import repeat
 from operator import and_, mul
 from struct import Struct
@@ -207,14 +207,14 @@ class Groups:
         self._words = words if text is not None else None
         self._text = text
         self._day = day
-        self._matched: list[tuple[Any, dict[int, float]]] = []  # (segment reader, its matches)
+        self._matched: list[tuple[Any, Collection[int]]] = []  # (segment reader, its matches)
         self._claimed: set[tuple[int, int]] = set()  # (segment index, docnum)
         self._index_of: dict[int, int] = {}
         self._scanned: dict[int, list[dict[bytes, list[int]]]] = {}  # segment index -> per band: band -> docnums
         # The last short representatives: (word sketch, day, normalized text, its group).
         self._short: deque[tuple[bytes, int, str, list[tuple[Any, int]]]] = deque(maxlen=_RECENT_LEADERS)
 
-    def add(self, reader: Any, scores: dict[int, float]) -> None:
+    def add(self, reader: Any, scores: Collection[int]) -> None:
         """Record one segment's matches (every segment that has some, before :meth:`representatives`)."""
         self._index_of[id(reader)] = len(self._matched)
         self._matched.append((reader, scores))
@@ -296,7 +296,7 @@ class Groups:
         found.sort(key=lambda item: item[:3])
         return [(segment, other) for _, _, other, segment in found]
 
-    def _scan(self, segment: Any, scores: dict[int, float]) -> list[dict[bytes, list[int]]]:
+    def _scan(self, segment: Any, scores: Collection[int]) -> list[dict[bytes, list[int]]]:
         sketches = self._column_reader(segment, self._column)
         tables: list[dict[bytes, list[int]]] = [{} for _ in range(SKETCH_BYTES // _BAND_BYTES)]
         for docnum in scores:

@@ -28,7 +28,7 @@ from typing import Any
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN
 from whoosh.scoring import BM25F
-from whoosh.util.numeric import byte_to_length
+from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.util.times import datetime_to_long
 
 from .matching import Contains
@@ -140,6 +140,16 @@ class Segment:
         self.reader = leaf.reader()
         self.cache = reader_cache(self.reader)
         self.deleted: frozenset[int] = self.reader.deleted_docs_set if self.reader.has_deletions() else frozenset()
+        self._postings: dict[tuple[str, str], Any] = {}
+
+    def postings(self, fieldname: str, text: str) -> tuple[Any, Any] | None:
+        """A term's posting list (:func:`~newsearch.readers.term_postings`), decoded once
+        per search however many nodes and phases ask for it."""
+        key = (fieldname, text)
+        if key not in self._postings:
+            self._postings[key] = term_postings(self.reader, fieldname, text)
+        found: tuple[Any, Any] | None = self._postings[key]
+        return found
 
     # ------------------------------------------------------------------ results
 
@@ -165,7 +175,7 @@ class Segment:
         """The documents of this segment that ``q`` matches (deleted ones included),
         limited to ``within`` when given."""
         if isinstance(q, wq.Term):
-            found = term_postings(self.reader, q.fieldname, q.text)
+            found = self.postings(q.fieldname, q.text)
             if found is None:
                 return set()
             return within.intersection(found[0]) if within is not None else set(found[0])
@@ -256,7 +266,7 @@ class Segment:
         return self._by_whoosh(q, within, scored=True)
 
     def _term_scores(self, q: Any, within: set[int] | None) -> Scores:
-        found = term_postings(self.reader, q.fieldname, q.text)
+        found = self.postings(q.fieldname, q.text)
         if found is None:
             return {}
         ids, weights = found
@@ -278,6 +288,68 @@ class Segment:
         scale = self.top.idf(q.fieldname, q.text) * (weighting.K1 + 1) * boost
         # BM25: idf · tf·(K1+1) / (tf + K1·(1 − B + B·length/average length))
         return {d: scale * w / (w + norms[lengths[d]]) for d, w in pairs}
+
+    # ------------------------------------------------------------------ bounds
+
+    def bound(self, q: Any) -> float | None:
+        """At most what :meth:`scores` gives any document of this segment for ``q``, from
+        the terms' statistics (their largest weight, their shortest field); None for a
+        node without such a bound."""
+        if isinstance(q, wq.Term):
+            btext = q.text.encode("utf-8") if isinstance(q.text, str) else q.text
+            if (q.fieldname, btext) not in self.reader:
+                return 0.0
+            info = self.reader.term_info(q.fieldname, btext)
+            most = float(info.max_weight())
+            boost = float(q.boost)
+            if not self.top.schema[q.fieldname].scorable:
+                return most * boost
+            weighting = self.top.weighting
+            if type(weighting) is not BM25F or most <= 0:
+                return None if most > 0 else 0.0
+            # The shortest field of a holder has the smallest norm; one length code lower
+            # keeps the bound safe from how the shortest length was rounded.
+            code = max(0, length_to_byte(info.min_length()) - 1)
+            scale = float(self.top.idf(q.fieldname, q.text)) * (weighting.K1 + 1) * boost
+            return float(scale * most / (most + self._norms(q.fieldname)[code]))
+        if isinstance(q, (wq.Or, wq.And)):
+            parts = [self.bound(sub) for sub in q.subqueries if not isinstance(sub, wq.Not)]
+            if any(part is None for part in parts):
+                return None
+            negatives = sum(isinstance(sub, wq.Not) for sub in q.subqueries) if isinstance(q, wq.And) else 0
+            return (sum(p for p in parts if p is not None) + negatives) * float(q.boost)
+        if isinstance(q, wq.AndMaybe):
+            a, b = self.bound(q.a), self.bound(q.b)
+            return None if a is None or b is None else a + b
+        return None
+
+    def essential(self, q: Any, members: set[int]) -> tuple[set[int], float] | None:
+        """Split the documents that ``q``, a match ranked by terms (``a ANDMAYBE (t1 OR
+        t2 ...)``), matches: the ``members`` that hold a ranking term other than the
+        commonest one, and a bound on the score of every other member (the match's
+        bound and the commonest term's).  None for another shape, or without bounds.
+
+        This is MaxScore (Turtle and Flood; Lucene's ``MaxScoreBulkScorer``): when the
+        documents that hold the rarer terms already give the page a better score than
+        that bound, the commonest term need not be scored for anything else."""
+        if not isinstance(q, wq.AndMaybe) or not isinstance(q.a, wq.Term):
+            return None
+        terms = q.b.subqueries if isinstance(q.b, wq.Or) else [q.b]
+        if len(terms) < 2 or not all(isinstance(t, wq.Term) for t in terms):
+            return None
+        base = self.bound(q.a)
+        dfs = [self._estimate(t) for t in terms]
+        common = max(range(len(terms)), key=dfs.__getitem__)
+        rest = self.bound(terms[common])
+        if base is None or rest is None:
+            return None
+        found: set[int] = set()
+        for i, term in enumerate(terms):
+            if i != common:
+                postings = self.postings(term.fieldname, term.text)
+                if postings is not None:
+                    found |= members.intersection(postings[0])
+        return found, base + rest * float(q.b.boost if isinstance(q.b, wq.Or) else 1.0)
 
     def lengths(self, fieldname: str) -> bytes:
         """Every document's length in ``fieldname`` as Whoosh's one-byte code."""

@@ -43,7 +43,7 @@ import math
 import re
 from bisect import bisect_left
 from operator import itemgetter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +51,7 @@ from .compiler import CompiledPlan
 from .config import RankingConfig
 from .execute import Match, Scores, Segment, length_of
 from .fields import BODY, NBODY, NTITLE, TITLE
-from .readers import column_reader, term_postings
+from .readers import column_reader
 
 __all__ = ["RelaxedSearch"]
 
@@ -79,6 +79,17 @@ class _Part:
     scored: dict[int, float] | None  # a one-word query's verbatim articles with their index scores
     partial: list[set[int]] = field(default_factory=list)  # per word: the articles that hold it only in part
     matched: dict[int, float] = field(default_factory=dict)  # docnum -> first-phase score
+    # Matches of a one-word query not scored yet: they cannot reach the head (see _first_scores).
+    unscored: set[int] = field(default_factory=set)
+    _all: set[int] | None = None
+
+    def matches(self) -> Collection[int]:
+        """Every match of the segment, scored or not."""
+        if not self.unscored:
+            return self.matched
+        if self._all is None:
+            self._all = self.matched.keys() | self.unscored
+        return self._all
 
     def bits(self, docnum: int, sets: list[set[int]]) -> int:
         return sum(1 << i for i, docs in enumerate(sets) if docnum in docs)
@@ -119,6 +130,7 @@ class RelaxedSearch:
         self._postings: dict[tuple[int, str, str], Any] = {}
         self._averages: dict[str, float] = {}
         self._total = 0
+        self._best: list[float] = []  # the best first-phase scores seen, at most rerank_depth (a min-heap)
 
     # ------------------------------------------------------------------ pages
 
@@ -126,7 +138,14 @@ class RelaxedSearch:
     def exact_total(self) -> int:
         """How many of the matches hold every term as typed."""
         self._choose_once()
-        return sum(len(part.exact.intersection(part.matched)) for part in self._parts)
+        return sum(len(part.exact.intersection(part.matched)) + len(part.exact & part.unscored) for part in self._parts)
+
+    @property
+    def scored(self) -> int:
+        """How many of the matches have a first-phase score: for a broad word, the matches
+        that cannot reach the head are scored only when a page beyond it asks."""
+        self._choose_once()
+        return sum(len(part.matched) for part in self._parts)
 
     def ranked(
         self, limit: int | None, offset: int, each_segment: Callable[[Any, Scores], None] | None = None
@@ -135,8 +154,8 @@ class RelaxedSearch:
         self._choose_once()
         if each_segment is not None:
             for part in self._parts:
-                if part.matched:
-                    each_segment(part.segment.reader, part.matched)
+                if part.matched or part.unscored:
+                    each_segment(part.segment.reader, part.matches())  # type: ignore[arg-type]
         end = None if limit is None else offset + limit
         page = self._order(end)[offset:end]
         if self._n == 1 and self._sort != "recent":  # the first-phase scores as they stand for (in head: the text's)
@@ -167,12 +186,10 @@ class RelaxedSearch:
             holders: list[set[int]] = []
             keywords: list[set[int]] = []
             scored: dict[int, float] | None = None
+            unscored: set[int] = set()
             for concept in plan.concepts:
                 if self._n == 1:  # every article that holds the word is chosen: score them now
-                    scored = segment.scores(concept.verbatim, within)
-                    for docnum in deleted.intersection(scored):
-                        del scored[docnum]
-                    written = set(scored)
+                    scored, unscored, written = self._first_scores(segment, concept.verbatim, within)
                 else:  # which articles, not yet how well: the chosen ones are scored in _keep
                     written = segment.docs(concept.verbatim, within) - deleted
                 tagged = segment.docs(concept.keywords, within) - deleted if concept.keywords is not None else set()
@@ -190,13 +207,60 @@ class RelaxedSearch:
                 exact = typed if exact is None else exact & typed
                 tagged = segment.docs(unit.keywords, within) - deleted if unit.keywords is not None else set()
                 for i in unit.concepts:
-                    holders[i] |= typed | tagged
+                    if typed is not verbatim[i]:  # (the holders have their verbatim articles)
+                        holders[i] |= typed
+                    holders[i] |= tagged
                     keywords[i] |= tagged
             for i, docs in enumerate(holders):
                 counts[i] += len(docs) if self._flt is None else self._count_everywhere(segment, i)
-            self._parts.append(_Part(segment, base, number, within, verbatim, holders, exact or set(), keywords, scored))
+            part = _Part(segment, base, number, within, verbatim, holders, exact or set(), keywords, scored)
+            part.unscored = unscored
+            self._parts.append(part)
         documents = max(1, searcher.doc_count())
         self._idf = [math.log(1 + (documents - n + 0.5) / (n + 0.5)) for n in counts]
+
+    def _first_scores(
+        self, segment: Segment, q: Any, within: set[int] | None
+    ) -> tuple[dict[int, float], set[int], set[int]]:
+        """The index's scores of the articles of a segment that hold the one word of the
+        query, the holders left unscored, and all the holders.  Those left unscored are those whose score cannot reach the best
+        ``rerank_depth`` of the matches seen so far (then only the best are read again
+        from their text, and the rest is scored if a later page asks for it).
+
+        Only for the order by relevance, without a filter: the holders are then scored
+        in document order, and ties among equal scores keep that order."""
+        depth = self._config.rerank_depth
+        if self._sort == "relevance" and not self._config.every_word_first and within is None:
+            members = segment.docs(q) - segment.deleted
+            split = segment.essential(q, members) if len(members) > 2 * depth else None
+            if split is not None and len(split[0]) * 2 < len(members):
+                candidates, ceiling = split
+                scores = segment.scores(q, candidates)
+                best = self._with_best(scores)
+                if len(best) == depth and best[0] > ceiling * (1 + 1e-9) + 1e-12:
+                    self._best = best
+                    return dict(sorted(scores.items())), members - scores.keys(), members
+        scores = segment.scores(q, within)
+        for docnum in segment.deleted.intersection(scores):
+            del scores[docnum]
+        if self._sort == "relevance":
+            self._best = self._with_best(scores)
+        return scores, set(), set(scores)
+
+    def _with_best(self, scores: dict[int, float]) -> list[float]:
+        """The best ``rerank_depth`` scores of earlier segments' matches and of ``scores``
+        (another segment's), as a heap: its first is what the head asks at least."""
+        depth = self._config.rerank_depth
+        best = heapq.nlargest(depth, [*self._best, *heapq.nlargest(depth, scores.values())])
+        heapq.heapify(best)
+        return best
+
+    def _complete(self) -> None:
+        """Score the matches left unscored (a page beyond the head asks for every score)."""
+        for part in self._parts:
+            if part.unscored:
+                part.matched.update(part.segment.scores(self._plan.concepts[0].verbatim, part.unscored))
+                part.unscored = set()
 
     def _count_everywhere(self, segment: Segment, i: int) -> int:
         """How many articles of a segment hold word ``i``, whatever the filter (a word's
@@ -229,8 +293,10 @@ class RelaxedSearch:
         """Choose one segment's matches (set operations where they can decide) and give
         each its first-phase score."""
         part.partial = self._partial(part, every_part)
-        held = [h | p for h, p in zip(part.holders, part.partial)]
-        if required >= self._n:
+        held = [h | p if p else h for h, p in zip(part.holders, part.partial)]
+        if len(held) == 1:
+            chosen = held[0]  # not changed below (a copy costs a pass over a broad word's matches)
+        elif required >= self._n:
             chosen = set.intersection(*held)
         elif required <= 1:
             chosen = set.union(*held)
@@ -240,16 +306,17 @@ class RelaxedSearch:
                 for docnum in docs:
                     counts[docnum] = counts.get(docnum, 0) + 1
             chosen = {docnum for docnum, count in counts.items() if count >= required}
-        if not part.exact <= chosen:
-            chosen |= part.exact
+        if not (len(held) == 1 and part.exact is part.verbatim[0]) and not part.exact <= chosen:
+            chosen = chosen | part.exact
         scores: dict[int, float]
         if part.scored is not None:  # one word: its first phase is kept as s for w·(1 + s) (see _first_phase)
             scores = dict(part.scored)
             in_full, in_part = part.holders[0], part.partial[0]
-            for docnum in chosen - scores.keys():
+            # The verbatim articles are scored (or left unscored): the others of the chosen get a constant.
+            for docnum in chosen - part.verbatim[0] if len(chosen) > len(part.verbatim[0]) else ():
                 scores[docnum] = 0.0 if docnum in in_full else _PART - 1.0 if docnum in in_part else -1.0
             part.matched = scores
-            return len(scores)
+            return len(scores) + len(part.unscored)
         scores = {}
         for i, (full, weight) in enumerate(zip(part.holders, self._idf)):
             # The index's scores (words in the title and body, BM25) of the chosen articles only.
@@ -309,6 +376,7 @@ class RelaxedSearch:
             return []
         depth = self._config.rerank_depth
         if self._config.every_word_first:
+            self._complete()
             head = heapq.nlargest(depth, self._items(), key=self._key)
         else:  # the best of each segment by score alone (C-level), then the best of those
             best = [(part, docnum, score) for part in self._parts for docnum, score in heapq.nlargest(depth, part.matched.items(), key=itemgetter(1))]
@@ -322,6 +390,7 @@ class RelaxedSearch:
         """The matches in order, at least the first ``end`` of them (all when None)."""
         if self._sort == "relevance":
             return self._head if end is not None and end <= len(self._head) else self._head + self._rest()
+        self._complete()
         if self._sort == "recent":
             tail = ((part, docnum, self._first_phase(score)) for part, docnum, score in self._outside_head())
             items, key = [*self._head, *tail], self._recent_key()
@@ -342,6 +411,7 @@ class RelaxedSearch:
     def _rest(self) -> list[Item]:
         """The matches after the head, by their first-phase score (made when a page needs them)."""
         if self._tail is None:
+            self._complete()
             self._tail = sorted(self._outside_head(), key=self._key, reverse=True)
         return self._tail
 
@@ -466,7 +536,7 @@ class RelaxedSearch:
         for fieldname in (TITLE, BODY):
             key = (part.number, fieldname, word)
             if key not in self._postings:  # decoded once per search, not once per article
-                self._postings[key] = term_postings(part.segment.reader, fieldname, word)
+                self._postings[key] = part.segment.postings(fieldname, word)
             postings = self._postings[key]
             if postings is not None:
                 ids, weights = postings

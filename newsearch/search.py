@@ -7,7 +7,7 @@ so results stay valid after the searcher is closed.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from . import execute
@@ -78,13 +78,16 @@ def run_search(
         )
     patterns = highlight_patterns(parsed, synonyms, compiled)
 
-    def each_segment(reader: Any, scores: dict[int, float]) -> None:
+    def each_segment(reader: Any, scores: Collection[int]) -> None:
         if counter is not None:
             counter.add(reader, scores)
         if groups is not None:
             groups.add(reader, scores)
 
+    wants_matches = counter is not None or groups is not None
+
     def ranked(count: int | None, start: int, first: bool) -> tuple[int, list[execute.Match]]:
+        first = first and wants_matches
         if relaxed is not None:
             return relaxed.ranked(count, start, each_segment if first else None)
         return execute.search(

@@ -259,3 +259,46 @@ def test_the_cli_marks_related_hits_and_counts_them(tmp_path: Path) -> None:
     assert [(h["id"], h["match"]) for h in data["hits"]] == [("all", "exact"), ("two", "related")]
     exact = json.loads(runner.invoke(app, ["search", "疫苗", "儿童", "赔偿", "--index", str(ix.path), "--json", "--exact"]).output)
     assert (exact["total"], exact["exact"], [h["id"] for h in exact["hits"]]) == (1, 1, ["all"])
+
+
+# --------------------------------------------------------------------------- cost
+
+
+def test_a_broad_word_scores_only_the_matches_that_can_reach_the_first_page(tmp_path: Path) -> None:
+    """MaxScore: the articles with the word in the title outscore any that have it only in
+    the body, so those are not scored for the first page, and every page is still cut
+    from the order that scoring them all gives (as a filter that every article passes does)."""
+    import dataclasses
+
+    from newsearch.analysis import word_lookup
+    from newsearch.compiler import IndexVocabulary, compile_plan
+    from newsearch.ranking import RelaxedSearch
+
+    titled = [(f"t{n}", f"暴雨预警第{n}号", "气象台发布暴雨预警。" + "雨量较大。" * n) for n in range(5)]
+    bodies = [(f"b{n}", f"城市新闻{n}", "今天发布暴雨预警。" + "街道积水。" * n) for n in range(20)]
+    index_of(tmp_path, titled + bodies).close()
+    config = Config.for_index(tmp_path / "index")
+    config = dataclasses.replace(config, ranking=dataclasses.replace(config.ranking, rerank_depth=3))
+    ix = NewsIndex.open(tmp_path / "index", config=config)
+    plain = {"facets": False, "collapse": False}
+    everything = ix.search("暴雨", since="2021", limit=None, **plain)  # a filter: every match is scored
+    assert everything.total == 25
+    assert [(h.id, h.score) for h in ix.search("暴雨", limit=None, **plain)] == [(h.id, h.score) for h in everything]
+    for offset in range(0, 25, 3):
+        page = ix.search("暴雨", limit=3, offset=offset, **plain)
+        assert [(h.id, h.score) for h in page] == [(h.id, h.score) for h in everything.hits[offset : offset + 3]]
+    assert set(ids(everything)[:3]) <= {post[0] for post in titled}
+
+    with ix._searcher() as searcher:
+        compiled = compile_plan(
+            plan(parse("暴雨"), ()), vocab=IndexVocabulary(searcher), title_boost=config.ranking.title_boost,
+            compound_gap=config.ranking.compound_gap,
+        )
+        relaxed = RelaxedSearch(
+            searcher, compiled, None, config.ranking, sort="relevance", half_life_days=30.0, is_word=word_lookup(())
+        )
+        total, first = relaxed.ranked(3, 0)
+        assert total == 25 and [m.docnum for m in first]
+        assert relaxed.scored == 5  # the titled ones; the others are known to rank below them
+        relaxed.ranked(3, 3)  # a page beyond the head scores the rest
+        assert relaxed.scored == 25

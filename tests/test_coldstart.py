@@ -3,9 +3,11 @@
 Timing belongs to the benchmarks (``bench/run.py``); these tests check what makes a
 cold search quick and keep it from coming back unnoticed: the process reads jieba's
 dictionary from the compact lexicon cached in the temporary folder, a character
-at a time, instead of importing jieba and loading its whole dictionary; and it
-imports nothing that only indexing, the web server or completion needs.  The
-lexicon must cut exactly as jieba does, which the first tests check on real posts.
+at a time, instead of importing jieba and loading its whole dictionary; it reads
+OpenCC's simplified forms from a cached table instead of loading OpenCC; and it
+imports neither the web server nor the readers of Markdown, HTML and YAML.  The
+lexicon and the table must give exactly what jieba and OpenCC give, which the
+first tests check on real posts and on every character.
 """
 
 from __future__ import annotations
@@ -192,6 +194,8 @@ def test_a_search_process_reads_the_lexicon_without_importing_jieba(small_index:
     assert "jieba" not in modules and "jieba.finalseg" not in modules  # ...without jieba
     assert "pkg_resources" not in modules
     assert "opencc" not in modules  # the query was normalized with the cached simplified forms
+    unneeded = {"fastapi", "starlette", "uvicorn", "jinja2", "pypinyin", "markdown_it", "bs4", "yaml"}
+    assert not unneeded & modules
 
 
 _DRIVER = """

@@ -30,7 +30,12 @@ _LAYERS = 4  # per-document terms kept in flat arrays; a document's further term
 class _Forward:
     """For one segment and one keyword field: each document's first, second, ...
     term, in lists of the segment's term strings (indexing a list is over twice
-    as fast as an array, which makes a new int per lookup)."""
+    as fast as an array, which makes a new int per lookup).
+
+    A layer that fewer than half of the documents reach (a second category, a third
+    tag) also keeps the set of those documents: a broad search counts that layer
+    over its intersection with the matches (a C-level pass over the smaller of the
+    two) rather than looking up every match."""
 
     def __init__(self, reader: Any, field: str) -> None:
         count = reader.doc_count_all()
@@ -51,11 +56,18 @@ class _Forward:
                     self.layers[k][docnum] = term
                 else:
                     self.more.setdefault(docnum, []).append(term)
+        self.sparse: list[set[int] | None] = []  # per layer: the documents it holds a term for, when few
+        for layer in self.layers:
+            held = sum(term is not None for term in layer)
+            self.sparse.append({d for d, term in enumerate(layer) if term is not None} if held * 2 < count else None)
 
     def count(self, docs: Collection[int], into: Counter[str | None]) -> None:
-        """Add the terms of ``docs`` to ``into`` (and their missing ones, as None)."""
-        for layer in self.layers:
-            into.update(map(layer.__getitem__, docs))
+        """Add the terms of ``docs`` to ``into`` (and, for some, their missing ones as None)."""
+        for layer, held in zip(self.layers, self.sparse):
+            if held is not None and len(held) < len(docs):
+                into.update(map(layer.__getitem__, held.intersection(docs)))
+            else:
+                into.update(map(layer.__getitem__, docs))
         if self.more:
             for docnum in self.more.keys() & docs:
                 into.update(self.more[docnum])
@@ -134,8 +146,8 @@ def _month_number(day: date) -> int:
     return day.year * 12 + day.month - 1
 
 
-def _years_number(width: int) -> Callable[[date], int]:
-    return lambda day: day.year // width
+def _year(day: date) -> int:
+    return day.year
 
 
 def _years_label(width: int) -> Callable[[int], tuple[str, str]]:
@@ -161,19 +173,23 @@ def histogram(days: Counter[int]) -> DateHistogram:
     if not dated:
         return DateHistogram("year", [], undated)
     first, last = _date(min(dated)), _date(max(dated))
-    number: Callable[[date], int]
     label: Callable[[int], tuple[str, str]]
     if (last - first).days < 31:
-        unit, number, label = "day", date.toordinal, _day_label
+        unit, label = "day", _day_label
+        counts = Counter({ordinal: n for ordinal, n in days.items() if ordinal})
     elif (last.year - first.year) * 12 + last.month - first.month < 24:
-        unit, number, label = "month", _month_number, _month_label
+        unit, label = "month", _month_label
+        counts = _counts(days, _month_number)
     else:
         unit = "year"
+        years = _counts(days, _year)  # each day read once, whatever the grouping of years
         for width in _YEAR_GROUPS:
-            number, label = _years_number(width), _years_label(width)
-            if width == _YEAR_GROUPS[-1] or len(_runs(_counts(days, number))) <= MAX_BUCKETS:
+            label = _years_label(width)
+            counts = Counter()
+            for year, n in years.items():
+                counts[year // width] += n
+            if width == _YEAR_GROUPS[-1] or len(_runs(counts)) <= MAX_BUCKETS:
                 break
-    counts = _counts(days, number)
     buckets = []
     for low, high, n in _runs(counts):
         start, end = label(low)[0], label(high)[1]

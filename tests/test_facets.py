@@ -268,3 +268,29 @@ def test_an_article_dated_9999_does_not_blow_up_the_facets(tmp_path: Path) -> No
         assert page.count(b"<li>") < 20 and len(page) < 30_000
         status, data = server.json("/api/search", {"q": "档案", "since": "0002..2020", "until": "0002..2020"})
         assert status == 200 and data["total"] == 0
+
+
+def test_a_second_category_and_a_third_tag_are_counted_over_the_few_articles_that_have_one(tmp_path: Path) -> None:
+    """Few articles have a second category or a third tag: those layers keep the set of
+    their articles, and a broad search counts them over its intersection with the matches
+    (the counts are those of the hits, whichever way they are made)."""
+    from newsearch.facets import keyword_lists
+    from newsearch.fields import CATEGORIES, TAGS
+
+    folder = tmp_path / "posts"
+    for n in range(12):
+        write_post(
+            folder, f"p{n}.md", f"天气{n}", "今天天气晴朗。" if n % 3 else "天气转阴。",
+            categories="[本地, 要闻]" if n < 2 else "本地",
+            tags="[天气, 出行, 周末]" if n in (3, 4, 5) else "[天气, 出行]" if n % 2 else "天气",
+        )
+    ix = NewsIndex.create(tmp_path / "index")
+    ix.update([folder])
+    results = assert_facets_match_hits(ix, "天气")
+    assert results.total == 12
+    assert results.facets is not None and dict(results.facets.categories) == {"本地": 12, "要闻": 2}
+    assert_facets_match_hits(ix, "晴朗")  # a narrower match set: fewer matches than some layers hold
+    with ix._searcher() as searcher:
+        (reader,) = [leaf.reader() for leaf, _ in searcher.leaf_searchers()]
+        assert [len(held) if held is not None else None for held in keyword_lists(reader, CATEGORIES).sparse] == [None, 2]
+        assert [len(held) if held is not None else None for held in keyword_lists(reader, TAGS).sparse] == [None, None, 3]

@@ -215,7 +215,7 @@ class Lexicon:
     the words that begin with a character are read when first asked for."""
 
     def __init__(self, data: bytes | mmap.mmap) -> None:
-        if data[: len(_MAGIC)] != _MAGIC:
+        if len(data) < len(_MAGIC) + _HEAD.size or data[: len(_MAGIC)] != _MAGIC:
             raise ValueError("not a newsearch lexicon")
         header_size, total = _HEAD.unpack_from(data, len(_MAGIC))
         if total != len(data):

@@ -104,6 +104,9 @@ def test_a_damaged_cache_is_built_again(tmp_path: Path) -> None:
     damaged.replace(path)  # a new file, as newsearch writes them: the mapped one stays whole
     with pytest.raises(ValueError):
         Lexicon.open(path)
+    for short in (data[:10], data[:30], b""):  # not even a whole header
+        with pytest.raises(ValueError):
+            Lexicon(short)
     again = Segmenter((str(words),), normalize)
     assert again.get().cut("晓多科技发布") == ["晓多科技", "发布"]
     assert path.read_bytes() == data

@@ -42,6 +42,7 @@ import heapq
 import math
 import re
 from bisect import bisect_left
+from itertools import chain, compress
 from operator import itemgetter
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -51,7 +52,7 @@ from .compiler import CompiledPlan
 from .config import RankingConfig
 from .execute import Match, Scores, Segment, length_of
 from .fields import BODY, NBODY, NTITLE, TITLE
-from .readers import column_reader
+from .readers import column_reader, reader_cache
 
 __all__ = ["RelaxedSearch"]
 
@@ -230,6 +231,9 @@ class RelaxedSearch:
         Only for the order by relevance, without a filter: the holders are then scored
         in document order, and ties among equal scores keep that order."""
         depth = self._config.rerank_depth
+        if self._sort in ("-date", "date"):  # scored when a page shows them (see _dated_page)
+            members = segment.docs(q, within) - segment.deleted
+            return {}, members, members
         if self._sort == "relevance" and not self._config.every_word_first and within is None:
             members = segment.docs(q) - segment.deleted
             split = segment.essential(q, members) if len(members) > 2 * depth else None
@@ -390,12 +394,16 @@ class RelaxedSearch:
         """The matches in order, at least the first ``end`` of them (all when None)."""
         if self._sort == "relevance":
             return self._head if end is not None and end <= len(self._head) else self._head + self._rest()
-        self._complete()
         if self._sort == "recent":
+            self._complete()
             tail = ((part, docnum, self._first_phase(score)) for part, docnum, score in self._outside_head())
             items, key = [*self._head, *tail], self._recent_key()
             return sorted(items, key=key, reverse=True) if end is None else heapq.nlargest(end, items, key=key)
         # By date: tuples that compare by themselves (no key function: C-level comparisons).
+        if end is not None and any(part.unscored for part in self._parts):
+            best = heapq.nlargest(end, self._dated_page(end))
+            return [(part, docnum, score) for _, score, _, part, docnum in best]
+        self._complete()
         keyed = self._dated()
         best = sorted(keyed, reverse=True) if end is None else heapq.nlargest(end, keyed)
         return [(part, docnum, score) for _, score, _, part, docnum in best]
@@ -430,6 +438,29 @@ class RelaxedSearch:
                 yield from ((dates[d], s, -(base + d), part, d) for d, s in part.matched.items())
             else:
                 yield from (((-dates[d] if dates[d] else -_UNDATED_LAST), s, -(base + d), part, d) for d, s in part.matched.items())
+
+    def _dated_page(self, end: int) -> list[tuple[int, float, int, _Part, int]]:
+        """Like :meth:`_dated`, for the matches that the first ``end`` by date are among:
+        those dated at least as late (or early) as the ``end``-th, ties included, which
+        are then scored (a one-word query's matches are scored only when shown)."""
+        newest = self._sort == "-date"
+        found = []
+        for part in self._parts:
+            docs = part.matches()
+            if docs:
+                found.append((part, docs, part.segment.dates() if newest else _oldest_first(part.segment)))
+        best = heapq.nlargest(end, chain.from_iterable(map(keys.__getitem__, docs) for _, docs, keys in found))
+        out: list[tuple[int, float, int, _Part, int]] = []
+        for part, docs, keys in found:
+            if len(best) == end:
+                docs = list(compress(docs, map(best[-1].__le__, map(keys.__getitem__, docs))))
+            missing = part.unscored.intersection(docs)
+            if missing:
+                part.matched.update(part.segment.scores(self._plan.concepts[0].verbatim, missing))
+                part.unscored = part.unscored - missing  # (a new set: it may be the holders)
+            base, matched = part.base, part.matched
+            out.extend((keys[d], matched[d], -(base + d), part, d) for d in docs)
+        return out
 
     def _recent_key(self) -> Callable[[Item], tuple[float, int]]:
         """Relevance halved for every ``half_life_days`` of age (the score the rank was
@@ -544,6 +575,15 @@ class RelaxedSearch:
                 if at is not None:
                     whole += 1.0 if weights is None else weights[at]
         return min(share, max(0.0, 1.0 - whole / occurrences)) if occurrences else share
+
+
+def _oldest_first(segment: Segment) -> list[int]:
+    """Each document's key for the order oldest first: larger for older, undated last."""
+    cache = reader_cache(segment.reader)
+    found: list[int] | None = cache.get("oldest_first")
+    if found is None:
+        found = cache["oldest_first"] = [-v if v else -_UNDATED_LAST for v in segment.dates()]
+    return found
 
 
 def _saturated(tf: float, norm: float) -> float:

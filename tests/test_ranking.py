@@ -302,3 +302,38 @@ def test_a_broad_word_scores_only_the_matches_that_can_reach_the_first_page(tmp_
         assert relaxed.scored == 5  # the titled ones; the others are known to rank below them
         relaxed.ranked(3, 3)  # a page beyond the head scores the rest
         assert relaxed.scored == 25
+
+
+def test_a_word_sorted_by_date_scores_only_the_articles_a_page_shows(tmp_path: Path) -> None:
+    """By date, a one-word query's matches are scored only when a page shows them (and
+    those dated the same as the last shown, whose order their scores decide)."""
+    from newsearch.analysis import word_lookup
+    from newsearch.compiler import IndexVocabulary, compile_plan
+    from newsearch.ranking import RelaxedSearch
+
+    folder = tmp_path / "posts"
+    for n in range(16):
+        day = f"2021-03-{1 + n // 2:02d} 08:00:00 +0800"  # two articles a day: ties broken by score
+        write_post(folder, f"p{n}.md", f"降雪{n}" if n % 3 == 0 else f"城市{n}", "今天降雪。" + "道路结冰。" * n, date=day)
+    write_post(folder, "undated.md", "降雪", "降雪无日期。", date=None)
+    ix = NewsIndex.create(tmp_path / "index")
+    ix.update([folder])
+    plain = {"facets": False, "collapse": False}
+    for sort in ("-date", "date"):
+        everything = ix.search("降雪", sort=sort, limit=None, **plain)
+        assert everything.total == 17
+        for offset in range(0, 17, 3):
+            page = ix.search("降雪", sort=sort, limit=3, offset=offset, **plain)
+            assert [(h.id, h.score) for h in page] == [(h.id, h.score) for h in everything.hits[offset : offset + 3]]
+    assert ids(ix.search("降雪", sort="date", limit=None, **plain))[-1] == "undated"
+    config = ix.config
+    with ix._searcher() as searcher:
+        compiled = compile_plan(
+            plan(parse("降雪"), ()), vocab=IndexVocabulary(searcher), title_boost=config.ranking.title_boost,
+            compound_gap=config.ranking.compound_gap,
+        )
+        relaxed = RelaxedSearch(
+            searcher, compiled, None, config.ranking, sort="-date", half_life_days=30.0, is_word=word_lookup(())
+        )
+        assert relaxed.ranked(3, 0)[0] == 17
+        assert relaxed.scored == 4  # the three newest and the one dated as the third

@@ -20,6 +20,7 @@ from .ingest import file_digest, iter_source_files
 from .results import CheckReport
 from .fields import NBODY, NTITLE, PATH, SOURCE, fingerprint_digest, same_stat
 from .store import Generation
+from .textcolumn import TextColumn
 
 __all__ = ["check_index"]
 
@@ -59,6 +60,9 @@ def _read_everything(reader: Any, fingerprints: dict[str, bytes]) -> int:
     """Decode every posting list, stored document and text of one segment reader."""
     reader._terms.verify()  # noqa: SLF001 - the codec's own terms reader
     columns = [reader.column_reader(name, translate=False) for name in (NTITLE, NBODY)]
+    for column in columns:
+        if isinstance(column, TextColumn.Reader):
+            column.verify()  # its values carry no checksum of their own
     paths, sources = reader.column_reader(PATH), reader.column_reader(SOURCE)
     live = 0
     for docnum in range(reader.doc_count_all()):

@@ -14,6 +14,8 @@ from typing import Any
 
 from whoosh.columns import VarBytesColumn
 
+from .textcolumn import TextColumn
+
 __all__ = ["column_reader", "reader_cache", "term_postings"]
 
 
@@ -29,17 +31,35 @@ def reader_cache(reader: Any) -> dict[Any, Any]:
 def column_reader(reader: Any, name: str) -> Any:
     """A reader's raw column reader for ``name`` (making one reads its offset table).
 
-    A column of variable-length bytes in a file of its own is read through a
-    memory map: verifying thousands of candidates then costs a slice each
-    instead of a seek and a read."""
+    A column of variable-length bytes or of compressed text in a file of its
+    own is read through a memory map: verifying thousands of candidates then
+    costs a slice each (and, for text, its decompression) instead of a seek and
+    a read.  Decoded text is kept in :data:`newsearch.textcolumn.decoded`, so
+    verification, ranking and snippets reading the same documents decode them
+    once."""
     cache = reader_cache(reader)
     found = cache.get(("column", name))
     if found is None:
         found = reader.column_reader(name, translate=False)
         if isinstance(found, VarBytesColumn.Reader):
             found = _MappedColumn.of(found) or found
+        elif isinstance(found, TextColumn.Reader):
+            dbfile = found._dbfile  # noqa: SLF001 - the reader keeps its file here
+            data = _memory_map(dbfile)
+            if data is not None:
+                found = found.mapped(data, dbfile.fileno())
         cache[("column", name)] = found
     return found
+
+
+def _memory_map(dbfile: Any) -> mmap.mmap | None:
+    """A read-only memory map of a Whoosh file on disk, or None (in memory, empty, no mmap)."""
+    if not getattr(dbfile, "is_real", False):
+        return None
+    try:
+        return mmap.mmap(dbfile.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):  # an empty file, or no mmap here
+        return None
 
 
 class _MappedColumn:
@@ -53,12 +73,8 @@ class _MappedColumn:
 
     @classmethod
     def of(cls, column: Any) -> _MappedColumn | None:
-        dbfile = column._dbfile  # noqa: SLF001 - the reader keeps its file and layout here
-        if not getattr(dbfile, "is_real", False):
-            return None
-        try:
-            data = mmap.mmap(dbfile.fileno(), 0, access=mmap.ACCESS_READ)
-        except (OSError, ValueError):  # an empty file, or no mmap here
+        data = _memory_map(column._dbfile)  # noqa: SLF001 - the reader keeps its file and layout here
+        if data is None:
             return None
         return cls(data, column._basepos, column._offsets, column._lengths)  # noqa: SLF001
 

@@ -18,6 +18,7 @@ from whoosh.analysis import Token, Tokenizer
 
 from .analysis import SUBWORD_WEIGHT, bigrams, gapped_bigrams, normalize, segment_words, signed_numbers, units, word_weights
 from .dupes import SKETCH_BYTES, band_terms
+from .textcolumn import TextColumn
 from .fields import (
     BODY,
     BODY_DIFF,
@@ -44,7 +45,7 @@ from .fields import (
 
 __all__ = ["ANALYZER_ID", "SCHEMA_VERSION", "JiebaTokenizer", "build_schema"]
 
-SCHEMA_VERSION = 12  # 12: decimals are one unit; signs are units; signed numbers indexed
+SCHEMA_VERSION = 13  # 13: the normalized body is stored compressed (TextColumn)
 ANALYZER_ID = "jieba-search-weighted+units+bigrams+gapped+signed+nfkc-lower-t2s/8"
 
 
@@ -148,7 +149,9 @@ def build_schema(user_dicts: tuple[str, ...] = ()) -> fields.Schema:
             UNITS: UnitsField(),
             TUNITS: UnitsField(),
             NTITLE: fields.COLUMN(columns.VarBytesColumn()),
-            NBODY: fields.COLUMN(columns.VarBytesColumn()),
+            # Compressed, each document alone (see textcolumn): half the size, ~20 µs to read one.
+            # Titles stay plain: at ~40 bytes each, compressing them saves little and costs every read.
+            NBODY: fields.COLUMN(TextColumn()),
             # Undated articles get 0 (year 1) in the sort column, so newest-first puts them last.
             DATE: fields.DATETIME(stored=True, sortable=columns.NumericColumn("Q", default=0)),
             UTCOFFSET: fields.STORED(),

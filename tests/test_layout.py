@@ -21,7 +21,7 @@ MODULES = sorted(path.stem for path in PACKAGE.glob("*.py"))
 
 # The modules that face each third-party engine, and only they.
 FACING = {
-    "whoosh": {"codec", "compiler", "execute", "matching", "readers", "schema", "store", "toc"},
+    "whoosh": {"codec", "compiler", "execute", "matching", "merge", "readers", "schema", "store", "textcolumn", "toc"},
     "jieba": {"segmenter"},
     "opencc": {"analysis"},
     "typer": {"cli"},
@@ -86,7 +86,7 @@ def test_the_modules_import_each_other_without_a_circle() -> None:
 def test_whoosh_jieba_and_the_web_stack_stay_in_the_modules_that_face_them() -> None:
     for package, allowed in FACING.items():
         users = {module for module in MODULES if package in imports(module)[1]}
-        assert users == allowed, package
+        assert users == allowed & set(MODULES), package
 
 
 def test_nothing_imports_the_command_line_or_the_server() -> None:

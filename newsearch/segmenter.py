@@ -24,9 +24,12 @@ import mmap
 import os
 import re
 import struct
+import sys
 import tempfile
 import threading
 import time
+from array import array
+from bisect import bisect_left
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,7 +42,7 @@ __all__ = [
     "segmenter",
 ]
 
-_MAGIC = b"newsearch lexicon 1\n"
+_MAGIC = b"newsearch lexicon 2\n"
 _HEAD = struct.Struct("<QQ")  # length of the marshalled header, length of the whole file
 _CACHE_PREFIX = "lexicon-"
 _KEPT_CACHES = 8  # lexicon files kept in the temporary folder (one per set of user dictionaries)
@@ -184,30 +187,29 @@ def build_lexicon(user_dicts: tuple[str, ...], normalize: Callable[[str], str]) 
         (finalseg.re_skip.pattern, finalseg.re_skip.flags),
         sorted(forced),
     )
-    blobs: list[bytes] = []
-    places: dict[str, tuple[int, int]] = {}
-    offset = 0
-
-    def place(blob: bytes) -> tuple[int, int]:
-        nonlocal offset
-        blobs.append(blob)
-        offset += len(blob)
-        return offset - len(blob), len(blob)
-
-    for char, bucket in buckets.items():
-        places[char] = place(marshal.dumps(bucket))
+    # The buckets one after the other in the order of their characters: the k-th
+    # character's bucket runs from bounds[k] to bounds[k + 1].  A string of the
+    # characters and an array of the bounds load at once, unlike a dict of them.
+    chars = "".join(sorted(buckets))
+    blobs = [marshal.dumps(buckets[char]) for char in chars]
+    bounds = array("Q", [0])
+    for blob in blobs:
+        bounds.append(bounds[-1] + len(blob))
+    hmm_blob = marshal.dumps(hmm)
+    if sys.byteorder == "big":
+        bounds.byteswap()
     header = marshal.dumps(
         {
             "unknown": math.log(1) - logtotal,
-            "chars": places,
-            "hmm": place(marshal.dumps(hmm)),
+            "chars": chars,
+            "bounds": bounds.tobytes(),  # little-endian
+            "hmm": len(hmm_blob),  # after the buckets
             "han": (jieba.re_han_default.pattern, jieba.re_han_default.flags),
             "skip": (jieba.re_skip_default.pattern, jieba.re_skip_default.flags),
         }
     )
-    start_of_blobs = len(_MAGIC) + _HEAD.size + len(header)
-    total = start_of_blobs + offset
-    return b"".join([_MAGIC, _HEAD.pack(len(header), total), header, *blobs])
+    total = len(_MAGIC) + _HEAD.size + len(header) + sum(map(len, blobs)) + len(hmm_blob)
+    return b"".join([_MAGIC, _HEAD.pack(len(header), total), header, *blobs, hmm_blob])
 
 
 class Lexicon:
@@ -224,8 +226,14 @@ class Lexicon:
         header = marshal.loads(data[begin : begin + header_size])
         self._data = data
         self._base = begin + header_size
-        self._places: dict[str, tuple[int, int]] = header["chars"]
-        self._hmm_place: tuple[int, int] = header["hmm"]
+        self._chars: str = header["chars"]
+        self._bounds = array("Q")
+        self._bounds.frombytes(header["bounds"])
+        if sys.byteorder == "big":
+            self._bounds.byteswap()
+        if len(self._bounds) != len(self._chars) + 1 or self._base + self._bounds[-1] + header["hmm"] != total:
+            raise ValueError("a damaged newsearch lexicon")
+        self._hmm_size: int = header["hmm"]
         self.unknown: float = header["unknown"]
         self.han: re.Pattern[str] = re.compile(*header["han"])
         self.skip: re.Pattern[str] = re.compile(*header["skip"])
@@ -245,19 +253,20 @@ class Lexicon:
         return cls(data)
 
     def _bucket(self, char: str) -> dict[str, float | None]:
-        place = self._places.get(char)
-        if place is None:
+        k = bisect_left(self._chars, char)
+        if k == len(self._chars) or self._chars[k] != char:
             return {}
-        start = self._base + place[0]
-        bucket: dict[str, float | None] = marshal.loads(self._data[start : start + place[1]])
+        bucket: dict[str, float | None] = marshal.loads(
+            self._data[self._base + self._bounds[k] : self._base + self._bounds[k + 1]]
+        )
         return bucket
 
     def hmm_tables(self) -> tuple[Any, ...]:
         """(start, transition and emission log-probabilities, the smallest log-probability,
         the pattern of a run of Chinese characters, the pattern of what else it keeps
         whole, the words always split) of jieba's ``finalseg``."""
-        start = self._base + self._hmm_place[0]
-        tables: tuple[Any, ...] = marshal.loads(self._data[start : start + self._hmm_place[1]])
+        start = self._base + self._bounds[-1]
+        tables: tuple[Any, ...] = marshal.loads(self._data[start : start + self._hmm_size])
         return tables
 
 

@@ -45,9 +45,10 @@ from whoosh.reading import TermInfo, TermNotFound
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
-__all__ = ["NewsCodec", "NewsWriter", "TermPool", "record_segment_files", "segment_file_problems"]
+__all__ = ["COLUMN_EXT", "NewsCodec", "NewsWriter", "TermPool", "record_segment_files", "segment_file_problems"]
 
 TERMS_EXT = ".ntm"
+COLUMN_EXT = W3Codec.COLUMN_EXT  # a per-document column: SEGMENT.FIELD.col
 POSTINGS_EXT = ".npo"
 _HEADER = struct.Struct("<BBI")  # id typecode, weight code, count
 _ID_CODES = {b"B"[0]: "B", b"H"[0]: "H", b"I"[0]: "I"}
@@ -85,6 +86,68 @@ def encode_postings(ids: array[int], weights: Any) -> bytes:
         else:
             wcode, wbody = _FLOATS, array("f", weights).tobytes()
     return _HEADER.pack(ord(code), wcode, count) + body + wbody
+
+
+_ID_LIMITS = {ord("B"): 0x100, ord("H"): 0x10000, ord("I"): 1 << 32}
+_ID_SIZES = {ord("B"): 1, ord("H"): 2, ord("I"): 4}
+
+
+def shift_postings(data: bytes, offset: int) -> bytes | None:
+    """:func:`encode_postings` of the same list with ``offset`` added to every document
+    number, by rewriting its first delta only; None when that no longer fits its type."""
+    code = data[0]
+    size = _ID_SIZES[code]
+    start = _HEADER.size
+    first = int.from_bytes(data[start : start + size], sys.byteorder) + offset
+    if first >= _ID_LIMITS[code]:
+        return None
+    return b"".join((data[:start], first.to_bytes(size, sys.byteorder), data[start + size :]))
+
+
+def concat_postings(parts: list[tuple[bytes, int]]) -> bytes:
+    """:func:`encode_postings` of the concatenation of encoded lists, each renumbered by
+    adding its offset (the renumbered lists must follow each other in order)."""
+    out = array("I")
+    weight_codes = set()
+    weight_parts = []
+    last = 0
+    for data, offset in parts:
+        code, wcode, count = _HEADER.unpack_from(data)
+        deltas = array(_ID_CODES[code])
+        end = _HEADER.size + count * deltas.itemsize
+        deltas.frombytes(data[_HEADER.size : end])
+        first = deltas[0] + offset
+        start = len(out)
+        out.extend(deltas if deltas.typecode == "I" else array("I", deltas))
+        out[start] = first - last
+        last = first + sum(deltas) - deltas[0]
+        weight_codes.add(wcode)
+        weight_parts.append((wcode, count, data[end:]))
+    top = max(out)
+    code = "B" if top < 0x100 else "H" if top < 0x10000 else "I"
+    body = out.tobytes() if code == "I" else array(code, out).tobytes()
+    if weight_codes == {_ALL_ONE}:
+        return _HEADER.pack(ord(code), _ALL_ONE, len(out)) + body
+    if _FLOATS not in weight_codes:
+        halves = b"".join(raw if wcode == _HALVES else b"\x02" * count for wcode, count, raw in weight_parts)
+        return _HEADER.pack(ord(code), _HALVES, len(out)) + body + halves
+    floats = array("f")
+    for wcode, count, raw in weight_parts:
+        if wcode == _FLOATS:
+            floats.frombytes(raw[: count * 4])
+        elif wcode == _HALVES:
+            floats.extend(b * 0.5 for b in raw[:count])
+        else:
+            floats.extend(repeat(1.0, count))
+    return _HEADER.pack(ord(code), _FLOATS, len(out)) + body + floats.tobytes()
+
+
+def id_range(data: bytes) -> tuple[int, int]:
+    """The first and last document numbers of an encoded posting list."""
+    code, _wcode, count = _HEADER.unpack_from(data)
+    deltas = array(_ID_CODES[code])
+    deltas.frombytes(data[_HEADER.size : _HEADER.size + count * deltas.itemsize])
+    return deltas[0], sum(deltas)
 
 
 def decode_postings(data: bytes) -> tuple[array[int], Any]:
@@ -368,6 +431,21 @@ class _FieldWriter(base.FieldWriter):  # type: ignore[misc]
             self._maxweights.append(max(weights))
         self._minlens.append(length_to_byte(minlen) if minlen else 0)
         self._maxlens.append(length_to_byte(maxlen) if maxlen else 0)
+
+    def add_encoded(
+        self, term: bytes, data: bytes, df: int, weight: float, maxweight: float, minlen: int, maxlen: int
+    ) -> None:
+        """Write a term whose posting list is already encoded (by :func:`encode_postings`),
+        with its statistics; lengths as length bytes.  For merging segments."""
+        self._terms.append(term)
+        self._postfile.write(data)
+        self._lengths.append(len(data))
+        self._offset += len(data)
+        self._dfs.append(df)
+        self._weights.append(weight)
+        self._maxweights.append(maxweight)
+        self._minlens.append(minlen)
+        self._maxlens.append(maxlen)
 
     def add_spell_word(self, fieldname: str, text: bytes) -> None:
         raise ValueError("NewsCodec does not store separate spelling words")
@@ -812,6 +890,19 @@ class _PerDocReader(W3PerDocReader):  # type: ignore[misc]
     def __init__(self, storage: Any, segment: Any) -> None:
         super().__init__(storage, segment)
         self._has: dict[str, bool] = {}
+
+    def open_columns(self) -> None:
+        """Open every column file of the segment now (Whoosh opens each when it is first
+        read): a merge deletes the files of the segments it replaced, and a reader
+        opened before must still read them (an open file outlives its name)."""
+        segment = self._segment
+        prefix = f"{segment.segment_id()}."
+        for name in segment.list_files(self._storage):
+            if name.startswith(prefix) and name.endswith(COLUMN_EXT):
+                column = name[len(prefix) : -len(COLUMN_EXT)]
+                if column not in self._colfiles:
+                    self._colfiles[column] = self._get_column_file(column)
+                self._has[column] = True
 
     def has_column(self, fieldname: str) -> bool:
         found = self._has.get(fieldname)

@@ -8,6 +8,10 @@ or from a path given with ``--config``.  Every key is optional::
     batch_size = 5000          # files per job at most; each job becomes a segment, committed when done
     memory_mb = 256            # buffered postings per worker: jobs are cut to fit
     max_file_mb = 20           # larger files (in a .jsonl feed: larger lines) are reported and skipped
+    merge_factor = 4           # segments of one size tier merged into one after a run (0: never merge)
+    merge_floor_mb = 8         # smaller segments all share the lowest tier
+    merge_max_mb = 4000        # segments over half of this are not merged again
+    merge_deletes = 0.3        # a segment with this share of deleted articles is rewritten
 
     [ranking]
     title_boost = 3.0          # a word in the title counts like three in the body
@@ -87,6 +91,18 @@ class IndexingConfig:
     """Analysis processes; 0 means one per core."""
     memory_mb: int = 256
     """Memory for the postings a worker buffers: jobs are cut to fit (about 23 MB of text)."""
+    merge_factor: int = 4
+    """After a run, this many segments of one size tier are merged into one (a tier spans
+    sizes within this factor of each other), so an index keeps at most ``merge_factor - 1``
+    segments per tier and an article is rewritten once per tier; 0 never merges."""
+    merge_floor_mb: float = 8.0
+    """Segments smaller than this share the lowest tier, where small runs' segments are
+    merged together whatever their sizes."""
+    merge_max_mb: float = 4000.0
+    """Segments larger than half of this are not merged again (no file of a segment may
+    reach 4 GiB: Whoosh's columns hold 32-bit offsets)."""
+    merge_deletes: float = 0.3
+    """A segment whose share of deleted or replaced articles reaches this is rewritten."""
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -97,6 +113,12 @@ class IndexingConfig:
             raise ValueError("indexing.memory_mb must be at least 16.")
         if self.max_file_mb <= 0:
             raise ValueError("indexing.max_file_mb must be positive.")
+        if self.merge_factor == 1 or self.merge_factor < 0:
+            raise ValueError("indexing.merge_factor must be 0 (never merge) or at least 2.")
+        if self.merge_floor_mb <= 0 or not 0 < self.merge_max_mb <= 4000:
+            raise ValueError("indexing.merge_floor_mb must be positive and indexing.merge_max_mb between 0 and 4000.")
+        if not 0 < self.merge_deletes <= 1:
+            raise ValueError("indexing.merge_deletes must be above 0 and at most 1.")
 
 
 @dataclass(frozen=True)

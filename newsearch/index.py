@@ -26,7 +26,7 @@ from .compiler import IndexVocabulary, compile_plan
 from .config import Config
 from .documents import Article
 from .errors import ArticleNotFoundError, IndexDamagedError, InvalidArgumentError, NewsearchError
-from .indexer import ProgressCallback, reanalyze, update_index
+from .indexer import ProgressCallback, merge_segments, reanalyze, update_index
 from .query import parse
 from .results import CheckReport, CompactReport, IndexReport, IndexStats, SearchResults, Suggestion, Topic
 from .fields import ID, NBODY, stored_to_article
@@ -366,15 +366,15 @@ class NewsIndex:
 
     def compact(self) -> CompactReport:
         """Merge every segment into one and purge deleted articles: for an archive that no
-        longer changes, whose searches then read one segment.  Searches see the old
-        segments until the merged one is committed; a run killed before that leaves
+        longer changes, whose searches then read one segment (an index larger than
+        ``[indexing] merge_max_mb`` keeps one segment per that much).  Searches see the
+        old segments until the merged one is committed; a run killed before that leaves
         the index as it was (the next writer removes the unfinished files)."""
         started = time.monotonic()
         with self._store.write_lock():
             self._follow_manifest(force=True)
             before = self.stats()
-            if before.segments > 1 or before.deleted:
-                self._whoosh().writer().commit(optimize=True)
+            merge_segments(self._whoosh(), self._config, everything=True)
             self._store.remove_other_generations({self._manifest.generation})  # and what killed writers left
         after = self.stats()
         return CompactReport(before.segments, after.segments, before.deleted - after.deleted, time.monotonic() - started)

@@ -33,6 +33,7 @@ from .config import Config
 from . import keywords
 from .errors import InvalidArgumentError, StrictIndexingError
 from .ingest import iter_source_files, read_file, sample_feed, scan_feed
+from .merge import MergeReport, merge_index
 from .results import FileFailure, IndexReport
 from .store import Generation, GenerationWriter
 from .workers import FileJob, FileOutcome, WorkerPool, default_processes
@@ -48,7 +49,7 @@ from .fields import (
     stored_to_article,
 )
 
-__all__ = ["ProgressCallback", "reanalyze", "update_index"]
+__all__ = ["ProgressCallback", "merge_segments", "reanalyze", "update_index"]
 
 ProgressCallback = Callable[[int, int, str], None]
 """Called as ``progress(done, total, path)`` after each file that had to be read."""
@@ -282,8 +283,29 @@ def update_index(
         plan.close()
         owners.close()
         indexed.close()
+    merge_segments(ix, config)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def merge_segments(ix: Generation, config: Config, *, everything: bool = False) -> MergeReport:
+    """Merge segments as ``[indexing]`` says (see :mod:`newsearch.merge`); with
+    ``everything``, into as few as the largest segment allows.  Call with the write
+    lock held."""
+    settings = config.indexing
+    if not settings.merge_factor and not everything:
+        return MergeReport()
+    try:
+        return merge_index(
+            ix,
+            factor=settings.merge_factor or 2,
+            floor_mb=settings.merge_floor_mb,
+            max_mb=settings.merge_max_mb,
+            deletes=settings.merge_deletes,
+            everything=everything,
+        )
+    finally:
+        ix.clean_files()  # what an interrupted merge wrote, and the tables it replaced
 
 
 def _run(

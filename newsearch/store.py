@@ -139,7 +139,13 @@ class Generation(FileIndex):  # type: ignore[misc]
         problems = segment_file_problems(self.storage, segment)
         if problems:
             raise IndexDamagedError(self.folder, problems)
-        return SegmentReader(self.storage, toc.schema, segment, generation=toc.generation)
+        reader = SegmentReader(self.storage, toc.schema, segment, generation=toc.generation)
+        try:
+            reader._perdoc.open_columns()  # noqa: SLF001 - see there: merges delete files
+        except OSError as exc:
+            reader.close()
+            raise IndexDamagedError(self.folder, [f"a column file of segment {segment.segment_id()} cannot be opened ({exc})"]) from exc
+        return reader
 
     def file_problems(self) -> list[str]:
         """What is wrong with the files of the latest commit's segments: missing, or not
@@ -147,6 +153,31 @@ class Generation(FileIndex):  # type: ignore[misc]
         :class:`IndexDamagedError` when the table of contents cannot be read."""
         toc = self.toc()
         return [problem for segment in toc.segments for problem in segment_file_problems(self.storage, segment)]
+
+    def replace_segments(self, toc: Any, old: list[Any], new: Any | None) -> None:
+        """Commit ``new`` (a merged segment, or None) in place of the segments ``old`` of
+        ``toc``, which must still be the latest commit, then delete their files.  The
+        new table of contents is one atomic write: a process killed before it leaves
+        the previous state, with ``new``'s files for the next writer to remove.
+        Call with the write lock held."""
+        latest = self.toc()
+        if latest.generation != toc.generation:
+            raise RuntimeError(f"generation {self.indexname} was committed during a merge")
+        gone = {segment.segment_id() for segment in old}
+        segments: list[Any] = []
+        for segment in latest.segments:
+            if segment.segment_id() not in gone:
+                segments.append(segment)
+            elif new is not None:
+                segments.append(new)  # in the place of the first it replaces
+                new = None
+        write_toc(self.storage, self.indexname, latest.generation + 1, segments)
+        for segment in old:
+            for name in segment.list_files(self.storage):
+                try:
+                    self.storage.delete_file(name)
+                except OSError:
+                    pass  # an open reader on a system that keeps it; the next writer tidies up
 
     def writer(self, **kwargs: Any) -> GenerationWriter:
         return GenerationWriter(self, codec=self.codec, **kwargs)
@@ -195,17 +226,30 @@ def open_searcher(ix: Generation, previous: Any = None) -> Any:
     from whoosh.reading import EmptyReader, MultiReader
     from whoosh.searching import Searcher
 
-    toc = ix.toc()
     reusable: dict[tuple[str, frozenset[int]], Any] = {}
     if previous is not None:
         for old, _offset in previous.reader().leaf_readers():
             segment = old.segment()
             if segment is not None:
                 reusable[(segment.segment_id(), _deleted(segment))] = old
-    readers = []
-    for segment in toc.segments:
-        found = reusable.pop((segment.segment_id(), _deleted(segment)), None)
-        readers.append(found if found is not None else ix.segment_reader(toc, segment))
+    for attempt in range(3):
+        toc = ix.toc()
+        readers = []
+        try:
+            for segment in toc.segments:
+                found = reusable.pop((segment.segment_id(), _deleted(segment)), None)
+                readers.append(found if found is not None else ix.segment_reader(toc, segment))
+            break
+        except IndexDamagedError:
+            # A merge committed after the table of contents was read, and deleted the
+            # files of the segments it replaced: read the new table.  Otherwise damaged.
+            for opened in readers:
+                segment = opened.segment()
+                reusable[(segment.segment_id(), _deleted(segment))] = opened
+            if attempt == 2 or ix.toc().generation == toc.generation:
+                for leftover in reusable.values():
+                    leftover.close()
+                raise
     for leftover in reusable.values():
         leftover.close()
     if not readers:

@@ -182,7 +182,10 @@ def test_stats(ix: NewsIndex) -> None:
 def test_stats_count_segments_and_the_deleted_share(tmp_path: Path) -> None:
     for name in ("a", "b", "c"):
         write_post(tmp_path / "posts", f"{name}.md", f"标题{name}", f"正文{name}")
-    ix = NewsIndex.create(tmp_path / "index")
+    from newsearch import Config
+
+    # No merging after a run: the replaced and removed articles stay, counted as deleted.
+    ix = NewsIndex.create(tmp_path / "index", config=Config.from_dict({"indexing": {"merge_factor": 0}}))
     ix.update([tmp_path / "posts"])
     first = ix.stats()
     assert (first.articles, first.segments, first.deleted, first.deleted_share) == (3, 1, 0, 0.0)
@@ -404,7 +407,7 @@ def test_an_open_index_sees_an_edited_article_once(tmp_path: Path, posts: Path) 
     # One segment per file; editing one file deletes its document in an old segment.
     from newsearch import Config
 
-    ix = NewsIndex.create(tmp_path / "index", config=Config.from_dict({"indexing": {"batch_size": 1}}))
+    ix = NewsIndex.create(tmp_path / "index", config=Config.from_dict({"indexing": {"batch_size": 1, "merge_factor": 0}}))
     ix.update([posts])
     assert [h.title for h in ix.search("智能客服", exact=True).hits] == ["智能客服走进银行"]  # a searcher is now open
     with ix._searcher() as searcher:  # noqa: SLF001 - checking which segment readers are kept

@@ -97,7 +97,7 @@ def _feed_line(i: int, **fields: object) -> str:
 
 
 def _feed_index(tmp_path: Path, *, max_file_mb: float = 20.0, workers: int = 2) -> NewsIndex:
-    config = Config(indexing=IndexingConfig(max_file_mb=max_file_mb, workers=workers))
+    config = Config(indexing=IndexingConfig(max_file_mb=max_file_mb, workers=workers, merge_factor=0))
     return NewsIndex.create(tmp_path / "index", config=config)
 
 

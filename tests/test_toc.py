@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from newsearch import IndexDamagedError, NewsIndex
+from newsearch.config import Config, IndexingConfig
 from tests.conftest import write_post
 
 PACKAGE = Path(__file__).resolve().parents[1] / "newsearch"
@@ -26,7 +27,8 @@ def index(tmp_path: Path) -> NewsIndex:
     write_post(posts, "a.md", "智能客服上线", "晓多科技发布了新的智能客服机器人。", tags="客服")
     write_post(posts, "b.md", "疫苗之王", "长生生物的狂犬病疫苗造假。", categories="news")
     write_post(posts, "c.md", "台风形成", "台风在温暖的洋面上形成。")
-    ix = NewsIndex.create(tmp_path / "index")
+    # No merging: the table must record a segment with a deleted (replaced) article.
+    ix = NewsIndex.create(tmp_path / "index", config=Config(indexing=IndexingConfig(merge_factor=0)))
     ix.update([posts])
     write_post(posts, "c.md", "台风怎样形成", "台风在温暖的洋面上形成，带来暴雨。")  # a deletion in an old segment
     ix.update([posts])

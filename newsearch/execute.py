@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -274,6 +275,8 @@ class Segment:
         if within is not None:
             if weights is None and len(within) < len(ids):
                 pairs = ((d, 1.0) for d in within.intersection(ids))
+            elif weights is not None and len(within) * _BISECT_RATIO < len(ids):
+                pairs = _looked_up(ids, weights, within)
             else:
                 pairs = ((d, w) for d, w in pairs if d in within)
         boost = float(q.boost)
@@ -405,6 +408,21 @@ class Segment:
                 out[docnum] = matcher.score() if scored else 0.0
             matcher.next()
         return out
+
+
+_BISECT_RATIO = 8  # a posting list this many times longer than the documents asked about is bisected
+
+
+def _looked_up(ids: Any, weights: Any, within: set[int]) -> list[tuple[int, float]]:
+    """(docnum, weight) of the documents of ``within`` in a posting list, in its order,
+    each found by bisection (cheaper than reading a list many times longer)."""
+    out = []
+    n = len(ids)
+    for docnum in sorted(within):
+        at = bisect_left(ids, docnum)
+        if at < n and ids[at] == docnum:
+            out.append((docnum, weights[at]))
+    return out
 
 
 def length_of(code: int) -> int:

@@ -149,3 +149,35 @@ def test_date_range_bounds_are_inclusive(tmp_path: Path) -> None:
     with ix._searcher() as searcher:  # noqa: SLF001
         _same_as_whoosh(searcher, "同一个词", {"until": "2021-03"})
         _same_as_whoosh(searcher, "", {"since": "2021-03-31"})
+
+
+@pytest.mark.parametrize("text", ["北大", "人民币", "学生", "中", "性骚扰 北大", "title:北大"])
+def test_a_segments_bound_is_at_least_every_score(corpus_index: NewsIndex, text: str) -> None:
+    """What MaxScore skips on (newsearch.ranking): no document scores above a query's bound."""
+    with corpus_index._searcher() as searcher:  # noqa: SLF001
+        q, _ = _compile(searcher, text, {})
+        for leaf, _base in searcher.leaf_searchers():
+            segment = execute.Segment(searcher, leaf)
+            scores = segment.scores(q)
+            bound = segment.bound(q)  # None: no bound known (an exact string's count), nothing skipped
+            assert bound is None or max(scores.values(), default=0.0) <= bound, text
+            parts = [q, *(q.subqueries if isinstance(q, (wq.Or, wq.And)) else ()), *(q.b.subqueries if isinstance(q, wq.AndMaybe) and isinstance(q.b, wq.Or) else ())]
+            bounded = [part for part in parts if segment.bound(part) is not None]
+            assert bounded or text == "人民币", text
+            for part in bounded:
+                assert max(segment.scores(part).values(), default=0.0) <= segment.bound(part), (text, part)  # type: ignore[operator]
+
+
+def test_a_common_term_scored_for_a_few_documents_keeps_their_scores_and_order(corpus_index: NewsIndex) -> None:
+    """A long posting list asked about a few documents is bisected, not read through:
+    the same scores, in document order."""
+    with corpus_index._searcher() as searcher:  # noqa: SLF001
+        for leaf, _base in searcher.leaf_searchers():
+            segment = execute.Segment(searcher, leaf)
+            term = wq.Term("body", "学生")
+            everything = segment.scores(term)
+            if len(everything) < 40:
+                continue
+            few = set(list(everything)[::20]) | {10**6}  # and a document the list lacks
+            assert len(few) * 8 < len(everything)
+            assert list(segment.scores(term, few).items()) == [(d, everything[d]) for d in sorted(few) if d in everything]

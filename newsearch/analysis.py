@@ -54,9 +54,12 @@ WordToken = tuple[str, int, int, int]
 # --------------------------------------------------------------------------- normalization
 
 
-_CJK_CHAR_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
-_SYLLABIC_RANGES = "\u3040-\u30ff\u31f0-\u31ff\uac00-\ud7af"  # kana, hangul syllables
+_CJK_RANGES = (("\u3400", "\u4dbf"), ("\u4e00", "\u9fff"), ("\uf900", "\ufaff"), ("\U00020000", "\U0003ffff"))
+_SYLLABIC = (("\u3040", "\u30ff"), ("\u31f0", "\u31ff"), ("\uac00", "\ud7af"))  # kana, hangul syllables
+_CJK_CHAR_RANGES = "".join(f"{low}-{high}" for low, high in _CJK_RANGES)
+_SYLLABIC_RANGES = "".join(f"{low}-{high}" for low, high in _SYLLABIC)
 _SINGLE_CHAR_UNITS = _CJK_CHAR_RANGES + _SYLLABIC_RANGES
+_SINGLE_UNIT_RANGES = _CJK_RANGES + _SYLLABIC
 
 
 class _FoldTable(dict[int, str]):
@@ -251,6 +254,8 @@ def bigrams(normalized: str) -> set[str]:
     not the intersection of ``室`` and ``友`` (fifteen times as many articles
     at 100,000), each then checked by reading its text.
     """
+    if _single_units(normalized):
+        return set(map(add, normalized, normalized[1:]))
     pairs: set[str] = set()
     for run in _PAIR_RUN().findall(normalized):
         pairs.update(map(add, run, run[1:]))  # C-level: each character joined to the next
@@ -276,7 +281,28 @@ def units(normalized: str) -> list[str]:
     as ``1.65`` is one run), and each percent, degree or currency sign.  An article
     contains a query string only if it holds all its units, so the units index gives
     exact candidates regardless of word segmentation."""
+    if _single_units(normalized):
+        return list(normalized)
     return _UNIT_RE().findall(normalized)
+
+
+_SHORT = 64
+
+
+def _single_units(text: str) -> bool:
+    """Whether ``text`` is short and all characters that are units of their own (a query
+    in Chinese, most often): its units and pairs are then found without compiling the
+    patterns above, which takes longer than a new search process spends on the rest
+    of its query."""
+    if len(text) > _SHORT:
+        return False
+    for char in text:
+        for low, high in _SINGLE_UNIT_RANGES:
+            if low <= char <= high:
+                break
+        else:
+            return False
+    return True
 
 
 # --------------------------------------------------------------------------- segmentation

@@ -164,6 +164,32 @@ def test_normalize_folds_every_character_as_opencc_does() -> None:
         assert normalize(char) == char.translate(asking), hex(codepoint)
 
 
+# --------------------------------------------------------------------------- units without their patterns
+
+
+def test_units_and_pairs_of_short_chinese_text_are_the_patterns_own() -> None:
+    # The short texts that are all CJK characters, kana or hangul (queries) skip the
+    # patterns: the results must be the same, at the edges of every range too.
+    import random
+
+    edges = []
+    for low, high in analysis._SINGLE_UNIT_RANGES:
+        edges += [chr(ord(low) - 1), low, chr(ord(low) + 1), chr(ord(high) - 1), high, chr(ord(high) + 1)]
+    inside = [c for c in edges if any(low <= c <= high for low, high in analysis._SINGLE_UNIT_RANGES)]
+    inside += list("台风人工智能ナカ한국\u30fc")
+    alphabet = edges + inside + list("ab1.5%¥ ，-_") + ["\U00040000", "\u3000"]
+    rng = random.Random(7)
+    shortcuts = 0
+    for _ in range(20_000):
+        chars = rng.choice((alphabet, edges, inside))
+        text = "".join(rng.choice(chars) for _ in range(rng.randint(0, 70)))
+        shortcuts += analysis._single_units(text)
+        assert analysis.units(text) == analysis._UNIT_RE().findall(text), text
+        pairs = {a + b for run in analysis._PAIR_RUN().findall(text) for a, b in zip(run, run[1:])}
+        assert analysis.bigrams(text) == pairs, text
+    assert shortcuts > 5_000  # the short way was taken often enough to be tested
+
+
 # --------------------------------------------------------------------------- what a search process loads
 
 
@@ -211,13 +237,15 @@ print(" ".join(name for name in ("_UNIT_RE", "_SIGNED_RE", "_PAIR_RUN", "_GAPPED
 
 
 @pytest.mark.parametrize(("query", "compiled"), [
-    ("台风", {"_UNIT_RE", "_PAIR_RUN"}),
-    ("台风怎样形成", {"_UNIT_RE", "_PAIR_RUN"}),
+    ("台风", set()),  # Chinese only: units and pairs are its characters
+    ("台风怎样形成", set()),
+    ("银行 AI", {"_UNIT_RE", "_PAIR_RUN"}),
     ("涨幅14%", {"_UNIT_RE", "_PAIR_RUN", "_SIGNED_RE"}),  # a signed number needs its pattern
 ])
 def test_a_search_compiles_only_the_patterns_its_query_needs(small_index: Path, query: str, compiled: set[str]) -> None:
     # Each of analysis' patterns takes milliseconds to compile: a new process compiles
-    # one when it first needs it, not when it imports the module.
+    # one when it first needs it, not when it imports the module, and a query in
+    # Chinese needs none.
     done = subprocess.run([sys.executable, "-c", _DRIVER, str(small_index), query],
                           capture_output=True, text=True, cwd=REPO, timeout=120)
     assert done.returncode == 0, done.stderr

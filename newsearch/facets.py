@@ -3,9 +3,12 @@
 Counting reads, for each segment, per-document lists built once from the
 segment's own posting lists and date column and kept with its reader: each
 document's first, second, ... category or tag, and its day.  A search then
-counts its matches with C-level ``Counter`` updates (about 0.6 µs per match
-for all three facets) rather than reading every matching document's stored
-fields.
+counts its matches with C-level ``Counter`` updates (about 0.3 µs per match
+for all three facets at 100,000 articles) rather than reading every matching
+document's stored fields; a layer that few documents reach (a second category, a
+third tag) is counted over its intersection with the matches.  The counts are
+exact whatever the number of matches (no sampling): 60,000 matches cost about
+20 ms.
 """
 
 from __future__ import annotations

@@ -257,8 +257,10 @@ class NewsIndex:
         ``facet_limit``, ``collapse`` and ``explain``.  Or pass a ``SearchRequest``
         itself.  A bad value raises :class:`InvalidArgumentError` naming it.
 
-        ``total`` always counts every match, and the facets (unless turned off)
-        count categories, tags and dates over all of them.  With ``collapse``,
+        ``total`` always counts every match exactly (never an estimate: only the
+        scoring of matches that cannot reach the page is skipped, see
+        :mod:`newsearch.ranking`), and the facets (unless turned off) count
+        categories, tags and dates over all of them, exactly.  With ``collapse``,
         near-duplicates of a hit (the same story republished with small edits) are
         not listed on their own but in its ``versions``.
         """

@@ -34,6 +34,17 @@ others whatever their score (Meilisearch's first rule).
 Finding and counting the matches reads posting lists only; the text is read for
 the best ``rerank_depth`` of them, whose order it decides.  Every page is cut
 from the same order, so pages never overlap.
+
+**What a page costs.**  Which articles match is decided with set operations on
+posting lists, so ``total``, the facets and near-duplicate collapsing always see
+every match: the total is exact, never an estimate or a lower bound.  Scoring is
+what is skipped.  For a one-word query by relevance, the matches that hold only the
+word's commonest ranking term (usually the body) are scored only when the articles
+with a rarer one (title) already give the head better scores than any of them can
+reach, from the terms' largest weight and shortest field (MaxScore, as Lucene's
+``MaxScoreBulkScorer``); by date, only the articles a page shows, and those dated
+the same as its last, are scored.  A page beyond the head scores the rest.  The
+order is the one scoring every match gives (``tests/test_ranking.py`` checks it).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ dictionary cache) there too.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
@@ -170,3 +171,23 @@ def test_serve(env: dict[str, str], tmp_path: Path) -> None:
     assert re.search(r"^server processes: .*exit code after SIGTERM: 0$", output, re.M), output
     assert re.search(r"^errors: 0 counted, 0 in priming/warm-up$", output, re.M), output
     assert {p.name for p in tmp_path.iterdir()} == {"corpus-100-s1", "serve-index-100-s1", "serve-index-100-s1.json"}
+
+
+def test_scale(env: dict[str, str], tmp_path: Path) -> None:
+    output = bench(env, "scale", "--sizes", "60,120", "--workers", 1, "--per-kind", 2, "--out", tmp_path)
+    headers = ["articles", "text MB", "build s", "s per MB", "MB/s", "peak PSS MB", "index/text", "segments",
+               "default p50", "default p95", "plain p50", "plain p95", "中国 ms", "cold s"]
+    rows = table(output, headers, ["60", "120"])
+    assert list(rows) == ["60", "120"]
+    for row in rows.values():
+        assert all(v > 0 for v in numbers(row, *headers)), row
+    laws = ["build s", "index MB", "peak PSS MB", "default p50 ms", "default p95 ms", "plain p95 ms", "中国 ms"]
+    law = table(output, ["figure", "at 60", "at 120", "b", "arithmetic", "at 10,000,000"], laws)
+    assert list(law) == laws
+    for row in law.values():
+        at_60, at_120, b, estimate = numbers(row, "at 60", "at 120", "b", "at 10,000,000")
+        assert b == pytest.approx(math.log(at_120 / at_60, 2), abs=0.01)
+        assert estimate == pytest.approx(at_120 * (10_000_000 / 120) ** b, rel=0.1)  # b is printed rounded
+    assert sorted(p.name for p in tmp_path.glob("scale-*.json")) == ["scale-120.json", "scale-60.json"]
+    again = bench(env, "scale", "--sizes", "60,120", "--reuse", "--out", tmp_path)  # no build: the figures kept
+    assert table(again, headers, ["60", "120"]) == rows

@@ -38,7 +38,7 @@ reading one); the trailer instead holds a CRC-32 of all that comes before it, wh
 also holds the number of documents, the dictionary's length, the offsets'
 type code, the format version and a magic string.
 
-Decoded values are kept in one cache shared by every reader
+Decoded values are kept in one cache shared by the readers that searches use
 (:data:`decoded`, 32 MB by default): a phrase verified again, or the
 documents that ranking then snippets read, are decompressed once.
 """
@@ -245,7 +245,9 @@ class TextColumn(Column):  # type: ignore[misc]
             self._dbfile.write(_TRAILER.pack(doccount, len(self._dictionary), self._crc, code, VERSION, MAGIC))
 
     class Reader(ColumnReader):  # type: ignore[misc]
-        """Values by document number, kept decoded in :data:`decoded` once read."""
+        """Values by document number.  A reader of a memory map (:meth:`mapped`, what
+        searches use) keeps what it decodes in :data:`decoded`; one that reads
+        the file (checks, merges, reanalysis: each document once) does not."""
 
         def __init__(self, dbfile: Any, basepos: int, length: int, doccount: int) -> None:
             self._dbfile = dbfile
@@ -303,6 +305,8 @@ class TextColumn(Column):  # type: ignore[misc]
             start, end = offsets[docnum], offsets[docnum + 1]
             if start == end:
                 return b""
+            if self._map is None:  # read once, in order (check, merges, reanalysis): not kept
+                return self._decode(self._raw(start, end))
             if self._fileno is not None and os.fstat(self._fileno).st_size < self._basepos + self._length:
                 raise TextColumnError("a text column's file is shorter than when it was opened")
             key = (self._number, docnum)

@@ -134,7 +134,8 @@ def test_decoded_values_are_kept_within_the_budget(tmp_path: Path) -> None:
     values = {n: _article(n).encode("utf-8") for n in range(50)}
     column = TextColumn()
     storage, length = _write(tmp_path, column, values, doccount=50)
-    reader = _read(storage, column, length, 50)
+    data = storage.open_file("test.col").read()
+    reader = _read(storage, column, length, 50).mapped(data)
     budget = decoded.budget
     try:
         decoded.budget = 5 * len(values[0])
@@ -144,8 +145,11 @@ def test_decoded_values_are_kept_within_the_budget(tmp_path: Path) -> None:
             assert reader[n] == values[n]
             assert decoded.size <= decoded.budget
         assert reader[0] is not first and reader[0] == first  # dropped, decoded again
-        other = _read(storage, column, length, 50)
+        other = _read(storage, column, length, 50).mapped(data)
         assert other[49] == values[49] and other[49] is not reader[49]  # each reader its own entries
+        unmapped = _read(storage, column, length, 50)  # reads each document once: keeps nothing
+        decoded.clear()
+        assert unmapped[3] == values[3] and decoded.size == 0
     finally:
         decoded.budget = budget
         decoded.clear()

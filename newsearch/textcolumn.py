@@ -26,16 +26,21 @@ each alone as UTF-16, 32 KB dictionary 0.42        0.46
 
 The layout of a column (offsets relative to its start)::
 
-    value 0 | value 1 | ... | dictionary | offsets (documents + 1) | trailer
+    value 0 | value 1 | ... | dictionaries | offsets (documents + 1) | trailer
 
 A value is empty (an empty string) or one mode byte followed by the data:
 ``STORED`` (the bytes as given), ``DEFLATED`` (raw deflate of the bytes, for a
-value that is not UTF-8) or ``UTF16`` (raw deflate of the text as UTF-16-LE,
-with the dictionary).  Raw deflate, because a zlib stream's dictionary check
+value that is not UTF-8) or ``UTF16`` + *j* (raw deflate of the text as
+UTF-16-LE, with dictionary *j*).  A column written document by document has
+one dictionary; a merged one keeps those of the columns it was merged from,
+so that a merge copies each value's bytes as they are
+(:meth:`TextColumn.Writer.add_compressed`) instead of decompressing and
+compressing every body again.  The dictionaries are stored one after the
+other, then their lengths and their number (4 bytes each).  Raw deflate, because a zlib stream's dictionary check
 sums the 32 KB dictionary again for every value read (half the time of
 reading one); the trailer instead holds a CRC-32 of all that comes before it, which
 :meth:`TextColumn.Reader.verify` (``newsearch check``) compares.  The trailer
-also holds the number of documents, the dictionary's length, the offsets'
+also holds the number of documents, the dictionaries' length, the offsets'
 type code, the format version and a magic string.
 
 Decoded values are kept in one cache shared by the readers that searches use
@@ -61,9 +66,10 @@ from whoosh.columns import Column, ColumnReader, ColumnWriter
 __all__ = ["DecodedCache", "TextColumn", "TextColumnError", "decoded"]
 
 STORED, DEFLATED, UTF16 = 1, 2, 3  # never 0: zeros (a file cut short under a memory map) are not a value
+MAX_DICTIONARIES = 256 - UTF16
 MAGIC = b"NTXC"
-VERSION = 1
-_TRAILER = struct.Struct("<IIIcB4s")  # documents, dictionary length, CRC-32 of the rest, offsets' type code, version, magic
+VERSION = 2
+_TRAILER = struct.Struct("<IIIcB4s")  # documents, dictionaries' length, CRC-32 of the rest, offsets' type code, version, magic
 _LEVEL = 6
 _RAW = -zlib.MAX_WBITS  # raw deflate: no header, no checksum
 _BIG_ENDIAN = sys.byteorder == "big"
@@ -72,6 +78,36 @@ _readers = itertools.count()  # a number for each reader, never reused: the cach
 
 class TextColumnError(ValueError):
     """A text column's bytes are not what :class:`TextColumn` wrote."""
+
+
+def _inflate(data: bytes, dictionary: bytes | None) -> bytes:
+    """The UTF-8 text of a ``UTF16`` value (mode byte included)."""
+    inflater = zlib.decompressobj(_RAW, zdict=dictionary) if dictionary else zlib.decompressobj(_RAW)
+    wide = inflater.decompress(memoryview(data)[1:])
+    if not inflater.eof or inflater.unused_data:
+        raise TextColumnError("a text column value is truncated or followed by stray bytes")
+    return wide.decode("utf-16-le").encode("utf-8")
+
+
+def _dictionaries(region: bytes) -> list[bytes]:
+    """The dictionaries stored in ``region``: them, their lengths, their number."""
+    if len(region) < 4:
+        raise TextColumnError("a text column's dictionaries are missing")
+    count = int.from_bytes(region[-4:], "little")
+    lengths = array("I")
+    table = len(region) - 4 - 4 * count
+    if table < 0:
+        raise TextColumnError("a text column's dictionaries do not fit in it")
+    lengths.frombytes(region[table:-4])
+    if _BIG_ENDIAN:
+        lengths.byteswap()
+    if sum(lengths) != table:
+        raise TextColumnError("a text column's dictionaries do not add up")
+    out, position = [], 0
+    for length in lengths:
+        out.append(region[position : position + length])
+        position += length
+    return out
 
 
 class DecodedCache:
@@ -170,7 +206,8 @@ class TextColumn(Column):  # type: ignore[misc]
             self._position = 0
             self._pending: list[tuple[int, bytes | None, bytes]] | None = []  # until the dictionary is made
             self._pending_size = 0
-            self._dictionary = b""
+            self._dictionaries: dict[bytes, int] = {}  # each dictionary's number, in the order made
+            self._mode = 0  # UTF16 + the number of this writer's own dictionary
             self._compressor: Any = None
             self._crc = 0
 
@@ -196,11 +233,46 @@ class TextColumn(Column):  # type: ignore[misc]
             if self._pending_size >= self._sample_size:
                 self._make_dictionary()
 
+        def add_compressed(self, docnum: int, data: bytes, dictionary: bytes | None) -> None:
+            """Add a value as another text column holds it, with the dictionary it was
+            compressed with (see :meth:`TextColumn.Reader.compressed`): its bytes are
+            copied, not decompressed and compressed again."""
+            if not data:
+                return
+            if self._pending:  # values before this one wait for the dictionary: write them first
+                self._make_dictionary()
+            mode = data[0]
+            if mode >= UTF16:
+                if dictionary is None:
+                    raise ValueError("a compressed text value needs its dictionary")
+                number = self._number(dictionary)
+                if number is None:  # too many dictionaries: compress it again, with this writer's own
+                    if self._pending is not None:
+                        self._make_dictionary()
+                    self._write(docnum, self._encode(_inflate(data, dictionary)))
+                    return
+                if number != mode - UTF16:
+                    data = bytes([UTF16 + number]) + data[1:]
+            self._write(docnum, data)
+
+        def _number(self, dictionary: bytes) -> int | None:
+            """The number of ``dictionary`` in this column (added if new), or None when full."""
+            found = self._dictionaries.get(dictionary)
+            if found is None:
+                if len(self._dictionaries) >= MAX_DICTIONARIES:
+                    return None
+                found = self._dictionaries[dictionary] = len(self._dictionaries)
+            return found
+
         def _make_dictionary(self) -> None:
             pending = self._pending or []
             self._pending = None
-            self._dictionary = sample_dictionary([wide for _, wide, _ in pending if wide], self._dictionary_size)
-            options: dict[str, Any] = {"zdict": self._dictionary} if self._dictionary else {}
+            dictionary = sample_dictionary([wide for _, wide, _ in pending if wide], self._dictionary_size)
+            number = self._number(dictionary)
+            if number is None:  # full of merged dictionaries: compress with the last
+                number, dictionary = len(self._dictionaries) - 1, list(self._dictionaries)[-1]
+            self._mode = UTF16 + number
+            options: dict[str, Any] = {"zdict": dictionary} if dictionary else {}
             self._compressor = zlib.compressobj(_LEVEL, zlib.DEFLATED, _RAW, 9, zlib.Z_DEFAULT_STRATEGY, **options)
             for docnum, wide, value in pending:
                 self._write(docnum, self._encode(value, wide))
@@ -216,7 +288,7 @@ class TextColumn(Column):  # type: ignore[misc]
                     return bytes([DEFLATED]) + packed if len(packed) < len(value) else bytes([STORED]) + value
             compressor = self._compressor.copy()  # primed with the dictionary once
             packed = compressor.compress(wide) + compressor.flush()
-            return bytes([UTF16]) + packed if len(packed) < len(value) else bytes([STORED]) + value
+            return bytes([self._mode]) + packed if len(packed) < len(value) else bytes([STORED]) + value
 
         def _write(self, docnum: int, data: bytes) -> None:
             offsets = self._offsets
@@ -229,7 +301,7 @@ class TextColumn(Column):  # type: ignore[misc]
             offsets.append(self._position)
 
         def finish(self, doccount: int) -> None:
-            if self._pending is not None:
+            if self._pending:
                 self._make_dictionary()
             self.fill(doccount)
             offsets = self._offsets
@@ -237,12 +309,16 @@ class TextColumn(Column):  # type: ignore[misc]
                 raise ValueError(f"a column of {doccount} documents holds {len(offsets) - 1} values")
             if offsets[-1] < 2**32:
                 offsets = array("I", offsets)
+            dictionaries = list(self._dictionaries)
+            lengths = array("I", map(len, dictionaries))
+            lengths.append(len(dictionaries))
+            region = b"".join(dictionaries) + _to_le(lengths)
             table = _to_le(offsets)
-            self._dbfile.write(self._dictionary)
+            self._dbfile.write(region)
             self._dbfile.write(table)
-            self._crc = zlib.crc32(table, zlib.crc32(self._dictionary, self._crc))
+            self._crc = zlib.crc32(table, zlib.crc32(region, self._crc))
             code = offsets.typecode.encode("ascii")
-            self._dbfile.write(_TRAILER.pack(doccount, len(self._dictionary), self._crc, code, VERSION, MAGIC))
+            self._dbfile.write(_TRAILER.pack(doccount, len(region), self._crc, code, VERSION, MAGIC))
 
     class Reader(ColumnReader):  # type: ignore[misc]
         """Values by document number.  A reader of a memory map (:meth:`mapped`, what
@@ -262,7 +338,7 @@ class TextColumn(Column):  # type: ignore[misc]
             count, dict_length, self._crc, code, version, magic = _TRAILER.unpack(
                 dbfile.get(basepos + length - _TRAILER.size, _TRAILER.size)
             )
-            if magic != MAGIC or version != VERSION or code not in (b"I", b"Q"):
+            if magic != MAGIC or version not in (1, VERSION) or code not in (b"I", b"Q"):
                 raise TextColumnError(f"not a text column of version {VERSION} ({magic!r}, version {version})")
             if count != doccount:
                 raise TextColumnError(f"a text column of {count} documents in a segment of {doccount}")
@@ -277,7 +353,8 @@ class TextColumn(Column):  # type: ignore[misc]
             if offsets[0] != 0 or offsets[-1] != start - dict_length:
                 raise TextColumnError("a text column's offsets do not match its values")
             self._offsets = offsets
-            self._dictionary = bytes(dbfile.get(basepos + start - dict_length, dict_length)) if dict_length else b""
+            region = bytes(dbfile.get(basepos + start - dict_length, dict_length))
+            self._dictionaries = _dictionaries(region) if version > 1 else [region]  # 1: a single dictionary
 
         def __repr__(self) -> str:
             return f"<TextColumn.Reader {self._doccount} documents>"
@@ -331,14 +408,27 @@ class TextColumn(Column):  # type: ignore[misc]
                 return self._map[base + start : base + end]  # type: ignore[no-any-return]
             return bytes(self._dbfile.get(base + start, end - start))
 
+        def compressed(self, docnum: int) -> tuple[bytes, bytes | None]:
+            """Document ``docnum``'s value as stored, and the dictionary it needs (None
+            if none): what :meth:`TextColumn.Writer.add_compressed` copies."""
+            start, end = self._offsets[docnum], self._offsets[docnum + 1]
+            if start == end:
+                return b"", None
+            data = self._raw(start, end)
+            return data, self._dictionary(data[0])
+
+        def _dictionary(self, mode: int) -> bytes | None:
+            if mode < UTF16:
+                return None
+            try:
+                return self._dictionaries[mode - UTF16]
+            except IndexError:
+                raise TextColumnError(f"a text column value needs dictionary {mode - UTF16} of {len(self._dictionaries)}") from None
+
         def _decode(self, data: bytes) -> bytes:
             mode = data[0]
-            if mode == UTF16:
-                inflater = zlib.decompressobj(_RAW, zdict=self._dictionary) if self._dictionary else zlib.decompressobj(_RAW)
-                wide = inflater.decompress(memoryview(data)[1:])
-                if not inflater.eof or inflater.unused_data:
-                    raise TextColumnError("a text column value is truncated or followed by stray bytes")
-                return wide.decode("utf-16-le").encode("utf-8")
+            if mode >= UTF16:
+                return _inflate(data, self._dictionary(mode))
             if mode == DEFLATED:
                 return zlib.decompress(data[1:], _RAW)
             if mode == STORED:

@@ -199,3 +199,64 @@ def test_bodies_read_before_a_file_was_cut_short_are_not_served_from_memory(tmp_
         file.truncate(target.stat().st_size - 100)
     with pytest.raises(IndexDamagedError, match="damaged"):
         ix.search('"一个问题在于投资者"')
+
+
+def test_a_merge_copies_compressed_values_with_their_dictionaries(tmp_path: Path) -> None:
+    storage = FileStorage(str(tmp_path))
+    column = TextColumn(sample_size=4096)
+    sources = []
+    for name, first in (("a.col", 0), ("b.col", 100)):
+        out = storage.create_file(name)
+        writer = column.writer(out)
+        for n in range(40):
+            writer.add(n, _article(first + n).encode("utf-8"))
+        writer.finish(40)
+        out.close()
+        sources.append(column.reader(storage.open_file(name), 0, storage.file_length(name), 40))
+    assert sources[0]._dictionaries != sources[1]._dictionaries
+    out = storage.create_file("merged.col")
+    writer = column.writer(out)
+    expected = []
+    for n in range(40):  # a, every other document of b, then two values added as text
+        writer.add_compressed(n, *sources[0].compressed(n))
+        expected.append(sources[0][n])
+    for n in range(0, 40, 2):
+        writer.add_compressed(len(expected), *sources[1].compressed(n))
+        expected.append(sources[1][n])
+    for text in ("新加的一篇。" * 30, "又一篇"):
+        writer.add(len(expected), text.encode("utf-8"))
+        expected.append(text.encode("utf-8"))
+    writer.finish(len(expected))
+    out.close()
+    merged = column.reader(storage.open_file("merged.col"), 0, storage.file_length("merged.col"), len(expected))
+    assert list(merged) == expected
+    assert len(merged._dictionaries) == 3  # a's, b's, and its own for the values added as text
+    # The bytes copied as they were: the same size, value by value.
+    assert [merged.raw_size(n) for n in range(40)] == [sources[0].raw_size(n) for n in range(40)]
+    assert merged.raw_size(40) == sources[1].raw_size(0)
+    merged.verify()
+
+
+def test_a_merge_of_more_columns_than_dictionaries_compresses_the_rest_again(tmp_path: Path) -> None:
+    from newsearch.textcolumn import MAX_DICTIONARIES
+
+    storage = FileStorage(str(tmp_path))
+    column = TextColumn()
+    out = storage.create_file("merged.col")
+    merged_writer = column.writer(out)
+    expected = []
+    for n in range(MAX_DICTIONARIES + 3):
+        name = f"s{n}.col"
+        source_out = storage.create_file(name)
+        writer = column.writer(source_out)
+        writer.add(0, f"编号{n:04d}，".encode("utf-8") * 100)  # a dictionary of its own
+        writer.finish(1)
+        source_out.close()
+        source = column.reader(storage.open_file(name), 0, storage.file_length(name), 1)
+        merged_writer.add_compressed(n, *source.compressed(0))
+        expected.append(source[0])
+    merged_writer.finish(len(expected))
+    out.close()
+    merged = column.reader(storage.open_file("merged.col"), 0, storage.file_length("merged.col"), len(expected))
+    assert len(merged._dictionaries) == MAX_DICTIONARIES
+    assert list(merged) == expected

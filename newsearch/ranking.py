@@ -150,7 +150,12 @@ class RelaxedSearch:
     def exact_total(self) -> int:
         """How many of the matches hold every term as typed."""
         self._choose_once()
-        return sum(len(part.exact.intersection(part.matched)) + len(part.exact & part.unscored) for part in self._parts)
+        return sum(len(part.exact.intersection(part.matched)) + self._exact_unscored(part) for part in self._parts)
+
+    def _exact_unscored(self, part: _Part) -> int:
+        if self._n == 1 and part.exact is part.verbatim[0]:  # the term as typed is the word: all of them
+            return len(part.unscored)
+        return len(part.exact & part.unscored)
 
     @property
     def scored(self) -> int:

@@ -288,6 +288,7 @@ def test_a_broad_word_scores_only_the_matches_that_can_reach_the_first_page(tmp_
         page = ix.search("暴雨", limit=3, offset=offset, **plain)
         assert [(h.id, h.score) for h in page] == [(h.id, h.score) for h in everything.hits[offset : offset + 3]]
     assert set(ids(everything)[:3]) <= {post[0] for post in titled}
+    assert ix.search("暴雨", limit=3, **plain).exact_total == everything.exact_total == 25  # unscored ones count too
 
     with ix._searcher() as searcher:
         compiled = compile_plan(

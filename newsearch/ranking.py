@@ -244,14 +244,14 @@ class RelaxedSearch:
         ``rerank_depth`` of the matches seen so far (then only the best are read again
         from their text, and the rest is scored if a later page asks for it).
 
-        Only for the order by relevance, without a filter: the holders are then scored
-        in document order, and ties among equal scores keep that order."""
+        Only for the order by relevance; ties among equal scores keep the order that
+        scoring every holder gives (:meth:`_in_scoring_order`)."""
         depth = self._config.rerank_depth
         if self._sort in ("-date", "date"):  # scored when a page shows them (see _dated_page)
             members = segment.docs(q, within) - segment.deleted
             return {}, members, members
-        if self._sort == "relevance" and not self._config.every_word_first and within is None:
-            members = segment.docs(q) - segment.deleted
+        if self._sort == "relevance" and not self._config.every_word_first:
+            members = segment.docs(q, within) - segment.deleted
             split = segment.essential(q, members) if len(members) > 2 * depth else None
             if split is not None and len(split[0]) * 2 < len(members):
                 candidates, ceiling = split
@@ -259,13 +259,23 @@ class RelaxedSearch:
                 best = self._with_best(scores)
                 if len(best) == depth and best[0] > ceiling * (1 + 1e-9) + 1e-12:
                     self._best = best
-                    return dict(sorted(scores.items())), members - scores.keys(), members
+                    return self._in_scoring_order(segment, q, within, scores), members - scores.keys(), members
         scores = segment.scores(q, within)
         for docnum in segment.deleted.intersection(scores):
             del scores[docnum]
         if self._sort == "relevance":
             self._best = self._with_best(scores)
         return scores, set(), set(scores)
+
+    @staticmethod
+    def _in_scoring_order(segment: Segment, q: Any, within: set[int] | None, scores: dict[int, float]) -> dict[int, float]:
+        """``scores`` in the order that scoring every match gives them (document order, or
+        with a filter smaller than the word's list, the order of their intersection), which
+        decides among equal scores."""
+        ids, weights = segment.postings(q.a.fieldname, q.a.text)  # type: ignore[misc]
+        if within is None or weights is not None or len(within) >= len(ids):
+            return dict(sorted(scores.items()))
+        return {d: scores[d] for d in within.intersection(ids) if d in scores}
 
     def _with_best(self, scores: dict[int, float]) -> list[float]:
         """The best ``rerank_depth`` scores of earlier segments' matches and of ``scores``

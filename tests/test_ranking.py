@@ -267,11 +267,12 @@ def test_the_cli_marks_related_hits_and_counts_them(tmp_path: Path) -> None:
 def test_a_broad_word_scores_only_the_matches_that_can_reach_the_first_page(tmp_path: Path) -> None:
     """MaxScore: the articles with the word in the title outscore any that have it only in
     the body, so those are not scored for the first page, and every page is still cut
-    from the order that scoring them all gives (as a filter that every article passes does)."""
+    from the order that scoring them all gives (as every_word_first does: every article
+    here holds the word, so it orders them alike), with a filter or without."""
     import dataclasses
 
     from newsearch.analysis import word_lookup
-    from newsearch.compiler import IndexVocabulary, compile_plan
+    from newsearch.compiler import IndexVocabulary, compile_plan, selection_filter
     from newsearch.ranking import RelaxedSearch
 
     titled = [(f"t{n}", f"暴雨预警第{n}号", "气象台发布暴雨预警。" + "雨量较大。" * n) for n in range(5)]
@@ -280,13 +281,15 @@ def test_a_broad_word_scores_only_the_matches_that_can_reach_the_first_page(tmp_
     config = Config.for_index(tmp_path / "index")
     config = dataclasses.replace(config, ranking=dataclasses.replace(config.ranking, rerank_depth=3))
     ix = NewsIndex.open(tmp_path / "index", config=config)
+    exhaustive = dataclasses.replace(config, ranking=dataclasses.replace(config.ranking, every_word_first=True))
     plain = {"facets": False, "collapse": False}
-    everything = ix.search("暴雨", since="2021", limit=None, **plain)  # a filter: every match is scored
+    everything = NewsIndex.open(tmp_path / "index", config=exhaustive).search("暴雨", limit=None, **plain)
     assert everything.total == 25
     assert [(h.id, h.score) for h in ix.search("暴雨", limit=None, **plain)] == [(h.id, h.score) for h in everything]
     for offset in range(0, 25, 3):
-        page = ix.search("暴雨", limit=3, offset=offset, **plain)
-        assert [(h.id, h.score) for h in page] == [(h.id, h.score) for h in everything.hits[offset : offset + 3]]
+        for selection in ({}, {"since": "2021"}):
+            page = ix.search("暴雨", limit=3, offset=offset, **selection, **plain)
+            assert [(h.id, h.score) for h in page] == [(h.id, h.score) for h in everything.hits[offset : offset + 3]]
     assert set(ids(everything)[:3]) <= {post[0] for post in titled}
     assert ix.search("暴雨", limit=3, **plain).exact_total == everything.exact_total == 25  # unscored ones count too
 
@@ -303,6 +306,11 @@ def test_a_broad_word_scores_only_the_matches_that_can_reach_the_first_page(tmp_
         assert relaxed.scored == 5  # the titled ones; the others are known to rank below them
         relaxed.ranked(3, 3)  # a page beyond the head scores the rest
         assert relaxed.scored == 25
+        flt = selection_filter(SearchRequest("暴雨", since="2021"), IndexVocabulary(searcher))
+        filtered = RelaxedSearch(
+            searcher, compiled, flt, config.ranking, sort="relevance", half_life_days=30.0, is_word=word_lookup(())
+        )
+        assert filtered.ranked(3, 0)[0] == 25 and filtered.scored == 5
 
 
 def test_a_word_sorted_by_date_scores_only_the_articles_a_page_shows(tmp_path: Path) -> None:

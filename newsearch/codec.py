@@ -328,10 +328,10 @@ def _encode_pooled(data: bytearray, weighted: bool) -> bytes:
 
 
 class _FieldWriter(base.FieldWriter):  # type: ignore[misc]
-    def __init__(self, storage: Any, segment: Any) -> None:
+    def __init__(self, storage: Any, segment: Any, postings_ext: str = POSTINGS_EXT) -> None:
         self._storage = storage
         self._segment = segment
-        self._postfile = segment.create_file(storage, POSTINGS_EXT)
+        self._postfile = segment.create_file(storage, postings_ext)
         self._offset = 0
         self._tables: dict[str, tuple[Any, ...]] = {}
         self._fieldname: str | None = None
@@ -447,6 +447,23 @@ class _FieldWriter(base.FieldWriter):  # type: ignore[misc]
         self._minlens.append(minlen)
         self._maxlens.append(maxlen)
 
+    def finish_part(self) -> dict[str, tuple[Any, ...]]:
+        """Close the postings file of a writer of some fields only, and return its
+        tables for :meth:`add_part` (the terms file is not written)."""
+        self.is_closed = True
+        self._postfile.close()
+        return self._tables
+
+    def add_part(self, tables: dict[str, tuple[Any, ...]], postings: Any) -> None:
+        """Append the fields another writer wrote (:meth:`finish_part`): its postings
+        file's bytes, read from the file object ``postings``, and its tables."""
+        base = self._offset
+        while chunk := postings.read(1 << 20):
+            self._postfile.write(chunk)
+            self._offset += len(chunk)
+        for name, (n, blocks, filter_bits) in tables.items():
+            self._tables[name] = (n, [(first, start + base, data) for first, start, data in blocks], filter_bits)
+
     def add_spell_word(self, fieldname: str, text: bytes) -> None:
         raise ValueError("NewsCodec does not store separate spelling words")
 
@@ -516,6 +533,12 @@ class _TermsReader(base.TermsReader):  # type: ignore[misc]
         self._directory: dict[str, tuple[int, int]] = pickle.loads(self._termsfile.read(headlen))
         self._base = 4 + headlen
         self._tables: dict[str, _FieldTable] = {}
+
+    def reopen(self, storage: Any, segment: Any) -> None:
+        """Read through handles of this process's own: after a fork, a handle's
+        position is shared with the other process."""
+        self._termsfile = segment.open_file(storage, TERMS_EXT)
+        self._postfile = segment.open_file(storage, POSTINGS_EXT)
 
     def _read(self, offset: int, length: int) -> bytes:
         return self._termsfile.get(self._base + offset, length)  # type: ignore[no-any-return]

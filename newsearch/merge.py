@@ -34,7 +34,11 @@ import heapq
 from bisect import bisect_left, bisect_right
 import math
 import mmap
+import os
+import pickle
+import signal
 import time
+import traceback
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -45,7 +49,17 @@ from typing import Any
 
 from whoosh import columns
 
-from .codec import POSTINGS_EXT, concat_postings, decode_postings, encode_postings, id_range, record_segment_files, shift_postings
+from .codec import (
+    POSTINGS_EXT,
+    _FieldWriter,
+    concat_postings,
+    decode_postings,
+    encode_postings,
+    id_range,
+    record_segment_files,
+    shift_postings,
+)
+from .textcolumn import TextColumn
 
 __all__ = ["MergeReport", "live_bytes", "merge_index", "merge_policy", "merge_segments"]
 
@@ -289,9 +303,15 @@ def _merge_columns(
             else:
                 writer._create_column(name, column)  # noqa: SLF001
                 add = writer._colwriters[name].add  # noqa: SLF001
+            copy = isinstance(column, TextColumn)  # compressed text: copied as it is
+            out = writer._colwriters[name]  # noqa: SLF001
             for source in present:
                 values = source.reader._perdoc.column_reader(name, column)  # noqa: SLF001
                 offset = source.offset
+                if copy:
+                    for i, docnum in enumerate(source.live, start=offset):
+                        out.add_compressed(i, *values.compressed(docnum))
+                    continue
                 for i, docnum in enumerate(source.live, start=offset):
                     add(i, values[docnum])
             if length_of is not None:
@@ -341,21 +361,123 @@ def _merge_postings(
         finally:
             handle.close()
     fieldnames = sorted({name for tr in terms_readers for name in tr._directory})  # noqa: SLF001
+    sizes = {name: sum(t.n for tr in terms_readers if (t := tr._table(name)) is not None) for name in fieldnames}  # noqa: SLF001
+    mine, theirs = _halves(fieldnames, sizes)
     writer = codec.field_writer(storage, segment)
+    helper = None
     try:
-        for fieldname in fieldnames:
-            _check(cancelled)
-            tables = [(k, tr._table(fieldname)) for k, tr in enumerate(terms_readers)]  # noqa: SLF001
-            streams = [_block_terms(t, k) for k, t in tables if t is not None and t.n]
-            writer.start_field(fieldname, schema[fieldname])
-            for term, entries in groupby(heapq.merge(*streams, key=itemgetter(0, 1)), key=itemgetter(0)):
-                _merge_term(writer, term, list(entries), sources, maps)
-            writer.finish_field()
+        if sum(sizes[name] for name in theirs) >= _FORK_TERMS and hasattr(os, "fork") and (os.cpu_count() or 1) > 1:
+            helper = _PartWriter(codec, storage, schema, segment, sources, maps, terms_readers, theirs)
+        else:
+            mine = fieldnames
+        _write_fields(writer, schema, sources, maps, terms_readers, mine, cancelled)
+        if helper is not None:
+            tables, postings = helper.result()
+            try:
+                writer.add_part(tables, postings)
+            finally:
+                postings.close()
     finally:
+        if helper is not None:
+            helper.close()
         writer.close()
         for data in maps:
             if isinstance(data, mmap.mmap):
                 data.close()
+
+
+_FORK_TERMS = 200_000
+"""Terms from the sources below which one process writes every field (a fork costs
+more than it saves on small merges)."""
+_PART_EXT = ".npp"  # a part of the postings, written by a second process
+
+
+def _halves(fieldnames: list[str], sizes: dict[str, int]) -> tuple[list[str], list[str]]:
+    """The fields in two groups of about as many terms, largest first."""
+    groups: tuple[list[str], list[str]] = ([], [])
+    totals = [0, 0]
+    for name in sorted(fieldnames, key=lambda n: -sizes[n]):
+        smaller = 0 if totals[0] <= totals[1] else 1
+        groups[smaller].append(name)
+        totals[smaller] += sizes[name]
+    return groups
+
+
+def _write_fields(
+    writer: Any, schema: Any, sources: list[_Source], maps: list[Any], terms_readers: list[Any],
+    fieldnames: Sequence[str], cancelled: Callable[[], bool] | None,
+) -> None:
+    for fieldname in fieldnames:
+        _check(cancelled)
+        tables = [(k, tr._table(fieldname)) for k, tr in enumerate(terms_readers)]  # noqa: SLF001
+        streams = [_block_terms(t, k) for k, t in tables if t is not None and t.n]
+        writer.start_field(fieldname, schema[fieldname])
+        for term, entries in groupby(heapq.merge(*streams, key=itemgetter(0, 1)), key=itemgetter(0)):
+            _merge_term(writer, term, list(entries), sources, maps)
+        writer.finish_field()
+
+
+class _PartWriter:
+    """Some fields of a merge written by a forked process (merges run after the analysis
+    workers are done, so a second core is free): their postings in a file of the
+    segment's own, their tables pickled after them."""
+
+    def __init__(self, codec: Any, storage: Any, schema: Any, segment: Any, sources: list[_Source],
+                 maps: list[Any], terms_readers: list[Any], fieldnames: list[str]) -> None:
+        self._storage = storage
+        self._segment = segment
+        self._tables_name = segment.make_filename(_PART_EXT + "t")
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: write, then leave without running the parent's cleanup
+            status = 1
+            try:
+                for source, terms in zip(sources, terms_readers):
+                    terms.reopen(storage, source.reader.segment())
+                writer = _part_writer(storage, segment)
+                _write_fields(writer, schema, sources, maps, terms_readers, fieldnames, None)
+                tables = writer.finish_part()
+                out = storage.create_file(self._tables_name)
+                try:
+                    out.write(pickle.dumps(tables, protocol=4))
+                finally:
+                    out.close()
+                status = 0
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(status)
+
+    def result(self) -> tuple[dict[str, tuple[Any, ...]], Any]:
+        """The child's tables and an open file of its postings, once it is done."""
+        _pid, status = os.waitpid(self.pid, 0)
+        self.pid = 0
+        if status:
+            raise RuntimeError(f"the process merging postings failed (status {status})")
+        handle = self._storage.open_file(self._tables_name)
+        try:
+            tables = pickle.loads(handle.read())
+        finally:
+            handle.close()
+        return tables, self._storage.open_file(self._segment.make_filename(_PART_EXT))
+
+    def close(self) -> None:
+        """Stop the child if it still runs, and delete its files."""
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except OSError:
+                pass
+            self.pid = 0
+        for ext in (_PART_EXT, _PART_EXT + "t"):
+            try:
+                self._storage.delete_file(self._segment.make_filename(ext))
+            except OSError:
+                pass
+
+
+def _part_writer(storage: Any, segment: Any) -> Any:
+    return _FieldWriter(storage, segment, _PART_EXT)
 
 
 def _shift(source: _Source, data: bytes) -> int | None:

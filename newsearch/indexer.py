@@ -283,7 +283,10 @@ def update_index(
         plan.close()
         owners.close()
         indexed.close()
-    merge_segments(ix, config)
+    merged = merge_segments(ix, config)
+    if merged.merges:
+        report.segments_merged, report.merged_into = merged.segments_before, merged.segments_after
+    report.merge_seconds = merged.seconds
     report.seconds = time.perf_counter() - started
     return report
 

@@ -79,6 +79,8 @@ class MergeReport:
     """Deleted or replaced articles whose space was given back."""
     bytes_written: int = 0
     seconds: float = 0.0
+    segments_before: int = 0
+    segments_after: int = 0
 
 
 def live_bytes(size: int, docs: int, deleted: int) -> int:
@@ -176,6 +178,7 @@ def merge_index(
     merges = replaced = purged = written = 0
     floor_bytes, max_bytes = int(floor_mb * 1_000_000), int(max_mb * 1_000_000)
     storage = ix.storage
+    before = len(ix.toc().segments)
     while True:
         _check(cancelled)
         toc = ix.toc()
@@ -207,7 +210,7 @@ def merge_index(
         replaced += len(group)
         purged += sum(s.deleted_count() for s in group)
         written += _segment_bytes(storage, new)
-    return MergeReport(merges, replaced, purged, written, time.monotonic() - started)
+    return MergeReport(merges, replaced, purged, written, time.monotonic() - started, before, len(ix.toc().segments))
 
 
 def _segment_bytes(storage: Any, segment: Any) -> int:

@@ -328,14 +328,24 @@ class IndexReport:
     notes: list[str] = field(default_factory=list)
     """What the run decided on its own (re-analysis, settings that changed)."""
     seconds: float = 0.0
+    segments_merged: int = 0
+    """The segments the index had after the run, when merges followed (see :mod:`newsearch.merge`) ..."""
+    merged_into: int = 0
+    """... and the segments it has after them."""
+    merge_seconds: float = 0.0
+    """Of ``seconds``, the time the merges took."""
 
     def summary(self) -> str:
         """``3 indexed, 0 unchanged, 0 removed, 0 failed (1 article added, 0 removed) in 0.8s``:
-        counts of files, then of articles."""
+        counts of files, then of articles (and the merges after the run, if any)."""
+        merged = (
+            f"; merged {counted(self.segments_merged, 'segment')} into {self.merged_into} in {self.merge_seconds:.1f}s"
+            if self.segments_merged else ""
+        )
         return (
             f"{self.indexed} indexed, {self.unchanged} unchanged, {self.removed} removed, "
             f"{len(self.failed)} failed ({counted(self.articles_added, 'article')} added, "
-            f"{self.articles_removed} removed) in {self.seconds:.1f}s"
+            f"{self.articles_removed} removed) in {self.seconds:.1f}s{merged}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -352,6 +362,8 @@ class IndexReport:
             "reanalyzed": self.reanalyzed,
             "notes": list(self.notes),
             "seconds": round(self.seconds, 3),
+            "merge": {"segments": self.segments_merged, "into": self.merged_into,
+                      "seconds": round(self.merge_seconds, 3)},
         }
 
 

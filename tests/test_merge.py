@@ -272,3 +272,18 @@ def test_a_merge_killed_half_way_loses_nothing(edited_corpus: Path, tmp_path: Pa
     _same(before, _snapshot(ix))
     leftovers = {p.name for p in index.iterdir()} - {p.name for p in index.iterdir() if p.suffix != ".tmp"}
     assert not leftovers
+
+
+def test_a_run_reports_its_merges(tmp_path: Path) -> None:
+    posts = tmp_path / "posts"
+    for i in range(12):
+        write_post(posts, f"{i}.md", f"第{i}条新闻", f"香港电台报道第{i}条消息。" * 30)
+    ix = NewsIndex.create(tmp_path / "index", config=_config(batch_size=2, merge_factor=3, merge_floor_mb=1))
+    report = ix.update([posts])
+    assert report.segments_merged == 6 and report.merged_into == ix.stats().segments == 2
+    assert 0 < report.merge_seconds < report.seconds
+    assert report.summary().endswith(f"; merged 6 segments into 2 in {report.merge_seconds:.1f}s")
+    assert report.to_dict()["merge"] == {"segments": 6, "into": 2, "seconds": round(report.merge_seconds, 3)}
+    again = ix.update([posts])  # nothing changed: nothing merged
+    assert (again.segments_merged, again.merged_into, again.to_dict()["merge"]["segments"]) == (0, 0, 0)
+    assert "merged" not in again.summary()

@@ -56,8 +56,15 @@ def build_newsearch(corpus: Path, index: Path, workers: int, memory_mb: int) -> 
         shutil.rmtree(index)
     index.mkdir(parents=True)
     (index / "newsearch.toml").write_text(f"[indexing]\nworkers = {workers}\nmemory_mb = {memory_mb}\n")
-    stats = measure_command(_quiet([*NEWSEARCH, "index", "--index", str(index), str(corpus)]))
+    report = index.parent / f"{index.name}.report.json"
+    stats = measure_command(["sh", "-c", 'exec "$@" > "$0"', str(report),
+                             *NEWSEARCH, "index", "--json", "--index", str(index), str(corpus)])
     stats["index_mb"] = dir_size(index) / 1e6
+    merge = json.loads(report.read_text()).get("merge") or {}
+    stats["merge_seconds"] = merge.get("seconds", 0.0)
+    stats["merge_share"] = stats["merge_seconds"] / stats["wall_seconds"]
+    stats["segments"] = merge.get("into") or None
+    report.unlink()
     return stats
 
 
@@ -282,6 +289,10 @@ def main() -> None:
     print("\nBuild")
     print_table(["build", "seconds", "MB/s", "vs stock", "peak PSS MB (tree)", "peak RSS MB (tree)", "index MB",
                  "index/text"], rows, digits=2)
+    for name, b in builds:
+        if "merge_seconds" in b:
+            print(f"{name}: merges after the run {b['merge_seconds']:.1f} s ({b['merge_share']:.0%} of the build), "
+                  f"{b['segments'] or 'no merge:'} segments at the end")
     figures["builds"] = {name: b for name, b in builds}
     from newsearch import NewsIndex
 

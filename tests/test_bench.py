@@ -144,6 +144,7 @@ def test_run(env: dict[str, str], tmp_path: Path) -> None:
     for row in queries.values():
         assert all(v > 0 for v in numbers(row, "p50", "p95", *(f"{k} p50" for k in kinds))), row
     assert re.search(r"^JSONL feeds against files \(1 worker\): [\d.]+x the time, [\d.]+x the peak memory", output, re.M)
+    assert re.search(r"^newsearch, 1 worker: merges after the run [\d.]+ s \(\d+% of the build\), ", output, re.M), output
     assert re.search(r"^Incremental: 1 changed files re-indexed in [\d.]+ s", output, re.M), output
     assert re.search(r"^cold start: .* printed in [\d.]+ s", output, re.M), output
     assert {p.name for p in tmp_path.iterdir()} == {"corpus-100-s1", "stock-100", "newsearch-100-w1", "feeds-100-s1",
@@ -186,7 +187,7 @@ def test_scale(env: dict[str, str], tmp_path: Path) -> None:
     assert list(law) == laws
     for row in law.values():
         at_60, at_120, b, estimate = numbers(row, "at 60", "at 120", "b", "at 10,000,000")
-        assert b == pytest.approx(math.log(at_120 / at_60, 2), abs=0.01)
+        assert b == pytest.approx(math.log(at_120 / at_60, 2), abs=0.1)  # from figures printed rounded
         assert estimate == pytest.approx(at_120 * (10_000_000 / 120) ** b, rel=0.1)  # b is printed rounded
     assert sorted(p.name for p in tmp_path.glob("scale-*.json")) == ["scale-120.json", "scale-60.json"]
     again = bench(env, "scale", "--sizes", "60,120", "--reuse", "--out", tmp_path)  # no build: the figures kept

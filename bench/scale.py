@@ -8,7 +8,8 @@ workers (merges included, as ``newsearch index`` runs them), the index's
 segments and size, the query set of ``bench.run`` (warm, 3 rounds: default
 search with facets and collapsing, and plain hits), the broad query 中国 and a
 cold ``newsearch search``.  Figures of a size are kept in ``OUT/scale-N.json``
-and reused with ``--reuse`` (a size costs minutes to hours).
+and reused with ``--reuse`` (a size costs minutes to hours); ``--queries-only``
+keeps the builds and measures the queries again.
 
 The growth law is the exponent between the two largest sizes (y ∝ N^b), which
 is the most pessimistic one measured when costs bend upwards.  Ten million
@@ -31,10 +32,12 @@ from bench.run import build_newsearch, cold_start, query_newsearch
 TARGET = 10_000_000
 
 
-def measure(articles: int, out: Path, workers: int, per_kind: int) -> dict:
+def measure(articles: int, out: Path, workers: int, per_kind: int, previous: dict | None = None) -> dict:
+    """The figures of one size; with ``previous`` (figures of an earlier run), the build
+    and its index are kept and only the queries measured again."""
     corpus, mb = cached_corpus(articles, 1, out)
     index = out / f"scale-index-{articles}"
-    build = build_newsearch(corpus, index, workers, 256)
+    build = previous["build"] if previous else build_newsearch(corpus, index, workers, 256)
     from newsearch import NewsIndex
 
     ix = NewsIndex.open(index)
@@ -63,6 +66,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--per-kind", type=int, default=20, help="queries of each kind")
     parser.add_argument("--reuse", action="store_true", help="reuse the figures of sizes measured before")
+    parser.add_argument("--queries-only", action="store_true",
+                        help="keep the builds of sizes measured before, measure their queries again")
     parser.add_argument("--out", type=Path, default=BENCH / "out")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -73,10 +78,13 @@ def main() -> None:
     runs = []
     for n in sizes:
         saved = args.out / f"scale-{n}.json"
-        if args.reuse and saved.exists():
-            runs.append(json.loads(saved.read_text()))
+        previous = json.loads(saved.read_text()) if saved.exists() else None
+        if args.reuse and previous:
+            runs.append(previous)
             continue
-        figures = measure(n, args.out, args.workers, args.per_kind)
+        if args.queries_only and not previous:
+            parser.error(f"no figures of {n:,} articles in {args.out} to measure the queries of")
+        figures = measure(n, args.out, args.workers, args.per_kind, previous if args.queries_only else None)
         saved.write_text(json.dumps(figures, indent=2, default=str, ensure_ascii=False))
         runs.append(figures)
 

@@ -157,6 +157,8 @@ def decode_postings(data: bytes) -> tuple[array[int], Any]:
     deltas = array(typecode)
     start = _HEADER.size
     end = start + count * deltas.itemsize
+    if len(data) < end + (count if wcode == _HALVES else 4 * count if wcode == _FLOATS else 0):
+        raise ValueError("a posting list is cut short (its file was truncated)")
     deltas.frombytes(data[start:end])
     ids = array("I", accumulate(deltas))
     if wcode == _ALL_ONE:

@@ -236,3 +236,12 @@ def test_a_term_filter_never_hides_a_term_and_spares_most_missing_lookups(tmp_pa
                 assert read < 120  # one hash, 16 bits a term: about 6% pass the filter
             else:
                 assert read == len(missing)
+
+
+@pytest.mark.parametrize("weights", [None, [1.5, 2.0, 0.5], [1.1, 2.2, 3.3]])
+def test_a_posting_list_cut_short_is_an_error_not_fewer_documents(weights: list[float] | None) -> None:
+    data = encode_postings(array("I", [3, 300, 70_000]), weights)
+    assert list(decode_postings(data)[0]) == [3, 300, 70_000]
+    for cut in range(6, len(data)):  # the header whole, the rest not
+        with pytest.raises(ValueError, match="cut short"):
+            decode_postings(data[:cut])

@@ -163,7 +163,7 @@ def test_merging_every_segment_changes_no_search(edited_corpus: Path, tmp_path: 
     assert {a: ix.get(a) for a in articles} == articles
 
 
-def test_merging_purges_deleted_articles_and_scores_like_a_fresh_index(edited_corpus: Path, tmp_path: Path) -> None:
+def test_merging_purges_deleted_articles_from_results_and_statistics(edited_corpus: Path, tmp_path: Path) -> None:
     posts = tmp_path / "posts"
     shutil.copytree(edited_corpus, posts)
     ix = NewsIndex.create(tmp_path / "index", config=_config(batch_size=12, merge_factor=0))

@@ -40,7 +40,7 @@ import signal
 import time
 import traceback
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import compress, groupby
@@ -167,7 +167,6 @@ def merge_index(
     max_mb: float,
     deletes: float,
     everything: bool = False,
-    cancelled: Callable[[], bool] | None = None,
 ) -> MergeReport:
     """Merge the segments of generation ``ix`` as :func:`merge_policy` chooses, each
     merge committed as soon as it is written, until no merge is left to make; with
@@ -180,7 +179,6 @@ def merge_index(
     storage = ix.storage
     before = len(ix.toc().segments)
     while True:
-        _check(cancelled)
         toc = ix.toc()
         segments = list(toc.segments)
         empty = [s for s in segments if not s.doc_count()]
@@ -204,7 +202,7 @@ def merge_index(
         if not groups:
             break
         group = [segments[p] for p in groups[0]]
-        new = merge_segments(ix, toc, group, cancelled=cancelled)
+        new = merge_segments(ix, toc, group)
         ix.replace_segments(toc, group, new)
         merges += 1
         replaced += len(group)
@@ -234,15 +232,11 @@ class _Source:
     gaps: list[int] = field(default_factory=list)
     """The deleted documents, sorted."""
 
-    @property
-    def docs(self) -> int:
-        return len(self.live)
 
 
-def merge_segments(ix: Any, toc: Any, group: Sequence[Any], *, cancelled: Callable[[], bool] | None = None) -> Any:
+def merge_segments(ix: Any, toc: Any, group: Sequence[Any]) -> Any:
     """Write one new segment of ``ix`` holding the live articles of ``group`` (segments
-    of ``toc``), in order, and return it; nothing is committed.  ``cancelled`` is asked
-    between fields and columns: a merge that must stop raises :class:`InterruptedError`."""
+    of ``toc``), in order, and return it; nothing is committed."""
     storage, schema, codec = ix.storage, toc.schema, ix.codec
     segment = codec.new_segment(storage, ix.indexname)
     sources: list[_Source] = []
@@ -261,19 +255,14 @@ def merge_segments(ix: Any, toc: Any, group: Sequence[Any], *, cancelled: Callab
         sources.append(_Source(reader, base, remap, live, deleted, sorted(deleted)))
         base += len(live)
     try:
-        _merge_columns(codec, storage, schema, segment, sources, base, cancelled)
-        _merge_postings(codec, storage, schema, segment, sources, cancelled)
+        _merge_columns(codec, storage, schema, segment, sources, base)
+        _merge_postings(codec, storage, schema, segment, sources)
     finally:
         for source in sources:
             source.reader.close()
     segment.set_doc_count(base)
     record_segment_files(storage, segment)
     return segment
-
-
-def _check(cancelled: Callable[[], bool] | None) -> None:
-    if cancelled is not None and cancelled():
-        raise InterruptedError("merge interrupted")
 
 
 def _columns(schema: Any) -> list[tuple[str, Any, str | None]]:
@@ -289,13 +278,11 @@ def _columns(schema: Any) -> list[tuple[str, Any, str | None]]:
 
 def _merge_columns(
     codec: Any, storage: Any, schema: Any, segment: Any, sources: list[_Source], total: int,
-    cancelled: Callable[[], bool] | None,
 ) -> None:
     writer = codec.per_document_writer(storage, segment)
     lengths: dict[str, int] = {}
     try:
         for name, column, length_of in _columns(schema):
-            _check(cancelled)
             present = [s for s in sources if s.reader._perdoc.has_column(name)]  # noqa: SLF001
             if not present:
                 continue
@@ -351,7 +338,6 @@ def _block_terms(table: Any, k: int) -> Iterator[tuple[bytes, int, Any, int]]:
 
 def _merge_postings(
     codec: Any, storage: Any, schema: Any, segment: Any, sources: list[_Source],
-    cancelled: Callable[[], bool] | None,
 ) -> None:
     terms_readers = [s.reader._terms for s in sources]  # noqa: SLF001
     maps = []
@@ -373,7 +359,7 @@ def _merge_postings(
             helper = _PartWriter(codec, storage, schema, segment, sources, maps, terms_readers, theirs)
         else:
             mine = fieldnames
-        _write_fields(writer, schema, sources, maps, terms_readers, mine, cancelled)
+        _write_fields(writer, schema, sources, maps, terms_readers, mine)
         if helper is not None:
             tables, postings = helper.result()
             try:
@@ -408,10 +394,9 @@ def _halves(fieldnames: list[str], sizes: dict[str, int]) -> tuple[list[str], li
 
 def _write_fields(
     writer: Any, schema: Any, sources: list[_Source], maps: list[Any], terms_readers: list[Any],
-    fieldnames: Sequence[str], cancelled: Callable[[], bool] | None,
+    fieldnames: Sequence[str],
 ) -> None:
     for fieldname in fieldnames:
-        _check(cancelled)
         tables = [(k, tr._table(fieldname)) for k, tr in enumerate(terms_readers)]  # noqa: SLF001
         streams = [_block_terms(t, k) for k, t in tables if t is not None and t.n]
         writer.start_field(fieldname, schema[fieldname])
@@ -437,7 +422,7 @@ class _PartWriter:
                 for source, terms in zip(sources, terms_readers):
                     terms.reopen(storage, source.reader.segment())
                 writer = _part_writer(storage, segment)
-                _write_fields(writer, schema, sources, maps, terms_readers, fieldnames, None)
+                _write_fields(writer, schema, sources, maps, terms_readers, fieldnames)
                 tables = writer.finish_part()
                 out = storage.create_file(self._tables_name)
                 try:

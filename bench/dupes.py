@@ -37,9 +37,9 @@ from itertools import combinations
 from pathlib import Path
 
 from newsearch import NewsIndex
-from newsearch.dupes import SHORT, THRESHOLD, band_terms, similarity
-from newsearch.fields import DUP_BANDS, DUP_SKETCH
-from newsearch.readers import column_reader, term_postings
+from newsearch.dupes import SHORT, THRESHOLD, similarity
+from newsearch.fields import DUP_SKETCH
+from newsearch.readers import column_reader
 
 from bench.common import REPO, iter_articles, machine, print_table
 from bench.corpus import jekyll_text
@@ -230,11 +230,7 @@ def main(argv: list[str] | None = None) -> None:
                 r, docnum = where[name]
                 own = sketches[r][docnum]
                 for r2, reader in enumerate(readers):
-                    candidates: set[int] = set()
-                    for term in band_terms(own):
-                        postings = term_postings(reader, DUP_BANDS, term)
-                        if postings is not None:
-                            candidates.update(postings[0])
+                    candidates = set(sketches[r2].sharing(own))
                     for other in candidates:
                         if (r2, other) == (r, docnum):
                             continue

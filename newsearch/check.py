@@ -18,8 +18,9 @@ from typing import Any
 from .errors import IndexDamagedError
 from .ingest import file_digest, iter_source_files
 from .results import CheckReport
-from .fields import NBODY, NTITLE, PATH, SOURCE, fingerprint_digest, same_stat
+from .fields import DUP_SKETCH, NBODY, NTITLE, PATH, SOURCE, fingerprint_digest, same_stat
 from .store import Generation
+from .sketchcolumn import SketchColumn
 from .textcolumn import TextColumn
 
 __all__ = ["check_index"]
@@ -63,6 +64,10 @@ def _read_everything(reader: Any, fingerprints: dict[str, bytes]) -> int:
     for column in columns:
         if isinstance(column, TextColumn.Reader):
             column.verify()  # its values carry no checksum of their own
+    if reader.has_column(DUP_SKETCH):
+        sketches = reader.column_reader(DUP_SKETCH, translate=False)
+        if isinstance(sketches, SketchColumn.Reader):
+            sketches.verify()
     paths, sources = reader.column_reader(PATH), reader.column_reader(SOURCE)
     live = 0
     for docnum in range(reader.doc_count_all()):

@@ -12,9 +12,9 @@ where two sketches hold the same value estimates the Jaccard similarity of
 the two shingle sets.
 
 To find an article's near-duplicates without comparing it with every other
-one, the 32 values are also indexed as 16 band terms of two values each: two
-articles with a similarity of 0.6 share a band term with probability 0.999, and
-then their sketches decide.
+one, the 32 values are also indexed as 16 bands of two values each
+(:mod:`newsearch.sketchcolumn`): two articles with a similarity of 0.6 share a
+band with probability 0.999, and then their sketches decide.
 
 Short items (flashes, briefs: at most ``SHORT`` characters) are also grouped when
 they report the same fact in other words.  Two short items are *reworded*
@@ -47,17 +47,17 @@ __all__ = [
     "SHORT",
     "SKETCH_BYTES",
     "THRESHOLD",
-    "band_terms",
     "reword_sketch",
     "numbers_agree",
     "reworded",
+    "share_a_band",
     "similarity",
     "sketch",
 ]
 
 _BINS = 32
 _SHIFT = 27  # a 32-bit hash's top five bits choose its bin
-_ROWS = 2  # sketch values per band term
+_ROWS = 2  # sketch values per band
 _SHINGLE = 5
 _EMPTY = 0xFFFFFFFF  # a bin no shingle fell into
 _PACK = Struct(f"<{_BINS}I")
@@ -118,11 +118,12 @@ def similarity(a: bytes, b: bytes) -> float:
     return same / counted if counted else 0.0
 
 
-def band_terms(sk: bytes) -> list[str]:
-    """The index terms that near-duplicates of ``sk`` probably share with it."""
-    if len(sk) != SKETCH_BYTES:
-        return []
-    return [f"{band:x}{chunk.hex()}" for band, chunk in enumerate(_bands(sk)) if chunk != _EMPTY_BAND]
+def share_a_band(a: bytes, b: bytes) -> bool:
+    """Whether two sketches hold the same values in one band (not all empty), which is
+    how the index finds one from the other (:mod:`newsearch.sketchcolumn`)."""
+    if len(a) != SKETCH_BYTES or len(b) != SKETCH_BYTES:
+        return False
+    return any(x == y != _EMPTY_BAND for x, y in zip(_bands(a), _bands(b)))
 
 
 def _shared_bins(a: bytes, b: bytes) -> int:
@@ -177,9 +178,9 @@ class Groups:
 
     Walks the matches best first: a match that no earlier representative has
     claimed becomes a representative and claims its near-duplicates among the
-    matches, found through the band terms and confirmed on the sketches.  A
+    matches, found through the bands and confirmed on the sketches.  A
     segment with few matches has their bands read from the sketch column once,
-    which is cheaper than looking up every representative's band terms in it.
+    which is cheaper than looking up every representative's bands in it.
     A short representative that rewords an earlier one (:func:`reworded`) joins
     that one's group instead, with what it claimed.
 
@@ -191,18 +192,14 @@ class Groups:
 
     def __init__(
         self,
-        field: str,
         column: str,
-        term_postings: Any,
         column_reader: Any,
         *,
         words: str | None = None,
         text: Callable[[Any, int], str] | None = None,
         day: Callable[[Any, int], int] | None = None,
     ) -> None:
-        self._field = field
         self._column = column
-        self._term_postings = term_postings
         self._column_reader = column_reader
         self._words = words if text is not None else None
         self._text = text
@@ -261,7 +258,6 @@ class Groups:
         # Short items alike letter by letter are another fact when their figures differ
         # (the same flash, another day's numbers).
         own_text = self._text(reader, docnum) if self._text is not None and self._is_short(reader, docnum) else None
-        terms = band_terms(own)
         bands = _bands(own)
         found: list[tuple[float, int, int, Any]] = []
         for index, (segment, scores) in enumerate(self._matched):
@@ -274,10 +270,7 @@ class Groups:
                     if band != _EMPTY_BAND:
                         candidates.update(table.get(band, ()))
             else:
-                for term in terms:
-                    postings = self._term_postings(segment, self._field, term)
-                    if postings is not None:
-                        candidates.update(postings[0])
+                candidates.update(self._column_reader(segment, self._column).sharing(own))
             if not candidates:
                 continue
             sketches = self._column_reader(segment, self._column)

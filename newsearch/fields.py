@@ -27,7 +27,6 @@ __all__ = [
     "CATEGORIES",
     "CONTENT_HASH",
     "DATE",
-    "DUP_BANDS",
     "DUP_SKETCH",
     "DUP_WORDS",
     "EXTRA",
@@ -70,9 +69,8 @@ TUNITS = "tunits"  # the same for the title alone (title: queries, and title mat
 NTITLE = "ntitle"  # column: normalized title, UTF-8, for exact matching and highlighting
 NBODY = "nbody"  # column: normalized body, UTF-8
 BODY_DIFF = "bodydiff"  # stored: how the original body differs from NBODY (see body_diff)
-DUP_SKETCH = "dupsketch"  # column: the MinHash sketch of the body (newsearch.dupes)
+DUP_SKETCH = "dupsketch"  # column: the MinHash sketch of the body, with its bands indexed (newsearch.sketchcolumn)
 DUP_WORDS = "dupwords"  # column: the MinHash sketch of a short item's words (empty for a longer article)
-DUP_BANDS = "dupbands"  # the sketch's band terms: candidates for near-duplicates
 KEYWORDS = "keywords"  # the article's keywords (newsearch.keywords), stored and searchable
 KEYWORD_FIELDS = (TAGS, CATEGORIES, KEYWORDS)  # matched as whole values, not as text
 
@@ -114,12 +112,10 @@ def article_document(article: Article, source: bytes, user_dicts: tuple[str, ...
         CONTENT_HASH: article.content_hash,
         SOURCE: source,
     }
-    dup_sketch = sketch(nbody or ntitle)  # the body: a new title does not make a new story
-    doc[DUP_SKETCH] = dup_sketch
+    doc[DUP_SKETCH] = sketch(nbody or ntitle)  # the body: a new title does not make a new story
     words = reword_sketch(ntitle + "\n" + nbody)
     if words:  # a short item: its words are grouped too
         doc[DUP_WORDS] = words
-    doc[DUP_BANDS] = dup_sketch
     keywords = choose_keywords(article.title, article.body, user_dicts)
     doc[KEYWORDS] = ",".join(k.replace(",", " ") for k in keywords)
     doc[f"_stored_{KEYWORDS}"] = as_written(keywords, article.title, article.body)  # shown as the article writes them

@@ -14,6 +14,7 @@ from typing import Any
 
 from whoosh.columns import VarBytesColumn
 
+from .sketchcolumn import SketchColumn
 from .textcolumn import TextColumn
 
 __all__ = ["column_reader", "reader_cache", "term_postings"]
@@ -31,8 +32,8 @@ def reader_cache(reader: Any) -> dict[Any, Any]:
 def column_reader(reader: Any, name: str) -> Any:
     """A reader's raw column reader for ``name`` (making one reads its offset table).
 
-    A column of variable-length bytes or of compressed text in a file of its
-    own is read through a memory map: verifying thousands of candidates then
+    A column of variable-length bytes, of compressed text or of sketches in a
+    file of its own is read through a memory map: verifying thousands of candidates then
     costs a slice each (and, for text, its decompression) instead of a seek and
     a read.  Decoded text is kept in :data:`newsearch.textcolumn.decoded`, so
     verification, ranking and snippets reading the same documents decode them
@@ -43,7 +44,7 @@ def column_reader(reader: Any, name: str) -> Any:
         found = reader.column_reader(name, translate=False)
         if isinstance(found, VarBytesColumn.Reader):
             found = _MappedColumn.of(found) or found
-        elif isinstance(found, TextColumn.Reader):
+        elif isinstance(found, (TextColumn.Reader, SketchColumn.Reader)):
             dbfile = found._dbfile  # noqa: SLF001 - the reader keeps its file here
             data = _memory_map(dbfile)
             if data is not None:

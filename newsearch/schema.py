@@ -17,7 +17,8 @@ from whoosh import columns, fields, formats
 from whoosh.analysis import Token, Tokenizer
 
 from .analysis import SUBWORD_WEIGHT, bigrams, gapped_bigrams, normalize, segment_words, signed_numbers, units, word_weights
-from .dupes import SKETCH_BYTES, band_terms
+from .dupes import SKETCH_BYTES
+from .sketchcolumn import SketchColumn
 from .textcolumn import TextColumn
 from .fields import (
     BODY,
@@ -25,7 +26,6 @@ from .fields import (
     CATEGORIES,
     CONTENT_HASH,
     DATE,
-    DUP_BANDS,
     DUP_SKETCH,
     DUP_WORDS,
     EXTRA,
@@ -45,7 +45,7 @@ from .fields import (
 
 __all__ = ["ANALYZER_ID", "SCHEMA_VERSION", "JiebaTokenizer", "build_schema"]
 
-SCHEMA_VERSION = 13  # 13: the normalized body is stored compressed (TextColumn)
+SCHEMA_VERSION = 14  # 14: near-duplicate bands indexed in the sketch column (SketchColumn), not as terms
 ANALYZER_ID = "jieba-search-weighted+units+bigrams+gapped+signed+nfkc-lower-t2s/8"
 
 
@@ -117,18 +117,6 @@ class UnitsField(fields.FieldType):  # type: ignore[misc]
         return iter(units(normalize(qstring)))
 
 
-class BandsField(UnitsField):
-    """The band terms of a near-duplicate sketch (the field's value is the sketch)."""
-
-    term_filter = True  # its terms are looked up in every segment, and mostly missing
-
-    def terms(self, value: bytes) -> set[str]:  # type: ignore[override]
-        return set(band_terms(value))
-
-    def process_text(self, qstring: str, mode: str = "", **kwargs: Any) -> Any:
-        return iter(())
-
-
 def _keyword_field() -> fields.KEYWORD:
     field = fields.KEYWORD(stored=True, commas=True, scorable=False)
     field.format = formats.Existence()  # filters only: no per-posting frequency bytes
@@ -161,10 +149,10 @@ def build_schema(user_dicts: tuple[str, ...] = ()) -> fields.Schema:
             CONTENT_HASH: fields.STORED(),
             EXTRA: fields.STORED(),
             SOURCE: fields.COLUMN(columns.VarBytesColumn()),
-            DUP_SKETCH: fields.COLUMN(columns.FixedBytesColumn(SKETCH_BYTES, default=b"\xff" * SKETCH_BYTES)),
+            # The sketches, and their bands indexed: near-duplicates looked up (see sketchcolumn).
+            DUP_SKETCH: fields.COLUMN(SketchColumn(SKETCH_BYTES)),
             # Added after the format's first indexes: their segments lack it, and read the default.
             DUP_WORDS: fields.COLUMN(columns.FixedBytesColumn(SKETCH_BYTES, default=b"\xff" * SKETCH_BYTES)),
-            DUP_BANDS: BandsField(),
         }
     )
 

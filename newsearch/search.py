@@ -21,7 +21,6 @@ from .fields import (
     BODY_DIFF,
     CATEGORIES,
     DATE,
-    DUP_BANDS,
     DUP_SKETCH,
     DUP_WORDS,
     KEYWORD_FIELDS,
@@ -36,7 +35,7 @@ from .fields import (
 from .highlight import find_spans, make_snippet
 from .query import And, ParsedQuery, Text, parse
 from .ranking import RelaxedSearch
-from .readers import column_reader, term_postings
+from .readers import column_reader
 from .request import SearchRequest
 from .results import Hit, SearchResults, Snippet, Version
 from .synonyms import NO_SYNONYMS, Synonyms
@@ -164,7 +163,7 @@ def highlight_patterns(parsed: ParsedQuery, synonyms: Synonyms, compiled: Compil
 
 def short_item_groups() -> Groups:
     """Near-duplicate groups, rewordings of short items included (:mod:`newsearch.dupes`)."""
-    return Groups(DUP_BANDS, DUP_SKETCH, term_postings, column_reader, words=DUP_WORDS, text=_normalized_text, day=_day)
+    return Groups(DUP_SKETCH, column_reader, words=DUP_WORDS, text=_normalized_text, day=_day)
 
 
 def _normalized_text(reader: Any, docnum: int) -> str:

@@ -92,8 +92,7 @@ class SketchColumn(Column):  # type: ignore[misc]
             import numpy as np
 
             self.fill(doccount)
-            values = bytes(self._values)
-            self._values = bytearray()
+            values, self._values = self._values, bytearray()  # read in place: not copied
             bands = self._size // _BAND_BYTES
             table = np.frombuffer(values, dtype="<u8").reshape(doccount, bands)
             keys, docs, starts = [], [], [0]

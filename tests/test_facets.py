@@ -294,3 +294,106 @@ def test_a_second_category_and_a_third_tag_are_counted_over_the_few_articles_tha
         (reader,) = [leaf.reader() for leaf, _ in searcher.leaf_searchers()]
         assert [len(held) if held is not None else None for held in keyword_lists(reader, CATEGORIES).sparse] == [None, 2]
         assert [len(held) if held is not None else None for held in keyword_lists(reader, TAGS).sparse] == [None, None, 3]
+
+
+# --------------------------------------------------------------------------- counts against the stored fields
+
+_TAG_POOL = ["疫苗", "经济", "教育", "医疗", "科技", "外交", "环境", "体育", "文化"]
+
+
+def _write_extra_posts(folder: Path, numbers: range) -> None:
+    """Posts of a kind the real archive lacks: none to three categories, none to nine
+    tags, some undated; their words are those of the real archive's queries."""
+    for n in numbers:
+        categories = [None, "要闻", "[要闻, 国际]", "[国际, 社会, 要闻]"][n % 4]
+        tags = f"[{', '.join(_TAG_POOL[: n % 10])}]" if n % 10 else None
+        date = None if n % 5 == 0 else f"{2012 + n % 9}-{n % 12 + 1:02d}-{n % 28 + 1:02d}"
+        body = "中国疫苗接种的新闻。" if n % 2 else "人民币汇率和中国经济。"
+        write_post(folder, f"extra{n}.md", f"补充新闻{n}", body, date=date, categories=categories, tags=tags)
+
+
+@pytest.fixture(scope="module")
+def mixed_index(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> NewsIndex:
+    """The real archive and 160 posts with several categories, up to nine tags or no
+    date, in three segments, the first two with replaced articles."""
+    root = tmp_path_factory.mktemp("mixed")
+    first, second = root / "first", root / "second"
+    _write_extra_posts(first, range(120))
+    _write_extra_posts(second, range(120, 160))
+    ix = NewsIndex.create(root / "index")
+    assert ix.update([corpus, first]).failed == []
+    assert ix.update([corpus, first, second]).failed == []
+    for n in (3, 7, 125):  # replaced: deleted from their segment, added again in a third
+        folder = first if n < 120 else second
+        write_post(folder, f"extra{n}.md", f"补充新闻{n}", "中国疫苗的后续新闻。", date=None, categories="[更正, 要闻]", tags="[更正, 疫苗]")
+    assert ix.update([corpus, first, second]).failed == []
+    return ix
+
+
+def _ranked(counts: Counter) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _stored_counts(stored: list[dict]) -> tuple[Counter, Counter, Counter]:
+    """Categories, tags and day ordinals (0: undated) counted from stored fields."""
+    categories = Counter(c for fields in stored for c in fields.get("categories") or ())
+    tags = Counter(t for fields in stored for t in fields.get("tags") or ())
+    days = Counter(fields["date"].date().toordinal() if fields.get("date") else 0 for fields in stored)
+    return categories, tags, days
+
+
+@pytest.mark.parametrize(
+    ("query", "filters"),
+    [("中国", {}), ("疫苗", {}), ("人民币", {}), ("", {}), ("补充新闻", {}), ("中国", {"category": "国际"}), ("", {"tags": "文化"})],
+)
+def test_facet_counts_equal_the_stored_fields_of_every_match(mixed_index: NewsIndex, query: str, filters: dict) -> None:
+    results = mixed_index.search(query, limit=None, facet_limit=None, collapse=False, **filters)
+    assert results.facets is not None and results.total == len(results.hits) > 0
+    ids = {hit.id for hit in results.hits}
+    with mixed_index._searcher() as searcher:
+        stored = [fields for fields in searcher.all_stored_fields() if fields["id"] in ids]
+    assert len(stored) == len(ids)
+    categories, tags, days = _stored_counts(stored)
+    assert results.facets.categories == _ranked(categories)
+    assert results.facets.tags == _ranked(tags)
+    assert results.facets.dates == histogram(days)
+    assert results.facets.dates.undated == days[0]
+    if query in ("中国", "补充新闻", "") and not filters:  # the cases the real archive lacks are among the matches
+        assert days[0] > 0
+        assert any(len(fields.get("categories") or ()) >= 3 for fields in stored)
+        assert any(len(fields.get("tags") or ()) >= 9 for fields in stored)
+        assert any(not fields.get("tags") for fields in stored)
+
+
+@pytest.mark.parametrize("size", [1, 3, 40, 400, None])
+def test_the_counter_counts_any_documents_as_their_stored_fields_say(mixed_index: NewsIndex, size: int | None) -> None:
+    """Few documents (looked up in a layer by bisection) or many (through a mask), as a
+    dict, a set, a list or an array: the counts are those of the stored fields."""
+    import numpy as np
+
+    from newsearch.facets import FacetCounter
+
+    rng = random.Random(size)
+    kinds = [dict.fromkeys, set, list, lambda docs: np.array(docs, dtype=np.int64)]
+    with mixed_index._searcher() as searcher:
+        readers = [leaf.reader() for leaf, _ in searcher.leaf_searchers()]
+        assert len(readers) == 3 and readers[0].has_deletions()
+        counter = FacetCounter()
+        stored = []
+        for number, reader in enumerate(readers):
+            live = list(reader.all_doc_ids())
+            # Half of a sample has a second category or a fifth tag (a sparse layer, or the rest).
+            fields = {d: reader.stored_fields(d) for d in live}
+            rich = [d for d in live if len(fields[d].get("categories") or ()) > 1 or len(fields[d].get("tags") or ()) > 4]
+            if size is None:
+                docs = live
+            else:
+                docs = list(dict.fromkeys(rng.sample(rich, min(len(rich), (size + 1) // 2)) + rng.sample(live, min(len(live), size // 2))))
+            counter.add(reader, kinds[(number + (size or 0)) % len(kinds)](docs))
+            stored += [fields[docnum] for docnum in docs]
+        facets = counter.facets()
+    categories, tags, days = _stored_counts(stored)
+    assert facets.categories == _ranked(categories)
+    assert facets.tags == _ranked(tags)
+    assert facets.dates == histogram(days)
+    assert sum(n for _, n in facets.dates.buckets) + facets.dates.undated == len(stored)

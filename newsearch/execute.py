@@ -142,6 +142,8 @@ class Segment:
         self.cache = reader_cache(self.reader)
         self.deleted: frozenset[int] = self.reader.deleted_docs_set if self.reader.has_deletions() else frozenset()
         self._postings: dict[tuple[str, str], Any] = {}
+        self._arrays: dict[tuple[str, str], Any] = {}
+        self._weights: dict[tuple[str, str], Any] = {}
 
     def postings(self, fieldname: str, text: str) -> tuple[Any, Any] | None:
         """A term's posting list (:func:`~newsearch.readers.term_postings`), decoded once
@@ -168,6 +170,15 @@ class Segment:
         if found is None:
             column = self.reader.column_reader(DATE, translate=False)
             found = self.cache["dates"] = column.load()
+        return found
+
+    def date_array(self) -> Any:
+        """:meth:`dates` as an int64 numpy array, made once per segment."""
+        found = self.cache.get("date_array")
+        if found is None:
+            import numpy as np
+
+            found = self.cache["date_array"] = np.asarray(self.dates(), dtype=np.int64)
         return found
 
     # ------------------------------------------------------------------ matching sets
@@ -226,6 +237,12 @@ class Segment:
 
     def scores(self, q: Any, within: set[int] | None = None) -> Scores:
         """Like :meth:`docs`, with each document's score."""
+        if isinstance(q, (wq.Term, wq.AndMaybe)):
+            docs = self._long_list(q, within)
+            if docs is not None:
+                found = self.scores_of(q, docs)
+                if found is not None:
+                    return found
         if isinstance(q, wq.Term):
             return self._term_scores(q, within)
         if isinstance(q, wq.And):
@@ -292,6 +309,142 @@ class Segment:
         # BM25: idf · tf·(K1+1) / (tf + K1·(1 − B + B·length/average length))
         return {d: scale * w / (w + norms[lengths[d]]) for d, w in pairs}
 
+    # ------------------------------------------------------------------ long posting lists as arrays
+
+    def id_array(self, fieldname: str, text: str) -> Any:
+        """The document numbers of a term's posting list as an int64 array (None when
+        the segment lacks the term), made once per search."""
+        key = (fieldname, text)
+        if key not in self._arrays:
+            import numpy as np
+
+            found = self.postings(fieldname, text)
+            self._arrays[key] = None if found is None else np.asarray(found[0], dtype=np.int64)
+        return self._arrays[key]
+
+    def _weight_array(self, fieldname: str, text: str) -> Any:
+        """The weights of a term's posting list as a float64 array, or None when all are 1."""
+        key = (fieldname, text)
+        if key not in self._weights:
+            import numpy as np
+
+            found = self.postings(fieldname, text)
+            weights = None if found is None else found[1]
+            self._weights[key] = None if weights is None else np.asarray(weights, dtype=np.float64)
+        return self._weights[key]
+
+    def _weights_at(self, fieldname: str, text: str, at: Any) -> Any:
+        """The weights at positions ``at`` (an array) of a term's posting list, as float64,
+        or None when all are 1: a few picked from the list as the codec gives it, many
+        read from the whole list made an array."""
+        found = self.postings(fieldname, text)
+        weights = None if found is None else found[1]
+        if weights is None:
+            return None
+        if (fieldname, text) not in self._weights and isinstance(weights, list) and len(at) * 4 < len(weights):
+            import numpy as np
+
+            return np.fromiter(map(weights.__getitem__, at.tolist()), dtype=np.float64, count=len(at))
+        return self._weight_array(fieldname, text)[at]
+
+    def holders_of_many(self, q: Any) -> Any:
+        """The documents that ``q`` (a term, or a term ANDMAYBE how it ranks) matches,
+        deleted ones left out, as a sorted array, when the term's posting list is long
+        enough for arrays to pay (:data:`LONG_LIST`); else None."""
+        lead = q.a if isinstance(q, wq.AndMaybe) else q
+        if not isinstance(lead, wq.Term):
+            return None
+        postings = self.postings(lead.fieldname, lead.text)
+        if postings is None or len(postings[0]) < LONG_LIST:
+            return None
+        docs = self.id_array(lead.fieldname, lead.text)
+        if self.deleted:
+            import numpy as np
+
+            deleted = np.fromiter(self.deleted, dtype=np.int64, count=len(self.deleted))
+            docs = docs[np.isin(docs, deleted, invert=True)]
+        return docs
+
+    def _long_list(self, q: Any, within: set[int] | None) -> Any:
+        """The documents that :meth:`scores` gives ``q`` (a term, or ``a ANDMAYBE b`` with a
+        term ``a``) a score, as a sorted array, when the term's list is long enough for
+        arrays to pay and the scores come in document order either way; else None."""
+        lead = q.a if isinstance(q, wq.AndMaybe) else q
+        if not isinstance(lead, wq.Term):
+            return None
+        found = self.postings(lead.fieldname, lead.text)
+        if found is None or len(found[0]) < LONG_LIST:
+            return None
+        if within is not None and found[1] is None and len(within) < len(found[0]):
+            return None  # scored in the order of the set of their intersection (see _term_scores)
+        ids = self.id_array(lead.fieldname, lead.text)
+        if within is None:
+            return ids
+        import numpy as np
+
+        wanted = np.fromiter(within, dtype=np.int64, count=len(within))
+        return ids[np.isin(ids, wanted, assume_unique=True)]
+
+    def scores_of(self, q: Any, docs: Any) -> Scores | None:
+        """:meth:`scores` of ``q`` limited to ``docs`` (a sorted array of document
+        numbers), in document order, computed as arrays: the same float operations in
+        the same order as :meth:`scores`, so the same scores to the last bit.  None for
+        a node that is not made of terms, ``Or`` and ``AndMaybe``."""
+        found = self.array_scores(q, docs)
+        if found is None:
+            return None
+        held, values = found
+        return dict(zip(docs[held].tolist(), values[held].tolist()))
+
+    def array_scores(self, q: Any, docs: Any) -> tuple[Any, Any] | None:
+        """(which of ``docs`` ``q`` matches, as a boolean array; their scores, 0 for the
+        others) for a node made of terms, ``Or`` and ``AndMaybe``; None for another."""
+        import numpy as np
+
+        if isinstance(q, wq.Term):
+            return self._term_arrays(q, docs)
+        if isinstance(q, wq.Or):
+            held = np.zeros(len(docs), dtype=bool)
+            total = np.zeros(len(docs), dtype=np.float64)
+            for sub in q.subqueries:
+                found = self.array_scores(sub, docs)
+                if found is None:
+                    return None
+                held |= found[0]
+                total = total + found[1]  # (x + 0.0 is x: the documents a part lacks keep their sum)
+            boost = float(q.boost)
+            return held, (total * boost if boost != 1.0 else total)
+        if isinstance(q, wq.AndMaybe):
+            a, b = self.array_scores(q.a, docs), self.array_scores(q.b, docs)
+            if a is None or b is None:
+                return None
+            return a[0], a[1] + np.where(a[0], b[1], 0.0)
+        return None
+
+    def _term_arrays(self, q: Any, docs: Any) -> tuple[Any, Any] | None:
+        import numpy as np
+
+        ids = self.id_array(q.fieldname, q.text)
+        if ids is None or not len(ids):
+            return np.zeros(len(docs), dtype=bool), np.zeros(len(docs), dtype=np.float64)
+        at = np.minimum(np.searchsorted(ids, docs), len(ids) - 1)
+        held = ids[at] == docs
+        w = self._weights_at(q.fieldname, q.text, at)
+        if w is None:
+            w = np.ones(len(docs), dtype=np.float64)
+        boost = float(q.boost)
+        if not self.top.schema[q.fieldname].scorable:
+            values = w * boost
+        elif type(self.top.weighting) is not BM25F:
+            return None
+        else:
+            weighting = self.top.weighting
+            norms = np.asarray(self._norms(q.fieldname), dtype=np.float64)
+            lengths = np.frombuffer(self.lengths(q.fieldname), dtype=np.uint8)
+            scale = self.top.idf(q.fieldname, q.text) * (weighting.K1 + 1) * boost
+            values = scale * w / (w + norms[lengths[docs]])
+        return held, np.where(held, values, 0.0)
+
     # ------------------------------------------------------------------ bounds
 
     def bound(self, q: Any) -> float | None:
@@ -335,6 +488,37 @@ class Segment:
         This is MaxScore (Turtle and Flood; Lucene's ``MaxScoreBulkScorer``): when the
         documents that hold the rarer terms already give the page a better score than
         that bound, the commonest term need not be scored for anything else."""
+        found = self._rarer_terms(q)
+        if found is None:
+            return None
+        rarer, ceiling = found
+        held: set[int] = set()
+        for term in rarer:
+            postings = self.postings(term.fieldname, term.text)
+            if postings is not None:
+                held |= members.intersection(postings[0])
+        return held, ceiling
+
+    def essential_mask(self, q: Any, members: Any) -> tuple[Any, float] | None:
+        """:meth:`essential` for ``members`` given as a sorted array: which of them hold
+        a rarer ranking term (a boolean array), and the bound on the others' scores."""
+        found = self._rarer_terms(q)
+        if found is None:
+            return None
+        import numpy as np
+
+        rarer, ceiling = found
+        held = np.zeros(len(members), dtype=bool)
+        for term in rarer:
+            ids = self.id_array(term.fieldname, term.text)
+            if ids is not None and len(members):
+                at = np.minimum(np.searchsorted(members, ids), len(members) - 1)
+                held[at[members[at] == ids]] = True
+        return held, ceiling
+
+    def _rarer_terms(self, q: Any) -> tuple[list[Any], float] | None:
+        """The ranking terms of ``q`` (see :meth:`essential`) but the commonest, and the
+        bound on the score of a document that holds none of them."""
         if not isinstance(q, wq.AndMaybe) or not isinstance(q.a, wq.Term):
             return None
         terms = q.b.subqueries if isinstance(q.b, wq.Or) else [q.b]
@@ -346,13 +530,8 @@ class Segment:
         rest = self.bound(terms[common])
         if base is None or rest is None:
             return None
-        found: set[int] = set()
-        for i, term in enumerate(terms):
-            if i != common:
-                postings = self.postings(term.fieldname, term.text)
-                if postings is not None:
-                    found |= members.intersection(postings[0])
-        return found, base + rest * float(q.b.boost if isinstance(q.b, wq.Or) else 1.0)
+        rarer = [term for i, term in enumerate(terms) if i != common]
+        return rarer, base + rest * float(q.b.boost if isinstance(q.b, wq.Or) else 1.0)
 
     def lengths(self, fieldname: str) -> bytes:
         """Every document's length in ``fieldname`` as Whoosh's one-byte code."""
@@ -410,6 +589,7 @@ class Segment:
         return out
 
 
+LONG_LIST = 2048  # a posting list at least this long is scored as arrays (shorter: per document)
 _BISECT_RATIO = 8  # a posting list this many times longer than the documents asked about is bisected
 
 

@@ -55,7 +55,7 @@ import re
 from bisect import bisect_left
 from itertools import chain, compress
 from operator import itemgetter
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -238,25 +238,33 @@ class RelaxedSearch:
 
     def _first_scores(
         self, segment: Segment, q: Any, within: set[int] | None
-    ) -> tuple[dict[int, float], set[int], set[int]]:
+    ) -> tuple[dict[int, float], DocSet, DocSet]:
         """The index's scores of the articles of a segment that hold the one word of the
         query, the holders left unscored, and all the holders.  Those left unscored are those whose score cannot reach the best
         ``rerank_depth`` of the matches seen so far (then only the best are read again
         from their text, and the rest is scored if a later page asks for it).
 
         Only for the order by relevance; ties among equal scores keep the order that
-        scoring every holder gives (:meth:`_in_scoring_order`)."""
+        scoring every holder gives (:meth:`_in_scoring_order`).  A word in many
+        articles is matched and scored as arrays (:meth:`_first_scores_of_many`)."""
         depth = self._config.rerank_depth
+        # (every_word_first asks each match whether it holds every word: sets answer that fastest)
+        found_many = segment.holders_of_many(q) if within is None and not self._config.every_word_first else None
+        many = _Docs(found_many) if found_many is not None else None
         if self._sort in ("-date", "date"):  # scored when a page shows them (see _dated_page)
-            members = segment.docs(q, within) - segment.deleted
+            members: DocSet = many if many is not None else segment.docs(q, within) - segment.deleted
             return {}, members, members
+        if many is not None:
+            found = self._first_scores_of_many(segment, q, many)
+            if found is not None:
+                return found
         if self._sort == "relevance" and not self._config.every_word_first:
             members = segment.docs(q, within) - segment.deleted
             split = segment.essential(q, members) if len(members) > 2 * depth else None
             if split is not None and len(split[0]) * 2 < len(members):
                 candidates, ceiling = split
                 scores = segment.scores(q, candidates)
-                best = self._with_best(scores)
+                best = self._with_best(scores.values())
                 if len(best) == depth and best[0] > ceiling * (1 + 1e-9) + 1e-12:
                     self._best = best
                     return self._in_scoring_order(segment, q, within, scores), members - scores.keys(), members
@@ -264,8 +272,36 @@ class RelaxedSearch:
         for docnum in segment.deleted.intersection(scores):
             del scores[docnum]
         if self._sort == "relevance":
-            self._best = self._with_best(scores)
+            self._best = self._with_best(scores.values())
         return scores, set(), set(scores)
+
+    def _first_scores_of_many(
+        self, segment: Segment, q: Any, members: _Docs
+    ) -> tuple[dict[int, float], DocSet, DocSet] | None:
+        """:meth:`_first_scores` of a word in many articles (no filter): the same sets and
+        scores, in the same order (document order), from numpy arrays."""
+        depth = self._config.rerank_depth
+        docs = members.array
+        if self._sort == "relevance" and len(docs) > 2 * depth:
+            split = segment.essential_mask(q, docs)
+            if split is not None and int(split[0].sum()) * 2 < len(docs):
+                held, ceiling = split
+                candidates = docs[held]
+                found = segment.array_scores(q, candidates)
+                if found is None:
+                    return None
+                values = found[1]
+                best = self._with_best(_largest(values, depth))
+                if len(best) == depth and best[0] > ceiling * (1 + 1e-9) + 1e-12:
+                    self._best = best
+                    return dict(zip(candidates.tolist(), values.tolist())), _Docs(docs[~held]), members
+        found = segment.array_scores(q, docs)
+        if found is None:
+            return None
+        values = found[1]
+        if self._sort == "relevance":
+            self._best = self._with_best(_largest(values, depth))
+        return dict(zip(docs.tolist(), values.tolist())), set(), members
 
     @staticmethod
     def _in_scoring_order(segment: Segment, q: Any, within: set[int] | None, scores: dict[int, float]) -> dict[int, float]:
@@ -277,19 +313,22 @@ class RelaxedSearch:
             return dict(sorted(scores.items()))
         return {d: scores[d] for d in within.intersection(ids) if d in scores}
 
-    def _with_best(self, scores: dict[int, float]) -> list[float]:
+    def _with_best(self, scores: Iterable[float]) -> list[float]:
         """The best ``rerank_depth`` scores of earlier segments' matches and of ``scores``
         (another segment's), as a heap: its first is what the head asks at least."""
         depth = self._config.rerank_depth
-        best = heapq.nlargest(depth, [*self._best, *heapq.nlargest(depth, scores.values())])
+        best = heapq.nlargest(depth, [*self._best, *heapq.nlargest(depth, scores)])
         heapq.heapify(best)
         return best
 
     def _complete(self) -> None:
         """Score the matches left unscored (a page beyond the head asks for every score)."""
+        q = self._plan.concepts[0].verbatim
         for part in self._parts:
             if part.unscored:
-                part.matched.update(part.segment.scores(self._plan.concepts[0].verbatim, part.unscored))
+                unscored = part.unscored
+                found = part.segment.scores_of(q, unscored.array) if isinstance(unscored, _Docs) else None
+                part.matched.update(found if found is not None else part.segment.scores(q, unscored))
                 part.unscored = set()
 
     def _count_everywhere(self, segment: Segment, i: int) -> int:
@@ -470,16 +509,24 @@ class RelaxedSearch:
         those dated at least as late (or early) as the ``end``-th, ties included, which
         are then scored (a one-word query's matches are scored only when shown)."""
         newest = self._sort == "-date"
-        found = []
-        for part in self._parts:
-            docs = part.matches()
-            if docs:
-                found.append((part, docs, part.segment.dates() if newest else _oldest_first(part.segment)))
-        best = heapq.nlargest(end, chain.from_iterable(map(keys.__getitem__, docs) for _, docs, keys in found))
+        chosen: list[tuple[_Part, Collection[int]]]
+        if any(isinstance(part.unscored, _Docs) for part in self._parts):
+            chosen = self._dated_candidates(end)
+        else:
+            found = []
+            for part in self._parts:
+                docs = part.matches()
+                if docs:
+                    found.append((part, docs, part.segment.dates() if newest else _oldest_first(part.segment)))
+            best = heapq.nlargest(end, chain.from_iterable(map(keys.__getitem__, docs) for _, docs, keys in found))
+            chosen = []
+            for part, docs, keys in found:
+                if len(best) == end:
+                    docs = list(compress(docs, map(best[-1].__le__, map(keys.__getitem__, docs))))
+                chosen.append((part, docs))
         out: list[tuple[int, float, int, _Part, int]] = []
-        for part, docs, keys in found:
-            if len(best) == end:
-                docs = list(compress(docs, map(best[-1].__le__, map(keys.__getitem__, docs))))
+        for part, docs in chosen:
+            keys = part.segment.dates() if newest else _oldest_first(part.segment)
             missing = part.unscored.intersection(docs)
             if missing:
                 part.matched.update(part.segment.scores(self._plan.concepts[0].verbatim, missing))
@@ -487,6 +534,29 @@ class RelaxedSearch:
             base, matched = part.base, part.matched
             out.extend((keys[d], matched[d], -(base + d), part, d) for d in docs)
         return out
+
+    def _dated_candidates(self, end: int) -> list[tuple[_Part, Collection[int]]]:
+        """The matches of each segment dated at least as late (or early) as the ``end``-th
+        of all, as :meth:`_dated_page` chooses them, found with arrays (a word in many
+        articles): dates compared as int64, undated articles below every date."""
+        import numpy as np
+
+        newest = self._sort == "-date"
+        found = []
+        for part in self._parts:
+            if not part.matched and not part.unscored:
+                continue
+            docs = _sorted_array(part.matches()) if not isinstance(part.unscored, _Docs) else (
+                np.union1d(_sorted_array(part.matched), part.unscored.array) if part.matched else part.unscored.array
+            )
+            dates = part.segment.date_array()[docs]
+            keys = dates if newest else np.where(dates != 0, -dates, np.iinfo(np.int64).min)
+            found.append((part, docs, keys))
+        if sum(len(docs) for _, docs, _ in found) >= end:
+            every = np.concatenate([keys for _, _, keys in found])
+            least = every[np.argpartition(every, len(every) - end)[len(every) - end]]
+            return [(part, docs[keys >= least].tolist()) for part, docs, keys in found]
+        return [(part, docs.tolist()) for part, docs, _ in found]
 
     def _recent_key(self) -> Callable[[Item], tuple[float, int]]:
         """Relevance halved for every ``half_life_days`` of age (the score the rank was
@@ -601,6 +671,93 @@ class RelaxedSearch:
                 if at is not None:
                     whole += 1.0 if weights is None else weights[at]
         return min(share, max(0.0, 1.0 - whole / occurrences)) if occurrences else share
+
+
+DocSet = Any  # a set of document numbers: a set, or for a word in many articles a _Docs
+
+
+class _Docs(Set[int]):
+    """A segment's document numbers held as a sorted numpy array, used as a frozen set:
+    a set of the 80,000 articles that hold a common character costs milliseconds to
+    build, which a page of the best of them never needs."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: Any) -> None:
+        self.array = array  # sorted, without repeats (int64)
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.array.tolist())
+
+    def __contains__(self, docnum: object) -> bool:
+        import numpy as np
+
+        docs = self.array
+        at = int(np.searchsorted(docs, docnum))  # type: ignore[call-overload]
+        return at < len(docs) and int(docs[at]) == docnum
+
+    def intersection(self, other: Iterable[int]) -> _Docs:
+        found = _sorted_array(other)
+        return _Docs(found[self._holds(found)])
+
+    def __and__(self, other: Set[Any]) -> _Docs:
+        return self.intersection(other)
+
+    __rand__ = __and__
+
+    def __or__(self, other: Set[Any]) -> _Docs:
+        import numpy as np
+
+        return self if not other else _Docs(np.union1d(self.array, _sorted_array(other)))
+
+    __ror__ = __or__
+
+    def __sub__(self, other: Set[Any]) -> _Docs:
+        import numpy as np
+
+        if not other:
+            return self
+        found = _sorted_array(other)
+        at = np.searchsorted(self.array, found)
+        keep = np.ones(len(self.array) + 1, dtype=bool)
+        keep[at[self._holds(found)]] = False
+        return _Docs(self.array[keep[:-1]])
+
+    def __rsub__(self, other: Set[Any]) -> _Docs:
+        found = _sorted_array(other)
+        return _Docs(found[~self._holds(found)])
+
+    def _holds(self, docs: Any) -> Any:
+        """Which of ``docs`` (an array) are in this set, as a boolean array."""
+        import numpy as np
+
+        if not len(self.array):
+            return np.zeros(len(docs), dtype=bool)
+        at = np.minimum(np.searchsorted(self.array, docs), len(self.array) - 1)
+        return self.array[at] == docs
+
+
+def _sorted_array(docs: Iterable[int]) -> Any:
+    """Document numbers (no repeats) as a sorted int64 array."""
+    import numpy as np
+
+    if isinstance(docs, _Docs):
+        return docs.array
+    found = np.fromiter(docs, dtype=np.int64)
+    found.sort()
+    return found
+
+
+def _largest(values: Any, n: int) -> list[float]:
+    """The ``n`` largest of an array of floats (ties included as often as they occur), in no order."""
+    import numpy as np
+
+    if len(values) <= n:
+        return values.tolist()  # type: ignore[no-any-return]
+    return values[np.argpartition(values, len(values) - n)[len(values) - n :]].tolist()  # type: ignore[no-any-return]
 
 
 def _oldest_first(segment: Segment) -> list[int]:

@@ -181,3 +181,33 @@ def test_a_common_term_scored_for_a_few_documents_keeps_their_scores_and_order(c
             few = set(list(everything)[::20]) | {10**6}  # and a document the list lacks
             assert len(few) * 8 < len(everything)
             assert list(segment.scores(term, few).items()) == [(d, everything[d]) for d in sorted(few) if d in everything]
+
+
+@pytest.mark.parametrize("text", ["北大", "人民币", "学生", "中", "的", "title:北大"])
+def test_long_posting_lists_scored_as_arrays_give_the_same_scores_in_the_same_order(
+    corpus_index: NewsIndex, text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A posting list of at least ``LONG_LIST`` documents is matched and scored with
+    numpy arrays: the same documents as scoring it one document at a time, the same
+    scores to the last bit, in the same order (which breaks ties among equal scores)."""
+    with corpus_index._searcher() as searcher:  # noqa: SLF001
+        q, _ = _compile(searcher, text, {})
+        word = q.subqueries[0] if isinstance(q, wq.Or) and isinstance(q.subqueries[0], wq.AndMaybe) else q
+        checked = 0
+        ranking = (word.b.subqueries if isinstance(word.b, wq.Or) else [word.b]) if isinstance(word, wq.AndMaybe) else []
+        for leaf, _base in searcher.leaf_searchers():
+            for node in (q, word, *([word.a, *ranking] if isinstance(word, wq.AndMaybe) else [])):
+                monkeypatch.setattr(execute, "LONG_LIST", 10**9)
+                one_by_one = execute.Segment(searcher, leaf)
+                expected = one_by_one.scores(node)
+                asked: list[set[int] | None] = [None, set(expected) | {10**6}, set(list(expected)[::3])]
+                wanted = [list(expected.items())] + [list(one_by_one.scores(node, within).items()) for within in asked[1:]]
+                monkeypatch.setattr(execute, "LONG_LIST", 1)
+                arrays = execute.Segment(searcher, leaf)
+                for within, items in zip(asked, wanted):
+                    assert list(arrays.scores(node, within).items()) == items, (text, node, within is None)
+                held = arrays.holders_of_many(node)
+                if isinstance(node.a if isinstance(node, wq.AndMaybe) else node, wq.Term) and expected:
+                    assert held is not None and held.tolist() == sorted(expected)
+                    checked += 1
+        assert checked

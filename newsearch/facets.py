@@ -52,8 +52,8 @@ class _Matches:
     def __init__(self, docs: Collection[int], count: int) -> None:
         import numpy as np
 
-        if isinstance(docs, np.ndarray):
-            self.docs: NDArray[np.int32] = docs.astype(np.int32, copy=False)
+        if isinstance(docs, np.ndarray) or hasattr(docs, "__array__"):  # an array, or a set kept as one
+            self.docs: NDArray[np.int32] = np.asarray(docs).astype(np.int32, copy=False)
         else:  # a dict of scores or a set: reading it is most of the cost of counting
             self.docs = np.fromiter(docs, dtype=np.int32, count=len(docs))
         self.count = count

@@ -368,13 +368,20 @@ def test_facet_counts_equal_the_stored_fields_of_every_match(mixed_index: NewsIn
 @pytest.mark.parametrize("size", [1, 3, 40, 400, None])
 def test_the_counter_counts_any_documents_as_their_stored_fields_say(mixed_index: NewsIndex, size: int | None) -> None:
     """Few documents (looked up in a layer by bisection) or many (through a mask), as a
-    dict, a set, a list or an array: the counts are those of the stored fields."""
+    dict, a set, a list, an array or a set that numpy reads as an array: the counts are
+    those of the stored fields."""
     import numpy as np
 
     from newsearch.facets import FacetCounter
 
+    class ArraySet(frozenset):
+        """A set that numpy reads as an array (``__array__``), as a segment's matches may be."""
+
+        def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
+            return np.array(sorted(self), dtype=np.int64)
+
     rng = random.Random(size)
-    kinds = [dict.fromkeys, set, list, lambda docs: np.array(docs, dtype=np.int64)]
+    kinds = [dict.fromkeys, set, list, lambda docs: np.array(docs, dtype=np.int64), ArraySet]
     with mixed_index._searcher() as searcher:
         readers = [leaf.reader() for leaf, _ in searcher.leaf_searchers()]
         assert len(readers) == 3 and readers[0].has_deletions()

@@ -13,8 +13,10 @@ are set operations; scores are summed in dicts; the ranking-only side of an
 Whoosh's own (BM25F with the searcher's parameters, constant weights for
 unscored fields, :class:`~newsearch.matching.Contains` weights), so results
 equal Whoosh's — ``tests/test_execute.py`` checks that — in a fraction of the
-time.  A node type this module does not know is evaluated by Whoosh's
-matchers.
+time.  A term with a long posting list (``LONG_LIST``), alone or ranked by
+other terms (``a ANDMAYBE (b OR c ...)``), is scored with numpy arrays instead
+of one document at a time, to the same bits and in the same order.  A node
+type this module does not know is evaluated by Whoosh's matchers.
 """
 
 from __future__ import annotations

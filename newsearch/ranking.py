@@ -45,6 +45,10 @@ reach, from the terms' largest weight and shortest field (MaxScore, as Lucene's
 ``MaxScoreBulkScorer``); by date, only the articles a page shows, and those dated
 the same as its last, are scored.  A page beyond the head scores the rest.  The
 order is the one scoring every match gives (``tests/test_ranking.py`` checks it).
+A word in many articles of a segment (``execute.LONG_LIST``) keeps them as a sorted
+numpy array rather than a set, and is matched, scored and cut by date with array
+operations: the same float operations in the same order, so the same scores, order
+and ties.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from __future__ import annotations
 import heapq
 import math
 import re
+from array import array
 from bisect import bisect_left
 from itertools import chain, compress
 from operator import itemgetter
@@ -150,7 +155,7 @@ class RelaxedSearch:
     def exact_total(self) -> int:
         """How many of the matches hold every term as typed."""
         self._choose_once()
-        return sum(len(part.exact.intersection(part.matched)) + self._exact_unscored(part) for part in self._parts)
+        return sum(_count_in(part.exact, part.matched) + self._exact_unscored(part) for part in self._parts)
 
     def _exact_unscored(self, part: _Part) -> int:
         if self._n == 1 and part.exact is part.verbatim[0]:  # the term as typed is the word: all of them
@@ -547,7 +552,7 @@ class RelaxedSearch:
             if not part.matched and not part.unscored:
                 continue
             docs = _sorted_array(part.matches()) if not isinstance(part.unscored, _Docs) else (
-                np.union1d(_sorted_array(part.matched), part.unscored.array) if part.matched else part.unscored.array
+                _merged(part.unscored.array, _sorted_array(part.matched)) if part.matched else part.unscored.array
             )
             dates = part.segment.date_array()[docs]
             keys = dates if newest else np.where(dates != 0, -dates, np.iinfo(np.int64).min)
@@ -683,8 +688,8 @@ class _Docs(Set[int]):
 
     __slots__ = ("array",)
 
-    def __init__(self, array: Any) -> None:
-        self.array = array  # sorted, without repeats (int64)
+    def __init__(self, docs: Any) -> None:
+        self.array = docs  # sorted, without repeats (int64)
 
     def __len__(self) -> int:
         return len(self.array)
@@ -699,19 +704,21 @@ class _Docs(Set[int]):
         at = int(np.searchsorted(docs, docnum))  # type: ignore[call-overload]
         return at < len(docs) and int(docs[at]) == docnum
 
-    def intersection(self, other: Iterable[int]) -> _Docs:
+    def intersection(self, other: Iterable[int]) -> set[int]:
         found = _sorted_array(other)
-        return _Docs(found[self._holds(found)])
+        return set(found[self._holds(found)].tolist())
 
     def __and__(self, other: Set[Any]) -> _Docs:
-        return self.intersection(other)
+        found = _sorted_array(other)
+        return _Docs(found[self._holds(found)])
 
     __rand__ = __and__
 
     def __or__(self, other: Set[Any]) -> _Docs:
-        import numpy as np
-
-        return self if not other else _Docs(np.union1d(self.array, _sorted_array(other)))
+        if not other:
+            return self
+        found = _sorted_array(other)
+        return _Docs(_merged(self.array, found[~self._holds(found)]))
 
     __ror__ = __or__
 
@@ -740,13 +747,33 @@ class _Docs(Set[int]):
         return self.array[at] == docs
 
 
+def _count_in(docs: DocSet, among: Collection[int]) -> int:
+    """How many of ``among`` are in ``docs``."""
+    if isinstance(docs, _Docs) and among:
+        import numpy as np
+
+        return int(docs._holds(np.fromiter(among, dtype=np.int64, count=len(among))).sum())  # noqa: SLF001
+    return len(docs.intersection(among))
+
+
+def _merged(first: Any, second: Any) -> Any:
+    """Two sorted arrays of document numbers that share none, as one sorted array."""
+    import numpy as np
+
+    if not len(second):
+        return first
+    found = np.concatenate((first, second))
+    found.sort(kind="stable")  # (a merge of two sorted runs)
+    return found
+
+
 def _sorted_array(docs: Iterable[int]) -> Any:
     """Document numbers (no repeats) as a sorted int64 array."""
     import numpy as np
 
     if isinstance(docs, _Docs):
         return docs.array
-    found = np.fromiter(docs, dtype=np.int64)
+    found = np.asarray(docs, dtype=np.int64) if isinstance(docs, array) else np.fromiter(docs, dtype=np.int64)
     found.sort()
     return found
 

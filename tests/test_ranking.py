@@ -396,3 +396,28 @@ def test_a_word_in_many_articles_ranks_alike_as_arrays(tmp_path: Path, monkeypat
         one_by_one = results(10**9, depth, every_word_first)
         assert any(row[-1] for row in one_by_one)
         assert results(1, depth, every_word_first) == one_by_one
+
+
+def test_a_broad_words_articles_held_as_an_array_answer_as_a_set_does() -> None:
+    """The sorted array a word in many articles keeps its holders in (ranking._Docs)
+    gives what a set of them gives: size, members, and each set operation the ranking
+    does with it, with sets, dict keys or another such array on either side."""
+    import random
+
+    import numpy as np
+
+    from newsearch.ranking import _Docs
+
+    rng = random.Random(7)
+    samples = [set(), {0}, {5, 9}, set(rng.sample(range(300), 120)), set(rng.sample(range(300), 40)), set(range(0, 300, 2))]
+    for a in samples:
+        docs = _Docs(np.array(sorted(a), dtype=np.int64))
+        assert len(docs) == len(a) and list(docs) == sorted(a) and bool(docs) == bool(a)
+        assert all((d in docs) == (d in a) for d in range(-1, 302))
+        for b in samples:
+            other = _Docs(np.array(sorted(b), dtype=np.int64))
+            for right in (b, frozenset(b), dict.fromkeys(b, 0.0).keys(), other):
+                assert set(docs | right) == a | b and set(docs - right) == a - b and set(docs & right) == a & b
+                assert set(right - docs) == b - a and set(right | docs) == a | b and set(right & docs) == a & b
+                assert docs.intersection(right) == a & b
+            assert docs.intersection(list(b)) == a & b and docs.intersection(dict.fromkeys(b, 1.0)) == a & b

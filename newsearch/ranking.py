@@ -98,14 +98,18 @@ class _Part:
     matched: dict[int, float] = field(default_factory=dict)  # docnum -> first-phase score
     # Matches of a one-word query not scored yet: they cannot reach the head (see _first_scores).
     unscored: set[int] = field(default_factory=set)
-    _all: set[int] | None = None
+    _all: Collection[int] | None = None
 
     def matches(self) -> Collection[int]:
-        """Every match of the segment, scored or not."""
+        """Every match of the segment, scored or not (a word in many articles: as a
+        sorted array that numpy reads in one piece, see :class:`_Docs`)."""
         if not self.unscored:
             return self.matched
         if self._all is None:
-            self._all = self.matched.keys() | self.unscored
+            if isinstance(self.unscored, _Docs):
+                self._all = _Docs(_merged(self.unscored.array, _sorted_array(self.matched)))
+            else:
+                self._all = self.matched.keys() | self.unscored
         return self._all
 
     def bits(self, docnum: int, sets: list[set[int]]) -> int:
@@ -693,6 +697,9 @@ class _Docs(Set[int]):
 
     def __len__(self) -> int:
         return len(self.array)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        return self.array if dtype is None else self.array.astype(dtype)
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.array.tolist())

@@ -51,6 +51,7 @@ __all__ = [
     "numbers_agree",
     "reworded",
     "share_a_band",
+    "similarities",
     "similarity",
     "sketch",
 ]
@@ -116,6 +117,21 @@ def similarity(a: bytes, b: bytes) -> float:
         counted += 1
         same += x == y
     return same / counted if counted else 0.0
+
+
+def similarities(sk: bytes, others: Any) -> list[float]:
+    """:func:`similarity` of ``sk`` with each row of ``others`` (a numpy array of
+    sketches' bytes, one row each), computed for all of them at once."""
+    import numpy as np
+
+    if len(sk) != SKETCH_BYTES or not len(others):
+        return [0.0] * len(others)
+    own = np.frombuffer(sk, dtype="<u4")
+    rows = np.ascontiguousarray(others).view("<u4")
+    empty = (rows == _EMPTY) & (own == _EMPTY)
+    counted = _BINS - empty.sum(axis=1)
+    same = ((rows == own) & ~empty).sum(axis=1)
+    return [s / c if c else 0.0 for s, c in zip(same.tolist(), counted.tolist())]
 
 
 def share_a_band(a: bytes, b: bytes) -> bool:
@@ -271,16 +287,15 @@ class Groups:
                         candidates.update(table.get(band, ()))
             else:
                 candidates.update(self._column_reader(segment, self._column).sharing(own))
-            if not candidates:
+            claimed = self._claimed
+            kept = sorted(other for other in candidates if other in scores and (index, other) not in claimed)
+            if not kept:
                 continue
             sketches = self._column_reader(segment, self._column)
-            for other in candidates:
-                key = (index, other)
-                if other not in scores or key in self._claimed:
-                    continue
-                score = similarity(own, sketches[other])
+            for other, score in zip(kept, similarities(own, sketches.rows(kept))):
                 if score < THRESHOLD:
                     continue
+                key = (index, other)
                 if own_text is not None and self._text is not None and self._is_short(segment, other):
                     if not numbers_agree(own_text, self._text(segment, other)):
                         continue

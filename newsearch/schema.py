@@ -45,7 +45,7 @@ from .fields import (
 
 __all__ = ["ANALYZER_ID", "SCHEMA_VERSION", "JiebaTokenizer", "build_schema"]
 
-SCHEMA_VERSION = 14  # 14: near-duplicate bands indexed in the sketch column (SketchColumn), not as terms
+SCHEMA_VERSION = 15  # 14: near-duplicate bands indexed in the sketch column (SketchColumn), not as terms; 15: one sorted key per band
 ANALYZER_ID = "jieba-search-weighted+units+bigrams+gapped+signed+nfkc-lower-t2s/8"
 
 

@@ -8,20 +8,22 @@ per leader and segment: 10 ms of a search at 100,000 articles), and the
 sixteen terms per article made a sixth of the dictionary's terms, which the
 merges then copied one by one.
 
-Here the column holds the sketches, then each band's values sorted with the
-documents that hold them, written when the column is finished (a segment's
-job or a merge).  A lookup is a binary search in a memory-mapped array: a
-few microseconds, and the index no longer holds the band terms at all.
+Here the column holds the sketches, then a key for each band of each sketch,
+sorted, with the documents that hold them, written when the column is
+finished (a segment's job or a merge).  The lookups of a sketch's bands are
+two binary searches of a memory-mapped array, all bands at once, and the
+index no longer holds the band terms at all.
 
 The layout of a column (offsets relative to its start)::
 
-    sketches (documents × size) | keys (entries × 8) | documents (entries × 4)
-    | band starts ((bands + 1) × 8) | trailer
+    sketches (documents × size) | keys (entries × 8) | documents (entries × 4) | trailer
 
-The keys are the sketch's bands read as little-endian 64-bit numbers, band by
-band (band 0's keys sorted, then band 1's, ...); a band of empty bins holds no
-entry.  The trailer holds the number of documents and of entries, a CRC-32 of
-all that comes before it (:meth:`SketchColumn.Reader.verify`, run by
+A band's key is its number in the top four bits and its value (the band read as
+a little-endian 64-bit number) in the other sixty, less its lowest four bits:
+two different bands whose values agree on sixty bits (a chance of 2^-60 for a
+pair) share a key, and the sketches then tell them apart.  A band of empty bins
+has no key.  The trailer holds the number of documents and of entries, a
+CRC-32 of all that comes before it (:meth:`SketchColumn.Reader.verify`, run by
 ``newsearch check``), the format version and a magic string.
 """
 
@@ -38,10 +40,12 @@ from whoosh.columns import Column, ColumnReader, ColumnWriter
 __all__ = ["SketchColumn", "SketchColumnError"]
 
 MAGIC = b"NSKC"
-VERSION = 1
+VERSION = 2
 _TRAILER = struct.Struct("<QQIB4s")  # documents, entries, CRC-32 of the rest, version, magic
 _BAND_BYTES = 8
 _EMPTY_BAND = (1 << 64) - 1
+_BAND_SHIFT = 60  # a key: the band's number above this bit, its value's top sixty bits below
+MAX_BANDS = 16
 
 
 class SketchColumnError(ValueError):
@@ -55,8 +59,8 @@ class SketchColumn(Column):  # type: ignore[misc]
     reversible = False
 
     def __init__(self, size: int) -> None:
-        if size % _BAND_BYTES:
-            raise ValueError(f"a sketch's size must be a multiple of {_BAND_BYTES} bytes")
+        if size % _BAND_BYTES or size // _BAND_BYTES > MAX_BANDS:
+            raise ValueError(f"a sketch must be a multiple of {_BAND_BYTES} bytes, at most {MAX_BANDS} times")
         self.size = size
         self.default = b"\xff" * size
 
@@ -95,20 +99,20 @@ class SketchColumn(Column):  # type: ignore[misc]
             values, self._values = self._values, bytearray()  # read in place: not copied
             bands = self._size // _BAND_BYTES
             table = np.frombuffer(values, dtype="<u8").reshape(doccount, bands)
-            keys, docs, starts = [], [], [0]
-            for band in range(bands):
+            keys, docs = [], []
+            for band in range(bands):  # band by band: the keys of one are above those of the last
                 held = table[:, band]
                 numbers = np.flatnonzero(held != _EMPTY_BAND)
-                order = np.argsort(held[numbers], kind="stable")
-                keys.append(held[numbers][order])
+                band_keys = band_key(band, held[numbers])
+                order = np.argsort(band_keys, kind="stable")
+                keys.append(band_keys[order])
                 docs.append(numbers[order].astype("<u4"))
-                starts.append(starts[-1] + len(numbers))
-            parts = [values, *(k.tobytes() for k in keys), *(d.tobytes() for d in docs), struct.pack(f"<{bands + 1}Q", *starts)]
+            entries = sum(len(k) for k in keys)
             crc = 0
-            for part in parts:
+            for part in (values, *(k.astype("<u8").tobytes() for k in keys), *(d.tobytes() for d in docs)):
                 crc = zlib.crc32(part, crc)
                 self._dbfile.write(part)
-            self._dbfile.write(_TRAILER.pack(doccount, starts[-1], crc, VERSION, MAGIC))
+            self._dbfile.write(_TRAILER.pack(doccount, entries, crc, VERSION, MAGIC))
 
     class Reader(ColumnReader):  # type: ignore[misc]
         """The sketches by document number, and :meth:`sharing` a band with a sketch."""
@@ -130,13 +134,8 @@ class SketchColumn(Column):  # type: ignore[misc]
                 raise SketchColumnError("not a sketch column of this version")
             self._count, self._entries = count, entries
             self._keys_at = count * size
-            self._docs_at = self._keys_at + 8 * entries
-            starts_at = self._docs_at + 4 * entries
-            if starts_at + 8 * (self._bands + 1) + _TRAILER.size != length or count > doccount:
+            if self._keys_at + 12 * entries + _TRAILER.size != length or count > doccount:
                 raise SketchColumnError(f"a sketch column of {length} bytes does not hold {count} sketches and {entries} entries")
-            self._starts = struct.unpack(f"<{self._bands + 1}Q", dbfile.get(basepos + starts_at, 8 * (self._bands + 1)))
-            if self._starts[0] != 0 or self._starts[-1] != entries or list(self._starts) != sorted(self._starts):
-                raise SketchColumnError("a sketch column's band table is damaged")
             self._map: Any = None
             self._fileno: int | None = None
             self._arrays: tuple[Any, Any] | None = None
@@ -174,26 +173,30 @@ class SketchColumn(Column):  # type: ignore[misc]
 
         def sharing(self, sketch: bytes) -> list[int]:
             """The documents whose sketch has a band (not all empty) equal to one of
-            ``sketch``'s: its probable near-duplicates, itself included."""
+            ``sketch``'s: its probable near-duplicates, itself included (a document
+            that shares several bands, once for each)."""
             if len(sketch) != self._size or not self._entries:
                 return []
             import numpy as np
 
             keys, docs = self._key_arrays()
-            starts = self._starts
+            values = np.frombuffer(sketch, dtype="<u8")
+            wanted = band_key(np.flatnonzero(values != _EMPTY_BAND), values[values != _EMPTY_BAND])
+            firsts, lasts = keys.searchsorted(wanted, "left"), keys.searchsorted(wanted, "right")
             found: list[int] = []
-            for band, value in enumerate(struct.unpack(f"<{self._bands}Q", sketch)):
-                if value == _EMPTY_BAND:
-                    continue
-                low, high = starts[band], starts[band + 1]
-                if low == high:
-                    continue
-                run = keys[low:high]
-                first = int(run.searchsorted(np.uint64(value), "left"))
-                last = int(run.searchsorted(np.uint64(value), "right"))
-                if last > first:
-                    found.extend(docs[low + first : low + last].tolist())
+            for first, last in zip(firsts[lasts > firsts].tolist(), lasts[lasts > firsts].tolist()):
+                found.extend(docs[first:last].tolist())
             return found
+
+        def rows(self, docnums: list[int]) -> Any:
+            """The sketches of ``docnums`` as a numpy array of bytes, one row each."""
+            import numpy as np
+
+            if self._map is None or any(d >= self._count for d in docnums):
+                return np.frombuffer(b"".join(map(self.__getitem__, docnums)), dtype=np.uint8).reshape(len(docnums), self._size)
+            self._check()
+            table = np.frombuffer(self._map, dtype=np.uint8, count=self._keys_at, offset=self._basepos)
+            return table.reshape(self._count, self._size)[docnums]
 
         def _key_arrays(self) -> tuple[Any, Any]:
             import numpy as np
@@ -224,3 +227,10 @@ class SketchColumn(Column):  # type: ignore[misc]
                 at += piece
             if crc != self._crc:
                 raise SketchColumnError("the sketch column does not match its checksum")
+
+
+def band_key(bands: Any, values: Any) -> Any:
+    """The keys (a numpy array) of bands numbered ``bands`` holding ``values``."""
+    import numpy as np
+
+    return (np.asarray(bands, dtype=np.uint64) << np.uint64(_BAND_SHIFT)) | (np.asarray(values, dtype=np.uint64) >> np.uint64(64 - _BAND_SHIFT))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from whoosh.filedb.filestore import FileStorage
 
-from newsearch.dupes import SKETCH_BYTES, share_a_band, sketch
+from newsearch.dupes import SKETCH_BYTES, share_a_band, similarities, similarity, sketch
 from newsearch.readers import _memory_map
 from newsearch.sketchcolumn import SketchColumn, SketchColumnError
 
@@ -104,3 +104,17 @@ def test_a_file_cut_short_under_the_map_raises_instead_of_reading_zeros(tmp_path
         reader.sharing(sketches[1])
     with pytest.raises(SketchColumnError, match="cut short"):
         reader[1]
+
+
+@pytest.mark.parametrize("mapped", [False, True], ids=["read", "memory-mapped"])
+def test_similarities_of_rows_equal_similarity_pair_by_pair(tmp_path: Path, mapped: bool) -> None:
+    sketches = _sketches(300, seed=8) + [EMPTY, sketch("短"), sketch("")]
+    doccount = len(sketches) + 2  # the last two have no sketch: their rows read as empty
+    reader = _read(_write(tmp_path, dict(enumerate(sketches)), doccount), doccount, mapped)
+    docnums = list(range(doccount))
+    for own in sketches[:40] + [EMPTY, sketch("短")]:
+        got = similarities(own, reader.rows(docnums))
+        want = [similarity(own, reader[d]) for d in docnums]
+        assert got == want  # the same floats, not merely close
+    assert any(0 < s < 1 for s in similarities(sketches[0], reader.rows(docnums)))
+    assert similarities(sketches[0], reader.rows([])) == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import random
 from array import array
 from pathlib import Path
 
@@ -245,3 +247,42 @@ def test_a_posting_list_cut_short_is_an_error_not_fewer_documents(weights: list[
     for cut in range(6, len(data)):  # the header whole, the rest not
         with pytest.raises(ValueError, match="cut short"):
             decode_postings(data[:cut])
+
+
+def _decoded_step_by_step(data: bytes) -> tuple[array, object]:
+    """decode_postings as written for short lists: one Python step per posting."""
+    from itertools import accumulate
+
+    from newsearch.codec import _HEADER, _ID_CODES
+
+    code, wcode, count = _HEADER.unpack_from(data)
+    deltas = array(_ID_CODES[code])
+    end = _HEADER.size + count * deltas.itemsize
+    deltas.frombytes(data[_HEADER.size : end])
+    ids = array("I", accumulate(deltas))
+    if wcode == 0:
+        return ids, None
+    if wcode == 1:
+        return ids, [b * 0.5 for b in data[end : end + count]]
+    weights = array("f")
+    weights.frombytes(data[end : end + count * 4])
+    return ids, list(weights)
+
+
+def test_long_posting_lists_decode_as_short_ones_do() -> None:
+    from newsearch.codec import _DECODED_AS_ARRAYS
+
+    rng = random.Random(4)
+    tried = set()
+    for n in (_DECODED_AS_ARRAYS - 1, _DECODED_AS_ARRAYS, 3000, 20000):
+        for gap in (3, 300, 70000):  # deltas of one, two and four bytes
+            ids = array("I", itertools.accumulate(rng.randint(1, gap) for _ in range(n)))
+            for weights in (None, [rng.randint(1, 40) * 0.5 for _ in range(n)], [rng.random() * 3 for _ in range(n)]):
+                data = encode_postings(ids, weights)
+                tried.add((data[0], data[1]))
+                got_ids, got_weights = decode_postings(data)
+                want_ids, want_weights = _decoded_step_by_step(data)
+                assert got_ids == want_ids == ids and got_ids.typecode == "I"
+                assert got_weights == want_weights  # the same floats
+                assert got_weights is None or all(type(w) is float for w in got_weights)
+    assert len(tried) == 9  # every id width with every kind of weights

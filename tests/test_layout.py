@@ -21,7 +21,7 @@ MODULES = sorted(path.stem for path in PACKAGE.glob("*.py"))
 
 # The modules that face each third-party engine, and only they.
 FACING = {
-    "whoosh": {"codec", "compiler", "execute", "matching", "merge", "readers", "schema", "store", "textcolumn", "toc"},
+    "whoosh": {"codec", "compiler", "execute", "matching", "merge", "readers", "schema", "sketchcolumn", "store", "textcolumn", "toc"},
     "jieba": {"segmenter"},
     "opencc": {"analysis"},
     "typer": {"cli"},

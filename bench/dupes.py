@@ -8,7 +8,7 @@ sites republish a story: re-titled, a paragraph deleted, a paragraph (from
 another article) added, punctuation and spacing changed, converted to
 traditional characters, and all of re-titling + deletion + punctuation at
 once.  It indexes everything, then asks the index for each planted article's
-near-duplicates (band terms, then sketches, as searches do) and compares them
+near-duplicates (shared bands, then sketches, as searches do) and compares them
 with the truth: the base and its copies form one group.
 
 Pairs between two articles of the corpus itself are not counted (nobody knows

@@ -56,7 +56,7 @@ def test_copies_are_similar_and_strangers_are_not(real_bodies: list[str]) -> Non
 
 
 def test_near_duplicates_share_a_band_term(real_bodies: list[str]) -> None:
-    # The index finds candidates through band terms: a copy with an edit must share one.
+    # The index finds candidates through the sketch's bands: a copy with an edit must share one.
     # Each body is paired with a copy edited lightly (punctuation, a sentence added) and
     # with one whose last tenth is another article's text: every copy is a near-duplicate,
     # the spliced ones close to the threshold, where few of the bands still agree.
@@ -203,7 +203,7 @@ def test_similar_errors(planted: NewsIndex) -> None:
 @pytest.mark.parametrize("query", ["人民币", "北向资金", "中国", "疫苗"])
 def test_scanned_and_looked_up_segments_group_alike(corpus_index: NewsIndex, query: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # A segment with few matches has its bands read from the sketches, others are
-    # looked up through the band terms: both must find the same groups.
+    # looked up through the bands: both must find the same groups.
     from newsearch import dupes
 
     def groups() -> list[tuple[str, list[str]]]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import heapq
 import math
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,7 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.util.times import datetime_to_long
 
 from .matching import Contains
-from .readers import reader_cache, term_postings
+from .readers import date_array, reader_cache, term_postings
 from .fields import DATE
 
 __all__ = ["Match", "Segment", "count", "length_of", "search"]
@@ -176,12 +176,7 @@ class Segment:
 
     def date_array(self) -> Any:
         """:meth:`dates` as an int64 numpy array, made once per segment."""
-        found = self.cache.get("date_array")
-        if found is None:
-            import numpy as np
-
-            found = self.cache["date_array"] = np.asarray(self.dates(), dtype=np.int64)
-        return found
+        return date_array(self.reader)
 
     # ------------------------------------------------------------------ matching sets
 
@@ -353,39 +348,35 @@ class Segment:
         """The documents that ``q`` (a term, or a term ANDMAYBE how it ranks) matches,
         deleted ones left out, as a sorted array, when the term's posting list is long
         enough for arrays to pay (:data:`LONG_LIST`); else None."""
-        lead = q.a if isinstance(q, wq.AndMaybe) else q
-        if not isinstance(lead, wq.Term):
+        long = self._long_lead(q)
+        if long is None:
             return None
-        postings = self.postings(lead.fieldname, lead.text)
-        if postings is None or len(postings[0]) < LONG_LIST:
-            return None
-        docs = self.id_array(lead.fieldname, lead.text)
-        if self.deleted:
-            import numpy as np
+        docs = self.id_array(long[0].fieldname, long[0].text)
+        return _among(docs, self.deleted, invert=True) if self.deleted else docs
 
-            deleted = np.fromiter(self.deleted, dtype=np.int64, count=len(self.deleted))
-            docs = docs[np.isin(docs, deleted, invert=True)]
-        return docs
-
-    def _long_list(self, q: Any, within: set[int] | None) -> Any:
-        """The documents that :meth:`scores` gives ``q`` (a term, or ``a ANDMAYBE b`` with a
-        term ``a``) a score, as a sorted array, when the term's list is long enough for
-        arrays to pay and the scores come in document order either way; else None."""
+    def _long_lead(self, q: Any) -> tuple[Any, tuple[Any, Any]] | None:
+        """The term that leads ``q`` (a term, or a term ANDMAYBE how it ranks) and its
+        postings, when its list is long enough for arrays to pay (:data:`LONG_LIST`)."""
         lead = q.a if isinstance(q, wq.AndMaybe) else q
         if not isinstance(lead, wq.Term):
             return None
         found = self.postings(lead.fieldname, lead.text)
         if found is None or len(found[0]) < LONG_LIST:
             return None
+        return lead, found
+
+    def _long_list(self, q: Any, within: set[int] | None) -> Any:
+        """The documents that :meth:`scores` gives ``q`` (a term, or ``a ANDMAYBE b`` with a
+        term ``a``) a score, as a sorted array, when the term's list is long enough for
+        arrays to pay and the scores come in document order either way; else None."""
+        long = self._long_lead(q)
+        if long is None:
+            return None
+        lead, found = long
         if within is not None and found[1] is None and len(within) < len(found[0]):
             return None  # scored in the order of the set of their intersection (see _term_scores)
         ids = self.id_array(lead.fieldname, lead.text)
-        if within is None:
-            return ids
-        import numpy as np
-
-        wanted = np.fromiter(within, dtype=np.int64, count=len(within))
-        return ids[np.isin(ids, wanted, assume_unique=True)]
+        return ids if within is None else _among(ids, within)
 
     def scores_of(self, q: Any, docs: Any) -> Scores | None:
         """:meth:`scores` of ``q`` limited to ``docs`` (a sorted array of document
@@ -633,3 +624,11 @@ def _add(total: Scores, scores: Scores) -> None:
     get = total.get
     for docnum, score in scores.items():
         total[docnum] = get(docnum, 0.0) + score
+
+
+def _among(ids: Any, numbers: Collection[int], *, invert: bool = False) -> Any:
+    """The sorted array ``ids`` kept to those in ``numbers`` (or, with ``invert``, not in it)."""
+    import numpy as np
+
+    wanted = np.fromiter(numbers, dtype=np.int64, count=len(numbers))
+    return ids[np.isin(ids, wanted, assume_unique=True, invert=invert)]

@@ -30,9 +30,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from .dates import FIRST_YEAR, LAST_YEAR, RANGE
-from .readers import reader_cache, term_postings
+from .readers import date_array, reader_cache, term_postings
 from .results import DateHistogram, Facets
-from .fields import CATEGORIES, DATE, TAGS
+from .fields import CATEGORIES, TAGS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -185,7 +185,7 @@ class _Days:
     def __init__(self, reader: Any) -> None:
         import numpy as np
 
-        stamps = _date_column(reader)
+        stamps = date_array(reader)
         ordinals = np.where(stamps != 0, stamps // _DAY + 1, 0)
         values, codes = np.unique(ordinals, return_inverse=True)
         self.values: NDArray[np.int64] = values.astype(np.int64)
@@ -202,25 +202,6 @@ class _Days:
         import numpy as np
 
         return np.bincount(self.codes[matches.docs], minlength=len(self.values))
-
-
-def _date_column(reader: Any) -> NDArray[np.int64]:
-    """Every document's date as Whoosh's long (0 when undated), read in one piece
-    when the column is Whoosh's fixed-width numbers."""
-    import numpy as np
-
-    count = reader.doc_count_all()
-    column = reader.column_reader(DATE, translate=False)
-    out = np.zeros(count, dtype=np.int64)
-    dbfile: Any = getattr(column, "_dbfile", None)
-    typecode = getattr(column, "_typecode", None)
-    if hasattr(dbfile, "get") and typecode in ("q", "Q") and getattr(column, "_default", None) == 0:
-        stored = min(int(column._count), count)  # noqa: SLF001 - documents after the last dated one are not stored
-        data = dbfile.get(column._basepos, stored * 8)  # noqa: SLF001
-        out[:stored] = np.frombuffer(data, dtype=">" + typecode, count=stored)
-    else:
-        out[:] = np.fromiter((int(v or 0) for v in column), dtype=np.int64, count=count)
-    return out
 
 
 def day_numbers(reader: Any) -> _Days:

@@ -14,10 +14,11 @@ from typing import Any
 
 from whoosh.columns import VarBytesColumn
 
+from .fields import DATE
 from .sketchcolumn import SketchColumn
 from .textcolumn import TextColumn
 
-__all__ = ["column_reader", "reader_cache", "term_postings"]
+__all__ = ["column_reader", "date_array", "reader_cache", "term_postings"]
 
 
 def reader_cache(reader: Any) -> dict[Any, Any]:
@@ -105,3 +106,30 @@ def term_postings(reader: Any, field: str, text: str) -> tuple[Any, Any] | None:
         weights.append(matcher.weight())
         matcher.next()
     return ids, weights
+
+
+def date_array(reader: Any) -> Any:
+    """Every document's date as Whoosh's long (0 when undated), an int64 numpy array
+    read once per segment, in one piece when the column is Whoosh's fixed-width numbers."""
+    cache = reader_cache(reader)
+    found = cache.get("date_array")
+    if found is None:
+        found = cache["date_array"] = _read_dates(reader)
+    return found
+
+
+def _read_dates(reader: Any) -> Any:
+    import numpy as np
+
+    count = reader.doc_count_all()
+    column = reader.column_reader(DATE, translate=False)
+    out = np.zeros(count, dtype=np.int64)
+    dbfile: Any = getattr(column, "_dbfile", None)
+    typecode = getattr(column, "_typecode", None)
+    if hasattr(dbfile, "get") and typecode in ("q", "Q") and getattr(column, "_default", None) == 0:
+        stored = min(int(column._count), count)  # noqa: SLF001 - documents after the last dated one are not stored
+        data = dbfile.get(column._basepos, stored * 8)  # noqa: SLF001
+        out[:stored] = np.frombuffer(data, dtype=">" + typecode, count=stored)
+    else:
+        out[:] = np.fromiter((int(v or 0) for v in column), dtype=np.int64, count=count)
+    return out

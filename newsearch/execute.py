@@ -339,6 +339,7 @@ class Segment:
         if weights is None:
             return None
         if (fieldname, text) not in self._weights and isinstance(weights, list) and len(at) * 4 < len(weights):
+            # (a long list's weights come as array("d"), which numpy reads without a copy)
             import numpy as np
 
             return np.fromiter(map(weights.__getitem__, at.tolist()), dtype=np.float64, count=len(at))

@@ -36,6 +36,7 @@ from .search import highlight_patterns, run_search
 from .stats import collect_stats
 from .similar import similar_articles
 from .suggest import CompletionCache
+from .textcolumn import decoded
 from .topics import significant_keywords
 from .store import Manifest, Store, open_searcher
 from .synonyms import Synonyms, load_synonyms
@@ -143,6 +144,7 @@ class NewsIndex:
         under it (truncated, overwritten) becomes :class:`IndexDamagedError`.
         """
         self._follow_manifest()
+        decoded.new_request()  # text read from now on is checked against its file once more
         searcher = self._cached_searcher
         if searcher is None or not searcher.up_to_date():
             searcher = open_searcher(self._whoosh(), searcher)

@@ -275,6 +275,7 @@ class Groups:
         # (the same flash, another day's numbers).
         own_text = self._text(reader, docnum) if self._text is not None and self._is_short(reader, docnum) else None
         bands = _bands(own)
+        held: list[tuple[int, Any, list[int], Any]] = []  # (segment index, segment, candidates, their sketches)
         found: list[tuple[float, int, int, Any]] = []
         for index, (segment, scores) in enumerate(self._matched):
             candidates: set[int] = set()
@@ -288,18 +289,25 @@ class Groups:
             else:
                 candidates.update(self._column_reader(segment, self._column).sharing(own))
             claimed = self._claimed
-            kept = sorted(other for other in candidates if other in scores and (index, other) not in claimed)
-            if not kept:
-                continue
-            sketches = self._column_reader(segment, self._column)
-            for other, score in zip(kept, similarities(own, sketches.rows(kept))):
+            among = getattr(scores, "intersection", None)  # a set of many matches answers at once
+            matched = among(candidates) if among is not None else (other for other in candidates if other in scores)
+            kept = sorted(other for other in matched if (index, other) not in claimed)
+            if kept:
+                held.append((index, segment, kept, self._column_reader(segment, self._column).rows(kept)))
+        if not held:
+            return []
+        import numpy as np
+
+        # The candidates of every segment compared at once.
+        alike = iter(similarities(own, np.concatenate([rows for *_, rows in held]) if len(held) > 1 else held[0][3]))
+        for index, segment, kept, _rows in held:
+            for other, score in zip(kept, alike):
                 if score < THRESHOLD:
                     continue
-                key = (index, other)
                 if own_text is not None and self._text is not None and self._is_short(segment, other):
                     if not numbers_agree(own_text, self._text(segment, other)):
                         continue
-                self._claimed.add(key)
+                self._claimed.add((index, other))
                 found.append((-score, index, other, segment))
         found.sort(key=lambda item: item[:3])
         return [(segment, other) for _, _, other, segment in found]

@@ -1,9 +1,15 @@
-"""Files of the index folder written whole or not at all.
+"""Files of the index folder written whole or not at all, and read through memory maps
+checked once per request.
 
 A file is written beside its target under a hidden temporary name, flushed to
 disk, then renamed over the target, and the folder is flushed too: a crash or a
 ``kill -9`` leaves the previous version or the new one, never a part.  Used for
 the manifest, the keyword idf table, the saved completions and the cached word list.
+
+A file cut short under a memory map reads zeros, or kills the process where it
+is read past its end; the columns read that way check their file's size on
+their first read of each request (:data:`requests`), rather than with a system
+call for every value.
 """
 
 from __future__ import annotations
@@ -14,7 +20,22 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_bytes", "write_json"]
+__all__ = ["RequestClock", "requests", "write_bytes", "write_json"]
+
+
+class RequestClock:
+    """Numbers the requests made of an index (a search, an article shown): what was
+    checked during one need not be checked again during it."""
+
+    def __init__(self) -> None:
+        self.now = 0
+
+    def tick(self) -> None:
+        """A new request begins."""
+        self.now += 1
+
+
+requests = RequestClock()
 
 
 def write_json(path: Path, data: Any, *, indent: int | None = None) -> None:

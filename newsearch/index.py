@@ -30,13 +30,13 @@ from .indexer import ProgressCallback, merge_segments, reanalyze, update_index
 from .query import parse
 from .results import CheckReport, CompactReport, IndexReport, IndexStats, SearchResults, Suggestion, Topic
 from .fields import ID, NBODY, stored_to_article
+from .files import requests
 from .highlight import find_spans
 from .request import DateLike, SearchRequest, Selection, check_limit
 from .search import highlight_patterns, run_search
 from .stats import collect_stats
 from .similar import similar_articles
 from .suggest import CompletionCache
-from .textcolumn import decoded
 from .topics import significant_keywords
 from .store import Manifest, Store, open_searcher
 from .synonyms import Synonyms, load_synonyms
@@ -144,7 +144,7 @@ class NewsIndex:
         under it (truncated, overwritten) becomes :class:`IndexDamagedError`.
         """
         self._follow_manifest()
-        decoded.new_request()  # text read from now on is checked against its file once more
+        requests.tick()  # memory-mapped columns check their files again
         searcher = self._cached_searcher
         if searcher is None or not searcher.up_to_date():
             searcher = open_searcher(self._whoosh(), searcher)

@@ -37,6 +37,8 @@ from typing import Any
 
 from whoosh.columns import Column, ColumnReader, ColumnWriter
 
+from .files import requests
+
 __all__ = ["SketchColumn", "SketchColumnError"]
 
 MAGIC = b"NSKC"
@@ -138,6 +140,7 @@ class SketchColumn(Column):  # type: ignore[misc]
                 raise SketchColumnError(f"a sketch column of {length} bytes does not hold {count} sketches and {entries} entries")
             self._map: Any = None
             self._fileno: int | None = None
+            self._checked = -1  # the request whose first lookup checked the file (see mapped())
             self._arrays: tuple[Any, Any] | None = None
 
         def __repr__(self) -> str:
@@ -145,13 +148,15 @@ class SketchColumn(Column):  # type: ignore[misc]
 
         def mapped(self, data: Any, fileno: int | None = None) -> SketchColumn.Reader:
             """This reader, reading from ``data`` (a memory map of its file, or the
-            file's bytes); given the file's descriptor, each lookup first checks
-            that the file still holds the column (a file cut short under a map
-            would read zeros, or kill the process)."""
+            file's bytes); given the file's descriptor, the first lookup of each
+            request (:data:`newsearch.files.requests`) checks that the file still
+            holds the column (a file cut short under a map would read zeros, or
+            kill the process)."""
             twin = object.__new__(type(self))
             twin.__dict__.update(self.__dict__)
             twin._map = data
             twin._fileno = fileno
+            twin._checked = -1
             twin._arrays = None
             return twin
 
@@ -179,10 +184,11 @@ class SketchColumn(Column):  # type: ignore[misc]
                 return []
             import numpy as np
 
+            wanted = sketch_keys(sketch)
             keys, docs = self._key_arrays()
-            values = np.frombuffer(sketch, dtype="<u8")
-            wanted = band_key(np.flatnonzero(values != _EMPTY_BAND), values[values != _EMPTY_BAND])
-            firsts, lasts = keys.searchsorted(wanted, "left"), keys.searchsorted(wanted, "right")
+            # A key's run of documents ends where the next key's would begin.
+            bounds = keys.searchsorted(np.concatenate((wanted, wanted + np.uint64(1))))
+            firsts, lasts = bounds[: len(wanted)], bounds[len(wanted) :]
             found: list[int] = []
             for first, last in zip(firsts[lasts > firsts].tolist(), lasts[lasts > firsts].tolist()):
                 found.extend(docs[first:last].tolist())
@@ -215,8 +221,10 @@ class SketchColumn(Column):  # type: ignore[misc]
             return self._arrays
 
         def _check(self) -> None:
-            if self._fileno is not None and os.fstat(self._fileno).st_size < self._basepos + self._length:
-                raise SketchColumnError("the sketch column's file was cut short")
+            if self._fileno is not None and self._checked != requests.now:
+                if os.fstat(self._fileno).st_size < self._basepos + self._length:
+                    raise SketchColumnError("the sketch column's file was cut short")
+                self._checked = requests.now
 
         def verify(self) -> None:
             """Raise :class:`SketchColumnError` if the column's bytes are not those written."""
@@ -227,6 +235,24 @@ class SketchColumn(Column):  # type: ignore[misc]
                 at += piece
             if crc != self._crc:
                 raise SketchColumnError("the sketch column does not match its checksum")
+
+
+def sketch_keys(sketch: bytes) -> Any:
+    """The band keys of a sketch's bands that are not empty (a numpy array); the last
+    sketch's are kept, since a near-duplicate's sketch is looked up in every segment."""
+    last_sketch, last_keys = _LAST_KEYS[0]
+    if last_sketch == sketch:
+        return last_keys
+    import numpy as np
+
+    values = np.frombuffer(sketch, dtype="<u8")
+    held = values != _EMPTY_BAND
+    keys = band_key(np.flatnonzero(held), values[held])
+    _LAST_KEYS[0] = (sketch, keys)
+    return keys
+
+
+_LAST_KEYS: list[tuple[bytes, Any]] = [(b"", None)]
 
 
 def band_key(bands: Any, values: Any) -> Any:

@@ -63,6 +63,8 @@ from typing import Any
 
 from whoosh.columns import Column, ColumnReader, ColumnWriter
 
+from .files import requests
+
 __all__ = ["DecodedCache", "TextColumn", "TextColumnError", "decoded"]
 
 STORED, DEFLATED, UTF16 = 1, 2, 3  # never 0: zeros (a file cut short under a memory map) are not a value
@@ -143,13 +145,6 @@ class DecodedCache:
         with self._lock:
             self._items.clear()
             self._size = 0
-
-    def new_request(self) -> None:
-        """A new request begins: each memory-mapped column checks its file again before
-        it answers from the cache (see :meth:`TextColumn.Reader.mapped`)."""
-        self.request += 1
-
-    request = 0  # bumped by new_request()
 
     @property
     def size(self) -> int:
@@ -371,12 +366,11 @@ class TextColumn(Column):  # type: ignore[misc]
             """This reader, reading its values from ``data`` (a memory map of its
             file, or the file's bytes) by slicing instead of seeking and reading.
 
-            Given the file's descriptor, every read of the map first checks that
-            the file still holds the column: one cut short under the map (which
-            would read zeros, or kill the process) raises :class:`TextColumnError`.
-            So does the first value a request (:meth:`DecodedCache.new_request`)
-            takes from the cache: a file damaged since is noticed, without a
-            system call for every value (a tenth of a phrase's verification)."""
+            Given the file's descriptor, the first read of each request
+            (:data:`newsearch.files.requests`) checks that the file still holds
+            the column: one cut short under the map (which would read zeros, or
+            kill the process) raises :class:`TextColumnError`, even for a value
+            the cache holds."""
             twin = object.__new__(type(self))
             twin.__dict__.update(self.__dict__)
             twin._map = data
@@ -395,21 +389,16 @@ class TextColumn(Column):  # type: ignore[misc]
                 return b""
             if self._map is None:  # read once, in order (check, merges, reanalysis): not kept
                 return self._decode(self._raw(start, end))
+            if self._fileno is not None and self._checked != requests.now:
+                if os.fstat(self._fileno).st_size < self._basepos + self._length:
+                    raise TextColumnError("a text column's file is shorter than when it was opened")
+                self._checked = requests.now
             key = (self._number, docnum)
             found = decoded.get(key)
             if found is None:
-                self._check_file()
                 found = self._decode(self._raw(start, end))
                 decoded.put(key, found)
-            elif self._checked != decoded.request:
-                self._check_file()
             return found
-
-        def _check_file(self) -> None:
-            if self._fileno is not None:
-                if os.fstat(self._fileno).st_size < self._basepos + self._length:
-                    raise TextColumnError("a text column's file is shorter than when it was opened")
-                self._checked = decoded.request
 
         def verify(self) -> None:
             """Raise :class:`TextColumnError` unless the column's bytes are the ones written."""

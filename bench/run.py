@@ -47,6 +47,7 @@ from bench.common import (
     print_table,
 )
 from bench.corpus import cached_corpus, cached_feeds
+from newsearch.config import IndexingConfig
 
 NEWSEARCH = [sys.executable, "-m", "newsearch"]
 
@@ -243,7 +244,7 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", default="1,2", help="newsearch worker counts to build with")
-    parser.add_argument("--memory-mb", type=int, default=256, help="indexing.memory_mb per worker")
+    parser.add_argument("--memory-mb", type=int, default=IndexingConfig().memory_mb, help="indexing.memory_mb per worker")
     parser.add_argument("--skip-stock", action="store_true", help="do not build/query the stock recipe")
     parser.add_argument("--per-kind", type=int, default=20, help="queries of each kind")
     parser.add_argument("--queries-only", action="store_true",

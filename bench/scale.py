@@ -27,6 +27,7 @@ from pathlib import Path
 
 from bench.common import BENCH, machine, make_queries, print_table
 from bench.corpus import cached_corpus
+from newsearch.config import IndexingConfig
 from bench.run import build_newsearch, cold_start, query_newsearch
 
 TARGET = 10_000_000
@@ -37,7 +38,7 @@ def measure(articles: int, out: Path, workers: int, per_kind: int, previous: dic
     and its index are kept and only the queries measured again."""
     corpus, mb = cached_corpus(articles, 1, out)
     index = out / f"scale-index-{articles}"
-    build = previous["build"] if previous else build_newsearch(corpus, index, workers, 256)
+    build = previous["build"] if previous else build_newsearch(corpus, index, workers, IndexingConfig().memory_mb)
     from newsearch import NewsIndex
 
     ix = NewsIndex.open(index)

@@ -201,7 +201,7 @@ def suggest_timing(index: Path, queries: list[dict]) -> dict:
         subprocess.run([*NEWSEARCH, "suggest", "zhong", "--index", str(index)], capture_output=True, check=True)
         return time.perf_counter() - t
 
-    for old in index.glob("suggest-*.json"):
+    for old in [*index.glob("suggest-*.bin"), *index.glob("suggest-*.json")]:
         old.unlink()
     prepare = new_process()
     second_process = new_process()

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from newsearch import InvalidArgumentError, NewsIndex
 from newsearch.cli import app
+from newsearch.suggest import Completions
 
 
 @pytest.fixture()
@@ -66,17 +67,51 @@ def test_completions_rank_by_titles_and_cover_every_reading(titles: NewsIndex) -
 
 def test_completions_are_saved_per_index_state_and_follow_updates(titles: NewsIndex, tmp_path: Path) -> None:
     titles.suggest("yin")
-    saved = sorted(titles.path.glob("suggest-*.json"))
+    saved = sorted(titles.path.glob("suggest-*.bin"))
     assert len(saved) == 1
-    data = json.loads(saved[0].read_text(encoding="utf-8"))
-    assert "yinhang" in data["keys"] and "yh" in data["keys"]
+    keys = list(Completions.load(saved[0]).keys)
+    assert "yinhang" in keys and "yh" in keys
     # A new process finds them on disk; a damaged file is rebuilt.
     saved[0].write_text("{", encoding="utf-8")
     assert [s.text for s in NewsIndex.open(titles.path).suggest("yin")][:1] == ["银行"]
     write_post(tmp_path / "posts", "new.md", "音乐节取消", "正文")
     titles.update([tmp_path / "posts"])
     assert articles(titles, "yinyue")["音乐"] == 3
-    assert len(list(titles.path.glob("suggest-*.json"))) == 1  # the old state's file is gone
+    assert len(list(titles.path.glob("suggest-*.bin"))) == 1  # the old state's file is gone
+
+
+def test_saved_completions_load_as_they_were_built_and_bad_files_are_refused(titles: NewsIndex, tmp_path: Path) -> None:
+    words = ["银行", "音乐", "重庆银行", "iPhone", "说明"]
+    keys = sorted({(w, n) for n, w in enumerate(words)} | {("yinhang", 0), ("yh", 0), ("yinyue", 1), ("cqyh", 2)})
+    built = Completions(words, [5, 2, 1, 3, 9], [k for k, _ in keys], [n for _, n in keys], [6, 2, 1, 4, 9], [0, 1, 0, 0, 2, 0, 0, 0, 1][: len(keys)])
+    path = tmp_path / "c.bin"
+    built.save(path)
+    loaded = Completions.load(path)
+    assert list(loaded.words) == words and list(loaded.keys) == [k for k, _ in keys]
+    assert list(loaded.counts) == [5, 2, 1, 3, 9] and list(loaded.weights) == [6, 2, 1, 4, 9]
+    assert list(loaded.owners) == list(built.owners) and list(loaded.kinds) == list(built.kinds)
+    for prefix in ("yin", "y", "yh", "cq", "重", "银", "iph", "说", "x"):
+        assert loaded.complete(prefix) == built.complete(prefix), prefix
+    # Against every key read one by one: the best kind of match, then weight, length and text.
+    for prefix, limit in (("y", 1), ("y", 2), ("yin", 10), ("", 3), ("银", 1)):
+        best: dict[int, int] = {}
+        for (key, n), kind in zip(keys, built.kinds):
+            if prefix and key.startswith(prefix):
+                best[n] = min(kind, best.get(n, 3))
+        expected = sorted(best, key=lambda n: (best[n], -[6, 2, 1, 4, 9][n], len(words[n]), words[n]))[:limit]
+        assert [s.text for s in built.complete(prefix, limit)] == [words[n] for n in expected], prefix
+    data = path.read_bytes()
+    for bad in (b"", b"{", data[: len(data) // 2], data[:30], b"newsearch completions 2\n" + bytes(8) + b"[]"):
+        path.write_bytes(bad)
+        with pytest.raises(ValueError):
+            Completions.load(path)
+    # What an earlier version saved is replaced, not read.
+    old = titles.path / "suggest-0000000000000000.json"
+    old.write_text("{}", encoding="utf-8")
+    write_post(tmp_path / "posts", "new.md", "音乐节取消", "正文")
+    titles.update([tmp_path / "posts"])
+    assert articles(titles, "yinyue")["音乐"] == 3
+    assert not old.exists()
 
 
 def test_stale_ok_answers_at_once_after_a_commit_and_catches_up_in_the_background(
@@ -105,7 +140,7 @@ def test_completions_that_cannot_be_saved_are_still_served(titles: NewsIndex) ->
     from newsearch.suggest import index_state
 
     with titles._searcher() as searcher:  # noqa: SLF001
-        blocked = titles.path / f"suggest-{index_state(searcher)}.json"
+        blocked = titles.path / f"suggest-{index_state(searcher)}.bin"
     blocked.mkdir()  # neither readable as a file nor replaceable by one (root ignores chmod)
     assert [s.text for s in NewsIndex.open(titles.path).suggest("yin")][:1] == ["银行"]
     assert blocked.is_dir()

@@ -61,7 +61,7 @@ _SMALL_INDEX = 2000  # below this many articles, phrases of one title are comple
 _RUN = re.compile(r"[^\W_]+")
 _FILE = "suggest-{}.bin"
 _OLD_FILES = "suggest-*.json"  # what earlier versions saved
-_MAGIC = b"newsearch completions 2\n"
+_MAGIC = b"NSCOMPLETIONS 2\n"
 _HEADER_LENGTH = struct.Struct("<Q")
 
 

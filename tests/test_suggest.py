@@ -101,7 +101,7 @@ def test_saved_completions_load_as_they_were_built_and_bad_files_are_refused(tit
         expected = sorted(best, key=lambda n: (best[n], -[6, 2, 1, 4, 9][n], len(words[n]), words[n]))[:limit]
         assert [s.text for s in built.complete(prefix, limit)] == [words[n] for n in expected], prefix
     data = path.read_bytes()
-    for bad in (b"", b"{", data[: len(data) // 2], data[:30], b"newsearch completions 2\n" + bytes(8) + b"[]"):
+    for bad in (b"", b"{", data[: len(data) // 2], data[:30], b"NSCOMPLETIONS 2\n" + bytes(8) + b"[]"):
         path.write_bytes(bad)
         with pytest.raises(ValueError):
             Completions.load(path)

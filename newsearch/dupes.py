@@ -299,7 +299,7 @@ class Groups:
         import numpy as np
 
         # The candidates of every segment compared at once.
-        alike = iter(similarities(own, np.concatenate([rows for *_, rows in held]) if len(held) > 1 else held[0][3]))
+        alike = iter(similarities(own, np.concatenate([rows for *_, rows in held])))
         for index, segment, kept, _rows in held:
             for other, score in zip(kept, alike):
                 if score < THRESHOLD:

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RequestClock", "requests", "write_bytes", "write_json"]
+__all__ = ["MapGuard", "RequestClock", "requests", "write_bytes", "write_json"]
 
 
 class RequestClock:
@@ -36,6 +36,26 @@ class RequestClock:
 
 
 requests = RequestClock()
+
+
+class MapGuard:
+    """Whether a memory-mapped file still holds its first ``needed`` bytes, asked of
+    the file once per request (:data:`requests`)."""
+
+    __slots__ = ("fileno", "needed", "_checked")
+
+    def __init__(self, fileno: int, needed: int) -> None:
+        self.fileno = fileno
+        self.needed = needed
+        self._checked = -1  # the request that last found the file whole
+
+    def whole(self) -> bool:
+        if self._checked == requests.now:
+            return True
+        if os.fstat(self.fileno).st_size < self.needed:
+            return False
+        self._checked = requests.now
+        return True
 
 
 def write_json(path: Path, data: Any, *, indent: int | None = None) -> None:

@@ -29,7 +29,6 @@ CRC-32 of all that comes before it (:meth:`SketchColumn.Reader.verify`, run by
 
 from __future__ import annotations
 
-import os
 import struct
 import zlib
 from collections.abc import Iterator
@@ -37,7 +36,7 @@ from typing import Any
 
 from whoosh.columns import Column, ColumnReader, ColumnWriter
 
-from .files import requests
+from .files import MapGuard
 
 __all__ = ["SketchColumn", "SketchColumnError"]
 
@@ -139,8 +138,7 @@ class SketchColumn(Column):  # type: ignore[misc]
             if self._keys_at + 12 * entries + _TRAILER.size != length or count > doccount:
                 raise SketchColumnError(f"a sketch column of {length} bytes does not hold {count} sketches and {entries} entries")
             self._map: Any = None
-            self._fileno: int | None = None
-            self._checked = -1  # the request whose first lookup checked the file (see mapped())
+            self._guard: MapGuard | None = None  # the file under a memory map (see mapped())
             self._arrays: tuple[Any, Any] | None = None
 
         def __repr__(self) -> str:
@@ -155,8 +153,7 @@ class SketchColumn(Column):  # type: ignore[misc]
             twin = object.__new__(type(self))
             twin.__dict__.update(self.__dict__)
             twin._map = data
-            twin._fileno = fileno
-            twin._checked = -1
+            twin._guard = MapGuard(fileno, self._basepos + self._length) if fileno is not None else None
             twin._arrays = None
             return twin
 
@@ -221,10 +218,8 @@ class SketchColumn(Column):  # type: ignore[misc]
             return self._arrays
 
         def _check(self) -> None:
-            if self._fileno is not None and self._checked != requests.now:
-                if os.fstat(self._fileno).st_size < self._basepos + self._length:
-                    raise SketchColumnError("the sketch column's file was cut short")
-                self._checked = requests.now
+            if self._guard is not None and not self._guard.whole():
+                raise SketchColumnError("the sketch column's file was cut short")
 
         def verify(self) -> None:
             """Raise :class:`SketchColumnError` if the column's bytes are not those written."""

@@ -51,7 +51,6 @@ documents that ranking then snippets read, are decompressed once.
 from __future__ import annotations
 
 import itertools
-import os
 import struct
 import sys
 import threading
@@ -63,7 +62,7 @@ from typing import Any
 
 from whoosh.columns import Column, ColumnReader, ColumnWriter
 
-from .files import requests
+from .files import MapGuard
 
 __all__ = ["DecodedCache", "TextColumn", "TextColumnError", "decoded"]
 
@@ -333,8 +332,7 @@ class TextColumn(Column):  # type: ignore[misc]
             self._length = length
             self._doccount = doccount
             self._map: Any = None  # a memory map of the file, when given (see mapped())
-            self._fileno: int | None = None
-            self._checked = -1  # the request whose first read checked the file (see mapped())
+            self._guard: MapGuard | None = None  # the file under a memory map (see mapped())
             self._number = next(_readers)
             if length < _TRAILER.size:
                 raise TextColumnError(f"a text column of {length} bytes is too short")
@@ -374,8 +372,7 @@ class TextColumn(Column):  # type: ignore[misc]
             twin = object.__new__(type(self))
             twin.__dict__.update(self.__dict__)
             twin._map = data
-            twin._fileno = fileno
-            twin._checked = -1
+            twin._guard = MapGuard(fileno, self._basepos + self._length) if fileno is not None else None
             twin._number = next(_readers)
             return twin
 
@@ -389,10 +386,8 @@ class TextColumn(Column):  # type: ignore[misc]
                 return b""
             if self._map is None:  # read once, in order (check, merges, reanalysis): not kept
                 return self._decode(self._raw(start, end))
-            if self._fileno is not None and self._checked != requests.now:
-                if os.fstat(self._fileno).st_size < self._basepos + self._length:
-                    raise TextColumnError("a text column's file is shorter than when it was opened")
-                self._checked = requests.now
+            if self._guard is not None and not self._guard.whole():
+                raise TextColumnError("a text column's file is shorter than when it was opened")
             key = (self._number, docnum)
             found = decoded.get(key)
             if found is None:

@@ -35,7 +35,7 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.util.times import datetime_to_long
 
 from .matching import Contains
-from .readers import date_array, reader_cache, term_postings
+from .readers import date_array, id_keys, reader_cache, term_postings
 from .fields import DATE
 
 __all__ = ["Match", "Segment", "count", "length_of", "search"]
@@ -71,14 +71,15 @@ def search(
     (oldest first; undated articles come last either way) or ``recent``
     (relevance halved for every ``half_life_days`` of age).  ``flt``
     restricts the matches without scoring.  Ties go to the better score, then
-    to the document indexed first, so pages never overlap.
+    to the lower id key (:func:`newsearch.fields.id_key`): the same order whatever
+    the index's segments, and pages never overlap.
     ``each_segment(reader, scores)`` sees every segment's matches (for facet counts).
     """
     total = 0
     wanted = None if limit is None else offset + limit
     pool: list[tuple[Any, ...]] = []
     leaves = searcher.leaf_searchers()
-    for number, (leaf, base) in enumerate(leaves):
+    for number, (leaf, _base) in enumerate(leaves):
         segment = Segment(searcher, leaf)
         scores = segment.matches(q, flt)
         total += len(scores)
@@ -86,7 +87,7 @@ def search(
             continue
         if each_segment is not None:
             each_segment(segment.reader, scores)
-        items = _sort_keys(sort, segment, scores, base, number, half_life_days)
+        items = _sort_keys(sort, segment, scores, number, half_life_days)
         # Each segment keeps at most its best ``wanted``; one sort or selection at the end
         # (merging into a running best list per segment made deep pages quadratic).
         if wanted is not None and wanted * 4 < len(scores):
@@ -106,21 +107,22 @@ _MICROSECONDS_PER_DAY = 86_400 * 1_000_000
 
 
 def _sort_keys(
-    sort: str, segment: Segment, scores: Scores, base: int, number: int, half_life_days: float
+    sort: str, segment: Segment, scores: Scores, number: int, half_life_days: float
 ) -> Iterable[tuple[Any, ...]]:
-    """(key..., score, -global docnum, segment number, docnum): larger sorts first."""
+    """(key..., score, -id key, segment number, docnum): larger sorts first."""
+    keys = id_keys(segment.reader)
     if sort == "relevance":
-        return ((s, -(base + d), number, d) for d, s in scores.items())
+        return ((s, -keys[d], number, d) for d, s in scores.items())
     dates = segment.dates()
     if sort == "-date":
-        return ((dates[d], s, -(base + d), number, d) for d, s in scores.items())
+        return ((dates[d], s, -keys[d], number, d) for d, s in scores.items())
     if sort == "date":
-        return (((-dates[d] if dates[d] else -_UNDATED_LAST), s, -(base + d), number, d) for d, s in scores.items())
+        return (((-dates[d] if dates[d] else -_UNDATED_LAST), s, -keys[d], number, d) for d, s in scores.items())
     # recent: log(score · 2^(age / half-life)) up to a constant, which keeps old articles'
     # keys apart where the product itself would round to zero.
     rate = math.log(2) / (half_life_days * _MICROSECONDS_PER_DAY)
     log = math.log
-    return ((log(s) + dates[d] * rate if s > 0 else -math.inf, s, -(base + d), number, d) for d, s in scores.items())
+    return ((log(s) + dates[d] * rate if s > 0 else -math.inf, s, -keys[d], number, d) for d, s in scores.items())
 
 
 def count(searcher: Any, q: Any, flt: Any = None) -> int:

@@ -8,6 +8,7 @@ this module needs no Whoosh.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from array import array
 from datetime import datetime
@@ -31,6 +32,7 @@ __all__ = [
     "DUP_WORDS",
     "EXTRA",
     "ID",
+    "IDKEY",
     "KEYWORDS",
     "KEYWORD_FIELDS",
     "NBODY",
@@ -47,6 +49,7 @@ __all__ = [
     "body_diff",
     "fingerprint",
     "fingerprint_digest",
+    "id_key",
     "restore_body",
     "same_stat",
     "stored_to_article",
@@ -73,6 +76,15 @@ DUP_SKETCH = "dupsketch"  # column: the MinHash sketch of the body, with its ban
 DUP_WORDS = "dupwords"  # column: the MinHash sketch of a short item's words (empty for a longer article)
 KEYWORDS = "keywords"  # the article's keywords (newsearch.keywords), stored and searchable
 KEYWORD_FIELDS = (TAGS, CATEGORIES, KEYWORDS)  # matched as whole values, not as text
+IDKEY = "idkey"  # column: id_key(id), the order among equal scores and the shard of a cluster
+
+
+def id_key(article_id: str) -> int:
+    """64 bits of an article id's hash, never 0.  Equal scores (and equal dates) are
+    ordered by it, lowest first: the same order whatever the index's segments, or the
+    shards of a cluster, and ``id_key % shards`` is the shard an article belongs to."""
+    data = article_id.encode("utf-8", "surrogateescape")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little") or 1
 
 
 def fingerprint(size: int, mtime_ns: int, digest: str) -> bytes:
@@ -97,6 +109,7 @@ def article_document(article: Article, source: bytes, user_dicts: tuple[str, ...
     nbody = normalize(article.body)
     doc: dict[str, Any] = {
         ID: article.id,
+        IDKEY: id_key(article.id),
         PATH: article.path,
         TITLE: article.title,
         BODY: article.body,

@@ -45,6 +45,7 @@ from .fields import (
     SOURCE,
     article_document,
     fingerprint_digest,
+    id_key,
     same_stat,
     stored_to_article,
 )
@@ -81,7 +82,7 @@ class _Indexed:
             live = list(reader.all_doc_ids())
             self._entries = array("Q", sorted((_path_key(paths[d]) << 32) | d for d in live))
             for docnum in live:
-                self.id_keys.add(_id_key(ids[docnum]))
+                self.id_keys.add(id_key(ids[docnum]))
         self._seen = bytearray(len(self._entries))
 
     def close(self) -> None:
@@ -122,12 +123,6 @@ def _path_key(path: str) -> int:
     """32 bits of a path's hash: an index into the sorted entries, confirmed on the path."""
     data = path.encode("utf-8", "surrogateescape")
     return int.from_bytes(hashlib.blake2b(data, digest_size=4).digest(), "little")
-
-
-def _id_key(article_id: str) -> int:
-    """64 bits of an article id's hash, never 0; a match is confirmed on the id itself."""
-    data = article_id.encode("utf-8", "surrogateescape")
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little") or 1
 
 
 class _KeySet:
@@ -336,7 +331,7 @@ def _run(
             for path in gone:
                 report.articles_removed += committer.delete_by_term(PATH, path)
                 for article_id in indexed.ids(indexed.docs(path)):
-                    owners.taken.discard(_id_key(article_id))
+                    owners.taken.discard(id_key(article_id))
                 report.removed += 1
             if not strict:
                 committer.commit_segments([])
@@ -531,7 +526,7 @@ class _FileRun:
         self.path = path
         self.previous = previous
         self.owners = owners
-        self.released = [_id_key(article_id) for article_id in previous]
+        self.released = [id_key(article_id) for article_id in previous]
         for key in self.released:
             owners.taken.discard(key)
         self.seen = _KeySet()
@@ -559,7 +554,7 @@ class _FileRun:
         owners = self.owners
         taken, recent = owners.taken, owners.recent
         for article_id, docnum, line in outcome.articles:
-            key = _id_key(article_id)
+            key = id_key(article_id)
             if key in self.seen:
                 report.failed.append(
                     FileFailure(path, f"id {article_id!r} is already used by an earlier line of this file; skipped", line)

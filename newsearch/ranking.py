@@ -68,7 +68,7 @@ from .compiler import CompiledPlan
 from .config import RankingConfig
 from .execute import Match, Scores, Segment, length_of
 from .fields import BODY, NBODY, NTITLE, TITLE
-from .readers import column_reader, reader_cache
+from .readers import column_reader, id_keys, reader_cache
 
 __all__ = ["RelaxedSearch"]
 
@@ -111,6 +111,11 @@ class _Part:
             else:
                 self._all = self.matched.keys() | self.unscored
         return self._all
+
+    @property
+    def keys(self) -> Any:
+        """Each document's id key: the order among equal scores."""
+        return id_keys(self.segment.reader)
 
     def bits(self, docnum: int, sets: list[set[int]]) -> int:
         return sum(1 << i for i, docs in enumerate(sets) if docnum in docs)
@@ -253,8 +258,8 @@ class RelaxedSearch:
         ``rerank_depth`` of the matches seen so far (then only the best are read again
         from their text, and the rest is scored if a later page asks for it).
 
-        Only for the order by relevance; ties among equal scores keep the order that
-        scoring every holder gives (:meth:`_in_scoring_order`).  A word in many
+        Only for the order by relevance (equal scores are ordered by the id keys, so
+        which of them are scored first does not matter).  A word in many
         articles is matched and scored as arrays (:meth:`_first_scores_of_many`)."""
         depth = self._config.rerank_depth
         # (every_word_first asks each match whether it holds every word: sets answer that fastest)
@@ -276,7 +281,7 @@ class RelaxedSearch:
                 best = self._with_best(scores.values())
                 if len(best) == depth and best[0] > ceiling * (1 + 1e-9) + 1e-12:
                     self._best = best
-                    return self._in_scoring_order(segment, q, within, scores), members - scores.keys(), members
+                    return scores, members - scores.keys(), members
         scores = segment.scores(q, within)
         for docnum in segment.deleted.intersection(scores):
             del scores[docnum]
@@ -311,16 +316,6 @@ class RelaxedSearch:
         if self._sort == "relevance":
             self._best = self._with_best(_largest(values, depth))
         return dict(zip(docs.tolist(), values.tolist())), set(), members
-
-    @staticmethod
-    def _in_scoring_order(segment: Segment, q: Any, within: set[int] | None, scores: dict[int, float]) -> dict[int, float]:
-        """``scores`` in the order that scoring every match gives them (document order, or
-        with a filter smaller than the word's list, the order of their intersection), which
-        decides among equal scores."""
-        ids, weights = segment.postings(q.a.fieldname, q.a.text)  # type: ignore[misc]
-        if within is None or weights is not None or len(within) >= len(ids):
-            return dict(sorted(scores.items()))
-        return {d: scores[d] for d in within.intersection(ids) if d in scores}
 
     def _with_best(self, scores: Iterable[float]) -> list[float]:
         """The best ``rerank_depth`` scores of earlier segments' matches and of ``scores``
@@ -457,7 +452,7 @@ class RelaxedSearch:
             self._complete()
             head = heapq.nlargest(depth, self._items(), key=self._key)
         else:  # the best of each segment by score alone (C-level), then the best of those
-            best = [(part, docnum, score) for part in self._parts for docnum, score in heapq.nlargest(depth, part.matched.items(), key=itemgetter(1))]
+            best = [(part, docnum, score) for part in self._parts for docnum, score in _best_of(part.matched, depth)]
             head = heapq.nlargest(depth, best, key=self._key)
         self._in_head = {(part.number, docnum) for part, docnum, _ in head}
         head = [(part, docnum, self._score(part, docnum)) for part, docnum, _ in head]
@@ -500,18 +495,18 @@ class RelaxedSearch:
     def _key(self, item: Item) -> tuple[bool, float, int]:
         part, docnum, score = item
         first = self._config.every_word_first and all(docnum in docs for docs in part.holders)
-        return (first, score, -(part.base + docnum))
+        return (first, score, -part.keys[docnum])
 
     def _dated(self) -> Iterator[tuple[int, float, int, _Part, int]]:
-        """(date key, score, -global docnum, part, docnum) of every match: larger first
+        """(date key, score, -id key, part, docnum) of every match: larger first
         (newest first, or oldest first with undated articles last)."""
         newest = self._sort == "-date"
         for part in self._parts:
-            dates, base = part.segment.dates(), part.base
+            dates, keys = part.segment.dates(), part.keys
             if newest:
-                yield from ((dates[d], s, -(base + d), part, d) for d, s in part.matched.items())
+                yield from ((dates[d], s, -keys[d], part, d) for d, s in part.matched.items())
             else:
-                yield from (((-dates[d] if dates[d] else -_UNDATED_LAST), s, -(base + d), part, d) for d, s in part.matched.items())
+                yield from (((-dates[d] if dates[d] else -_UNDATED_LAST), s, -keys[d], part, d) for d, s in part.matched.items())
 
     def _dated_page(self, end: int) -> list[tuple[int, float, int, _Part, int]]:
         """Like :meth:`_dated`, for the matches that the first ``end`` by date are among:
@@ -540,8 +535,8 @@ class RelaxedSearch:
             if missing:
                 part.matched.update(part.segment.scores(self._plan.concepts[0].verbatim, missing))
                 part.unscored = part.unscored - missing  # (a new set: it may be the holders)
-            base, matched = part.base, part.matched
-            out.extend((keys[d], matched[d], -(base + d), part, d) for d in docs)
+            ties, matched = part.keys, part.matched
+            out.extend((keys[d], matched[d], -ties[d], part, d) for d in docs)
         return out
 
     def _dated_candidates(self, end: int) -> list[tuple[_Part, Collection[int]]]:
@@ -574,7 +569,7 @@ class RelaxedSearch:
 
         def key(item: Item) -> tuple[float, int]:
             part, docnum, score = item
-            return ((math.log(score) if score > 0 else -math.inf) + part.segment.dates()[docnum] * rate, -(part.base + docnum))
+            return ((math.log(score) if score > 0 else -math.inf) + part.segment.dates()[docnum] * rate, -part.keys[docnum])
 
         return key
 
@@ -783,6 +778,16 @@ def _sorted_array(docs: Iterable[int]) -> Any:
     found = np.asarray(docs, dtype=np.int64) if isinstance(docs, array) else np.fromiter(docs, dtype=np.int64)
     found.sort()
     return found
+
+
+def _best_of(scores: dict[int, float], n: int) -> list[tuple[int, float]]:
+    """The ``n`` best of a segment's scores, and any others equal to the ``n``-th (which
+    of them comes first is for the id keys to decide)."""
+    best = heapq.nlargest(n + 1, scores.items(), key=itemgetter(1))
+    if len(best) <= n or best[n][1] < best[n - 1][1]:
+        return best[:n]
+    least = best[n - 1][1]
+    return [(docnum, score) for docnum, score in scores.items() if score >= least]
 
 
 def _largest(values: Any, n: int) -> list[float]:

@@ -14,11 +14,11 @@ from typing import Any
 
 from whoosh.columns import VarBytesColumn
 
-from .fields import DATE
+from .fields import DATE, IDKEY
 from .sketchcolumn import SketchColumn
 from .textcolumn import TextColumn
 
-__all__ = ["column_reader", "date_array", "reader_cache", "term_postings"]
+__all__ = ["column_reader", "date_array", "id_keys", "reader_cache", "term_postings"]
 
 
 def reader_cache(reader: Any) -> dict[Any, Any]:
@@ -118,12 +118,28 @@ def date_array(reader: Any) -> Any:
     return found
 
 
+def id_keys(reader: Any) -> array[int]:
+    """Every document's id key (:func:`newsearch.fields.id_key`), the order among equal
+    scores, read once per segment."""
+    cache = reader_cache(reader)
+    found: array[int] | None = cache.get("id_keys")
+    if found is None:
+        found = cache["id_keys"] = array("Q", _read_numbers(reader, IDKEY, "Q").tobytes())
+    return found
+
+
 def _read_dates(reader: Any) -> Any:
+    return _read_numbers(reader, DATE, "q")
+
+
+def _read_numbers(reader: Any, field: str, dtype: str) -> Any:
+    """A column of 64-bit numbers (0 where a document has none) as a numpy array in
+    native byte order: ``q`` (signed) or ``Q``."""
     import numpy as np
 
     count = reader.doc_count_all()
-    column = reader.column_reader(DATE, translate=False)
-    out = np.zeros(count, dtype=np.int64)
+    column = reader.column_reader(field, translate=False)
+    out = np.zeros(count, dtype=np.dtype(dtype))
     dbfile: Any = getattr(column, "_dbfile", None)
     typecode = getattr(column, "_typecode", None)
     if hasattr(dbfile, "get") and typecode in ("q", "Q") and getattr(column, "_default", None) == 0:
@@ -131,5 +147,5 @@ def _read_dates(reader: Any) -> Any:
         data = dbfile.get(column._basepos, stored * 8)  # noqa: SLF001
         out[:stored] = np.frombuffer(data, dtype=">" + typecode, count=stored)
     else:
-        out[:] = np.fromiter((int(v or 0) for v in column), dtype=np.int64, count=count)
+        out[:] = np.fromiter((int(v or 0) for v in column), dtype=out.dtype, count=count)
     return out

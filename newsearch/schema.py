@@ -30,6 +30,7 @@ from .fields import (
     DUP_WORDS,
     EXTRA,
     ID,
+    IDKEY,
     KEYWORDS,
     NBODY,
     NTITLE,
@@ -45,7 +46,7 @@ from .fields import (
 
 __all__ = ["ANALYZER_ID", "SCHEMA_VERSION", "JiebaTokenizer", "build_schema"]
 
-SCHEMA_VERSION = 15  # 14: near-duplicate bands indexed in the sketch column (SketchColumn), not as terms; 15: one sorted key per band
+SCHEMA_VERSION = 16  # 15: one sorted key per near-duplicate band; 16: the id key column (a fixed order among ties)
 ANALYZER_ID = "jieba-search-weighted+units+bigrams+gapped+signed+nfkc-lower-t2s/8"
 
 
@@ -129,6 +130,7 @@ def build_schema(user_dicts: tuple[str, ...] = ()) -> fields.Schema:
     return fields.Schema(
         **{
             ID: fields.ID(stored=True, unique=True, sortable=True),
+            IDKEY: fields.COLUMN(columns.NumericColumn("Q", default=0)),
             PATH: fields.ID(stored=True, sortable=True),
             URL: fields.STORED(),
             TITLE: WordsField(analyzer, stored=True),

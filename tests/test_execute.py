@@ -17,6 +17,7 @@ from whoosh import query as wq
 from conftest import write_post
 from newsearch import NewsIndex, execute
 from newsearch.dates import parse_bound
+from newsearch.fields import id_key
 from newsearch.compiler import IndexVocabulary, compile_filters, compile_query
 from newsearch.query import parse
 
@@ -82,7 +83,7 @@ def test_matches_and_scores_equal_whoosh(corpus_index: NewsIndex, text: str, fil
         q, flt = _compile(searcher, text, filters)
         if isinstance(q, wq.Every):
             return
-        # The first page is the best of all scores, ties in index order.
+        # The first page is the best of all scores, ties in id key order.
         total, page = execute.search(searcher, q, flt, limit=10)
         assert total == len(matches)
         assert [m.score for m in page] == sorted((m.score for m in matches), reverse=True)[:10]
@@ -97,7 +98,7 @@ def test_results_on_the_tested_queries_are_not_all_empty(corpus_index: NewsIndex
     assert totals[-1] == 0
 
 
-def test_date_sorts_put_ties_in_index_order_and_undated_articles_last(tmp_path: Path) -> None:
+def test_date_sorts_put_ties_in_id_key_order_and_undated_articles_last(tmp_path: Path) -> None:
     posts = tmp_path / "posts"
     for i, date in enumerate(["2021-01-01 08:00:00", "2022-05-01 08:00:00", "2021-01-01 08:00:00", None]):
         write_post(posts, f"p{i}.md", f"标题{i}", "新闻正文", date=date)
@@ -110,8 +111,9 @@ def test_date_sorts_put_ties_in_index_order_and_undated_articles_last(tmp_path: 
             total, matches = execute.search(searcher, q, flt, sort=sort, limit=None)
             assert total == 4
             orders[sort] = [m.reader.stored_fields(m.docnum)["id"] for m in matches]
-    assert orders["-date"] == ["p1", "p0", "p2", "p3"]  # the undated article last
-    assert orders["date"] == ["p0", "p2", "p1", "p3"]  # last in this order too
+    tied = sorted(["p0", "p2"], key=id_key)  # the same date and score: the lower id key first
+    assert orders["-date"] == ["p1", *tied, "p3"]  # the undated article last
+    assert orders["date"] == [*tied, "p1", "p3"]  # last in this order too
 
 
 def test_deleted_and_replaced_articles_are_not_found(tmp_path: Path) -> None:

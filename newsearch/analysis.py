@@ -36,6 +36,7 @@ __all__ = [
     "bigrams",
     "gapped_bigrams",
     "dictionary_parts",
+    "keyword_key",
     "word_lookup",
     "longest_words",
     "normalize",
@@ -188,6 +189,11 @@ def normalize(text: str) -> str:
     normalized = text.translate(_FOLD)
     _LAST_NORMALIZED[0] = (text, normalized)
     return normalized
+
+
+def keyword_key(value: str) -> str:
+    """How category and tag values compare: normalized (case, width) and trimmed."""
+    return normalize(value.strip())
 
 
 _LAST_NORMALIZED: list[tuple[str | None, str]] = [(None, "")]

@@ -23,11 +23,11 @@ from typing import Any, Protocol
 
 from whoosh import query as wq
 
-from .analysis import PAIR_GAP, longest_words, normalize
+from .analysis import PAIR_GAP, keyword_key, longest_words
 from .fields import BODY, CATEGORIES, DATE, KEYWORD_FIELDS, KEYWORDS, NBODY, NTITLE, TAGS, TITLE, TUNITS, UNITS
 from .matching import Contains
 from .query import And, DateRange, Needle, Node, Not, ParsedQuery, Text
-from .readers import reader_cache
+from .statistics import Statistics, local_statistics
 from .request import Selection
 from .synonyms import NO_SYNONYMS, Synonyms
 from .understand import Plan
@@ -61,46 +61,24 @@ class Vocabulary(Protocol):
 
 
 class IndexVocabulary:
-    """The :class:`Vocabulary` of one searcher's index."""
+    """The :class:`Vocabulary` of an index (a searcher's, or with ``statistics``, the
+    whole archive's that a shard is part of)."""
 
     MAX_WORD = 8  # longest word looked up when segmenting a query string
     MAX_TEXT = 64  # query strings are segmented for scoring up to this length
 
-    def __init__(self, searcher: Any) -> None:
-        self._reader = searcher.reader()
-        # Keyword maps and known words last as long as the reader, not one search.
-        cache = reader_cache(self._reader)
-        self._maps: dict[str, dict[str, list[str]]] = cache.setdefault("keyword_maps", {})
-        self._known: dict[str, bool] = cache.setdefault("known_words", {})
-
-    def _map(self, field: str) -> dict[str, list[str]]:
-        found = self._maps.get(field)
-        if found is None:
-            # Each segment's terms in turn: merging the segments' lexicons in order costs
-            # far more, and the order does not matter here.
-            leaves = [leaf for leaf, _ in self._reader.leaf_readers()] if not self._reader.is_atomic() else [self._reader]
-            terms: set[str] = set()
-            for leaf in leaves:
-                terms.update(raw.decode("utf-8") if isinstance(raw, bytes) else raw for raw in leaf.lexicon(field))
-            found = {}
-            for term in sorted(terms):
-                found.setdefault(keyword_key(term), []).append(term)
-            self._maps[field] = found
-        return found
+    def __init__(self, searcher: Any, statistics: Statistics | None = None) -> None:
+        self._statistics = statistics if statistics is not None else local_statistics(searcher)
 
     def keywords(self, field: str, value: str) -> list[str]:
+        key = keyword_key(value)
         if field == KEYWORDS:  # chosen from normalized text, so stored as keyword_key gives them
-            key = keyword_key(value)
-            return [key] if (field, key) in self._reader else []
-        return list(self._map(field).get(keyword_key(value), ()))
+            return [key] if self._statistics.has_term(field, key) else []
+        return self._statistics.keywords(field, key)
 
     def has(self, word: str) -> bool:
         """Whether ``word`` is a term of the title or body field."""
-        known = self._known.get(word)
-        if known is None:
-            reader = self._reader
-            known = self._known[word] = (TITLE, word) in reader or (BODY, word) in reader
-        return known
+        return self._statistics.has_word(word)
 
     def words(self, text: str) -> list[str]:
         """Greedy longest-first segmentation of ``text`` over the index's own words."""
@@ -341,11 +319,6 @@ def compile_filters(
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else wq.And(parts)
-
-
-def keyword_key(value: str) -> str:
-    """How category and tag values compare: normalized (case, width) and trimmed."""
-    return normalize(value.strip())
 
 
 def selection_filter(selection: Selection, vocab: Vocabulary) -> wq.Query | None:

@@ -47,6 +47,8 @@ __all__ = [
     "SHORT",
     "SKETCH_BYTES",
     "THRESHOLD",
+    "Groups",
+    "Walk",
     "reword_sketch",
     "numbers_agree",
     "reworded",
@@ -189,21 +191,71 @@ def _bands(sk: bytes) -> list[bytes]:
     return [sk[i : i + _BAND_BYTES] for i in range(0, SKETCH_BYTES, _BAND_BYTES)]
 
 
-class Groups:
-    """Near-duplicate groups among the matches of one search.
+Short = tuple[bytes, int, str]  # a short item's word sketch, day number and normalized text
 
-    Walks the matches best first: a match that no earlier representative has
-    claimed becomes a representative and claims its near-duplicates among the
-    matches, found through the bands and confirmed on the sketches.  A
-    segment with few matches has their bands read from the sketch column once,
-    which is cheaper than looking up every representative's bands in it.
-    A short representative that rewords an earlier one (:func:`reworded`) joins
-    that one's group instead, with what it claimed.
+
+class Walk:
+    """Near-duplicate groups among ranked matches, whatever holds them: walks the matches
+    best first, and a match that no earlier representative has claimed becomes one and
+    claims its near-duplicates (``alike(key)``: all of them among the matches, best
+    first).  A short representative that rewords an earlier one (:func:`reworded`) joins
+    that one's group instead, with what it claimed (``short(key)``: its word sketch, day
+    and text, or None for a longer article).  Keys are any hashable: a segment's
+    documents for one index (:class:`Groups`), a shard's for a cluster."""
+
+    def __init__(self, alike: Callable[[Any], list[Any]], short: Callable[[Any], Short | None]) -> None:
+        self._alike = alike
+        self._short_of = short
+        self._claimed: set[Any] = set()
+        # The last short representatives: (word sketch, day, normalized text, its group).
+        self._short: deque[tuple[bytes, int, str, list[Any]]] = deque(maxlen=_RECENT_LEADERS)
+
+    def representatives(self, ranked: Iterable[tuple[Any, Any]]) -> Iterator[tuple[Any, list[Any]]]:
+        """For each (key, item) of ``ranked`` (best first) whose item leads a group: the
+        item and the keys of its near-duplicates.  A group yielded earlier may still grow
+        (by a rewording found later)."""
+        claimed = self._claimed
+        for key, item in ranked:
+            if key in claimed:
+                continue
+            claimed.add(key)
+            group = [other for other in self._alike(key) if other not in claimed]
+            claimed.update(group)
+            if self._joined_rewording(key, group):
+                continue
+            yield item, group
+
+    def _joined_rewording(self, key: Any, group: list[Any]) -> bool:
+        """Whether a short item rewords an earlier representative, and so joined its group
+        (with ``group``); otherwise it is remembered as a short representative."""
+        found = self._short_of(key)
+        if found is None:
+            return False
+        words, day, text = found
+        for other_words, other_day, other_text, other_group in reversed(self._short):
+            apart = abs(day - other_day) if day and other_day else None
+            if (apart is None or apart <= REWORDED_DAYS) and _shared_bins(words, other_words) >= _REWORD_BINS:
+                if reworded(text, other_text, days_apart=apart):
+                    other_group.append(key)
+                    other_group.extend(group)
+                    return True
+        self._short.append((words, day, text, group))
+        return False
+
+
+class Groups:
+    """Near-duplicate groups among the matches of one search (a :class:`Walk` over the
+    segments' documents).
+
+    A match's near-duplicates are found through the bands and confirmed on the
+    sketches.  A segment with few matches has their bands read from the sketch
+    column once, which is cheaper than looking up every representative's bands in it.
 
     ``words`` is the column of short items' word sketches (:func:`reword_sketch`);
     ``text(reader, docnum)`` gives an article's normalized title and body, and
     ``day(reader, docnum)`` its date as a day number (0 when undated): what
-    rewordings are judged on.
+    rewordings are judged on.  ``tie(reader, docnum)`` orders equally similar
+    near-duplicates (the id key: the same order whatever the segments).
     """
 
     def __init__(
@@ -214,69 +266,55 @@ class Groups:
         words: str | None = None,
         text: Callable[[Any, int], str] | None = None,
         day: Callable[[Any, int], int] | None = None,
+        tie: Callable[[Any, int], int] | None = None,
     ) -> None:
         self._column = column
         self._column_reader = column_reader
         self._words = words if text is not None else None
         self._text = text
         self._day = day
+        self._tie = tie
         self._matched: list[tuple[Any, Collection[int]]] = []  # (segment reader, its matches)
-        self._claimed: set[tuple[int, int]] = set()  # (segment index, docnum)
-        self._index_of: dict[int, int] = {}
         self._scanned: dict[int, list[dict[bytes, list[int]]]] = {}  # segment index -> per band: band -> docnums
-        # The last short representatives: (word sketch, day, normalized text, its group).
-        self._short: deque[tuple[bytes, int, str, list[tuple[Any, int]]]] = deque(maxlen=_RECENT_LEADERS)
+        self._walk = Walk(lambda key: [(r, d) for _score, _tie, r, d in self.alike(*key)], lambda key: self.short(*key))
 
     def add(self, reader: Any, scores: Collection[int]) -> None:
         """Record one segment's matches (every segment that has some, before :meth:`representatives`)."""
-        self._index_of[id(reader)] = len(self._matched)
         self._matched.append((reader, scores))
 
     def representatives(self, ranked: Iterable[Any]) -> Iterator[tuple[Any, list[tuple[Any, int]]]]:
         """For each match of ``ranked`` (best first) that leads a group: the match and
         its near-duplicates as (segment reader, docnum), best sketch match first.  A
         group yielded earlier may still grow (by a rewording found later)."""
-        for match in ranked:
-            key = (self._index_of[id(match.reader)], match.docnum)
-            if key in self._claimed:
-                continue
-            self._claimed.add(key)
-            group = self._claim(match.reader, match.docnum)
-            if self._joined_rewording(match.reader, match.docnum, group):
-                continue
-            yield match, group
+        return self._walk.representatives(((match.reader, match.docnum), match) for match in ranked)
 
-    def _joined_rewording(self, reader: Any, docnum: int, group: list[tuple[Any, int]]) -> bool:
-        """Whether a short item rewords an earlier representative, and so joined its group
-        (with ``group``); otherwise it is remembered as a short representative."""
-        if self._words is None or self._text is None:
-            return False
-        if not self._is_short(reader, docnum):
-            return False
+    def short(self, reader: Any, docnum: int) -> Short | None:
+        """A short item's word sketch, day and normalized text; None for a longer article."""
+        if self._words is None or self._text is None or not self._is_short(reader, docnum):
+            return None
         words: bytes = self._column_reader(reader, self._words)[docnum]
         day = self._day(reader, docnum) if self._day is not None else 0
-        text = self._text(reader, docnum)
-        for other_words, other_day, other_text, other_group in reversed(self._short):
-            apart = abs(day - other_day) if day and other_day else None
-            if (apart is None or apart <= REWORDED_DAYS) and _shared_bins(words, other_words) >= _REWORD_BINS:
-                if reworded(text, other_text, days_apart=apart):
-                    other_group.append((reader, docnum))
-                    other_group.extend(group)
-                    return True
-        self._short.append((words, day, text, group))
-        return False
+        return words, day, self._text(reader, docnum)
+
+    def sketch(self, reader: Any, docnum: int) -> bytes:
+        """An article's sketch."""
+        found: bytes = self._column_reader(reader, self._column)[docnum]
+        return found
 
     def _is_short(self, reader: Any, docnum: int) -> bool:
         return self._words is not None and self._column_reader(reader, self._words)[docnum] != _EMPTY_SKETCH
 
-    def _claim(self, reader: Any, docnum: int) -> list[tuple[Any, int]]:
-        own = self._column_reader(reader, self._column)[docnum]
-        # Short items alike letter by letter are another fact when their figures differ
-        # (the same flash, another day's numbers).
+    def alike(self, reader: Any, docnum: int) -> list[tuple[float, int, Any, int]]:
+        """The near-duplicates of a match among all the matches (itself included)."""
         own_text = self._text(reader, docnum) if self._text is not None and self._is_short(reader, docnum) else None
+        return self.alike_sketch(self.sketch(reader, docnum), own_text)
+
+    def alike_sketch(self, own: bytes, own_text: str | None = None) -> list[tuple[float, int, Any, int]]:
+        """(similarity, tie, segment reader, docnum) of the matches whose sketch is like
+        ``own``, most alike first; for a short item (``own_text``), the short matches
+        whose figures differ are not alike (the same flash, another day's numbers)."""
         bands = _bands(own)
-        held: list[tuple[int, Any, list[int], Any]] = []  # (segment index, segment, candidates, their sketches)
-        found: list[tuple[float, int, int, Any]] = []
+        held: list[tuple[Any, list[int], Any]] = []  # (segment, candidates, their sketches)
         for index, (segment, scores) in enumerate(self._matched):
             candidates: set[int] = set()
             if len(scores) <= _SCAN:
@@ -288,29 +326,28 @@ class Groups:
                         candidates.update(table.get(band, ()))
             else:
                 candidates.update(self._column_reader(segment, self._column).sharing(own))
-            claimed = self._claimed
             among = getattr(scores, "intersection", None)  # a set of many matches answers at once
             matched = among(candidates) if among is not None else (other for other in candidates if other in scores)
-            kept = sorted(other for other in matched if (index, other) not in claimed)
+            kept = sorted(matched)
             if kept:
-                held.append((index, segment, kept, self._column_reader(segment, self._column).rows(kept)))
+                held.append((segment, kept, self._column_reader(segment, self._column).rows(kept)))
         if not held:
             return []
         import numpy as np
 
         # The candidates of every segment compared at once.
         alike = iter(similarities(own, np.concatenate([rows for *_, rows in held])))
-        for index, segment, kept, _rows in held:
+        found: list[tuple[float, int, Any, int]] = []
+        for segment, kept, _rows in held:
             for other, score in zip(kept, alike):
                 if score < THRESHOLD:
                     continue
                 if own_text is not None and self._text is not None and self._is_short(segment, other):
                     if not numbers_agree(own_text, self._text(segment, other)):
                         continue
-                self._claimed.add((index, other))
-                found.append((-score, index, other, segment))
-        found.sort(key=lambda item: item[:3])
-        return [(segment, other) for _, _, other, segment in found]
+                found.append((score, self._tie(segment, other) if self._tie is not None else other, segment, other))
+        found.sort(key=lambda item: (-item[0], item[1]))
+        return found
 
     def _scan(self, segment: Any, scores: Collection[int]) -> list[dict[bytes, list[int]]]:
         sketches = self._column_reader(segment, self._column)

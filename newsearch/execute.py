@@ -26,7 +26,7 @@ import math
 from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN
@@ -35,10 +35,11 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.util.times import datetime_to_long
 
 from .matching import Contains
+from .statistics import Statistics, local_statistics
 from .readers import date_array, id_keys, reader_cache, term_postings
 from .fields import DATE
 
-__all__ = ["Match", "Segment", "count", "length_of", "search"]
+__all__ = ["Candidate", "Match", "Segment", "candidates", "count", "length_of", "search"]
 
 Scores = dict[int, float]
 
@@ -54,6 +55,26 @@ class Match:
     explanation: dict[str, Any] | None = None  # how its score was made, when the ranking read its text
 
 
+class Candidate(NamedTuple):
+    """One of a shard's best matches, with what places it among the other shards' (see
+    :mod:`newsearch.gather`): picklable, and comparable across shards."""
+
+    key: tuple[Any, ...]
+    """Its place, larger first: in the order of the page (plain queries, orders by date),
+    or by the first phase of the ranking (``ranking``'s orders by relevance)."""
+    score: float
+    """Its score, as shown unless it is in the head."""
+    head: float | None
+    """Its score read from its text (``ranking``), when it is in the shard's own head."""
+    date: int
+    tie: int
+    """Its id key."""
+    related: bool
+    explanation: dict[str, Any] | None
+    ref: tuple[int, int]
+    """(segment number, docnum) in the searcher of the shard."""
+
+
 def search(
     searcher: Any,
     q: Any,
@@ -64,6 +85,7 @@ def search(
     offset: int = 0,
     half_life_days: float = 30.0,
     each_segment: Callable[[Any, Scores], None] | None = None,
+    statistics: Statistics | None = None,
 ) -> tuple[int, list[Match]]:
     """(number of matches, matches ``offset`` to ``offset + limit`` in the order of ``sort``).
 
@@ -74,13 +96,44 @@ def search(
     to the lower id key (:func:`newsearch.fields.id_key`): the same order whatever
     the index's segments, and pages never overlap.
     ``each_segment(reader, scores)`` sees every segment's matches (for facet counts).
+    ``statistics``: the archive's, when the searcher's index is a shard of it.
     """
+    total, best, leaves = _best(searcher, q, flt, sort, None if limit is None else offset + limit, half_life_days, each_segment, statistics)
+    return total, [Match(item[-4], leaves[item[-2]][0].reader(), item[-1]) for item in best[offset:]]
+
+
+def candidates(
+    searcher: Any,
+    q: Any,
+    flt: Any = None,
+    *,
+    sort: str = "relevance",
+    end: int | None = 10,
+    half_life_days: float = 30.0,
+    each_segment: Callable[[Any, Scores], None] | None = None,
+    statistics: Statistics | None = None,
+) -> tuple[int, list[Candidate]]:
+    """:func:`search`'s matches up to ``end`` as a shard gives them (:class:`Candidate`)."""
+    total, best, _leaves = _best(searcher, q, flt, sort, end, half_life_days, each_segment, statistics)
+    return total, [Candidate(item[:-2], item[-4], None, 0, -item[-3], False, None, (item[-2], item[-1])) for item in best]
+
+
+def _best(
+    searcher: Any,
+    q: Any,
+    flt: Any,
+    sort: str,
+    wanted: int | None,
+    half_life_days: float,
+    each_segment: Callable[[Any, Scores], None] | None,
+    statistics: Statistics | None,
+) -> tuple[int, list[tuple[Any, ...]], list[Any]]:
+    """(number of matches, the first ``wanted`` in order as sort keys, the leaf searchers)."""
     total = 0
-    wanted = None if limit is None else offset + limit
     pool: list[tuple[Any, ...]] = []
     leaves = searcher.leaf_searchers()
     for number, (leaf, _base) in enumerate(leaves):
-        segment = Segment(searcher, leaf)
+        segment = Segment(searcher, leaf, statistics)
         scores = segment.matches(q, flt)
         total += len(scores)
         if not scores:
@@ -99,7 +152,7 @@ def search(
     else:
         pool.sort(reverse=True)
         best = pool if wanted is None else pool[:wanted]
-    return total, [Match(item[-4], leaves[item[-2]][0].reader(), item[-1]) for item in best[offset:]]
+    return total, best, leaves
 
 
 _UNDATED_LAST = 2**64  # "oldest first" ranks an undated article (date 0) after every date
@@ -139,8 +192,9 @@ def count(searcher: Any, q: Any, flt: Any = None) -> int:
 class Segment:
     """Evaluates query nodes over one segment of the searcher's index."""
 
-    def __init__(self, top: Any, leaf: Any) -> None:
+    def __init__(self, top: Any, leaf: Any, statistics: Statistics | None = None) -> None:
         self.top = top
+        self.statistics = statistics if statistics is not None else local_statistics(top)
         self.leaf = leaf
         self.reader = leaf.reader()
         self.cache = reader_cache(self.reader)
@@ -304,7 +358,7 @@ class Segment:
             return self._by_whoosh(q, within, scored=True)
         lengths = self.lengths(q.fieldname)
         norms = self._norms(q.fieldname)
-        scale = self.top.idf(q.fieldname, q.text) * (weighting.K1 + 1) * boost
+        scale = self.statistics.idf(q.fieldname, q.text) * (weighting.K1 + 1) * boost
         # BM25: idf · tf·(K1+1) / (tf + K1·(1 − B + B·length/average length))
         return {d: scale * w / (w + norms[lengths[d]]) for d, w in pairs}
 
@@ -437,7 +491,7 @@ class Segment:
             weighting = self.top.weighting
             norms = np.asarray(self._norms(q.fieldname), dtype=np.float64)
             lengths = np.frombuffer(self.lengths(q.fieldname), dtype=np.uint8)
-            scale = self.top.idf(q.fieldname, q.text) * (weighting.K1 + 1) * boost
+            scale = self.statistics.idf(q.fieldname, q.text) * (weighting.K1 + 1) * boost
             values = scale * w / (w + norms[lengths[docs]])
         return held, np.where(held, values, 0.0)
 
@@ -462,7 +516,7 @@ class Segment:
             # The shortest field of a holder has the smallest norm; one length code lower
             # keeps the bound safe from how the shortest length was rounded.
             code = max(0, length_to_byte(info.min_length()) - 1)
-            scale = float(self.top.idf(q.fieldname, q.text)) * (weighting.K1 + 1) * boost
+            scale = float(self.statistics.idf(q.fieldname, q.text)) * (weighting.K1 + 1) * boost
             return float(scale * most / (most + self._norms(q.fieldname)[code]))
         if isinstance(q, (wq.Or, wq.And)):
             parts = [self.bound(sub) for sub in q.subqueries if not isinstance(sub, wq.Not)]
@@ -558,14 +612,15 @@ class Segment:
 
     def _norms(self, fieldname: str) -> list[float]:
         """``K1·(1 − B + B·length/average length)`` for each one-byte length code (the
-        average is over the whole index, so this is kept on the searcher)."""
+        average is over the whole index, or the whole archive for a shard, so this is
+        kept on the searcher)."""
+        average = self.statistics.avg_field_length(fieldname) or 1
         cache = reader_cache(self.top.reader())
-        key = ("norms", fieldname)
+        key = ("norms", fieldname, average)
         found = cache.get(key)
         if found is None:
             weighting = self.top.weighting
             b = weighting._field_B.get(fieldname, weighting.B)  # noqa: SLF001
-            average = self.top.avg_field_length(fieldname) or 1
             found = cache[key] = [weighting.K1 * ((1 - b) + b * byte_to_length(code) / average) for code in range(256)]
         return found
 

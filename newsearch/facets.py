@@ -240,6 +240,12 @@ class FacetCounter:
         days = day_numbers(reader)
         self._days.append((days.values, days.tally(matches)))
 
+    def absorb(self, other: FacetCounter) -> None:
+        """Add the counts of ``other`` (another shard's matches) to these."""
+        self.categories.update(other.categories)
+        self.tags.update(other.tags)
+        self._days.extend(other._days)  # noqa: SLF001
+
     def facets(self, top: int | None = None) -> Facets:
         """The counts, most frequent first (ties alphabetically), at most ``top`` of each."""
         return Facets(_top(self.categories, top), _top(self.tags, top), _histogram(*self._day_counts()))

@@ -17,10 +17,10 @@ import pickle
 import struct
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from .compiler import IndexVocabulary, compile_plan
 from .config import Config
@@ -43,6 +43,8 @@ from .synonyms import Synonyms, load_synonyms
 from .understand import plan as understand
 
 __all__ = ["NewsIndex"]
+
+_T = TypeVar("_T")
 
 # What reading files of the index that were changed under it can raise.  The first
 # are decoding errors whatever the files' sizes; the others count as damage only
@@ -96,6 +98,7 @@ class NewsIndex:
         *,
         config: Config | str | Path | None = None,
         replace: bool = False,
+        shard: tuple[int, int] | None = None,
     ) -> NewsIndex:
         """Create an empty index at ``path``.
 
@@ -103,13 +106,19 @@ class NewsIndex:
         (when compatible) and ``replace=True`` starts a new one beside it: the
         old index stays searchable until the first :meth:`update` of the new
         one completes, then the new one takes its place.
+
+        ``shard=(k, n)`` makes it shard ``k`` of a cluster of ``n`` (see
+        :mod:`newsearch.cluster`): it keeps only the articles whose id key
+        (:func:`newsearch.fields.id_key`) is ``k`` modulo ``n``.
         """
         store = Store(path)
         store.check_folder()
         cfg = _config(path, config)
         if store.exists() and not replace:
             return cls(store, store.read_manifest(), cfg, published=True)
-        manifest = Manifest.new(cfg.analysis.fingerprint())
+        if shard is not None and not 0 <= shard[0] < shard[1]:
+            raise InvalidArgumentError("shard", f"{shard} is not (k, n) with 0 <= k < n.")
+        manifest = Manifest.new(cfg.analysis.fingerprint(), shard)
         with store.write_lock():
             store.create_generation(manifest)
             if not store.exists():
@@ -228,7 +237,7 @@ class NewsIndex:
         reanalyzed = 0
         if recorded.get("user_dicts", []) != wanted["user_dicts"]:
             change = _describe_change(recorded.get("user_dicts") or [], wanted["user_dicts"])
-            fresh = Manifest.new(wanted)
+            fresh = Manifest.new(wanted, self._manifest.shard)
             target = self._store.create_generation(fresh)
             reanalyzed = reanalyze(self._whoosh(), target, self._config)
             notes.append(
@@ -274,6 +283,14 @@ class NewsIndex:
             self._synonyms = load_synonyms(self._config.analysis.synonyms)
         with self._searcher() as searcher:
             return run_search(searcher, self._config, request, self._synonyms)
+
+    def _read(self, work: Callable[[Any, Config, Synonyms], _T]) -> _T:
+        """``work(searcher, config, synonyms)`` on the latest committed state: how a shard
+        of a cluster (:mod:`newsearch.gather`) reads this index."""
+        if self._synonyms is None:
+            self._synonyms = load_synonyms(self._config.analysis.synonyms)
+        with self._searcher() as searcher:
+            return work(searcher, self._config, self._synonyms)
 
     def explain(self, query: str) -> str:
         """How ``query`` is read: its syntax tree after parsing and segmentation."""

@@ -531,6 +531,7 @@ class _FileRun:
             owners.taken.discard(key)
         self.seen = _KeySet()
         self.accepted = 0
+        self.elsewhere = 0  # articles of another shard (see Manifest.shard)
         self.failure: FileFailure | None = None
         self.segments: list[object] = []
 
@@ -549,6 +550,7 @@ class _FileRun:
             report.unchanged += 1
             return
         report.warnings.extend(f"{path}: {w}" for w in outcome.warnings)
+        self.elsewhere += outcome.elsewhere
         for reason, line in outcome.errors:
             report.failed.append(FileFailure(path, reason, line))
         owners = self.owners
@@ -577,6 +579,10 @@ class _FileRun:
     def finish(self, committer: GenerationWriter, report: IndexReport, pending: list[object]) -> None:
         """The file is complete: replace its old version, or keep it when nothing new is usable."""
         taken = self.owners.taken
+        if self.failure is None and not self.accepted and self.elsewhere and self.previous:
+            # Its articles are all another shard's now: the old version goes.
+            report.articles_removed += committer.delete_by_term(PATH, self.path)
+            return
         if self.failure is not None or not self.accepted:
             for key in list(self.seen):
                 taken.discard(key)

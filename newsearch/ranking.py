@@ -53,6 +53,7 @@ and ties.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import math
 import re
@@ -66,11 +67,12 @@ from typing import Any
 
 from .compiler import CompiledPlan
 from .config import RankingConfig
-from .execute import Match, Scores, Segment, length_of
+from .execute import Candidate, Match, Scores, Segment, length_of
 from .fields import BODY, NBODY, NTITLE, TITLE
 from .readers import column_reader, id_keys, reader_cache
+from .statistics import Statistics, local_statistics
 
-__all__ = ["RelaxedSearch"]
+__all__ = ["Placed", "RelaxedSearch", "merge_candidates"]
 
 _K1 = 1.2
 _PART = 0.5  # what a word held only in part counts, against 1
@@ -135,6 +137,7 @@ class RelaxedSearch:
         sort: str,
         half_life_days: float,
         is_word: Callable[[str], bool],
+        statistics: Statistics | None = None,
     ) -> None:
         self._searcher = searcher
         self._plan = plan
@@ -143,6 +146,9 @@ class RelaxedSearch:
         self._sort = sort
         self._half_life_days = half_life_days
         self._is_word = is_word
+        self._statistics = statistics if statistics is not None else local_statistics(searcher)
+        # What the counts over the whole archive are counted for (see statistics.total).
+        self._signature = _signature(plan, flt)
         self._n = len(plan.concepts)
         self._all = (1 << self._n) - 1
         self._parts: list[_Part] = []
@@ -196,6 +202,55 @@ class RelaxedSearch:
             for part, docnum, score in page
         ]
 
+    def candidates(
+        self, end: int | None, each_segment: Callable[[Any, Scores], None] | None = None
+    ) -> tuple[int, list[Candidate]]:
+        """(number of matches, what the first ``end`` of a page of the whole archive may
+        take from these matches): for the orders by relevance, the head with the scores
+        read from the text and the first phase's best; by date, the first ``end``.
+        :func:`merge_candidates` orders several shards' as one index would."""
+        self._choose_once()
+        if each_segment is not None:
+            for part in self._parts:
+                if part.matched or part.unscored:
+                    each_segment(part.segment.reader, part.matches())  # type: ignore[arg-type]
+        if self._sort in ("-date", "date"):
+            newest = self._sort == "-date"
+            out = []
+            for part, docnum, score in self._order(end):
+                date = part.segment.dates()[docnum]
+                key = date if newest else (-date if date else -_UNDATED_LAST)
+                out.append(self._candidate(part, docnum, score, None, (key, score, -part.keys[docnum])))
+            return self._total, out
+        head = {(part.number, docnum): text for part, docnum, text in self._head}
+        if self._sort == "relevance":
+            more = [] if end is not None and end <= len(self._head) else self._rest()[:end]
+        else:  # recent: the best of all by the first phase's scores, head or not (a head
+            # that another shard's displaces is ranked by them, and may rank below its own)
+            self._complete()
+            key = self._recent_key()
+            every = ((part, docnum, self._first_phase(score)) for part, docnum, score in self._items())
+            wanted = None if end is None else end + len(self._head)
+            best = sorted(every, key=key, reverse=True) if wanted is None else heapq.nlargest(wanted, every, key=key)
+            more = [(part, docnum, part.matched[docnum]) for part, docnum, _ in best if (part.number, docnum) not in head]
+        out = []
+        for part, docnum, _ in [*self._head, *more]:
+            score = part.matched[docnum]
+            out.append(self._candidate(part, docnum, score, head.get((part.number, docnum)), self._key((part, docnum, score))))
+        return self._total, out
+
+    def _candidate(self, part: _Part, docnum: int, score: float, text: float | None, key: tuple[Any, ...]) -> Candidate:
+        return Candidate(
+            key,
+            self._first_phase(score),
+            text,
+            part.segment.dates()[docnum],
+            part.keys[docnum],
+            docnum not in part.exact,
+            self._why.get((part.number, docnum)) if text is not None else None,
+            (part.number, docnum),
+        )
+
     def _choose_once(self) -> None:
         if not self._chosen:
             self._collect()
@@ -210,7 +265,7 @@ class RelaxedSearch:
         plan, searcher = self._plan, self._searcher
         counts = [0] * self._n
         for number, (leaf, base) in enumerate(searcher.leaf_searchers()):
-            segment = Segment(searcher, leaf)
+            segment = Segment(searcher, leaf, self._statistics)
             within = segment.docs(self._flt) if self._flt is not None else None
             deleted = segment.deleted
             verbatim: list[set[int]] = []
@@ -247,7 +302,8 @@ class RelaxedSearch:
             part = _Part(segment, base, number, within, verbatim, holders, exact or set(), keywords, scored)
             part.unscored = unscored
             self._parts.append(part)
-        documents = max(1, searcher.doc_count())
+        documents = max(1, self._statistics.doc_count())
+        counts = [self._statistics.total(("holders", self._signature, i), lambda n=n: n) for i, n in enumerate(counts)]  # type: ignore[misc]
         self._idf = [math.log(1 + (documents - n + 0.5) / (n + 0.5)) for n in counts]
 
     def _first_scores(
@@ -352,8 +408,11 @@ class RelaxedSearch:
         required = n if n <= 2 else max(2, int(cfg.min_match * n))
         every_part = False
         while True:
-            self._total = sum(self._keep(part, required, every_part) for part in self._parts)
-            if self._total >= cfg.fill:
+            self._total = total = sum(self._keep(part, required, every_part) for part in self._parts)
+            if every_part not in self._subword_choice:
+                self._subword_choice[every_part] = self._subwords(every_part)
+            stage = ("chosen", self._signature, required, every_part, repr(self._subword_choice[every_part]))
+            if self._statistics.total(stage, lambda: total) >= cfg.fill:
                 return
             if not every_part and any(c.subwords for c in self._plan.concepts):
                 every_part = True
@@ -413,12 +472,12 @@ class RelaxedSearch:
         as rare as the word itself (``subword_idf`` of its idf), or all of them."""
         if every_part:
             return [[q for _, q in c.subwords] for c in self._plan.concepts]
-        documents = max(1, self._searcher.doc_count())
+        documents = max(1, self._statistics.doc_count())
         kept: list[list[Any]] = []
         for i, concept in enumerate(self._plan.concepts):
             chosen = []
             for text, q in concept.subwords:
-                df = max(self._searcher.doc_frequency(BODY, text), self._searcher.doc_frequency(TITLE, text))
+                df = max(self._statistics.doc_frequency(BODY, text), self._statistics.doc_frequency(TITLE, text))
                 if math.log(1 + (documents - df + 0.5) / (df + 0.5)) >= self._config.subword_idf * self._idf[i]:
                     chosen.append(q)
             kept.append(chosen)
@@ -643,7 +702,7 @@ class RelaxedSearch:
         b = self._config.length_norm
         average = self._averages.get(field)
         if average is None:
-            average = self._averages[field] = self._searcher.avg_field_length(field) or 1.0
+            average = self._averages[field] = self._statistics.avg_field_length(field) or 1.0
         return (1.0 - b) + b * length_of(segment.lengths(field)[docnum]) / average
 
     def _inside(
@@ -778,6 +837,42 @@ def _sorted_array(docs: Iterable[int]) -> Any:
     found = np.asarray(docs, dtype=np.int64) if isinstance(docs, array) else np.fromiter(docs, dtype=np.int64)
     found.sort()
     return found
+
+
+Placed = tuple[int, Candidate, float, bool]  # (shard, candidate, score shown, in the head)
+
+
+def merge_candidates(lists: list[list[Candidate]], *, sort: str, depth: int, end: int | None, half_life_days: float) -> list[Placed]:
+    """Several shards' :meth:`RelaxedSearch.candidates` in the order that one index of all
+    their articles gives (:meth:`RelaxedSearch._order`), up to ``end``: the head is the
+    best ``depth`` of all by the first phase, ordered by the scores read from the text."""
+    every = [(shard, c) for shard, found in enumerate(lists) for c in found]
+    if sort in ("-date", "date"):
+        every.sort(key=lambda item: item[1].key, reverse=True)
+        return [(shard, c, c.score, False) for shard, c in every[:end]]
+    # A match outside its own shard's head has depth better ones there: it is in no head.
+    head = heapq.nlargest(depth, ((shard, c) for shard, c in every if c.head is not None), key=lambda item: item[1].key)
+    in_head = {(shard, c.ref) for shard, c in head}
+    rest = [(shard, c) for shard, c in every if (shard, c.ref) not in in_head]
+    if sort == "relevance":
+        head.sort(key=lambda item: (item[1].key[0], item[1].head, item[1].key[2]), reverse=True)
+        rest.sort(key=lambda item: item[1].key, reverse=True)
+        placed = [(shard, c, float(c.head), True) for shard, c in head]  # type: ignore[arg-type]
+        return (placed + [(shard, c, c.score, False) for shard, c in rest])[:end]
+    rate = math.log(2) / (half_life_days * 86_400 * 1_000_000)
+    items = [(shard, c, float(c.head), True) for shard, c in head] + [(shard, c, c.score, False) for shard, c in rest]  # type: ignore[arg-type]
+
+    def recent(item: Placed) -> tuple[float, int]:
+        score, c = item[2], item[1]
+        return ((math.log(score) if score > 0 else -math.inf) + c.date * rate, -c.tie)
+
+    items.sort(key=recent, reverse=True)
+    return items[:end]
+
+
+def _signature(plan: CompiledPlan, flt: Any) -> str:
+    """A digest of what a query's counts are made of: the same on every shard that runs it."""
+    return hashlib.blake2b(repr((plan, flt)).encode("utf-8"), digest_size=12).hexdigest()
 
 
 def _best_of(scores: dict[int, float], n: int) -> list[tuple[int, float]]:

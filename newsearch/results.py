@@ -248,6 +248,34 @@ class Facets:
 
 
 @dataclass(frozen=True)
+class ShardFailure:
+    """A shard of a cluster that did not answer a search, and why."""
+
+    shard: int
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"shard": self.shard, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class ShardsReport:
+    """Which shards of a cluster answered a search (as Elasticsearch's ``_shards``)."""
+
+    total: int
+    successful: int
+    failed: list[ShardFailure] = field(default_factory=list)
+
+    @property
+    def partial(self) -> bool:
+        """Whether the results lack some shards' articles."""
+        return self.successful < self.total
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"total": self.total, "successful": self.successful, "failed": [f.to_dict() for f in self.failed]}
+
+
+@dataclass(frozen=True)
 class SearchResults:
     """A page of hits plus the total number of matching articles."""
 
@@ -267,6 +295,8 @@ class SearchResults:
     """How the query was read, when the request asked (``explain=True``)."""
     exact_total: int | None = None
     """How many of the ``total`` matches hold every term as typed (the others are related)."""
+    shards: ShardsReport | None = None
+    """For a cluster: which shards answered (None for one index)."""
 
     @property
     def page(self) -> int:
@@ -296,6 +326,8 @@ class SearchResults:
         }
         if self.explain is not None:
             data["explain"] = self.explain
+        if self.shards is not None:
+            data["shards"] = self.shards.to_dict()
         return data
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection
+from dataclasses import dataclass, field as _field
 from typing import Any
 
 from . import execute
@@ -35,47 +36,85 @@ from .fields import (
 from .highlight import find_spans, make_snippet
 from .query import And, ParsedQuery, Text, parse
 from .ranking import RelaxedSearch
-from .readers import column_reader
+from .statistics import Statistics, local_statistics
+from .readers import column_reader, id_keys
 from .request import SearchRequest
 from .results import Hit, SearchResults, Snippet, Version
 from .synonyms import NO_SYNONYMS, Synonyms
 from .understand import STOPWORDS
 from .understand import plan as understand
 
-__all__ = ["make_hit", "run_search"]
+__all__ = ["Prepared", "make_hit", "prepare", "run_search", "short_item_groups", "suggest_query", "version_of"]
 
 
-def run_search(
-    searcher: Any, config: Config, request: SearchRequest, synonyms: Synonyms = NO_SYNONYMS
-) -> SearchResults:
-    """Run ``request`` with ``searcher``; see :meth:`newsearch.NewsIndex.search`."""
+@dataclass
+class Prepared:
+    """A request read against an index: what every way of answering it starts from."""
+
+    parsed: ParsedQuery
+    flt: Any
+    q: Any
+    sort: str
+    half_life_days: float
+    compiled: CompiledPlan | None = None
+    relaxed: RelaxedSearch | None = None
+    patterns: list[re.Pattern[str]] = _field(default_factory=list)
+    nothing: bool = False  # known to match no article
+
+
+def prepare(
+    searcher: Any, config: Config, request: SearchRequest, synonyms: Synonyms, statistics: Statistics | None
+) -> Prepared:
     half_life_days = request.half_life_days or config.ranking.half_life_days
-    sort, limit, offset = request.sort, request.limit, request.offset
-    vocab = IndexVocabulary(searcher)
+    vocab = IndexVocabulary(searcher, statistics)
     flt = selection_filter(request, vocab)
     parsed = parse(request.query)
-    explain = parsed.explain() if request.explain else None
     user_dicts = config.analysis.user_dicts
     plan = None if request.exact else understand(parsed, user_dicts)
     q = compile_query(parsed, vocab=vocab, title_boost=config.ranking.title_boost, synonyms=synonyms)
-    counter = FacetCounter() if request.facets else None
+    prepared = Prepared(parsed, flt, q, request.sort, half_life_days)
     if matches_nothing(flt) or (plan is None and matches_nothing(q)):
+        prepared.nothing = True
+        return prepared
+    if matches_everything(q) and prepared.sort != "date":
+        prepared.sort = "-date"  # nothing to rank by: newest first
+    if plan is not None:
+        prepared.compiled = compile_plan(
+            plan, vocab=vocab, title_boost=config.ranking.title_boost, compound_gap=config.ranking.compound_gap, synonyms=synonyms
+        )
+        prepared.relaxed = RelaxedSearch(
+            searcher,
+            prepared.compiled,
+            flt,
+            config.ranking,
+            sort=prepared.sort,
+            half_life_days=half_life_days,
+            is_word=word_lookup(user_dicts),
+            statistics=statistics,
+        )
+    prepared.patterns = highlight_patterns(parsed, synonyms, prepared.compiled)
+    return prepared
+
+
+def run_search(
+    searcher: Any,
+    config: Config,
+    request: SearchRequest,
+    synonyms: Synonyms = NO_SYNONYMS,
+    statistics: Statistics | None = None,
+) -> SearchResults:
+    """Run ``request`` with ``searcher``; see :meth:`newsearch.NewsIndex.search`.
+    ``statistics``: the archive's, when the searcher's index is a shard of it."""
+    limit, offset = request.limit, request.offset
+    prepared = prepare(searcher, config, request, synonyms, statistics)
+    parsed, flt, q, sort, relaxed = prepared.parsed, prepared.flt, prepared.q, prepared.sort, prepared.relaxed
+    explain = parsed.explain() if request.explain else None
+    counter = FacetCounter() if request.facets else None
+    if prepared.nothing:
         facets = counter.facets(request.facet_limit) if counter else None
         return SearchResults(parsed.text, 0, [], offset, limit, sort, facets=facets, collapsed=request.collapse, explain=explain)
 
-    if matches_everything(q) and sort != "date":
-        sort = "-date"  # nothing to rank by: newest first
     groups = short_item_groups() if request.collapse else None
-    relaxed: RelaxedSearch | None = None
-    compiled = None
-    if plan is not None:
-        compiled = compile_plan(
-            plan, vocab=vocab, title_boost=config.ranking.title_boost, compound_gap=config.ranking.compound_gap, synonyms=synonyms
-        )
-        relaxed = RelaxedSearch(
-            searcher, compiled, flt, config.ranking, sort=sort, half_life_days=half_life_days, is_word=word_lookup(user_dicts)
-        )
-    patterns = highlight_patterns(parsed, synonyms, compiled)
 
     def each_segment(reader: Any, scores: Collection[int]) -> None:
         if counter is not None:
@@ -96,8 +135,9 @@ def run_search(
             sort=sort,
             limit=count,
             offset=start,
-            half_life_days=half_life_days,
+            half_life_days=prepared.half_life_days,
             each_segment=each_segment if first else None,
+            statistics=statistics,
         )
 
     versions: list[list[tuple[Any, int]]] = []
@@ -106,12 +146,12 @@ def run_search(
     else:
         total, matches, versions = _collapsed_page(ranked, groups, offset, limit)
     hits = [
-        make_hit(match, patterns, config, versions[number] if versions else (), explain=request.explain)
+        make_hit(match, prepared.patterns, config, versions[number] if versions else (), explain=request.explain)
         for number, match in enumerate(matches)
     ]
     suggestion = None
     if total == 0:
-        suggestion = _suggest(searcher, vocab, parsed, lambda text: _count(searcher, config, text, flt, vocab, synonyms))
+        suggestion = suggest_query(searcher, config, parsed, flt, synonyms, statistics)
     return SearchResults(
         parsed.text,
         total,
@@ -125,6 +165,26 @@ def run_search(
         explain=explain,
         exact_total=relaxed.exact_total if relaxed is not None else total,
     )
+
+
+def suggest_query(
+    searcher: Any, config: Config, parsed: ParsedQuery, flt: Any, synonyms: Synonyms, statistics: Statistics | None
+) -> str | None:
+    """A query like ``parsed`` that has matches (see :func:`_suggest`), for a search that had none."""
+    vocab = IndexVocabulary(searcher, statistics)
+    found = statistics if statistics is not None else local_statistics(searcher)
+    scope = repr(flt)
+
+    def count(text: str) -> int:
+        q = compile_query(parse(text), vocab=vocab, title_boost=config.ranking.title_boost, synonyms=synonyms)
+        return 0 if matches_nothing(q) else found.total(("count", repr(q), scope), lambda: execute.count(searcher, q, flt))
+
+    def fixes(field: str, literal: str) -> list[str]:
+        # The first character is kept: Whoosh compares every term that starts
+        # with it (without that, every term of the field, pure Python, ~1 s at 20k).
+        return found.union(("fixes", field, literal), lambda: searcher.suggest(field, literal, limit=3, maxdist=1, prefix=1))
+
+    return _suggest(vocab, parsed, count, fixes)
 
 
 def _collapsed_page(
@@ -163,13 +223,17 @@ def highlight_patterns(parsed: ParsedQuery, synonyms: Synonyms, compiled: Compil
 
 def short_item_groups() -> Groups:
     """Near-duplicate groups, rewordings of short items included (:mod:`newsearch.dupes`)."""
-    return Groups(DUP_SKETCH, column_reader, words=DUP_WORDS, text=_normalized_text, day=_day)
+    return Groups(DUP_SKETCH, column_reader, words=DUP_WORDS, text=_normalized_text, day=_day, tie=_tie)
 
 
 def _normalized_text(reader: Any, docnum: int) -> str:
     title: bytes = column_reader(reader, NTITLE)[docnum]
     body: bytes = column_reader(reader, NBODY)[docnum]
     return title.decode("utf-8") + "\n" + body.decode("utf-8")
+
+
+def _tie(reader: Any, docnum: int) -> int:
+    return id_keys(reader)[docnum]
 
 
 def _day(reader: Any, docnum: int) -> int:
@@ -197,22 +261,16 @@ def make_hit(match: execute.Match, patterns: list[Any], config: Config, versions
         score=match.score,
         snippet=make_snippet(body, patterns, config.snippets, normalized=nbody) if body else Snippet(),
         utcoffset_minutes=stored.get(UTCOFFSET),
-        versions=tuple(_version(r, d) for r, d in versions),
+        versions=tuple(version_of(r, d) for r, d in versions),
         match="related" if match.related else "exact",
         explanation=(match.explanation or {"score": round(match.score, 4)}) if explain else None,
     )
 
 
-def _version(reader: Any, docnum: int) -> Version:
+def version_of(reader: Any, docnum: int) -> Version:
+    """A document as a near-duplicate of a hit."""
     stored = reader.stored_fields(docnum)
     return Version(stored["id"], stored.get(TITLE, ""), stored.get(DATE), stored.get(UTCOFFSET))
-
-
-def _count(searcher: Any, config: Config, text: str, flt: Any, vocab: IndexVocabulary, synonyms: Synonyms) -> int:
-    q = compile_query(parse(text), vocab=vocab, title_boost=config.ranking.title_boost, synonyms=synonyms)
-    if matches_nothing(q):
-        return 0
-    return execute.count(searcher, q, flt)
 
 
 _MAX_SUGGESTION_TRIES = 12
@@ -226,7 +284,9 @@ def _most_common_first(terms: list[str], count: Callable[[str], int]) -> list[st
 _MAX_SPELLED = 16  # longer terms are not spelling-corrected
 
 
-def _suggest(searcher: Any, vocab: IndexVocabulary, parsed: ParsedQuery, count: Callable[[str], int]) -> str | None:
+def _suggest(
+    vocab: IndexVocabulary, parsed: ParsedQuery, count: Callable[[str], int], fixes_of: Callable[[str, str], list[str]]
+) -> str | None:
     """A query close to ``parsed`` that has matches, from the index's own vocabulary:
     a spelling correction of a term, then the term split into the index's words, then
     the query without its most common words, never without its rarest one."""
@@ -247,11 +307,7 @@ def _suggest(searcher: Any, vocab: IndexVocabulary, parsed: ParsedQuery, count: 
         literal = normalize(text.text)
         if len(literal) > _MAX_SPELLED or vocab.has(literal):
             continue  # a word of the index is no misspelling: the other terms or the filter found nothing
-        # The first character is kept: Whoosh compares every term that starts
-        # with it (without that, every term of the field, pure Python, ~1 s at 20k).
-        fixes = {
-            fix for field in (TITLE, BODY) for fix in searcher.suggest(field, literal, limit=3, maxdist=1, prefix=1)
-        }
+        fixes = {fix for field in (TITLE, BODY) for fix in fixes_of(field, literal)}
         # A substituted character (人民比 → 人民币) before an added or dropped one.
         for fix in sorted(fixes - {literal}, key=lambda f: (len(f) != len(literal), f))[:2]:
             candidates.append(rewrite(text, [fix]))

@@ -58,13 +58,17 @@ class Manifest:
     format: str = FORMAT
     analysis: dict[str, Any] = field(default_factory=dict)
     """The analysis settings the index was built with (see ``AnalysisConfig.fingerprint``)."""
+    shard: tuple[int, int] | None = None
+    """(k, n) for shard k of a cluster of n: it holds the articles whose id key is k
+    modulo n, and skips the others whatever files it is given."""
 
     @classmethod
-    def new(cls, analysis: dict[str, Any]) -> Manifest:
+    def new(cls, analysis: dict[str, Any], shard: tuple[int, int] | None = None) -> Manifest:
         return cls(
             generation="g" + secrets.token_hex(4),
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             analysis=analysis,
+            shard=shard,
         )
 
     def user_dicts(self) -> tuple[str, ...]:
@@ -306,6 +310,12 @@ class Store:
         try:
             data = json.loads(raw)
             known = {k: data[k] for k in ("generation", "schema_version", "analyzer", "created", "format", "analysis") if k in data}
+            shard = data.get("shard")
+            if shard is not None:
+                k, n = (int(v) for v in shard)
+                if not 0 <= k < n:
+                    raise ValueError(shard)
+                known["shard"] = (k, n)
             manifest = Manifest(**known)
         except (ValueError, TypeError):
             raise SchemaMismatchError(self.path, "unreadable newsearch.json", SCHEMA_VERSION) from None

@@ -26,7 +26,7 @@ from .analysis import word_weights
 from .documents import content_hash
 from .errors import IngestError
 from .ingest import iter_feed, parse_bytes, read_bytes
-from .fields import article_document, fingerprint
+from .fields import article_document, fingerprint, id_key
 from .store import GenerationWriter, Manifest, Store
 
 __all__ = ["FileJob", "FileOutcome", "JobResult", "WorkerPool", "run_job"]
@@ -67,6 +67,8 @@ class FileOutcome:
     warnings: list[str] = field(default_factory=list)
     part: int = 0
     parts: int = 1
+    elsewhere: int = 0
+    """Articles skipped because they belong to another shard of the cluster."""
 
 
 @dataclass
@@ -76,9 +78,11 @@ class JobResult:
     outcomes: list[FileOutcome]
 
 
-def _analyze(writer: GenerationWriter, job: FileJob, max_bytes: int, user_dicts: tuple[str, ...]) -> FileOutcome:
+def _analyze(
+    writer: GenerationWriter, job: FileJob, max_bytes: int, user_dicts: tuple[str, ...], shard: tuple[int, int] | None
+) -> FileOutcome:
     if job.digest is not None:
-        return _analyze_feed(writer, job, max_bytes, user_dicts)
+        return _analyze_feed(writer, job, max_bytes, user_dicts, shard)
     try:
         data = read_bytes(job.path, max_bytes=max_bytes)
         digest = content_hash(data)
@@ -97,13 +101,18 @@ def _analyze(writer: GenerationWriter, job: FileJob, max_bytes: int, user_dicts:
     )
     source = fingerprint(job.size, job.mtime_ns, digest)
     for article in parsed.articles:
+        if shard is not None and id_key(article.id) % shard[1] != shard[0]:
+            outcome.elsewhere += 1
+            continue
         docnum = writer.docnum
         writer.add_document(**article_document(article, source, user_dicts))
         outcome.articles.append((article.id, docnum, None))
     return outcome
 
 
-def _analyze_feed(writer: GenerationWriter, job: FileJob, max_bytes: int, user_dicts: tuple[str, ...]) -> FileOutcome:
+def _analyze_feed(
+    writer: GenerationWriter, job: FileJob, max_bytes: int, user_dicts: tuple[str, ...], shard: tuple[int, int] | None
+) -> FileOutcome:
     """A feed, or a part of one, read line by line: ``max_bytes`` applies to each line."""
     if job.digest == job.previous_digest:
         return FileOutcome(job.path, "unchanged", part=job.part, parts=job.parts)
@@ -124,13 +133,16 @@ def _analyze_feed(writer: GenerationWriter, job: FileJob, max_bytes: int, user_d
             if isinstance(item, IngestError):
                 outcome.errors.append((item.reason, item.line))
                 continue
+            if shard is not None and id_key(item.id) % shard[1] != shard[0]:
+                outcome.elsewhere += 1
+                continue
             docnum = writer.docnum
             writer.add_document(**article_document(item, source, user_dicts))
             outcome.articles.append((item.id, docnum, line))
     except OSError as exc:  # the documents already written are dropped by the parent
         return FileOutcome(job.path, "failed", f"cannot read: {exc.strerror or exc}", articles=outcome.articles,
                            part=job.part, parts=job.parts)
-    if job.parts == 1 and not outcome.articles and not outcome.errors:
+    if job.parts == 1 and not outcome.articles and not outcome.errors and not outcome.elsewhere:
         return FileOutcome(job.path, "failed", "empty file")
     return outcome
 
@@ -142,7 +154,7 @@ def run_job(folder: str, manifest: Manifest, number: int, jobs: list[FileJob], m
     writer = ix.writer(_lk=False, compound=False)
     try:
         user_dicts = ix.user_dicts
-        outcomes = [_analyze(writer, job, max_bytes, user_dicts) for job in jobs]
+        outcomes = [_analyze(writer, job, max_bytes, user_dicts, manifest.shard) for job in jobs]
         if writer.docnum:
             segment = writer._finalize_segment()  # noqa: SLF001 - Whoosh's own multiprocessing writer does this
         else:

@@ -1,0 +1,476 @@
+"""A search over the shards of an archive, answered as one index of the whole archive
+would answer it: the same ids in the same order, the same scores, totals and facets.
+
+Each shard is an ordinary index holding part of the articles.  A search runs as
+Elasticsearch's ``dfs_query_then_fetch`` does:
+
+1. **Statistics.**  Every shard runs the search with the archive's statistics known
+   so far (:class:`~newsearch.statistics.SharedStatistics`) and reports what it had to
+   answer from its own part.  The coordinator adds the shards' values up
+   (:func:`~newsearch.statistics.combine`) and asks again, until no shard lacks any:
+   usually two or three rounds, the first with nothing known.
+2. **Query.**  The last round's answers hold each shard's total, facet counts and
+   best matches (:class:`~newsearch.execute.Candidate`), which are merged in the order
+   one index gives (:func:`~newsearch.ranking.merge_candidates`).
+3. **Fetch.**  The shards that hold the page's articles make their hits, snippets
+   included: only those.
+
+The calls to the shards go through a ``FanOut``, which calls one method on every
+shard at once and returns each one's answer or the exception it raised: in this
+process (:func:`local_fan_out`), or on the workers of a cluster
+(:mod:`newsearch.cluster`).  A shard that fails is left out and named in the
+results (``shards.failed``): the others' results are returned, flagged as partial.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Sequence
+import dataclasses
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import execute
+from .config import Config
+from .errors import NewsearchError
+from .facets import FacetCounter
+from .index import NewsIndex
+from .query import parse
+from .ranking import Placed, merge_candidates
+from .request import SearchRequest
+from .results import Hit, SearchResults, ShardFailure, ShardsReport, Version
+from .dupes import Groups, Short, Walk
+from .search import make_hit, prepare, short_item_groups, suggest_query, version_of
+from .statistics import SharedStatistics, StatisticsTable, combine
+from .synonyms import Synonyms
+
+__all__ = ["FanOut", "Shard", "ShardPage", "gather", "local_fan_out", "shard_hits", "shard_page", "shard_state", "shard_values"]
+
+MAX_ROUNDS = 12
+"""Rounds of the statistics phase at most: each one adds at least one value."""
+
+FanOut = Callable[[str, dict[int, tuple[Any, ...]]], dict[int, Any]]
+"""``fan_out(method, calls)`` calls ``method(*calls[i])`` on shard ``i`` for each ``i``
+of ``calls``, at once, and returns each one's answer, or the exception it raised."""
+
+_PRIMITIVE = ("docs", "docs_all", "df", "length", "word", "term", "keywords")  # any shard can say its own
+
+
+class ShardChangedError(NewsearchError):
+    """A shard committed between the phases of a search (its matches are numbered anew)."""
+
+
+@dataclass
+class ShardPage:
+    """A shard's answer to the query phase."""
+
+    total: int
+    exact_total: int
+    counter: FacetCounter | None
+    candidates: list[execute.Candidate]
+    sort: str
+    relaxed: bool
+    suggestion: str | None
+    missing: StatisticsTable
+    state: tuple[str, ...]
+    near: dict[tuple[int, int], tuple[bytes, Short | None]] = field(default_factory=dict)
+    """For collapsing: each candidate's sketch, and what a short item is compared on."""
+
+
+def shard_state(searcher: Any) -> tuple[str, ...]:
+    """What identifies the committed state a shard's searcher reads: its segments and
+    their deletions."""
+    state = []
+    for reader, _base in searcher.reader().leaf_readers():
+        segment = reader.segment()
+        state.append(f"{segment.segment_id()}:{reader.doc_count_all() - reader.doc_count()}" if segment else "-")
+    return tuple(state)
+
+
+def shard_page(
+    searcher: Any, config: Config, request: SearchRequest, synonyms: Synonyms, table: StatisticsTable, end: int | None
+) -> tuple[ShardPage, Groups | None]:
+    """The query phase on one shard, with the archive's statistics in ``table``: its
+    matches up to ``end``, and (to collapse) their near-duplicate groups' lookup."""
+    statistics = SharedStatistics(searcher.reader(), table)
+    prepared = prepare(searcher, config, request, synonyms, statistics)
+    counter = FacetCounter() if request.facets else None
+    groups = short_item_groups() if request.collapse else None
+
+    def each_segment(reader: Any, scores: Collection[int]) -> None:
+        if counter is not None:
+            counter.add(reader, scores)
+        if groups is not None:
+            groups.add(reader, scores)
+
+    each = each_segment if counter is not None or groups is not None else None
+
+    total, exact = 0, 0
+    found: list[execute.Candidate] = []
+    if prepared.nothing:
+        pass
+    elif prepared.relaxed is not None:
+        total, found = prepared.relaxed.candidates(end, each)
+        exact = prepared.relaxed.exact_total
+    else:
+        total, found = execute.candidates(
+            searcher,
+            prepared.q,
+            prepared.flt,
+            sort=prepared.sort,
+            end=end,
+            half_life_days=prepared.half_life_days,
+            each_segment=each,
+            statistics=statistics,
+        )
+        exact = total
+    suggestion = None
+    # Only once everything before is the archive's: then every shard asks for the same total.
+    if not statistics.missing and statistics.total(("matches",), lambda: total) == 0 and not prepared.nothing:
+        suggestion = suggest_query(searcher, config, prepared.parsed, prepared.flt, synonyms, statistics)
+    page = ShardPage(
+        total, exact, counter, found, prepared.sort, prepared.relaxed is not None, suggestion, statistics.missing, shard_state(searcher)
+    )
+    if groups is not None and not statistics.missing:
+        leaves = searcher.leaf_searchers()
+        for candidate in found:
+            reader = leaves[candidate.ref[0]][0].reader()
+            page.near[candidate.ref] = (groups.sketch(reader, candidate.ref[1]), groups.short(reader, candidate.ref[1]))
+    return page, groups
+
+
+def shard_alike(
+    searcher: Any, groups: Groups, leaders: Sequence[tuple[bytes, str | None]]
+) -> list[list[tuple[float, int, tuple[int, int]]]]:
+    """For each (sketch, text of a short item) of ``leaders``: its near-duplicates among
+    the shard's matches (``groups``), as (similarity, id key, (segment number, docnum))."""
+    numbers = {id(leaf.reader()): number for number, (leaf, _base) in enumerate(searcher.leaf_searchers())}
+    return [
+        [(score, tie, (numbers[id(reader)], docnum)) for score, tie, reader, docnum in groups.alike_sketch(sketch, text)]
+        for sketch, text in leaders
+    ]
+
+
+def shard_values(searcher: Any, keys: Sequence[tuple[Any, ...]]) -> StatisticsTable:
+    """A shard's own values of statistics any shard can compute without a query."""
+    statistics = SharedStatistics(searcher.reader(), {})
+    return {key: statistics.local(key) for key in keys}
+
+
+def shard_hits(
+    searcher: Any,
+    config: Config,
+    request: SearchRequest,
+    synonyms: Synonyms,
+    table: StatisticsTable,
+    picks: list[tuple[tuple[int, int], float, bool, dict[str, Any] | None]],
+    state: tuple[str, ...],
+    versions: Sequence[tuple[int, int]] = (),
+) -> tuple[list[Hit], list[Version]]:
+    """The fetch phase on one shard: hits of its matches ``picks`` ((segment number,
+    docnum), score, related, explanation), with snippets, and its matches ``versions``
+    as another hit's near-duplicates."""
+    if shard_state(searcher) != state:
+        raise ShardChangedError("the shard committed during the search")
+    prepared = prepare(searcher, config, request, synonyms, SharedStatistics(searcher.reader(), table))
+    leaves = searcher.leaf_searchers()
+    hits = []
+    for (number, docnum), score, related, explanation in picks:
+        match = execute.Match(score, leaves[number][0].reader(), docnum, related, explanation)
+        hits.append(make_hit(match, prepared.patterns, config, (), explain=request.explain))
+    return hits, [version_of(leaves[number][0].reader(), docnum) for number, docnum in versions]
+
+
+class Shard:
+    """One shard's side of :func:`gather`: an ordinary index of part of the archive.
+
+    It keeps the near-duplicate lookups of its last searches (by the token the
+    coordinator gives each search), which collapsing asks for after the query phase;
+    one that is gone (the shard restarted) is made again."""
+
+    _KEPT = 16  # searches whose lookups are kept
+
+    def __init__(self, index: NewsIndex) -> None:
+        self.index = index
+        self._groups: OrderedDict[str, tuple[tuple[str, ...], Groups]] = OrderedDict()
+
+    def page(self, request: SearchRequest, table: StatisticsTable, end: int | None, token: str = "") -> ShardPage:
+        def work(searcher: Any, config: Config, synonyms: Synonyms) -> ShardPage:
+            page, groups = shard_page(searcher, config, request, synonyms, table, end)
+            if groups is not None and token:
+                self._groups[token] = (page.state, groups)
+                while len(self._groups) > self._KEPT:
+                    self._groups.popitem(last=False)
+            return page
+
+        return self.index._read(work)  # noqa: SLF001
+
+    def alike(
+        self,
+        request: SearchRequest,
+        table: StatisticsTable,
+        end: int | None,
+        token: str,
+        state: tuple[str, ...],
+        leaders: Sequence[tuple[bytes, str | None]],
+    ) -> list[list[tuple[float, int, tuple[int, int]]]]:
+        def work(searcher: Any, config: Config, synonyms: Synonyms) -> list[list[tuple[float, int, tuple[int, int]]]]:
+            if shard_state(searcher) != state:
+                raise ShardChangedError("the shard committed during the search")
+            kept = self._groups.get(token)
+            if kept is None or kept[0] != state:
+                groups = shard_page(searcher, config, request, synonyms, table, end)[1]
+                assert groups is not None
+                self._groups[token] = kept = (state, groups)
+            return shard_alike(searcher, kept[1], leaders)
+
+        return self.index._read(work)  # noqa: SLF001
+
+    def values(self, keys: Sequence[tuple[Any, ...]]) -> StatisticsTable:
+        return self.index._read(lambda searcher, _config, _synonyms: shard_values(searcher, keys))  # noqa: SLF001
+
+    def hits(
+        self,
+        request: SearchRequest,
+        table: StatisticsTable,
+        picks: list[tuple[tuple[int, int], float, bool, dict[str, Any] | None]],
+        state: tuple[str, ...],
+        versions: Sequence[tuple[int, int]] = (),
+    ) -> tuple[list[Hit], list[Version]]:
+        return self.index._read(  # noqa: SLF001
+            lambda searcher, config, synonyms: shard_hits(searcher, config, request, synonyms, table, picks, state, versions)
+        )
+
+
+def local_fan_out(shards: Sequence[Any]) -> FanOut:
+    """A :data:`FanOut` over objects in this process (one call after another)."""
+
+    def fan_out(method: str, calls: dict[int, tuple[Any, ...]]) -> dict[int, Any]:
+        out: dict[int, Any] = {}
+        for shard, arguments in calls.items():
+            try:
+                out[shard] = getattr(shards[shard], method)(*arguments)
+            except Exception as exc:  # noqa: BLE001 - reported as that shard's failure
+                out[shard] = exc
+        return out
+
+    return fan_out
+
+
+def gather(fan_out: FanOut, shards: int, request: SearchRequest, config: Config, *, partial: bool = True) -> SearchResults:
+    """``request`` answered by ``shards`` shards through ``fan_out`` (the methods of
+    :class:`Shard`).  A shard that fails is left out, unless ``partial`` is false: then
+    its error is raised."""
+    for _attempt in range(3):
+        try:
+            return _Search(fan_out, shards, request, config, partial).run()
+        except ShardChangedError:
+            continue  # a shard committed between the phases: search again
+    return _Search(fan_out, shards, request, config, partial).run()
+
+
+Key = tuple[int, tuple[int, int]]  # (shard, (segment number, docnum))
+
+
+class _Search:
+    """One search over the shards (see the module docstring)."""
+
+    def __init__(self, fan_out: FanOut, shards: int, request: SearchRequest, config: Config, partial: bool) -> None:
+        self.fan_out = fan_out
+        self.request = request
+        self.config = config
+        self.partial = partial
+        self.live = list(range(shards))
+        self.failed: dict[int, str] = {}
+        self.table: StatisticsTable = {}
+        self.token = secrets.token_hex(8)
+        self.pages: dict[int, ShardPage] = {}
+        wanted = None if request.limit is None else request.offset + request.limit
+        self.wanted = wanted
+        # Collapsing reads matches in growing batches, as one index does (search._collapsed_page).
+        self.end = wanted if not request.collapse or wanted is None else 2 * wanted + 10
+
+    # ------------------------------------------------------------------ phases
+
+    def run(self) -> SearchResults:
+        self._statistics()
+        request = self.request
+        first = next(iter(self.pages.values()))
+        total = sum(p.total for p in self.pages.values())
+        versions: dict[Key, list[Key]] = {}
+        if request.collapse:
+            placed, versions = self._collapsed(total)
+        else:
+            placed = self._placed()[request.offset :]
+        hits = self._hits(placed, versions)
+        counter = FacetCounter() if request.facets else None
+        if counter is not None:
+            for shard in self.live:
+                found = self.pages[shard].counter
+                if found is not None:
+                    counter.absorb(found)
+        pages = [self.pages[i] for i in self.live]
+        parsed = parse(request.query)
+        return SearchResults(
+            parsed.text,
+            sum(p.total for p in pages),
+            hits,
+            request.offset,
+            request.limit,
+            first.sort,
+            next((p.suggestion for p in pages if p.suggestion), None),
+            counter.facets(request.facet_limit) if counter is not None else None,
+            collapsed=request.collapse,
+            explain=parsed.explain() if request.explain else None,
+            exact_total=sum(p.exact_total for p in pages),
+            shards=ShardsReport(
+                len(self.live) + len(self.failed), len(self.live), [ShardFailure(i, why) for i, why in sorted(self.failed.items())]
+            ),
+        )
+
+    def _statistics(self) -> None:
+        """Query rounds until no shard lacks any of the archive's statistics."""
+        for _round in range(MAX_ROUNDS):
+            self.pages = self._ask("page", {i: (self.request, self.table, self.end, self.token) for i in self.live})
+            missing: dict[tuple[Any, ...], dict[int, Any]] = {}
+            for shard, page in self.pages.items():
+                for key, value in page.missing.items():
+                    missing.setdefault(key, {})[shard] = value
+            if not missing:
+                return
+            lacking: dict[int, list[tuple[Any, ...]]] = {}
+            for key, values in missing.items():
+                if key[0] in _PRIMITIVE:
+                    for shard in self.pages:
+                        if shard not in values:
+                            lacking.setdefault(shard, []).append(key)
+            if lacking:
+                for shard, found in self._ask("values", {i: (keys,) for i, keys in lacking.items()}).items():
+                    for key, value in found.items():
+                        missing[key][shard] = value
+            for key, values in missing.items():
+                if set(self.live) <= values.keys():  # a count a query makes is known when every shard made it
+                    self.table[key] = combine(key, [values[shard] for shard in self.live])
+        raise NewsearchError(f"the shards did not agree on the archive's statistics in {MAX_ROUNDS} rounds")
+
+    def _placed(self) -> list[Placed]:
+        """The shards' candidates in the order one index gives, up to ``self.end``."""
+        shards = [i for i in self.live if i in self.pages]
+        lists = [self.pages[i].candidates for i in shards]
+        first = self.pages[shards[0]]
+        if first.relaxed:
+            placed = merge_candidates(
+                lists,
+                sort=first.sort,
+                depth=self.config.ranking.rerank_depth,
+                end=self.end,
+                half_life_days=self.request.half_life_days or self.config.ranking.half_life_days,
+            )
+        else:
+            every = sorted(((n, c) for n, found in enumerate(lists) for c in found), key=lambda item: item[1].key, reverse=True)
+            placed = [(n, c, c.score, False) for n, c in every[: self.end]]
+        return [(shards[n], c, score, in_head) for n, c, score, in_head in placed]
+
+    def _collapsed(self, total: int) -> tuple[list[Placed], dict[Key, list[Key]]]:
+        """The page's group leaders and their near-duplicates, walked as one index walks
+        them (search._collapsed_page): batches of the order, each one's near-duplicates
+        looked up on every shard at once."""
+        alike: dict[Key, list[Key]] = {}
+        near: dict[Key, tuple[bytes, Short | None]] = {}
+        walk = Walk(alike.__getitem__, lambda key: near[key][1])
+        leaders: list[Placed] = []
+        groups: list[list[Key]] = []
+        wanted, fetch = self.wanted, self.end
+        batch = self._placed()
+        seen = 0
+        while True:
+            for shard, page in self.pages.items():
+                near.update(((shard, ref), data) for ref, data in page.near.items())
+            self._look_up(alike, near, [(shard, c.ref) for shard, c, _, _ in batch])
+            for item, group in walk.representatives(((p[0], p[1].ref), p) for p in batch):
+                leaders.append(item)
+                groups.append(group)
+                if wanted is not None and len(leaders) == wanted:
+                    break
+            seen += len(batch)
+            if (wanted is not None and len(leaders) == wanted) or seen >= total:
+                break
+            fetch = None if fetch is None or fetch * 4 >= total else fetch * 4
+            self.end = fetch
+            self.pages = self._ask("page", {i: (self.request, self.table, fetch, self.token) for i in self.live})
+            batch = self._placed()[seen:]
+        offset = self.request.offset
+        return leaders[offset:], {(p[0], p[1].ref): group for p, group in zip(leaders[offset:], groups[offset:])}
+
+    def _look_up(self, alike: dict[Key, list[Key]], near: dict[Key, tuple[bytes, Short | None]], keys: list[Key]) -> None:
+        """Each shard's near-duplicates of the matches ``keys``, merged most alike first."""
+        keys = [key for key in keys if key not in alike]
+        if not keys:
+            return
+        leaders = [(sketch, short[2] if short is not None else None) for sketch, short in (near[key] for key in keys)]
+        calls = {i: (self.request, self.table, self.end, self.token, self.pages[i].state, leaders) for i in self.live}
+        found: list[list[tuple[float, int, Key]]] = [[] for _ in keys]
+        for shard, answers in self._ask("alike", calls).items():
+            for into, answer in zip(found, answers):
+                into.extend((score, tie, (shard, ref)) for score, tie, ref in answer)
+        for key, into in zip(keys, found):
+            into.sort(key=lambda item: (-item[0], item[1]))
+            alike[key] = [other for _score, _tie, other in into]
+
+    def _hits(self, placed: list[Placed], versions: dict[Key, list[Key]]) -> list[Hit]:
+        """The fetch phase: each shard makes the hits (and versions) that it holds."""
+        picks: dict[int, list[tuple[int, Placed]]] = {}
+        for position, item in enumerate(placed):
+            picks.setdefault(item[0], []).append((position, item))
+        wanted: dict[int, list[tuple[int, int]]] = {}
+        for members in versions.values():
+            for shard, ref in members:
+                wanted.setdefault(shard, []).append(ref)
+        calls = {
+            shard: (
+                self.request,
+                self.table,
+                [(c.ref, score, c.related, c.explanation if in_head else None) for _, (_, c, score, in_head) in picks.get(shard, [])],
+                self.pages[shard].state,
+                wanted.get(shard, []),
+            )
+            for shard in set(picks) | set(wanted)
+        }
+        hits: list[Hit | None] = [None] * len(placed)
+        made_versions: dict[Key, Version] = {}
+        for shard, (made, found_versions) in self._ask("hits", calls).items():
+            for (position, _item), hit in zip(picks.get(shard, []), made):
+                hits[position] = hit
+            for ref, version in zip(wanted.get(shard, []), found_versions):
+                made_versions[(shard, ref)] = version
+        out = []
+        for item, hit in zip(placed, hits):
+            if hit is None:
+                continue  # its shard failed since the query phase
+            group = versions.get((item[0], item[1].ref))
+            if group:
+                hit = dataclasses.replace(hit, versions=tuple(made_versions[key] for key in group if key in made_versions))
+            out.append(hit)
+        return out
+
+    # ------------------------------------------------------------------ calls
+
+    def _ask(self, method: str, calls: dict[int, tuple[Any, ...]]) -> dict[int, Any]:
+        """Each shard's answer to ``method``; a shard that fails leaves the search."""
+        asked = {i: calls[i] for i in self.live if i in calls}
+        out: dict[int, Any] = {}
+        for shard, answer in (self.fan_out(method, asked) if asked else {}).items():
+            if isinstance(answer, ShardChangedError):
+                raise answer
+            if isinstance(answer, BaseException):
+                if not self.partial:
+                    raise answer
+                self.failed[shard] = f"{type(answer).__name__}: {answer}"
+                self.live.remove(shard)
+                self.pages.pop(shard, None)
+                continue
+            out[shard] = answer
+        if not self.live:
+            raise NewsearchError("no shard answered: " + "; ".join(f"shard {i}: {why}" for i, why in sorted(self.failed.items())))
+        return out

@@ -1,0 +1,95 @@
+"""A search over shards answers as one index of the same articles: the corpus indexed
+into 2 and 3 shards (each keeping the articles whose id key falls to it), searched
+through :func:`newsearch.gather.gather` in this process, against the corpus indexed
+whole, on generated requests: the same ids in the same order, the same scores (to the
+last bit), totals, facets, near-duplicates and suggestions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from newsearch import NewsIndex, NewsearchError, SearchRequest
+from newsearch.fields import id_key
+from newsearch.gather import Shard, gather, local_fan_out
+
+from generated_queries import comparable, generated_requests
+
+pytestmark = pytest.mark.usefixtures("corpus")
+
+
+@pytest.fixture(scope="module", params=[2, 3])
+def shards(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> list[Shard]:
+    n = request.param
+    out = []
+    for k in range(n):
+        ix = NewsIndex.create(tmp_path_factory.mktemp(f"shard{k}of{n}") / "index", shard=(k, n))
+        report = ix.update([corpus])
+        assert report.failed == []
+        out.append(Shard(ix))
+    return out
+
+
+def _ids(ix: NewsIndex) -> list[str]:
+    return [hit.id for hit in ix.search("", limit=None, facets=False, collapse=False).hits]
+
+
+def test_each_article_is_in_the_shard_its_id_key_names(shards: list[Shard], corpus_index: NewsIndex) -> None:
+    n = len(shards)
+    every = []
+    for k, shard in enumerate(shards):
+        ids = _ids(shard.index)
+        assert ids and all(id_key(i) % n == k for i in ids)
+        every += ids
+    assert sorted(every) == sorted(_ids(corpus_index))
+
+
+def test_shards_answer_as_one_index(shards: list[Shard], corpus_index: NewsIndex) -> None:
+    fan_out = local_fan_out(shards)
+    requests = generated_requests(corpus_index, 150)
+    differing = []
+    for request in requests:
+        one = comparable(corpus_index.search(**request))
+        several = gather(fan_out, len(shards), SearchRequest(**request), corpus_index.config)
+        assert several.shards is not None and several.shards.successful == len(shards)
+        if comparable(several) != one:
+            differing.append((request, one, comparable(several)))
+    assert not differing, differing[:2]
+    # The comparison means something: most requests find articles, some fold near-duplicates.
+    assert sum(1 for r in requests if corpus_index.search(**r).hits) >= 100
+    assert any(hit.versions for r in requests for hit in corpus_index.search(**r).hits)
+
+
+def test_a_word_missing_from_the_archive_gets_the_same_suggestion(shards: list[Shard], corpus_index: NewsIndex) -> None:
+    request = SearchRequest("区快链")  # 区块链, mistyped
+    one = corpus_index.search(request)
+    several = gather(local_fan_out(shards), len(shards), request, corpus_index.config)
+    assert one.total == several.total == 0
+    assert one.suggestion is not None and several.suggestion == one.suggestion
+
+
+class _Lost:
+    """A shard whose worker is gone."""
+
+    def __getattr__(self, name: str) -> object:
+        def call(*_args: object) -> object:
+            raise ConnectionError("worker lost")
+
+        return call
+
+
+def test_a_lost_shard_gives_the_others_results_flagged_partial(shards: list[Shard], corpus_index: NewsIndex) -> None:
+    n = len(shards)
+    fan_out = local_fan_out([*shards[:-1], _Lost()])
+    results = gather(fan_out, n, SearchRequest("经济", collapse=False), corpus_index.config)
+    assert results.shards is not None
+    assert results.shards.partial and results.shards.successful == n - 1
+    assert [f.shard for f in results.shards.failed] == [n - 1] and "worker lost" in results.shards.failed[0].reason
+    survivors = {hit.id for shard in shards[:-1] for hit in shard.index.search("经济", limit=None, collapse=False).hits}
+    assert results.total == len(survivors) > 0
+    assert {hit.id for hit in results.hits} <= survivors
+    with pytest.raises(ConnectionError):
+        gather(fan_out, n, SearchRequest("经济"), corpus_index.config, partial=False)
+    with pytest.raises(NewsearchError, match="no shard answered"):
+        gather(local_fan_out([_Lost()] * n), n, SearchRequest("经济"), corpus_index.config)

@@ -224,6 +224,15 @@ ConfigOption = Annotated[
     typer.Option("--config", metavar="FILE", help="Settings file (TOML). Default: newsearch.toml in the index folder."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
+ClusterOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--cluster",
+        metavar="ADDRESS",
+        help="The Dask scheduler (tcp://HOST:PORT) of an archive in shards; the index folder holds its manifest. Default: cluster.address.",
+        show_default=False,
+    ),
+]
 CategoryOption = Annotated[Optional[list[str]], typer.Option("--category", "-c", metavar="CATEGORY", help="Only this category (repeat for any of several).")]
 TagOption = Annotated[Optional[list[str]], typer.Option("--tag", "-t", metavar="TAG", help="Only articles with this tag (repeat: all of them).")]
 SinceOption = Annotated[Optional[str], typer.Option("--since", metavar="DATE", help="From this date on: 2021, 2021-12, 2021-12-25, 2021年12月.")]
@@ -294,6 +303,20 @@ def _config(index_dir: Path, config: Path | None) -> Config:
     return Config.for_index(index_dir, config)
 
 
+def _open(index_dir: Path, cfg: Config, cluster: str | None) -> Any:
+    """The index in ``index_dir``: one machine's, or an archive in shards on a cluster."""
+    from .cluster import is_cluster
+    from .index import NewsIndex
+
+    if cluster is None and is_cluster(index_dir):
+        cluster = cfg.cluster.address
+        if not cluster:
+            raise InvalidArgumentError("--cluster", f"{_shown_path(index_dir)} holds an archive in shards: give its scheduler's address.")
+    if cluster is not None:
+        return NewsIndex.open(index_dir, config=cfg, cluster=cluster)
+    return NewsIndex.open(index_dir, config=cfg)
+
+
 def _echo_json(data: Any) -> None:
     # json escapes C0 controls; DEL and C1 (the 8-bit CSI) are escaped here too.
     text = json.dumps(data, ensure_ascii=False, indent=2)
@@ -316,6 +339,8 @@ def index_command(
     as_json: JsonOption = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also list warnings (guessed encodings, unreadable dates...).")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Stop at the first file that fails, committing nothing.")] = False,
+    cluster: ClusterOption = None,
+    shards: Annotated[int, typer.Option("--shards", metavar="N", parser=_whole_number, help="With --cluster, for a new index: how many shards (each on a worker in turn).")] = 0,
 ) -> None:
     """Index posts, incrementally: new and changed files are (re)indexed, deleted ones removed."""
     from .index import NewsIndex
@@ -324,8 +349,18 @@ def index_command(
 
     def action() -> int:
         cfg = _config(index_dir, config)
-        ix = NewsIndex.create(index_dir, config=cfg, replace=rebuild)
-        bar = _ProgressBar() if sys.stderr.isatty() and not as_json else None
+        address = cluster or (cfg.cluster.address if shards or (index_dir / "cluster.json").is_file() else None)
+        if shards and not address:
+            raise InvalidArgumentError("--shards", "goes with --cluster ADDRESS (the Dask scheduler that holds the shards).")
+        if address:
+            from .cluster import ClusterIndex
+
+            if rebuild:
+                raise InvalidArgumentError("--rebuild", "is not available for an archive in shards: index into a new folder.")
+            ix: Any = ClusterIndex.create(index_dir, address, shards, config=cfg, index_class=NewsIndex)
+        else:
+            ix = NewsIndex.create(index_dir, config=cfg, replace=rebuild)
+        bar = _ProgressBar() if sys.stderr.isatty() and not as_json and isinstance(ix, NewsIndex) else None
         failures_path = index_dir / FAILURES_FILE
         try:
             report = ix.update(paths, progress=bar, strict=strict)
@@ -406,6 +441,8 @@ def search_command(
     as_json: JsonOption = False,
     explain: Annotated[bool, typer.Option("--explain", help="Also print how the query was read, and each hit's score by part.")] = False,
     exact: Annotated[bool, typer.Option("--exact", help="Only articles that hold every term as typed (no related matches).")] = False,
+    cluster: ClusterOption = None,
+    partial: Annotated[bool, typer.Option("--partial/--no-partial", help="With --cluster: when a shard does not answer, show the others' results flagged as partial (else an error).")] = True,
 ) -> None:
     """Search the index: ranked articles with highlighted passages (related ones marked).
 
@@ -440,13 +477,16 @@ def search_command(
         cfg = _config(index_dir, config)
         if index is None and not os.environ.get(INDEX_ENV_VAR) and not NewsIndex.exists(index_dir):
             _bootstrap_from_seeds(index_dir, cfg)
-        ix = NewsIndex.open(index_dir, config=cfg)
-        results = ix.search(request)
+        ix = _open(index_dir, cfg, cluster)
+        results = ix.search(request, partial=partial) if not isinstance(ix, NewsIndex) else ix.search(request)
         if as_json:
             _echo_json(results.to_dict())
             return
         if results.explain is not None:
             _echo(f"Query: {results.explain}")
+        if results.shards is not None and results.shards.partial:
+            missing = "; ".join(f"shard {f.shard}: {f.reason}" for f in results.shards.failed)
+            _echo(f"Partial results: {results.shards.successful} of {results.shards.total} shards answered ({missing}).", err=True)
         if results.total == 0:
             _print_no_match(ix, request, results.suggestion)
         else:
@@ -590,13 +630,14 @@ def suggest_command(
     limit: Annotated[int, _limit_option("How many completions.")] = 10,
     index: IndexOption = None,
     as_json: JsonOption = False,
+    cluster: ClusterOption = None,
 ) -> None:
     """Complete a partial query from keywords and the words of the index's titles."""
 
     def action() -> None:
-        from .index import NewsIndex
 
-        found = NewsIndex.open(_index_dir(index)).suggest(prefix, limit=limit)
+        index_dir = _index_dir(index)
+        found = _open(index_dir, _config(index_dir, None), cluster).suggest(prefix, limit=limit)
         if as_json:
             _echo_json({"prefix": prefix, "suggestions": [s.to_dict() for s in found]})
         else:
@@ -615,13 +656,16 @@ def topics_command(
     limit: Annotated[int, _limit_option("How many keywords.")] = 20,
     index: IndexOption = None,
     as_json: JsonOption = False,
+    cluster: ClusterOption = None,
 ) -> None:
     """The keywords that set a period or section apart from the whole archive."""
 
     def action() -> None:
-        from .index import NewsIndex
 
-        found = NewsIndex.open(_index_dir(index)).topics(category=category or (), tags=tag or (), since=since, until=until, limit=limit)
+        index_dir = _index_dir(index)
+        found = _open(index_dir, _config(index_dir, None), cluster).topics(
+            category=category or (), tags=tag or (), since=since, until=until, limit=limit
+        )
         if as_json:
             _echo_json({"topics": [t.to_dict() for t in found]})
         elif not found:
@@ -642,14 +686,14 @@ def similar_command(
     index: IndexOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
+    cluster: ClusterOption = None,
 ) -> None:
     """Articles most related to one article by content (not its near-duplicates)."""
 
     def action() -> None:
-        from .index import NewsIndex
 
         index_dir = _index_dir(index)
-        results = NewsIndex.open(index_dir, config=_config(index_dir, config)).similar(article_id, limit=limit)
+        results = _open(index_dir, _config(index_dir, config), cluster).similar(article_id, limit=limit)
         if as_json:
             _echo_json(results.to_dict())
         elif not results.hits:
@@ -669,13 +713,14 @@ def show_command(
     article_id: Annotated[str, typer.Argument(metavar="ID", help="The article's id, as printed with every hit.", show_default=False)],
     index: IndexOption = None,
     as_json: JsonOption = False,
+    cluster: ClusterOption = None,
 ) -> None:
     """Print one article: its fields and full text."""
 
     def action() -> None:
-        from .index import NewsIndex
 
-        article = NewsIndex.open(_index_dir(index)).get(article_id)
+        index_dir = _index_dir(index)
+        article = _open(index_dir, _config(index_dir, None), cluster).get(article_id)
         if as_json:
             _echo_json(article.to_dict())
             return
@@ -703,15 +748,16 @@ def stats_command(
     index: IndexOption = None,
     as_json: JsonOption = False,
     top: Annotated[int, typer.Option("--top", metavar="N", parser=_whole_number, help="How many categories and tags to list.")] = 20,
+    cluster: ClusterOption = None,
 ) -> None:
     """Print what the index holds: articles, date range, categories, tags, size."""
 
     def action() -> None:
-        from .index import NewsIndex
 
         if top < 1:
             raise InvalidArgumentError("--top", f"{top}; it must be 1 or more.")
-        stats = NewsIndex.open(_index_dir(index)).stats()
+        index_dir = _index_dir(index)
+        stats = _open(index_dir, _config(index_dir, None), cluster).stats()
         if as_json:
             _echo_json(stats.to_dict())
             return
@@ -802,15 +848,15 @@ def serve_command(
     workers: Annotated[Optional[int], typer.Option("--workers", metavar="N", parser=_whole_number, help="Processes answering requests, one core each. Default: server.workers, 1.", show_default=False)] = None,
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log every request.")] = True,
     show_paths: Annotated[bool, typer.Option("--show-paths", help="Include each article's source file path in the API's answers.")] = False,
+    cluster: ClusterOption = None,
 ) -> None:
     """Serve the index over HTTP: a JSON API and a search page (read-only)."""
 
     def action() -> None:
-        from .index import NewsIndex
         from .server import serve
 
         index_dir = _index_dir(index)
-        ix = NewsIndex.open(index_dir, config=_config(index_dir, config))
+        ix = _open(index_dir, _config(index_dir, config), cluster)
         listen = host or ix.config.server.host
 
         def ready(url: str) -> None:

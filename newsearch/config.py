@@ -45,6 +45,13 @@ or from a path given with ``--config``.  Every key is optional::
     max_limit = 100            # hits per page
     max_page = 1000
 
+    [cluster]
+    address = ""               # the Dask scheduler, tcp://HOST:PORT or tls://HOST:PORT (or --cluster)
+    timeout = 10.0             # seconds a shard may take before results go without it (flagged partial)
+    tls_ca_file = ""           # with tls://: the cluster's CA, and this client's certificate and key
+    tls_cert = ""
+    tls_key = ""
+
 Relative paths in ``[analysis]`` are relative to the configuration file.
 """
 
@@ -62,6 +69,7 @@ from .errors import ConfigError
 
 __all__ = [
     "AnalysisConfig",
+    "ClusterConfig",
     "CONFIG_FILENAME",
     "Config",
     "DEFAULT_CONFIG",
@@ -250,6 +258,28 @@ class ServerConfig:
                 raise ValueError(f"server.{name} must be a positive whole number.")
 
 
+@dataclass(frozen=True)
+class ClusterConfig:
+    """How newsearch reaches the shards of an archive on a Dask cluster (``--cluster``)."""
+
+    address: str = ""
+    """The scheduler, ``tcp://HOST:PORT`` or ``tls://HOST:PORT``; ``--cluster`` gives it too."""
+    timeout: float = 10.0
+    """Seconds a shard may take to answer a search before the results go without it
+    (flagged as partial); also the time to connect to the scheduler."""
+    tls_ca_file: str = ""
+    """With a ``tls://`` scheduler: the certificate authority that signed the cluster's
+    certificates, and this client's certificate and key (Dask's ``Security``)."""
+    tls_cert: str = ""
+    tls_key: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) or not 0 < self.timeout <= 3600:
+            raise ValueError("cluster.timeout must be a number of seconds, above 0 and at most 3600.")
+        if self.tls_cert and not self.tls_key or self.tls_key and not self.tls_cert:
+            raise ValueError("cluster.tls_cert and cluster.tls_key go together.")
+
+
 def _file_digest(path: str, setting: str) -> str:
     try:
         return content_hash(Path(path).read_bytes())
@@ -268,6 +298,7 @@ class Config:
     snippets: SnippetConfig = field(default_factory=SnippetConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     @classmethod
     def from_file(cls, path: str | Path) -> Config:
@@ -330,6 +361,7 @@ _SECTIONS: dict[str, type] = {
     "snippets": SnippetConfig,
     "analysis": AnalysisConfig,
     "server": ServerConfig,
+    "cluster": ClusterConfig,
 }
 
 

@@ -27,15 +27,16 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 import dataclasses
+import hashlib
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from . import execute
 from .config import Config
 from .errors import NewsearchError
 from .facets import FacetCounter
-from .index import NewsIndex
+from .highlight import find_spans
 from .query import parse
 from .ranking import Placed, merge_candidates
 from .request import SearchRequest
@@ -45,7 +46,9 @@ from .search import make_hit, prepare, short_item_groups, suggest_query, version
 from .statistics import SharedStatistics, StatisticsTable, combine
 from .synonyms import Synonyms
 
-__all__ = ["FanOut", "Shard", "ShardPage", "gather", "local_fan_out", "shard_hits", "shard_page", "shard_state", "shard_values"]
+_T = TypeVar("_T")
+
+__all__ = ["FanOut", "Readable", "Shard", "StatisticsCache", "shard_highlight", "ShardPage", "gather", "local_fan_out", "shard_hits", "shard_page", "shard_state", "shard_values"]
 
 MAX_ROUNDS = 12
 """Rounds of the statistics phase at most: each one adds at least one value."""
@@ -127,7 +130,8 @@ def shard_page(
         exact = total
     suggestion = None
     # Only once everything before is the archive's: then every shard asks for the same total.
-    if not statistics.missing and statistics.total(("matches",), lambda: total) == 0 and not prepared.nothing:
+    matches = ("matches", _digest(repr((prepared.q, prepared.flt, prepared.compiled))))
+    if not statistics.missing and statistics.total(matches, lambda: total) == 0 and not prepared.nothing:
         suggestion = suggest_query(searcher, config, prepared.parsed, prepared.flt, synonyms, statistics)
     page = ShardPage(
         total, exact, counter, found, prepared.sort, prepared.relaxed is not None, suggestion, statistics.missing, shard_state(searcher)
@@ -150,6 +154,10 @@ def shard_alike(
         [(score, tie, (numbers[id(reader)], docnum)) for score, tie, reader, docnum in groups.alike_sketch(sketch, text)]
         for sketch, text in leaders
     ]
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
 
 
 def shard_values(searcher: Any, keys: Sequence[tuple[Any, ...]]) -> StatisticsTable:
@@ -182,6 +190,13 @@ def shard_hits(
     return hits, [version_of(leaves[number][0].reader(), docnum) for number, docnum in versions]
 
 
+class Readable(Protocol):
+    """An index that runs ``work(searcher, config, synonyms)`` on its latest committed
+    state (:class:`newsearch.NewsIndex`)."""
+
+    def _read(self, work: Callable[[Any, Config, Synonyms], _T]) -> _T: ...
+
+
 class Shard:
     """One shard's side of :func:`gather`: an ordinary index of part of the archive.
 
@@ -191,7 +206,7 @@ class Shard:
 
     _KEPT = 16  # searches whose lookups are kept
 
-    def __init__(self, index: NewsIndex) -> None:
+    def __init__(self, index: Readable) -> None:
         self.index = index
         self._groups: OrderedDict[str, tuple[tuple[str, ...], Groups]] = OrderedDict()
 
@@ -243,6 +258,17 @@ class Shard:
         )
 
 
+def shard_highlight(
+    searcher: Any, config: Config, synonyms: Synonyms, text: str, query: str, table: StatisticsTable
+) -> list[tuple[int, int]]:
+    """:meth:`newsearch.NewsIndex.highlight` on a shard, with the archive's statistics
+    in ``table`` (those it lacks, the shard's own)."""
+    if not text or not query.strip():
+        return []
+    prepared = prepare(searcher, config, SearchRequest(query), synonyms, SharedStatistics(searcher.reader(), table))
+    return find_spans(text, prepared.patterns)
+
+
 def local_fan_out(shards: Sequence[Any]) -> FanOut:
     """A :data:`FanOut` over objects in this process (one call after another)."""
 
@@ -258,16 +284,35 @@ def local_fan_out(shards: Sequence[Any]) -> FanOut:
     return fan_out
 
 
-def gather(fan_out: FanOut, shards: int, request: SearchRequest, config: Config, *, partial: bool = True) -> SearchResults:
+@dataclass
+class StatisticsCache:
+    """The archive's statistics gathered by earlier searches, while no shard changed:
+    a query asked before (or one sharing its words) then needs no statistics round.
+    Every value is the archive's, whatever query asked for it."""
+
+    states: tuple[tuple[str, ...], ...] = ()
+    table: StatisticsTable = field(default_factory=dict)
+    most: int = 200_000  # values kept at most (then it starts again)
+
+
+def gather(
+    fan_out: FanOut,
+    shards: int,
+    request: SearchRequest,
+    config: Config,
+    *,
+    partial: bool = True,
+    cache: StatisticsCache | None = None,
+) -> SearchResults:
     """``request`` answered by ``shards`` shards through ``fan_out`` (the methods of
     :class:`Shard`).  A shard that fails is left out, unless ``partial`` is false: then
-    its error is raised."""
+    its error is raised.  ``cache`` keeps statistics between searches."""
     for _attempt in range(3):
         try:
-            return _Search(fan_out, shards, request, config, partial).run()
+            return _Search(fan_out, shards, request, config, partial, cache).run()
         except ShardChangedError:
             continue  # a shard committed between the phases: search again
-    return _Search(fan_out, shards, request, config, partial).run()
+    return _Search(fan_out, shards, request, config, partial, cache).run()
 
 
 Key = tuple[int, tuple[int, int]]  # (shard, (segment number, docnum))
@@ -276,14 +321,17 @@ Key = tuple[int, tuple[int, int]]  # (shard, (segment number, docnum))
 class _Search:
     """One search over the shards (see the module docstring)."""
 
-    def __init__(self, fan_out: FanOut, shards: int, request: SearchRequest, config: Config, partial: bool) -> None:
+    def __init__(
+        self, fan_out: FanOut, shards: int, request: SearchRequest, config: Config, partial: bool, cache: StatisticsCache | None
+    ) -> None:
         self.fan_out = fan_out
+        self.cache = cache
         self.request = request
         self.config = config
         self.partial = partial
         self.live = list(range(shards))
         self.failed: dict[int, str] = {}
-        self.table: StatisticsTable = {}
+        self.table: StatisticsTable = dict(cache.table) if cache is not None else {}
         self.token = secrets.token_hex(8)
         self.pages: dict[int, ShardPage] = {}
         wanted = None if request.limit is None else request.offset + request.limit
@@ -333,6 +381,13 @@ class _Search:
         """Query rounds until no shard lacks any of the archive's statistics."""
         for _round in range(MAX_ROUNDS):
             self.pages = self._ask("page", {i: (self.request, self.table, self.end, self.token) for i in self.live})
+            states = tuple(self.pages[i].state if i in self.pages else () for i in range(len(self.live) + len(self.failed)))
+            cache = self.cache
+            if cache is not None and cache.states != states:
+                seeded = bool(self.table)
+                cache.states, cache.table, self.table = states, {}, {}
+                if seeded:  # values of another state of the shards: ask again without them
+                    continue
             missing: dict[tuple[Any, ...], dict[int, Any]] = {}
             for shard, page in self.pages.items():
                 for key, value in page.missing.items():
@@ -351,7 +406,11 @@ class _Search:
                         missing[key][shard] = value
             for key, values in missing.items():
                 if set(self.live) <= values.keys():  # a count a query makes is known when every shard made it
-                    self.table[key] = combine(key, [values[shard] for shard in self.live])
+                    self.table[key] = value = combine(key, [values[shard] for shard in self.live])
+                    if cache is not None and not self.failed:  # (a partial table is not the archive's)
+                        if len(cache.table) >= cache.most:
+                            cache.table.clear()
+                        cache.table[key] = value
         raise NewsearchError(f"the shards did not agree on the archive's statistics in {MAX_ROUNDS} rounds")
 
     def _placed(self) -> list[Placed]:

@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .compiler import IndexVocabulary, compile_plan
 from .config import Config
@@ -41,6 +41,9 @@ from .topics import significant_keywords
 from .store import Manifest, Store, open_searcher
 from .synonyms import Synonyms, load_synonyms
 from .understand import plan as understand
+
+if TYPE_CHECKING:
+    from .cluster import ClusterIndex
 
 __all__ = ["NewsIndex"]
 
@@ -79,14 +82,31 @@ class NewsIndex:
         """Whether ``path`` holds a newsearch index (of any version)."""
         return Store(path).exists()
 
+    @overload
     @classmethod
-    def open(cls, path: str | Path, *, config: Config | str | Path | None = None) -> NewsIndex:
+    def open(cls, path: str | Path, *, config: Config | str | Path | None = None) -> NewsIndex: ...
+
+    @overload
+    @classmethod
+    def open(cls, path: str | Path, *, config: Config | str | Path | None = None, cluster: str) -> ClusterIndex: ...
+
+    @classmethod
+    def open(cls, path: str | Path, *, config: Config | str | Path | None = None, cluster: str | None = None) -> NewsIndex | ClusterIndex:
         """Open an existing index.
 
         Raises :class:`IndexNotFoundError` when there is none at ``path`` and
         :class:`SchemaMismatchError` when it was built by an incompatible
         version (rebuild it then).
+
+        With ``cluster`` (a Dask scheduler's address, ``tcp://HOST:PORT``), ``path``
+        holds the manifest of an archive in shards on that cluster: the object
+        returned has the same ``search``, ``get``, ``similar``, ``suggest``,
+        ``topics`` and ``stats`` (see :mod:`newsearch.cluster`).
         """
+        if cluster is not None:
+            from .cluster import ClusterIndex
+
+            return ClusterIndex.open(path, cluster, config=config, index_class=cls)
         store = Store(path)
         manifest = store.read_manifest()
         return cls(store, manifest, _config(path, config), published=True)

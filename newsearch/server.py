@@ -43,6 +43,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from . import __version__
 from .config import Config
 from .errors import ArticleNotFoundError, IndexDamagedError, InvalidArgumentError, NewsearchError
+from .cluster import ClusterIndex
 from .index import NewsIndex
 from .request import SearchRequest, Sort, offset_of_page
 
@@ -153,16 +154,20 @@ def _shown(value: str) -> str:
     return value if len(value) <= MAX_ECHO_CHARS else value[:MAX_ECHO_CHARS] + "…"
 
 
+Index = NewsIndex | ClusterIndex
+"""One machine's index, or an archive in shards on a cluster: the server reads both alike."""
+
+
 class _SharedIndex:
     """One open :class:`NewsIndex` for all request threads.  Its searcher (Whoosh's)
     is not made for concurrent use, so calls take turns; a search is CPU-bound
     Python anyway, and more cores are used with worker processes."""
 
-    def __init__(self, index: NewsIndex) -> None:
+    def __init__(self, index: Index) -> None:
         self._index = index
         self._lock = threading.Lock()
 
-    def __call__(self, call: Callable[[NewsIndex], T]) -> T:
+    def __call__(self, call: Callable[[Index], T]) -> T:
         with self._lock:
             return call(self._index)
 
@@ -201,7 +206,7 @@ def search_fields(request: SearchRequest, *, page: int | None = None, **changes:
     return pairs
 
 
-def create_app(index: NewsIndex, config: Config | None = None, *, show_paths: bool = False) -> FastAPI:
+def create_app(index: Index, config: Config | None = None, *, show_paths: bool = False) -> FastAPI:
     """The ASGI application serving ``index`` (run it with any ASGI server).
 
     Where an article's source file lives on the server is the server's business:
@@ -293,7 +298,7 @@ def create_app(index: NewsIndex, config: Config | None = None, *, show_paths: bo
         """Whether the server is up and its index readable: 503 when the index is gone or
         damaged (a file missing or not the size it was written with)."""
 
-        def check(ix: NewsIndex) -> int:
+        def check(ix: Index) -> int:
             ix.verify()
             return len(ix)
 
@@ -482,7 +487,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def serve(
-    index: NewsIndex,
+    index: Index,
     *,
     host: str | None = None,
     port: int | None = None,
@@ -520,7 +525,12 @@ def serve(
         return
     # Worker processes are started afresh (spawned) and build their app from this.
     os.environ[_WORKER_ENV] = json.dumps(
-        {"index": str(index.path), "config": dataclasses.asdict(index.config), "show_paths": show_paths}
+        {
+            "index": str(index.path),
+            "config": dataclasses.asdict(index.config),
+            "show_paths": show_paths,
+            "cluster": index.address if isinstance(index, ClusterIndex) else None,
+        }
     )
     config = uvicorn.Config(f"{__name__}:{app_in_worker.__name__}", factory=True, workers=workers, **options)
     Multiprocess(config, sockets=[sock]).run()
@@ -533,4 +543,10 @@ def app_in_worker() -> FastAPI:
     """The application of one worker process of :func:`serve`."""
     settings = json.loads(os.environ[_WORKER_ENV])
     config = Config.from_dict(settings["config"])
-    return create_app(NewsIndex.open(settings["index"], config=config), show_paths=bool(settings.get("show_paths")))
+    cluster = settings.get("cluster")
+    index: Index = (
+        NewsIndex.open(settings["index"], config=config, cluster=cluster)
+        if cluster
+        else NewsIndex.open(settings["index"], config=config)
+    )
+    return create_app(index, show_paths=bool(settings.get("show_paths")))

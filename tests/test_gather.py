@@ -19,7 +19,7 @@ from generated_queries import comparable, generated_requests
 pytestmark = pytest.mark.usefixtures("corpus")
 
 
-@pytest.fixture(scope="module", params=[2, 3])
+@pytest.fixture(scope="module", params=[3])  # 2 shards: tests/test_cluster.py
 def shards(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> list[Shard]:
     n = request.param
     out = []

@@ -27,6 +27,8 @@ FACING = {
     "typer": {"cli"},
     "fastapi": {"server"},
     "uvicorn": {"server"},
+    "distributed": {"cluster"},
+    "dask": set(),
     "jinja2": {"server"},
     "starlette": {"server"},
 }

@@ -1,0 +1,556 @@
+"""An archive split into shards on a Dask cluster, searched as one index.
+
+    >>> from newsearch import NewsIndex
+    >>> ix = NewsIndex.open("index", cluster="tcp://127.0.0.1:8786")
+    >>> ix.search("智能客服").shards.successful
+
+**Layout.**  The folder given as the index (``DIR``) holds the cluster's manifest,
+``cluster.json``: the number of shards, each shard's index folder and the worker that
+owns it, and the format's version.  Each shard is an ordinary newsearch index
+(:class:`~newsearch.NewsIndex` with ``shard=(k, n)``), in ``DIR/shards/shard-K`` as
+the worker that owns it sees that path: on a shared filesystem (the usual Dask
+setup) any worker can open it; on a worker's own disk, only a worker on that host.
+An article belongs to shard ``id_key(id) % n`` (:func:`newsearch.fields.id_key`).
+
+**Indexing.**  Each shard's owner runs an ordinary incremental update of the paths
+it is given, keeping its own articles: the workers read the source files themselves,
+so the paths must be the same on every worker (a shared filesystem).  A path a
+worker cannot read fails that shard's run with the path named; the run exits
+non-zero, and so does one whose worker is lost.  Each shard commits job by job as
+one index does, so a lost worker loses only its uncommitted job, and running the
+same command again completes it.
+
+**Searching.**  A Dask actor on the owner's worker keeps each shard open; the client
+calls the actors directly, not through the scheduler (:mod:`newsearch.gather` says
+how a search runs).  A shard that does not answer within ``[cluster] timeout`` is
+left out and named in ``results.shards.failed``; its actor is made again on a
+worker that can open the shard (when its worker comes back) at the next search.
+
+Dask is imported here only, and only when a cluster is used.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .config import Config
+from .documents import Article
+from .errors import IndexNotFoundError, InvalidArgumentError, NewsearchError
+from .fields import id_key
+from .files import write_json
+from .gather import Shard, StatisticsCache, gather, shard_highlight
+from .statistics import StatisticsTable
+from .request import DateLike, SearchRequest, Selection, check_limit
+from .results import FileFailure, IndexReport, IndexStats, SearchResults, Suggestion, Topic
+
+__all__ = ["MANIFEST", "ClusterError", "ClusterIndex", "ClusterManifest", "ShardActor"]
+
+MANIFEST = "cluster.json"
+FORMAT = "news-cluster"
+FORMAT_VERSION = 1
+_REATTACH_SECONDS = 1.0  # a lost shard's actor is made again at most this often
+
+
+class ClusterError(NewsearchError):
+    """The cluster cannot be reached, or a shard failed (named, with its worker);
+    ``report`` holds what the other shards did, when an indexing run failed."""
+
+    def __init__(self, message: str, *, report: IndexReport | None = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+@dataclass(frozen=True)
+class ClusterManifest:
+    """What ``DIR/cluster.json`` records: the shards and who holds them."""
+
+    shards: int
+    paths: list[str]
+    """Each shard's index folder, as its owner sees it."""
+    owners: list[str]
+    """The host of the worker that holds each shard (its worker's name when it has one)."""
+    created: str = ""
+    format: str = FORMAT
+    version: int = FORMAT_VERSION
+
+    @classmethod
+    def read(cls, folder: Path) -> ClusterManifest:
+        path = folder / MANIFEST
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise IndexNotFoundError(folder, f"No cluster manifest at {path}: index there with --cluster and --shards first.") from None
+        except (OSError, ValueError) as exc:
+            raise ClusterError(f"Cannot read the cluster manifest {path}: {exc}.") from None
+        if data.get("format") != FORMAT or data.get("version") != FORMAT_VERSION:
+            raise ClusterError(f"{path} is not a cluster manifest of this version ({FORMAT} {FORMAT_VERSION}).")
+        return cls(int(data["shards"]), list(data["paths"]), list(data["owners"]), str(data.get("created", "")))
+
+    def write(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / MANIFEST, asdict(self), indent=2)
+
+
+def is_cluster(folder: str | Path) -> bool:
+    """Whether ``folder`` holds a cluster manifest."""
+    return (Path(folder) / MANIFEST).is_file()
+
+
+# --------------------------------------------------------------------------- on the workers
+
+
+class ShardActor(Shard):
+    """A shard kept open on a worker, as a Dask actor: the methods of
+    :class:`~newsearch.gather.Shard`, and what a cluster index asks of one shard.
+    ``index_class`` is :class:`~newsearch.NewsIndex` (given, not imported: it opens
+    clusters with this module)."""
+
+    def __init__(self, index_class: Any, path: str, config: Config, shard: tuple[int, int]) -> None:
+        # Opened, never created: a worker that does not see the shard's files (another
+        # machine's disk) must fail, not serve an empty shard.
+        index = index_class.open(path, config=config)
+        if index._manifest.shard != shard:  # noqa: SLF001
+            raise ClusterError(f"{path} is not shard {shard[0]} of {shard[1]}")
+        super().__init__(index)
+        self.index: Any = index
+
+    def ping(self) -> int:
+        return len(self.index)
+
+    def get(self, article_id: str) -> Article:
+        article: Article = self.index.get(article_id)
+        return article
+
+    def stats(self) -> IndexStats:
+        stats: IndexStats = self.index.stats()
+        return stats
+
+    def suggest(self, prefix: str, limit: int) -> list[Suggestion]:
+        found: list[Suggestion] = self.index.suggest(prefix, limit=limit, stale_ok=True)
+        return found
+
+    def highlight(self, text: str, query: str, table: StatisticsTable) -> list[tuple[int, int]]:
+        spans: list[tuple[int, int]] = self.index._read(  # noqa: SLF001
+            lambda searcher, config, synonyms: shard_highlight(searcher, config, synonyms, text, query, table)
+        )
+        return spans
+
+
+def update_shard(
+    index_class: Any, path: str, config: Config, shard: tuple[int, int], paths: list[str], strict: bool
+) -> IndexReport:
+    """Index ``paths`` into one shard (a task on its owner, beside the shard's actor)."""
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        raise ClusterError(f"cannot read {missing[0]} on this worker (the source files must be on every worker)")
+    if multiprocessing.current_process().daemon and config.indexing.workers != 1:
+        # A worker's process cannot start processes of its own: one analysis process per shard.
+        config = replace(config, indexing=replace(config.indexing, workers=1))
+    index = index_class.create(path, config=config, shard=shard)
+    try:
+        report: IndexReport = index.update(paths, strict=strict)
+        return report
+    finally:
+        index.close()
+
+
+# --------------------------------------------------------------------------- on the client
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise ClusterError("--cluster needs Dask distributed: pip install 'newsearch[cluster]'.") from None
+    return distributed
+
+
+class ClusterIndex:
+    """The shards of an archive on a Dask cluster, with the methods of :class:`NewsIndex`
+    that read it, and :meth:`update`.  Get one with :meth:`NewsIndex.open` and
+    ``cluster=``, or :meth:`create`."""
+
+    def __init__(self, folder: Path, manifest: ClusterManifest, address: str, config: Config, index_class: Any) -> None:
+        self.path = folder
+        self._index_class = index_class
+        self.manifest = manifest
+        self.address = address
+        self.config = config
+        self._client: Any = None
+        self._actors: dict[int, Any] = {}
+        self._lost: dict[int, float] = {}  # shard -> when its actor was last found gone
+        self._lock = threading.Lock()
+        self._statistics = StatisticsCache()
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def open(cls, path: str | Path, address: str, *, config: Config | str | Path | None = None, index_class: Any) -> ClusterIndex:
+        """The cluster index whose manifest is in ``path``, on the scheduler at ``address``."""
+        folder = Path(path).absolute()
+        cfg = config if isinstance(config, Config) else Config.for_index(folder, config)
+        return cls(folder, ClusterManifest.read(folder), address or cfg.cluster.address, cfg, index_class)
+
+    @classmethod
+    def create(
+        cls, path: str | Path, address: str, shards: int, *, config: Config | str | Path | None = None, index_class: Any
+    ) -> ClusterIndex:
+        """Open the cluster index in ``path``, or make a new one of ``shards`` shards, each
+        given to a worker of the cluster in turn."""
+        folder = Path(path).absolute()
+        cfg = config if isinstance(config, Config) else Config.for_index(folder, config)
+        if is_cluster(folder):
+            found = cls.open(folder, address, config=cfg, index_class=index_class)
+            if shards and shards != found.manifest.shards:
+                raise InvalidArgumentError(
+                    "--shards", f"{folder} holds {found.manifest.shards} shards, not {shards} (index into a new folder to reshard)."
+                )
+            return found
+        if shards < 1:
+            raise InvalidArgumentError("--shards", "a new cluster index needs the number of shards (--shards N, at least 1).")
+        if index_class.exists(folder):
+            raise InvalidArgumentError("--index", f"{folder} holds an index of one machine; give the cluster index a folder of its own.")
+        index = cls(folder, ClusterManifest(shards, [], []), address or cfg.cluster.address, cfg, index_class)
+        workers = index._workers()
+        if not workers:
+            raise ClusterError(f"no worker is connected to the scheduler at {index.address}.")
+        names = sorted(workers, key=lambda a: (str(workers[a].get("name")), a))
+        owners = [_owner(workers[names[k % len(names)]]) for k in range(shards)]
+        paths = [str(folder / "shards" / f"shard-{k}") for k in range(shards)]
+        index.manifest = ClusterManifest(shards, paths, owners, datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        index.manifest.write(folder)
+        return index
+
+    def _connect(self) -> Any:
+        if self._client is None:
+            distributed = _distributed()
+            if not self.address:
+                raise InvalidArgumentError("--cluster", "give the scheduler's address (tcp://HOST:PORT), or [cluster] address.")
+            cfg = self.config.cluster
+            security = None
+            if self.address.startswith("tls://") or cfg.tls_ca_file:
+                security = distributed.Security(
+                    tls_ca_file=cfg.tls_ca_file or None,
+                    tls_client_cert=cfg.tls_cert or None,
+                    tls_client_key=cfg.tls_key or None,
+                    require_encryption=True,
+                )
+            try:
+                self._client = distributed.Client(self.address, timeout=cfg.timeout, security=security, set_as_default=False)
+            except (OSError, TimeoutError) as exc:
+                raise ClusterError(f"cannot reach the scheduler at {self.address}: {exc}") from None
+        return self._client
+
+    def _workers(self) -> dict[str, dict[str, Any]]:
+        info: dict[str, dict[str, Any]] = self._connect().scheduler_info(n_workers=-1)["workers"]
+        return info
+
+    def _worker_for(self, k: int, workers: dict[str, dict[str, Any]] | None = None) -> str | None:
+        """The worker that should hold shard ``k``: its owner (by name, then host), else
+        any worker (a shared filesystem)."""
+        workers = self._workers() if workers is None else workers
+        owner = self.manifest.owners[k]
+        for test in (lambda w: str(w.get("name")) == owner, lambda w: w.get("host") == owner):
+            found = sorted(address for address, w in workers.items() if test(w))
+            if found:
+                return found[0]
+        return sorted(workers)[k % len(workers)] if workers else None
+
+    # ------------------------------------------------------------------ the shards' actors
+
+    def _actor(self, k: int) -> Any:
+        with self._lock:
+            actor = self._actors.get(k)
+            if actor is not None:
+                return actor
+            lost = self._lost.get(k)
+            if lost is not None and time.monotonic() - lost < _REATTACH_SECONDS:
+                raise ClusterError(f"shard {k} is unavailable (its worker was lost)")
+            client = self._connect()
+            worker = self._worker_for(k)
+            if worker is None:
+                self._lost[k] = time.monotonic()
+                raise ClusterError(f"shard {k}: no worker is connected to the scheduler")
+            n = self.manifest.shards
+            future = client.submit(
+                ShardActor,
+                self._index_class,
+                self.manifest.paths[k],
+                self.config,
+                (k, n),
+                actor=True,
+                workers=[worker],
+                allow_other_workers=False,
+                pure=False,
+            )
+            try:
+                with client.as_current():
+                    actor = future.result(timeout=self.config.cluster.timeout)
+            except Exception as exc:
+                future.cancel()
+                self._lost[k] = time.monotonic()
+                raise ClusterError(f"shard {k} cannot be opened on {worker}: {type(exc).__name__}: {exc}") from None
+            self._actors[k] = actor
+            self._lost.pop(k, None)
+            return actor
+
+    def _forget(self, k: int) -> None:
+        with self._lock:
+            self._actors.pop(k, None)
+            self._lost[k] = time.monotonic()
+
+    def _fan_out(self, method: str, calls: dict[int, tuple[Any, ...]]) -> dict[int, Any]:
+        """Call ``method`` on the shards' actors at once; each answer or error, within the timeout."""
+        futures: dict[int, Any] = {}
+        out: dict[int, Any] = {}
+        for k, args in calls.items():
+            try:
+                actor = self._actor(k)
+                with self._client.as_current():  # (an actor finds its client as the current one)
+                    futures[k] = getattr(actor, method)(*args)
+            except Exception as exc:  # noqa: BLE001 - that shard's failure
+                out[k] = exc
+        if not futures:
+            return out
+        timeout = self.config.cluster.timeout
+
+        async def answers() -> list[Any]:
+            import asyncio
+
+            async def one(future: Any) -> Any:
+                return await future
+
+            return await asyncio.gather(*(asyncio.wait_for(one(f), timeout) for f in futures.values()), return_exceptions=True)
+
+        try:  # all in one trip to the client's event loop
+            found = self._client.sync(answers)
+        except Exception as exc:  # noqa: BLE001 - the client itself failed: every shard did
+            found = [exc] * len(futures)
+        for k, answer in zip(futures, found):
+            if isinstance(answer, NewsearchError):
+                out[k] = answer  # the shard answered: an error of newsearch's, not a lost worker
+            elif isinstance(answer, BaseException):  # lost, timed out: that shard's failure
+                self._forget(k)
+                why = "no answer within the timeout" if isinstance(answer, TimeoutError) else f"{type(answer).__name__}: {answer}"
+                out[k] = ClusterError(f"shard {k} did not answer ({why})")
+            else:
+                out[k] = answer
+        return out
+
+    # ------------------------------------------------------------------ reading
+
+    def search(self, query: str | SearchRequest = "", *, partial: bool = True, **options: Any) -> SearchResults:
+        """As :meth:`NewsIndex.search`, over every shard.  A shard that does not answer is
+        left out and named in ``results.shards``; with ``partial=False`` that is an error."""
+        if isinstance(query, SearchRequest):
+            request = replace(query, **options) if options else query
+        else:
+            request = SearchRequest(query, **options)
+        try:
+            return gather(self._fan_out, self.manifest.shards, request, self.config, partial=partial, cache=self._statistics)
+        except ClusterError:
+            raise
+        except NewsearchError:
+            raise
+        except Exception as exc:  # a shard's own failure, with partial=False
+            raise ClusterError(str(exc)) from None
+
+    def get(self, article_id: str) -> Article:
+        """The article with id ``article_id``, from the shard that holds it."""
+        if not article_id:
+            raise InvalidArgumentError("ID", "an article id cannot be empty.")
+        k = id_key(article_id) % self.manifest.shards
+        answer = self._fan_out("get", {k: (article_id,)})[k]
+        if isinstance(answer, BaseException):
+            raise answer
+        article: Article = answer
+        return article
+
+    def stats(self, *, top: int | None = None) -> IndexStats:
+        """What the shards hold, added up (segments: all the shards' together)."""
+        answers = self._every("stats", ())
+        stats = list(answers.values())
+        categories: dict[str, int] = {}
+        tags: dict[str, int] = {}
+        for s in stats:
+            for name, n in s.categories:
+                categories[name] = categories.get(name, 0) + n
+            for name, n in s.tags:
+                tags[name] = tags.get(name, 0) + n
+
+        def ranked(counts: dict[str, int]) -> list[tuple[str, int]]:
+            found = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+            return found if top is None else found[:top]
+
+        firsts = [s.first_date for s in stats if s.first_date is not None]
+        lasts = [s.last_date for s in stats if s.last_date is not None]
+        return IndexStats(
+            str(self.path),
+            sum(s.articles for s in stats),
+            min(firsts) if firsts else None,
+            max(lasts) if lasts else None,
+            ranked(categories),
+            ranked(tags),
+            sum(s.size_bytes for s in stats),
+            sum(s.sources for s in stats),  # (a feed whose articles went to several shards counts in each)
+            sum(s.segments for s in stats),
+            sum(s.deleted for s in stats),
+        )
+
+    def suggest(self, prefix: str, *, limit: int = 10, stale_ok: bool = False) -> list[Suggestion]:
+        """Completions of ``prefix`` from every shard's titles, their counts added up."""
+        check_limit(limit)
+        counts: dict[str, int] = {}
+        for found in self._every("suggest", (prefix, limit * 3)).values():
+            for suggestion in found:
+                counts[suggestion.text] = counts.get(suggestion.text, 0) + suggestion.articles
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        return [Suggestion(text, n) for text, n in ranked]
+
+    def topics(
+        self,
+        *,
+        category: str | Sequence[str] = (),
+        tags: str | Sequence[str] = (),
+        since: DateLike | None = None,
+        until: DateLike | None = None,
+        limit: int = 20,
+    ) -> list[Topic]:
+        """Not yet over a cluster."""
+        Selection(category=category, tags=tags, since=since, until=until)
+        raise ClusterError("topics are not available over a cluster yet: run it on one shard's index.")
+
+    def similar(self, article_id: str, *, limit: int = 10) -> SearchResults:
+        """Not yet over a cluster."""
+        raise ClusterError("similar articles are not available over a cluster yet.")
+
+    def highlight(self, text: str, query: str) -> list[tuple[int, int]]:
+        """As :meth:`NewsIndex.highlight`, with the statistics earlier searches gathered
+        (a query searched before is read as the archive reads it)."""
+        answer = self._fan_out("highlight", {0: (text, query, dict(self._statistics.table))})[0]
+        if isinstance(answer, BaseException):
+            raise answer
+        spans: list[tuple[int, int]] = answer
+        return spans
+
+    def verify(self) -> None:
+        """Raise :class:`ClusterError` unless every shard answers (for a health check)."""
+        self._every("ping", ())
+
+    def __len__(self) -> int:
+        return sum(self._every("ping", ()).values())
+
+    def _every(self, method: str, args: tuple[Any, ...]) -> dict[int, Any]:
+        answers = self._fan_out(method, dict.fromkeys(range(self.manifest.shards), args))
+        for k, answer in sorted(answers.items()):
+            if isinstance(answer, BaseException):
+                raise ClusterError(f"shard {k}: {answer}") if not isinstance(answer, NewsearchError) else answer
+        return answers
+
+    # ------------------------------------------------------------------ updating
+
+    def update(self, paths: Iterable[str | Path], *, strict: bool = False, progress: Any = None) -> IndexReport:
+        """Index ``paths`` into every shard at once (each keeps its own articles) and add
+        up what was done.  :class:`ClusterError` names each shard that failed, with its
+        worker, after the others finished."""
+        sources = [str(Path(p).absolute()) for p in paths]
+        client = self._connect()
+        workers = self._workers()
+        n = self.manifest.shards
+        running: dict[int, tuple[Any, str]] = {}
+        for k in range(n):
+            worker = self._worker_for(k, workers)
+            if worker is None:
+                raise ClusterError(f"no worker is connected to the scheduler at {self.address}.")
+            future = client.submit(
+                update_shard, self._index_class, self.manifest.paths[k], self.config, (k, n), sources, strict,
+                workers=[worker], allow_other_workers=False, pure=False, retries=0,
+            )
+            running[k] = (future, worker)
+        reports: dict[int, IndexReport] = {}
+        failures: dict[int, str] = {}
+        while running:
+            time.sleep(0.2)
+            alive = set(self._workers())
+            for k, (future, worker) in list(running.items()):
+                if future.done():
+                    try:
+                        reports[k] = future.result()
+                    except Exception as exc:  # noqa: BLE001 - reported with its shard
+                        failures[k] = f"{type(exc).__name__}: {exc}" if not isinstance(exc, NewsearchError) else str(exc)
+                    del running[k]
+                elif worker not in alive:
+                    future.cancel()
+                    failures[k] = f"its worker {worker} was lost; run the command again to complete it"
+                    del running[k]
+                    self._forget(k)
+            if progress is not None:
+                progress(n - len(running), n, "")
+        total = _summed(list(reports.values()))
+        if failures:
+            detail = "; ".join(f"shard {k} ({self.manifest.owners[k]}): {why}" for k, why in sorted(failures.items()))
+            raise ClusterError(f"{len(failures)} of {n} shards failed: {detail}", report=total)
+        return total
+
+    # ------------------------------------------------------------------ closing
+
+    def close(self) -> None:
+        """Let go of the shards' actors and the connection to the scheduler."""
+        with self._lock:
+            self._actors.clear()
+            if self._client is not None:
+                try:
+                    self._client.close()
+                except Exception:  # noqa: BLE001 - closing a client whose scheduler is gone
+                    pass
+                self._client = None
+
+    def __enter__(self) -> ClusterIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ClusterIndex({str(self.path)!r}, {self.address!r}, shards={self.manifest.shards})"
+
+
+def _owner(worker: dict[str, Any]) -> str:
+    """What identifies a worker across restarts: a name given to it (``dask worker
+    --name``), else its host."""
+    name = str(worker.get("name", ""))
+    given = name and not name.isdigit() and "://" not in name and "-" not in name.split(":")[0][-3:]
+    return name if given else str(worker.get("host", ""))
+
+
+def _summed(reports: list[IndexReport]) -> IndexReport:
+    """The shards' reports as one run's.  Each shard reads every file: a file counts as
+    indexed when a shard took an article of it, and as failed once."""
+    total = IndexReport()
+    failed: dict[tuple[str, int | None, str], FileFailure] = {}
+    for r in reports:
+        total.indexed += r.indexed
+        total.removed += r.removed
+        total.unchanged += r.unchanged
+        total.articles_added += r.articles_added
+        total.articles_removed += r.articles_removed
+        total.reanalyzed += r.reanalyzed
+        total.seconds = max(total.seconds, r.seconds)
+        total.segments_merged += r.segments_merged
+        total.merged_into += r.merged_into
+        total.merge_seconds = max(total.merge_seconds, r.merge_seconds)
+        for f in r.failed:
+            failed.setdefault((f.path, f.line, f.reason), f)
+        total.warnings += [w for w in r.warnings if w not in total.warnings]
+        total.notes += [n for n in r.notes if n not in total.notes]
+    total.failed = list(failed.values())
+    return total

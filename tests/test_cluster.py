@@ -1,0 +1,330 @@
+"""An archive in shards on a real Dask cluster: a scheduler and three ``dask worker``
+processes on 127.0.0.1, started here as subprocesses.
+
+The corpus is indexed into 2 and 3 shards with ``newsearch index --cluster``, and
+generated requests are compared with the corpus indexed whole: the same ids in the
+same order, totals, facets and near-duplicates, scores within 1e-9.  Workers are
+killed with SIGKILL during indexing (the run fails naming the shard; running it again
+completes it, without duplicates) and during a loop of searches (the other shards'
+results come back flagged as partial within the timeout; with ``--no-partial`` it is
+an error; when the worker is back, full results return to the same client).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from newsearch import Config, NewsIndex
+
+from generated_queries import comparable, generated_requests, scores_close
+
+pytest.importorskip("distributed", reason="the cluster tests need Dask distributed (pip install -e '.[test]')")
+pytestmark = [pytest.mark.usefixtures("corpus"), pytest.mark.slow]  # minutes: CI runs it with -m slow
+
+DASK = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+TIMEOUT = 4.0  # [cluster] timeout of these tests: a lost shard is given up after this
+
+
+class Cluster:
+    """A scheduler and named workers, each a process of its own."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.workers: dict[str, subprocess.Popen[bytes]] = {}
+        log = (folder / "scheduler.log").open("wb")
+        self.scheduler = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            found = re.search(r"Scheduler at:\s+(tcp://127\.0\.0\.1:\d+)", (folder / "scheduler.log").read_text(errors="replace"))
+            if found:
+                self.address = found.group(1)
+                break
+            assert time.monotonic() < deadline and self.scheduler.poll() is None, "the scheduler did not start"
+            time.sleep(0.2)
+
+    def start_worker(self, name: str) -> None:
+        log = (self.folder / f"{name}.log").open("ab")
+        self.workers[name] = subprocess.Popen(
+            [
+                sys.executable, "-m", "distributed.cli.dask_worker", self.address, "--name", name, "--host", "127.0.0.1",
+                "--nthreads", "2", "--no-nanny", "--no-dashboard", "--local-directory", str(self.folder / name),
+            ],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+
+    def wait_for(self, names: set[str]) -> None:
+        from distributed import Client
+
+        with Client(self.address, set_as_default=False, timeout=30) as client:
+            deadline = time.monotonic() + 60
+            while {str(w.get("name")) for w in client.scheduler_info(n_workers=-1)["workers"].values()} != names:
+                assert time.monotonic() < deadline, "the workers did not join"
+                time.sleep(0.2)
+
+    def kill(self, name: str) -> None:
+        process = self.workers.pop(name)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    def stop(self) -> None:
+        for process in [*self.workers.values(), self.scheduler]:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    found = Cluster(tmp_path_factory.mktemp("dask"))
+    try:
+        for name in ("w0", "w1", "w2"):
+            found.start_worker(name)
+        found.wait_for({"w0", "w1", "w2"})
+        yield found
+    finally:
+        found.stop()
+
+
+def _newsearch(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "newsearch", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def _index_folder(tmp_path_factory: pytest.TempPathFactory, name: str, settings: str = "") -> Path:
+    folder = tmp_path_factory.mktemp(name) / "index"
+    folder.mkdir()
+    (folder / "newsearch.toml").write_text(f"{settings}[cluster]\ntimeout = {TIMEOUT}\n", encoding="utf-8")
+    return folder
+
+
+def _articles(folder: Path) -> int:
+    try:
+        return len(NewsIndex.open(folder))
+    except Exception:  # noqa: BLE001 - not there yet
+        return 0
+
+
+def _same_answers(ix: object, corpus_index: NewsIndex, n: int) -> None:
+    requests = generated_requests(corpus_index, n)
+    differing = []
+    for request in requests:
+        one = comparable(corpus_index.search(**request))
+        several = comparable(ix.search(**request))  # type: ignore[attr-defined]
+        if {k: v for k, v in one.items() if k != "hits"} != {k: v for k, v in several.items() if k != "hits"} or not (
+            [h[::2] for h in one["hits"]] == [h[::2] for h in several["hits"]] and scores_close(one, several)
+        ):
+            differing.append((request, one, several))
+    assert not differing, differing[:2]
+    assert sum(1 for r in requests if corpus_index.search(**r).hits) >= 100
+
+
+@pytest.fixture(scope="module")
+def three_shards(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> Path:
+    folder = _index_folder(tmp_path_factory, "three")
+    done = _newsearch("index", "--cluster", cluster.address, "--shards", "3", "--index", str(folder), str(corpus))
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
+def test_a_worker_lost_while_indexing_fails_the_run_and_a_second_run_completes_it(
+    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory, corpus: Path, corpus_index: NewsIndex
+) -> None:
+    folder = _index_folder(tmp_path_factory, "two", "[indexing]\nbatch_size = 20\n")  # a commit every 20 files
+    run = subprocess.Popen(
+        [sys.executable, "-m", "newsearch", "index", "--cluster", cluster.address, "--shards", "2", "--index", str(folder), str(corpus)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    manifest = folder / "cluster.json"
+    deadline = time.monotonic() + 60
+    while not (manifest.is_file() and _articles(folder / "shards" / "shard-1")):  # its first job committed
+        assert time.monotonic() < deadline and run.poll() is None, run.communicate()
+        time.sleep(0.1)
+    owner = json.loads(manifest.read_text(encoding="utf-8"))["owners"][1]
+    cluster.kill(owner)
+    out, err = run.communicate(timeout=120)
+    assert run.returncode != 0
+    assert "shard 1" in err and owner in err and "Traceback" not in err, err
+    cluster.start_worker(owner)
+    cluster.wait_for({"w0", "w1", "w2"})
+    again = _newsearch("index", "--cluster", cluster.address, "--index", str(folder), str(corpus))
+    assert again.returncode == 0, again.stderr
+    ix = NewsIndex.open(folder, cluster=cluster.address)
+    ids = [hit.id for hit in ix.search("", limit=None, facets=False, collapse=False).hits]
+    assert len(ids) == len(set(ids)) == len(corpus_index)
+    _same_answers(ix, corpus_index, 160)
+    ix.close()
+
+
+def test_three_shards_answer_as_one_index(cluster: Cluster, three_shards: Path, corpus_index: NewsIndex) -> None:
+    ix = NewsIndex.open(three_shards, cluster=cluster.address)
+    assert ix.manifest.shards == 3 and sorted(ix.manifest.owners) == ["w0", "w1", "w2"]
+    assert len(ix) == len(corpus_index)
+    _same_answers(ix, corpus_index, 160)
+    article = corpus_index.search("经济", limit=1).hits[0]
+    assert ix.get(article.id) == corpus_index.get(article.id)
+    ix.close()
+
+
+def test_the_command_line_searches_the_shards(cluster: Cluster, three_shards: Path, corpus_index: NewsIndex) -> None:
+    done = _newsearch("search", "--cluster", cluster.address, "--index", str(three_shards), "经济", "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["shards"] == {"total": 3, "successful": 3, "failed": []}
+    assert [h["id"] for h in data["hits"]] == [h.id for h in corpus_index.search("经济").hits]
+    stats = json.loads(_newsearch("stats", "--cluster", cluster.address, "--index", str(three_shards), "--json").stdout)
+    assert stats["articles"] == len(corpus_index)
+
+
+def test_a_worker_lost_during_searches_gives_partial_results_then_another_worker_serves_its_shard(
+    cluster: Cluster, three_shards: Path, corpus_index: NewsIndex
+) -> None:
+    config = Config.from_dict({"cluster": {"timeout": TIMEOUT}})
+    ix = NewsIndex.open(three_shards, cluster=cluster.address, config=config)
+    whole = ix.search("经济", collapse=False)
+    assert whole.shards is not None and not whole.shards.partial
+    held = {hit.id for hit in corpus_index.search("经济", limit=None, collapse=False).hits}
+    assert whole.total == len(held)
+    victim = ix.manifest.owners[2]
+    partial = None
+    for number in range(200):
+        if number == 5:
+            cluster.kill(victim)
+        began = time.monotonic()
+        results = ix.search("经济", collapse=False)
+        assert time.monotonic() - began < 3 * TIMEOUT  # never hangs
+        assert results.shards is not None
+        if results.shards.partial:
+            partial = results
+            break
+    assert partial is not None and partial.shards is not None
+    assert [f.shard for f in partial.shards.failed] == [2] and partial.shards.successful == 2
+    assert 0 < partial.total < whole.total
+    assert {hit.id for hit in partial.hits} <= held
+    # The shard's files are on a filesystem every worker sees: another worker opens it.
+    deadline = time.monotonic() + 60
+    while True:  # the same client, not restarted
+        results = ix.search("经济", collapse=False)
+        if results.shards is not None and not results.shards.partial:
+            break
+        assert time.monotonic() < deadline, results.shards
+        time.sleep(0.5)
+    assert comparable(results) == comparable(whole)
+    ix.close()
+    cluster.start_worker(victim)
+    cluster.wait_for({"w0", "w1", "w2"})
+
+
+def test_a_shard_no_worker_can_open_is_left_out_unless_no_partial(
+    cluster: Cluster, three_shards: Path, corpus_index: NewsIndex
+) -> None:
+    config = Config.from_dict({"cluster": {"timeout": TIMEOUT}})
+    ix = NewsIndex.open(three_shards, cluster=cluster.address, config=config)
+    whole = ix.search("经济", collapse=False)
+    shard = three_shards / "shards" / "shard-1"
+    hidden = shard.with_name("shard-1.away")
+    ix.close()
+    shard.rename(hidden)
+    try:
+        done = _newsearch("search", "--cluster", cluster.address, "--index", str(three_shards), "经济", "--json", timeout=60)
+        assert done.returncode == 0, done.stderr
+        data = json.loads(done.stdout)
+        assert data["shards"]["successful"] == 2 and [f["shard"] for f in data["shards"]["failed"]] == [1]
+        assert "No newsearch index" in data["shards"]["failed"][0]["reason"]
+        done = _newsearch("search", "--cluster", cluster.address, "--index", str(three_shards), "经济", timeout=60)
+        assert done.returncode == 0 and "Partial results: 2 of 3 shards answered" in done.stderr, done.stderr
+        done = _newsearch("search", "--cluster", cluster.address, "--index", str(three_shards), "经济", "--no-partial", timeout=60)
+        assert done.returncode == 1 and "shard 1" in done.stderr and "Traceback" not in done.stderr, done.stderr
+        ix = NewsIndex.open(three_shards, cluster=cluster.address, config=config)
+        assert ix.search("经济", collapse=False).shards.partial  # type: ignore[union-attr]
+    finally:
+        hidden.rename(shard)
+    deadline = time.monotonic() + 30
+    while True:  # back without a new client
+        results = ix.search("经济", collapse=False)
+        if results.shards is not None and not results.shards.partial:
+            break
+        assert time.monotonic() < deadline, results.shards
+        time.sleep(0.5)
+    assert comparable(results) == comparable(whole)
+    ix.close()
+
+
+def test_the_scheduler_address_is_needed_for_an_archive_in_shards(three_shards: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "NEWSEARCH_INDEX"}
+    done = subprocess.run(
+        [sys.executable, "-m", "newsearch", "search", "--index", str(three_shards), "经济"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 2 and "holds an archive in shards" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_readmes_cluster_example_runs(tmp_path: Path) -> None:
+    from conftest import REPO, write_post
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```(\w*)\n(.*?)\n```", readme, re.S | re.M)
+    shell = [body for lang, body in blocks if lang == "sh"][5]
+    code = [body for lang, body in blocks if lang == "python"][0]
+    lines = [re.split(r"\s+#\s", line)[0].strip() for line in shell.splitlines() if line.strip()]
+    assert lines[0].startswith("dask scheduler") and "--host 127.0.0.1" in lines[0]
+    with socket.socket() as probe:  # the documented port may be taken here
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    lines = [line.replace("8786", port) for line in lines]
+    code = code.replace("8786", port)
+    write_post(tmp_path / "_posts", "2021-06-15-bot.md", "智能客服机器人走进银行", "银行用客服机器人回答问题。", date="2021-06-15")
+    write_post(tmp_path / "_posts", "2021-12-08-rmb.md", "离岸人民币升值", "离岸人民币兑美元升值。", date="2021-12-08")
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+    started = []
+    try:
+        for line in lines[:3]:  # the scheduler and the workers, in the background
+            started.append(subprocess.Popen(["bash", "-c", "exec " + line.rstrip("& ")], cwd=tmp_path, env=env,
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        from distributed import Client
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with Client(f"tcp://127.0.0.1:{port}", set_as_default=False, timeout=5) as client:
+                    if len(client.scheduler_info(n_workers=-1)["workers"]) == 2:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the README's cluster did not start"
+            time.sleep(0.5)
+        index, search, serve = lines[3:]
+        for line in (index, search):
+            done = subprocess.run(["bash", "-c", line], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, done.stderr
+        assert "id 2021-06-15-bot" in done.stdout
+        server = subprocess.Popen(["bash", "-c", "exec " + serve + " --port 0"], cwd=tmp_path, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        started.append(server)
+        assert server.stderr is not None
+        url, deadline = None, time.monotonic() + 60
+        while url is None:
+            assert time.monotonic() < deadline
+            found = re.search(r"at (http://\S+)", server.stderr.readline())
+            url = found.group(1) if found else None
+        with urllib.request.urlopen(url + "api/search?q=%E5%AE%A2%E6%9C%8D", timeout=30) as answer:
+            data = json.load(answer)
+        assert data["total"] == 1 and data["shards"] == {"total": 2, "successful": 2, "failed": []}
+        (tmp_path / "example.py").write_text("from newsearch import NewsIndex\n" + code, encoding="utf-8")
+        done = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and "successful=2" in done.stdout, done.stderr
+    finally:
+        for process in started:
+            process.send_signal(signal.SIGKILL)
+            process.wait()

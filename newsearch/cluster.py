@@ -47,7 +47,7 @@ from .documents import Article
 from .errors import IndexNotFoundError, InvalidArgumentError, NewsearchError
 from .fields import id_key
 from .files import write_json
-from .gather import Shard, StatisticsCache, gather, shard_highlight
+from .gather import Shard, StatisticsCache, gather, gather_similar, gather_topics, shard_highlight
 from .statistics import StatisticsTable
 from .request import DateLike, SearchRequest, Selection, check_limit
 from .results import FileFailure, IndexReport, IndexStats, SearchResults, Suggestion, Topic
@@ -425,13 +425,27 @@ class ClusterIndex:
         until: DateLike | None = None,
         limit: int = 20,
     ) -> list[Topic]:
-        """Not yet over a cluster."""
-        Selection(category=category, tags=tags, since=since, until=until)
-        raise ClusterError("topics are not available over a cluster yet: run it on one shard's index.")
+        """As :meth:`NewsIndex.topics`, every count the archive's (every shard must answer)."""
+        selection = Selection(category=category, tags=tags, since=since, until=until)
+        check_limit(limit)
+        try:
+            return gather_topics(self._fan_out, self.manifest.shards, selection, limit, cache=self._statistics)
+        except NewsearchError:
+            raise
+        except Exception as exc:  # a shard that did not answer
+            raise ClusterError(str(exc)) from None
 
     def similar(self, article_id: str, *, limit: int = 10) -> SearchResults:
-        """Not yet over a cluster."""
-        raise ClusterError("similar articles are not available over a cluster yet.")
+        """As :meth:`NewsIndex.similar`, over every shard (every shard must answer)."""
+        if not article_id:
+            raise InvalidArgumentError("ID", "an article id cannot be empty.")
+        check_limit(limit)
+        try:
+            return gather_similar(self._fan_out, self.manifest.shards, article_id, limit, self.config, cache=self._statistics)
+        except NewsearchError:
+            raise
+        except Exception as exc:  # a shard that did not answer
+            raise ClusterError(str(exc)) from None
 
     def highlight(self, text: str, query: str) -> list[tuple[int, int]]:
         """As :meth:`NewsIndex.highlight`, with the statistics earlier searches gathered

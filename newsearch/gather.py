@@ -34,21 +34,24 @@ from typing import Any, Protocol, TypeVar
 
 from . import execute
 from .config import Config
-from .errors import NewsearchError
+from .errors import ArticleNotFoundError, NewsearchError
 from .facets import FacetCounter
 from .highlight import find_spans
 from .query import parse
 from .ranking import Placed, merge_candidates
-from .request import SearchRequest
-from .results import Hit, SearchResults, ShardFailure, ShardsReport, Version
+from .request import SearchRequest, Selection
+from .results import Hit, SearchResults, ShardFailure, ShardsReport, Topic, Version
 from .dupes import Groups, Short, Walk
-from .search import make_hit, prepare, short_item_groups, suggest_query, version_of
-from .statistics import SharedStatistics, StatisticsTable, combine
+from .fields import ID, id_key
+from .search import Prepared, make_hit, normalized_text, prepare, short_item_groups, suggest_query, version_of
+from .similar import key_terms, similar_fetch, similar_query
+from .statistics import SharedStatistics, Statistics, StatisticsTable, combine
 from .synonyms import Synonyms
+from .topics import significant_keywords
 
 _T = TypeVar("_T")
 
-__all__ = ["FanOut", "Readable", "Shard", "StatisticsCache", "shard_highlight", "ShardPage", "gather", "local_fan_out", "shard_hits", "shard_page", "shard_state", "shard_values"]
+__all__ = ["Agreed", "FanOut", "Readable", "Shard", "StatisticsCache", "gather_similar", "gather_topics", "shard_highlight", "shard_topics", "ShardPage", "gather", "local_fan_out", "shard_hits", "shard_page", "shard_state", "shard_values"]
 
 MAX_ROUNDS = 12
 """Rounds of the statistics phase at most: each one adds at least one value."""
@@ -79,6 +82,29 @@ class ShardPage:
     state: tuple[str, ...]
     near: dict[tuple[int, int], tuple[bytes, Short | None]] = field(default_factory=dict)
     """For collapsing: each candidate's sketch, and what a short item is compared on."""
+    own: tuple[int, int] | None = None
+    """For a :class:`SimilarRequest`: where the article itself is, on the shard that holds it."""
+
+
+@dataclass(frozen=True)
+class SimilarRequest:
+    """What the shards are asked for the articles like one (``article_id``): its key
+    terms as the archive weighs them, searched as one query (:mod:`newsearch.similar`)."""
+
+    article_id: str
+    terms: tuple[tuple[str, float], ...]
+    facets: bool = False
+    collapse: bool = True
+    explain: bool = False
+
+
+def _prepared(
+    searcher: Any, config: Config, request: SearchRequest | SimilarRequest, synonyms: Synonyms, statistics: Statistics
+) -> Prepared:
+    if isinstance(request, SearchRequest):
+        return prepare(searcher, config, request, synonyms, statistics)
+    q, patterns = similar_query(list(request.terms), config)
+    return Prepared(parse(""), None, q, "relevance", config.ranking.half_life_days, patterns=patterns)
 
 
 def shard_state(searcher: Any) -> tuple[str, ...]:
@@ -92,12 +118,17 @@ def shard_state(searcher: Any) -> tuple[str, ...]:
 
 
 def shard_page(
-    searcher: Any, config: Config, request: SearchRequest, synonyms: Synonyms, table: StatisticsTable, end: int | None
+    searcher: Any,
+    config: Config,
+    request: SearchRequest | SimilarRequest,
+    synonyms: Synonyms,
+    table: StatisticsTable,
+    end: int | None,
 ) -> tuple[ShardPage, Groups | None]:
     """The query phase on one shard, with the archive's statistics in ``table``: its
     matches up to ``end``, and (to collapse) their near-duplicate groups' lookup."""
     statistics = SharedStatistics(searcher.reader(), table)
-    prepared = prepare(searcher, config, request, synonyms, statistics)
+    prepared = _prepared(searcher, config, request, synonyms, statistics)
     counter = FacetCounter() if request.facets else None
     groups = short_item_groups() if request.collapse else None
 
@@ -136,12 +167,36 @@ def shard_page(
     page = ShardPage(
         total, exact, counter, found, prepared.sort, prepared.relaxed is not None, suggestion, statistics.missing, shard_state(searcher)
     )
+    if isinstance(request, SimilarRequest):
+        page.own = _located(searcher, request.article_id)
     if groups is not None and not statistics.missing:
         leaves = searcher.leaf_searchers()
-        for candidate in found:
-            reader = leaves[candidate.ref[0]][0].reader()
-            page.near[candidate.ref] = (groups.sketch(reader, candidate.ref[1]), groups.short(reader, candidate.ref[1]))
+        for number, docnum in [c.ref for c in found] + ([page.own] if page.own is not None else []):
+            reader = leaves[number][0].reader()
+            page.near[(number, docnum)] = (groups.sketch(reader, docnum), groups.short(reader, docnum))
     return page, groups
+
+
+def _located(searcher: Any, article_id: str) -> tuple[int, int] | None:
+    """(segment number, docnum) of an article in a searcher, or None."""
+    docnum = searcher.document_number(**{ID: article_id})
+    if docnum is None:
+        return None
+    for number, (leaf, base) in enumerate(searcher.leaf_searchers()):
+        if base <= docnum < base + leaf.reader().doc_count_all():
+            return number, docnum - base
+    return None
+
+
+def shard_similar_terms(searcher: Any, config: Config, article_id: str, table: StatisticsTable) -> Agreed:
+    """An article's key terms as the archive weighs them (None: no such article here)."""
+    statistics = SharedStatistics(searcher.reader(), table)
+    docnum = searcher.document_number(**{ID: article_id})
+    if docnum is None:
+        return Agreed(None, {}, shard_state(searcher))
+    text = normalized_text(searcher.reader(), docnum)
+    terms = key_terms(searcher, text, config.analysis.user_dicts, statistics=statistics)
+    return Agreed(tuple(terms), statistics.missing, shard_state(searcher))
 
 
 def shard_alike(
@@ -169,7 +224,7 @@ def shard_values(searcher: Any, keys: Sequence[tuple[Any, ...]]) -> StatisticsTa
 def shard_hits(
     searcher: Any,
     config: Config,
-    request: SearchRequest,
+    request: SearchRequest | SimilarRequest,
     synonyms: Synonyms,
     table: StatisticsTable,
     picks: list[tuple[tuple[int, int], float, bool, dict[str, Any] | None]],
@@ -181,7 +236,7 @@ def shard_hits(
     as another hit's near-duplicates."""
     if shard_state(searcher) != state:
         raise ShardChangedError("the shard committed during the search")
-    prepared = prepare(searcher, config, request, synonyms, SharedStatistics(searcher.reader(), table))
+    prepared = _prepared(searcher, config, request, synonyms, SharedStatistics(searcher.reader(), table))
     leaves = searcher.leaf_searchers()
     hits = []
     for (number, docnum), score, related, explanation in picks:
@@ -210,7 +265,7 @@ class Shard:
         self.index = index
         self._groups: OrderedDict[str, tuple[tuple[str, ...], Groups]] = OrderedDict()
 
-    def page(self, request: SearchRequest, table: StatisticsTable, end: int | None, token: str = "") -> ShardPage:
+    def page(self, request: SearchRequest | SimilarRequest, table: StatisticsTable, end: int | None, token: str = "") -> ShardPage:
         def work(searcher: Any, config: Config, synonyms: Synonyms) -> ShardPage:
             page, groups = shard_page(searcher, config, request, synonyms, table, end)
             if groups is not None and token:
@@ -223,7 +278,7 @@ class Shard:
 
     def alike(
         self,
-        request: SearchRequest,
+        request: SearchRequest | SimilarRequest,
         table: StatisticsTable,
         end: int | None,
         token: str,
@@ -245,9 +300,17 @@ class Shard:
     def values(self, keys: Sequence[tuple[Any, ...]]) -> StatisticsTable:
         return self.index._read(lambda searcher, _config, _synonyms: shard_values(searcher, keys))  # noqa: SLF001
 
+    def topics(self, selection: Selection, limit: int, table: StatisticsTable) -> Agreed:
+        return self.index._read(lambda searcher, _config, _synonyms: shard_topics(searcher, selection, limit, table))  # noqa: SLF001
+
+    def similar_terms(self, article_id: str, table: StatisticsTable) -> Agreed:
+        return self.index._read(  # noqa: SLF001
+            lambda searcher, config, _synonyms: shard_similar_terms(searcher, config, article_id, table)
+        )
+
     def hits(
         self,
-        request: SearchRequest,
+        request: SearchRequest | SimilarRequest,
         table: StatisticsTable,
         picks: list[tuple[tuple[int, int], float, bool, dict[str, Any] | None]],
         state: tuple[str, ...],
@@ -256,6 +319,33 @@ class Shard:
         return self.index._read(  # noqa: SLF001
             lambda searcher, config, synonyms: shard_hits(searcher, config, request, synonyms, table, picks, state, versions)
         )
+
+
+@dataclass
+class Agreed:
+    """A shard's answer computed from the archive's statistics (``missing``: those it lacked)."""
+
+    value: Any
+    missing: StatisticsTable
+    state: tuple[str, ...]
+
+
+def shard_topics(searcher: Any, selection: Selection, limit: int, table: StatisticsTable) -> Agreed:
+    """:meth:`newsearch.NewsIndex.topics` on a shard, every count the archive's."""
+    statistics = SharedStatistics(searcher.reader(), table)
+    found = significant_keywords(searcher, selection, limit, statistics)
+    return Agreed(found, statistics.missing, shard_state(searcher))
+
+
+def gather_topics(
+    fan_out: FanOut, shards: int, selection: Selection, limit: int, *, cache: StatisticsCache | None = None
+) -> list[Topic]:
+    """:meth:`newsearch.NewsIndex.topics` of the archive the shards hold: every shard
+    finds the same once they agree on the counts.  Every shard must answer."""
+    coordinator = _Coordinator(fan_out, shards, False, cache)
+    answers = coordinator._agree("topics", lambda table: {i: (selection, limit, table) for i in coordinator.live})  # noqa: SLF001
+    found: list[Topic] = answers[min(answers)].value
+    return found
 
 
 def shard_highlight(
@@ -318,22 +408,91 @@ def gather(
 Key = tuple[int, tuple[int, int]]  # (shard, (segment number, docnum))
 
 
-class _Search:
+class _Coordinator:
+    """Calls to the shards, and the statistics they agree on (see the module docstring)."""
+
+    def __init__(self, fan_out: FanOut, shards: int, partial: bool, cache: StatisticsCache | None) -> None:
+        self.fan_out = fan_out
+        self.cache = cache
+        self.partial = partial
+        self.live = list(range(shards))
+        self.failed: dict[int, str] = {}
+        self.table: StatisticsTable = dict(cache.table) if cache is not None else {}
+        self.pages: dict[int, Any] = {}
+
+    @property
+    def report(self) -> ShardsReport:
+        return ShardsReport(
+            len(self.live) + len(self.failed), len(self.live), [ShardFailure(i, why) for i, why in sorted(self.failed.items())]
+        )
+
+    def _agree(self, method: str, calls: Callable[[StatisticsTable], dict[int, tuple[Any, ...]]]) -> dict[int, Any]:
+        """Ask ``method`` of the shards (``calls(table)``: each one's arguments) again
+        and again, with the archive's statistics gathered so far in ``self.table``,
+        until no shard lacks any; the last answers (each with ``missing`` and ``state``)."""
+        for _round in range(MAX_ROUNDS):
+            answers = self._ask(method, calls(self.table))
+            states = tuple(answers[i].state if i in answers else () for i in range(len(self.live) + len(self.failed)))
+            cache = self.cache
+            if cache is not None and cache.states != states and len(answers) == len(self.live) + len(self.failed):
+                seeded = bool(self.table)
+                cache.states, cache.table, self.table = states, {}, {}
+                if seeded:  # values of another state of the shards: ask again without them
+                    continue
+            missing: dict[tuple[Any, ...], dict[int, Any]] = {}
+            for shard, answer in answers.items():
+                for key, value in answer.missing.items():
+                    missing.setdefault(key, {})[shard] = value
+            if not missing:
+                return answers
+            lacking: dict[int, list[tuple[Any, ...]]] = {}
+            for key, values in missing.items():
+                if key[0] in _PRIMITIVE:
+                    for shard in self.live:
+                        if shard not in values:
+                            lacking.setdefault(shard, []).append(key)
+            if lacking:
+                for shard, found in self._ask("values", {i: (keys,) for i, keys in lacking.items()}).items():
+                    for key, value in found.items():
+                        missing[key][shard] = value
+            for key, values in missing.items():
+                if set(self.live) <= values.keys():  # a count a query makes is known when every shard made it
+                    self.table[key] = value = combine(key, [values[shard] for shard in self.live])
+                    if cache is not None and not self.failed:  # (a partial table is not the archive's)
+                        if len(cache.table) >= cache.most:
+                            cache.table.clear()
+                        cache.table[key] = value
+        raise NewsearchError(f"the shards did not agree on the archive's statistics in {MAX_ROUNDS} rounds")
+
+    def _ask(self, method: str, calls: dict[int, tuple[Any, ...]]) -> dict[int, Any]:
+        """Each shard's answer to ``method``; a shard that fails leaves the search."""
+        asked = {i: calls[i] for i in self.live if i in calls}
+        out: dict[int, Any] = {}
+        for shard, answer in (self.fan_out(method, asked) if asked else {}).items():
+            if isinstance(answer, ShardChangedError):
+                raise answer
+            if isinstance(answer, BaseException):
+                if not self.partial:
+                    raise answer
+                self.failed[shard] = f"{type(answer).__name__}: {answer}"
+                self.live.remove(shard)
+                self.pages.pop(shard, None)
+                continue
+            out[shard] = answer
+        if not self.live:
+            raise NewsearchError("no shard answered: " + "; ".join(f"shard {i}: {why}" for i, why in sorted(self.failed.items())))
+        return out
+
+class _Search(_Coordinator):
     """One search over the shards (see the module docstring)."""
 
     def __init__(
         self, fan_out: FanOut, shards: int, request: SearchRequest, config: Config, partial: bool, cache: StatisticsCache | None
     ) -> None:
-        self.fan_out = fan_out
-        self.cache = cache
+        super().__init__(fan_out, shards, partial, cache)
         self.request = request
         self.config = config
-        self.partial = partial
-        self.live = list(range(shards))
-        self.failed: dict[int, str] = {}
-        self.table: StatisticsTable = dict(cache.table) if cache is not None else {}
         self.token = secrets.token_hex(8)
-        self.pages: dict[int, ShardPage] = {}
         wanted = None if request.limit is None else request.offset + request.limit
         self.wanted = wanted
         # Collapsing reads matches in growing batches, as one index does (search._collapsed_page).
@@ -372,46 +531,12 @@ class _Search:
             collapsed=request.collapse,
             explain=parsed.explain() if request.explain else None,
             exact_total=sum(p.exact_total for p in pages),
-            shards=ShardsReport(
-                len(self.live) + len(self.failed), len(self.live), [ShardFailure(i, why) for i, why in sorted(self.failed.items())]
-            ),
+            shards=self.report,
         )
 
     def _statistics(self) -> None:
         """Query rounds until no shard lacks any of the archive's statistics."""
-        for _round in range(MAX_ROUNDS):
-            self.pages = self._ask("page", {i: (self.request, self.table, self.end, self.token) for i in self.live})
-            states = tuple(self.pages[i].state if i in self.pages else () for i in range(len(self.live) + len(self.failed)))
-            cache = self.cache
-            if cache is not None and cache.states != states:
-                seeded = bool(self.table)
-                cache.states, cache.table, self.table = states, {}, {}
-                if seeded:  # values of another state of the shards: ask again without them
-                    continue
-            missing: dict[tuple[Any, ...], dict[int, Any]] = {}
-            for shard, page in self.pages.items():
-                for key, value in page.missing.items():
-                    missing.setdefault(key, {})[shard] = value
-            if not missing:
-                return
-            lacking: dict[int, list[tuple[Any, ...]]] = {}
-            for key, values in missing.items():
-                if key[0] in _PRIMITIVE:
-                    for shard in self.pages:
-                        if shard not in values:
-                            lacking.setdefault(shard, []).append(key)
-            if lacking:
-                for shard, found in self._ask("values", {i: (keys,) for i, keys in lacking.items()}).items():
-                    for key, value in found.items():
-                        missing[key][shard] = value
-            for key, values in missing.items():
-                if set(self.live) <= values.keys():  # a count a query makes is known when every shard made it
-                    self.table[key] = value = combine(key, [values[shard] for shard in self.live])
-                    if cache is not None and not self.failed:  # (a partial table is not the archive's)
-                        if len(cache.table) >= cache.most:
-                            cache.table.clear()
-                        cache.table[key] = value
-        raise NewsearchError(f"the shards did not agree on the archive's statistics in {MAX_ROUNDS} rounds")
+        self.pages = self._agree("page", lambda table: {i: (self.request, table, self.end, self.token) for i in self.live})
 
     def _placed(self) -> list[Placed]:
         """The shards' candidates in the order one index gives, up to ``self.end``."""
@@ -513,23 +638,48 @@ class _Search:
             out.append(hit)
         return out
 
-    # ------------------------------------------------------------------ calls
 
-    def _ask(self, method: str, calls: dict[int, tuple[Any, ...]]) -> dict[int, Any]:
-        """Each shard's answer to ``method``; a shard that fails leaves the search."""
-        asked = {i: calls[i] for i in self.live if i in calls}
-        out: dict[int, Any] = {}
-        for shard, answer in (self.fan_out(method, asked) if asked else {}).items():
-            if isinstance(answer, ShardChangedError):
-                raise answer
-            if isinstance(answer, BaseException):
-                if not self.partial:
-                    raise answer
-                self.failed[shard] = f"{type(answer).__name__}: {answer}"
-                self.live.remove(shard)
-                self.pages.pop(shard, None)
-                continue
-            out[shard] = answer
-        if not self.live:
-            raise NewsearchError("no shard answered: " + "; ".join(f"shard {i}: {why}" for i, why in sorted(self.failed.items())))
-        return out
+
+def gather_similar(
+    fan_out: FanOut, shards: int, article_id: str, limit: int, config: Config, *, cache: StatisticsCache | None = None
+) -> SearchResults:
+    """:meth:`newsearch.NewsIndex.similar` over the shards: the article's key terms from
+    the shard that holds it, weighed by the archive, searched on every shard; its
+    near-duplicates and further versions of a story grouped across shards.  Every
+    shard must answer."""
+    owner = id_key(article_id) % shards
+    fetch = similar_fetch(limit)
+    search = _Search(fan_out, shards, SearchRequest("", limit=fetch, facets=False), config, False, cache)
+    terms = search._agree("similar_terms", lambda table: {owner: (article_id, table)})[owner].value  # noqa: SLF001
+    if terms is None:
+        raise ArticleNotFoundError(article_id)
+    label = f"similar:{article_id}"
+    if not terms:
+        return SearchResults(label, 0, [], 0, limit, "relevance", collapsed=True, shards=search.report)
+    request = SimilarRequest(article_id, terms)
+    search.request = request  # type: ignore[assignment]
+    search.end = fetch
+    search.pages = search._agree("page", lambda table: {i: (request, table, fetch, search.token) for i in search.live})  # noqa: SLF001
+    own = search.pages[owner].own
+    if own is None:
+        raise ShardChangedError("the article left its shard during the search")
+    near: dict[Key, tuple[bytes, Short | None]] = {}
+    for shard, page in search.pages.items():
+        near.update(((shard, ref), data) for ref, data in page.near.items())
+    placed = search._placed()  # noqa: SLF001
+    own_key = (owner, own)
+    alike: dict[Key, list[Key]] = {}
+    search._look_up(alike, near, [own_key, *((p[0], p[1].ref) for p in placed)])  # noqa: SLF001
+    walk = Walk(alike.__getitem__, lambda key: near[key][1])
+    # The article leads its own group first, so its near-duplicates are claimed by it.
+    order = [(own_key, None), *(((p[0], p[1].ref), p) for p in placed if (p[0], p[1].ref) != own_key)]
+    chosen: list[tuple[Placed, list[Key]]] = []
+    for item, group in walk.representatives(order):
+        if item is None:
+            continue
+        chosen.append((item, group))
+        if len(chosen) == limit:
+            break
+    hits = search._hits([item for item, _ in chosen], {(p[0], p[1].ref): group for p, group in chosen})  # noqa: SLF001
+    total = sum(page.total for page in search.pages.values())
+    return SearchResults(label, max(0, total - 1), hits, 0, limit, "relevance", collapsed=True, shards=search.report)

@@ -44,7 +44,7 @@ from .synonyms import NO_SYNONYMS, Synonyms
 from .understand import STOPWORDS
 from .understand import plan as understand
 
-__all__ = ["Prepared", "make_hit", "prepare", "run_search", "short_item_groups", "suggest_query", "version_of"]
+__all__ = ["Prepared", "make_hit", "normalized_text", "prepare", "run_search", "short_item_groups", "suggest_query", "version_of"]
 
 
 @dataclass
@@ -223,10 +223,11 @@ def highlight_patterns(parsed: ParsedQuery, synonyms: Synonyms, compiled: Compil
 
 def short_item_groups() -> Groups:
     """Near-duplicate groups, rewordings of short items included (:mod:`newsearch.dupes`)."""
-    return Groups(DUP_SKETCH, column_reader, words=DUP_WORDS, text=_normalized_text, day=_day, tie=_tie)
+    return Groups(DUP_SKETCH, column_reader, words=DUP_WORDS, text=normalized_text, day=_day, tie=_tie)
 
 
-def _normalized_text(reader: Any, docnum: int) -> str:
+def normalized_text(reader: Any, docnum: int) -> str:
+    """An article's normalized title and body."""
     title: bytes = column_reader(reader, NTITLE)[docnum]
     body: bytes = column_reader(reader, NBODY)[docnum]
     return title.decode("utf-8") + "\n" + body.decode("utf-8")

@@ -19,27 +19,31 @@ from .analysis import normalize, word_weights
 from .compiler import any_of_terms
 from .config import Config
 from .errors import ArticleNotFoundError
-from .readers import column_reader
 from .query import parse
 from .results import SearchResults
-from .fields import BODY, ID, NBODY, NTITLE, TITLE
-from .search import make_hit, short_item_groups
+from .fields import BODY, ID, TITLE
+from .search import make_hit, normalized_text, short_item_groups
+from .statistics import Statistics, local_statistics
 
-__all__ = ["key_terms", "similar_articles"]
+__all__ = ["key_terms", "similar_articles", "similar_fetch", "similar_query"]
 
 KEY_TERMS = 20
 _CANDIDATES = 60  # words with the largest weights in the article, before idf is looked up
 
 
-def key_terms(searcher: Any, text: str, user_dicts: tuple[str, ...], count: int = KEY_TERMS) -> list[tuple[str, float]]:
-    """The ``count`` words of normalized ``text`` with the highest tf·idf in this index."""
+def key_terms(
+    searcher: Any, text: str, user_dicts: tuple[str, ...], count: int = KEY_TERMS, statistics: Statistics | None = None
+) -> list[tuple[str, float]]:
+    """The ``count`` words of normalized ``text`` with the highest tf·idf in this index
+    (with ``statistics``, in the archive a shard is part of)."""
+    stats = statistics if statistics is not None else local_statistics(searcher)
     weights, _ = word_weights(text, user_dicts=user_dicts)
     words = [(w, tf) for w, tf in weights.items() if len(w) > 1 or (w.isascii() and w.isalnum())]
     words.sort(key=lambda item: (-item[1], item[0]))
-    total = max(1, searcher.doc_count())
+    total = max(1, stats.doc_count())
     scored = []
     for word, tf in words[:_CANDIDATES]:
-        df = searcher.doc_frequency(BODY, word) + searcher.doc_frequency(TITLE, word)
+        df = stats.doc_frequency(BODY, word) + stats.doc_frequency(TITLE, word)
         if df:
             scored.append((word, tf * math.log(1 + total / df)))
     scored.sort(key=lambda item: (-item[1], item[0]))
@@ -52,16 +56,14 @@ def similar_articles(searcher: Any, config: Config, article_id: str, limit: int 
     if docnum is None:
         raise ArticleNotFoundError(article_id)
     reader = searcher.reader()
-    text = column_reader(reader, NTITLE)[docnum].decode("utf-8") + "\n" + column_reader(reader, NBODY)[docnum].decode("utf-8")
+    text = normalized_text(reader, docnum)
     terms = key_terms(searcher, text, config.analysis.user_dicts)
     label = f"similar:{article_id}"
     if not terms:
         return SearchResults(label, 0, [], 0, limit, "relevance", collapsed=True)
-    top = terms[0][1]
-    fields = ((BODY, 1.0), (TITLE, config.ranking.title_boost))
-    q = any_of_terms((field, word, weight / top * boost) for word, weight in terms for field, boost in fields)
+    q, patterns = similar_query(terms, config)
     groups = short_item_groups()
-    fetch = limit * 3 + 10
+    fetch = similar_fetch(limit)
     total, ranked = execute.search(searcher, q, None, limit=fetch, each_segment=groups.add)
     # The article leads its own group first, so its near-duplicates are claimed by it.
     own = _locate(searcher, docnum)
@@ -73,9 +75,21 @@ def similar_articles(searcher: Any, config: Config, article_id: str, limit: int 
         chosen.append((match, versions))
         if len(chosen) == limit:
             break
-    patterns = parse(" OR ".join(normalize(word) for word, _ in terms)).highlight_patterns()
     hits = [make_hit(match, patterns, config, versions) for match, versions in chosen]
     return SearchResults(label, max(0, total - 1), hits, 0, limit, "relevance", collapsed=True)
+
+
+def similar_query(terms: list[tuple[str, float]], config: Config) -> tuple[Any, list[Any]]:
+    """The query that finds articles like one with key ``terms``, and what its hits mark."""
+    top = terms[0][1]
+    fields = ((BODY, 1.0), (TITLE, config.ranking.title_boost))
+    q = any_of_terms((field, word, weight / top * boost) for word, weight in terms for field, boost in fields)
+    return q, parse(" OR ".join(normalize(word) for word, _ in terms)).highlight_patterns()
+
+
+def similar_fetch(limit: int) -> int:
+    """How many of the best matches the related articles are chosen from."""
+    return limit * 3 + 10
 
 
 def _locate(searcher: Any, docnum: int) -> execute.Match:

@@ -26,6 +26,7 @@ from .errors import InvalidArgumentError
 from .facets import keyword_lists
 from .fields import BODY, KEYWORDS, TITLE
 from .readers import reader_cache
+from .statistics import Statistics, local_statistics
 from .request import Selection
 from .results import Topic
 from .understand import STOPWORDS
@@ -37,15 +38,17 @@ WRITTEN_PER_KEYWORD = 16
 keyword is a way of writing, not a topic (content words: 1 to 10 in the real archive)."""
 
 
-def significant_keywords(searcher: Any, selection: Selection, limit: int = 20) -> list[Topic]:
-    """See :meth:`newsearch.NewsIndex.topics`."""
+def significant_keywords(searcher: Any, selection: Selection, limit: int = 20, statistics: Statistics | None = None) -> list[Topic]:
+    """See :meth:`newsearch.NewsIndex.topics`.  ``statistics``: the archive's, when the
+    searcher's index is a shard of it (then every count is the archive's)."""
     if not selection.selects:
         raise InvalidArgumentError(
             "the selection",
             "nothing selected; topics compare some articles with the whole archive: give a period "
             "(--since/--until), a category or a tag.",
         )
-    flt = selection_filter(selection, IndexVocabulary(searcher))
+    stats = statistics if statistics is not None else local_statistics(searcher)
+    flt = selection_filter(selection, IndexVocabulary(searcher, statistics))
     if matches_nothing(flt):
         return []
     chosen: Counter[str | None] = Counter()
@@ -60,17 +63,21 @@ def significant_keywords(searcher: Any, selection: Selection, limit: int = 20) -
     execute.search(searcher, every_article(), flt, limit=0, each_segment=count)
     for leaf, _base in searcher.leaf_searchers():
         everywhere.update(_all_counts(leaf.reader()))
-    articles = searcher.doc_count()
+    scope = repr(flt)
+    selected = stats.total(("selected", scope), lambda: selected)
+    articles = stats.doc_count()
     if not selected or not articles:
         return []
     minimum = 2 if selected >= 20 else 1
     topics = []
-    for keyword, n in chosen.items():
-        if keyword is None or n < minimum or keyword in STOPWORDS:
+    for keyword in stats.union(("chosen", scope), lambda: (k for k in chosen if k is not None)):
+        n = stats.total(("chosen", scope, keyword), lambda: chosen[keyword])  # noqa: B023 - called at once
+        if n < minimum or keyword in STOPWORDS:
             continue
-        fg, bg = n / selected, everywhere[keyword] / articles
-        if fg > bg and not _a_way_of_writing(searcher, keyword, everywhere[keyword]):
-            topics.append(Topic(keyword, n, everywhere[keyword], (fg - bg) * fg / bg))
+        held = stats.total(("keyword", keyword), lambda: everywhere[keyword])  # noqa: B023 - called at once
+        fg, bg = n / selected, held / articles
+        if fg > bg > 0 and not _a_way_of_writing(stats, keyword, held):  # (bg is 0 only in a shard's first round)
+            topics.append(Topic(keyword, n, held, (fg - bg) * fg / bg))
     topics.sort(key=lambda t: (-t.score, t.keyword))
     return topics[:limit]
 
@@ -86,8 +93,8 @@ def _all_counts(reader: Any) -> Counter[str | None]:
     return found
 
 
-def _a_way_of_writing(searcher: Any, keyword: str, as_keyword: int) -> bool:
+def _a_way_of_writing(statistics: Statistics, keyword: str, as_keyword: int) -> bool:
     """Whether the archive writes ``keyword`` in far more articles than it is a keyword of."""
     word = normalize(keyword)
-    written = max(searcher.doc_frequency(BODY, word), searcher.doc_frequency(TITLE, word))
+    written = max(statistics.doc_frequency(BODY, word), statistics.doc_frequency(TITLE, word))
     return bool(written > WRITTEN_PER_KEYWORD * as_keyword)

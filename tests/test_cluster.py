@@ -175,6 +175,9 @@ def test_three_shards_answer_as_one_index(cluster: Cluster, three_shards: Path, 
     _same_answers(ix, corpus_index, 160)
     article = corpus_index.search("经济", limit=1).hits[0]
     assert ix.get(article.id) == corpus_index.get(article.id)
+    assert comparable(ix.similar(article.id)) == comparable(corpus_index.similar(article.id))
+    assert ix.topics(since="2018", until="2018") == corpus_index.topics(since="2018", until="2018")
+    assert [s.text for s in ix.suggest("经")][:1] == [s.text for s in corpus_index.suggest("经")][:1]
     ix.close()
 
 

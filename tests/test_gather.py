@@ -93,3 +93,24 @@ def test_a_lost_shard_gives_the_others_results_flagged_partial(shards: list[Shar
         gather(fan_out, n, SearchRequest("经济"), corpus_index.config, partial=False)
     with pytest.raises(NewsearchError, match="no shard answered"):
         gather(local_fan_out([_Lost()] * n), n, SearchRequest("经济"), corpus_index.config)
+
+
+def test_similar_articles_and_topics_are_the_archives(shards: list[Shard], corpus_index: NewsIndex) -> None:
+    import random
+
+    from newsearch.gather import gather_similar, gather_topics
+    from newsearch.request import Selection
+
+    fan_out = local_fan_out(shards)
+    ids = sorted(_ids(corpus_index))
+    with_versions = 0
+    for article_id in random.Random(5).sample(ids, 30):
+        one = corpus_index.similar(article_id, limit=8)
+        several = gather_similar(fan_out, len(shards), article_id, 8, corpus_index.config)
+        assert comparable(several) == comparable(one), article_id
+        with_versions += any(hit.versions for hit in one.hits)
+    assert with_versions  # near-duplicates grouped across shards were compared too
+    stats = corpus_index.stats(top=5)
+    for selection in (Selection(since="2018", until="2018"), Selection(category=stats.categories[0][0]), Selection(tags=stats.tags[1][0])):
+        one_topics = corpus_index.topics(category=selection.category, tags=selection.tags, since=selection.since, until=selection.until)
+        assert one_topics and gather_topics(fan_out, len(shards), selection, 20) == one_topics

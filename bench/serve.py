@@ -255,7 +255,7 @@ class Server:
     log: list[str] = field(default_factory=list)
 
 
-def start_server(index: Path, workers: int = 1, timeout: float = 120.0) -> Server:
+def start_server(index: Path, workers: int = 1, timeout: float = 120.0, extra: Sequence[str] = ()) -> Server:
     """``newsearch serve`` on a free loopback port (``--port 0``), once it says where it listens.
 
     The server prints that line when its socket already listens, so requests sent from
@@ -264,7 +264,7 @@ def start_server(index: Path, workers: int = 1, timeout: float = 120.0) -> Serve
     never fills up and blocks it.  Exits when it does not start within ``timeout`` seconds.
     """
     command = [*NEWSEARCH, "serve", "--index", str(index), "--port", "0", "--no-access-log",
-               "--workers", str(workers)]
+               "--workers", str(workers), *extra]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
     server = Server(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env))
     listening = threading.Event()

@@ -84,6 +84,9 @@ class ShardPage:
     """For collapsing: each candidate's sketch, and what a short item is compared on."""
     own: tuple[int, int] | None = None
     """For a :class:`SimilarRequest`: where the article itself is, on the shard that holds it."""
+    hits: dict[tuple[int, int], Hit] = field(default_factory=dict)
+    """The hits of its first candidates, made at once for a first page (saving the fetch
+    phase's round trip when the page is theirs); the coordinator sets their scores."""
 
 
 @dataclass(frozen=True)
@@ -124,9 +127,11 @@ def shard_page(
     synonyms: Synonyms,
     table: StatisticsTable,
     end: int | None,
+    ahead: int = 0,
 ) -> tuple[ShardPage, Groups | None]:
     """The query phase on one shard, with the archive's statistics in ``table``: its
-    matches up to ``end``, and (to collapse) their near-duplicate groups' lookup."""
+    matches up to ``end``, and (to collapse) their near-duplicate groups' lookup; the
+    hits of its best ``ahead`` matches too (the page's, likely)."""
     statistics = SharedStatistics(searcher.reader(), table)
     prepared = _prepared(searcher, config, request, synonyms, statistics)
     counter = FacetCounter() if request.facets else None
@@ -169,6 +174,11 @@ def shard_page(
     )
     if isinstance(request, SimilarRequest):
         page.own = _located(searcher, request.article_id)
+    elif not statistics.missing and ahead:
+        leaves = searcher.leaf_searchers()
+        for c in found[:ahead]:
+            match = execute.Match(c.score, leaves[c.ref[0]][0].reader(), c.ref[1], c.related, c.explanation)
+            page.hits[c.ref] = make_hit(match, prepared.patterns, config, (), explain=request.explain)
     if groups is not None and not statistics.missing:
         leaves = searcher.leaf_searchers()
         for number, docnum in [c.ref for c in found] + ([page.own] if page.own is not None else []):
@@ -201,12 +211,16 @@ def shard_similar_terms(searcher: Any, config: Config, article_id: str, table: S
 
 def shard_alike(
     searcher: Any, groups: Groups, leaders: Sequence[tuple[bytes, str | None]]
-) -> list[list[tuple[float, int, tuple[int, int]]]]:
+) -> list[list[tuple[float, int, tuple[int, int], Version]]]:
     """For each (sketch, text of a short item) of ``leaders``: its near-duplicates among
-    the shard's matches (``groups``), as (similarity, id key, (segment number, docnum))."""
+    the shard's matches (``groups``), as (similarity, id key, (segment number, docnum),
+    the near-duplicate as a hit's version)."""
     numbers = {id(leaf.reader()): number for number, (leaf, _base) in enumerate(searcher.leaf_searchers())}
     return [
-        [(score, tie, (numbers[id(reader)], docnum)) for score, tie, reader, docnum in groups.alike_sketch(sketch, text)]
+        [
+            (score, tie, (numbers[id(reader)], docnum), version_of(reader, docnum))
+            for score, tie, reader, docnum in groups.alike_sketch(sketch, text)
+        ]
         for sketch, text in leaders
     ]
 
@@ -265,9 +279,11 @@ class Shard:
         self.index = index
         self._groups: OrderedDict[str, tuple[tuple[str, ...], Groups]] = OrderedDict()
 
-    def page(self, request: SearchRequest | SimilarRequest, table: StatisticsTable, end: int | None, token: str = "") -> ShardPage:
+    def page(
+        self, request: SearchRequest | SimilarRequest, table: StatisticsTable, end: int | None, token: str = "", ahead: int = 0
+    ) -> ShardPage:
         def work(searcher: Any, config: Config, synonyms: Synonyms) -> ShardPage:
-            page, groups = shard_page(searcher, config, request, synonyms, table, end)
+            page, groups = shard_page(searcher, config, request, synonyms, table, end, ahead)
             if groups is not None and token:
                 self._groups[token] = (page.state, groups)
                 while len(self._groups) > self._KEPT:
@@ -284,8 +300,8 @@ class Shard:
         token: str,
         state: tuple[str, ...],
         leaders: Sequence[tuple[bytes, str | None]],
-    ) -> list[list[tuple[float, int, tuple[int, int]]]]:
-        def work(searcher: Any, config: Config, synonyms: Synonyms) -> list[list[tuple[float, int, tuple[int, int]]]]:
+    ) -> list[list[tuple[float, int, tuple[int, int], Version]]]:
+        def work(searcher: Any, config: Config, synonyms: Synonyms) -> list[list[tuple[float, int, tuple[int, int], Version]]]:
             if shard_state(searcher) != state:
                 raise ShardChangedError("the shard committed during the search")
             kept = self._groups.get(token)
@@ -342,7 +358,7 @@ def gather_topics(
 ) -> list[Topic]:
     """:meth:`newsearch.NewsIndex.topics` of the archive the shards hold: every shard
     finds the same once they agree on the counts.  Every shard must answer."""
-    coordinator = _Coordinator(fan_out, shards, False, cache)
+    coordinator = _Coordinator(fan_out, shards, False, cache, ("topics", selection.category, selection.tags, selection.start, selection.end))
     answers = coordinator._agree("topics", lambda table: {i: (selection, limit, table) for i in coordinator.live})  # noqa: SLF001
     found: list[Topic] = answers[min(answers)].value
     return found
@@ -376,13 +392,29 @@ def local_fan_out(shards: Sequence[Any]) -> FanOut:
 
 @dataclass
 class StatisticsCache:
-    """The archive's statistics gathered by earlier searches, while no shard changed:
-    a query asked before (or one sharing its words) then needs no statistics round.
-    Every value is the archive's, whatever query asked for it."""
+    """The archive's statistics that earlier searches gathered, per query (what a
+    request's statistics depend on: its words and filters), while no shard changed:
+    a query asked again needs no statistics round, and ships only its own."""
 
     states: tuple[tuple[str, ...], ...] = ()
-    table: StatisticsTable = field(default_factory=dict)
-    most: int = 200_000  # values kept at most (then it starts again)
+    tables: OrderedDict[Any, StatisticsTable] = field(default_factory=OrderedDict)
+    most: int = 10_000  # queries kept at most, the least recently asked dropped first
+
+    def table(self, query: Any) -> StatisticsTable:
+        """The statistics kept for ``query`` (a new table, kept, when there are none)."""
+        found = self.tables.get(query)
+        if found is None:
+            found = self.tables[query] = {}
+            while len(self.tables) > self.most:
+                self.tables.popitem(last=False)
+        else:
+            self.tables.move_to_end(query)
+        return found
+
+
+def _query_of(request: SearchRequest) -> tuple[Any, ...]:
+    """What a search's statistics depend on."""
+    return ("search", request.query, request.exact, request.category, request.tags, request.start, request.end)
 
 
 def gather(
@@ -411,13 +443,14 @@ Key = tuple[int, tuple[int, int]]  # (shard, (segment number, docnum))
 class _Coordinator:
     """Calls to the shards, and the statistics they agree on (see the module docstring)."""
 
-    def __init__(self, fan_out: FanOut, shards: int, partial: bool, cache: StatisticsCache | None) -> None:
+    def __init__(self, fan_out: FanOut, shards: int, partial: bool, cache: StatisticsCache | None, query: Any) -> None:
         self.fan_out = fan_out
         self.cache = cache
+        self.query = query
         self.partial = partial
         self.live = list(range(shards))
         self.failed: dict[int, str] = {}
-        self.table: StatisticsTable = dict(cache.table) if cache is not None else {}
+        self.table: StatisticsTable = dict(cache.table(query)) if cache is not None else {}
         self.pages: dict[int, Any] = {}
 
     @property
@@ -436,7 +469,8 @@ class _Coordinator:
             cache = self.cache
             if cache is not None and cache.states != states and len(answers) == len(self.live) + len(self.failed):
                 seeded = bool(self.table)
-                cache.states, cache.table, self.table = states, {}, {}
+                cache.states, self.table = states, {}
+                cache.tables.clear()
                 if seeded:  # values of another state of the shards: ask again without them
                     continue
             missing: dict[tuple[Any, ...], dict[int, Any]] = {}
@@ -459,9 +493,7 @@ class _Coordinator:
                 if set(self.live) <= values.keys():  # a count a query makes is known when every shard made it
                     self.table[key] = value = combine(key, [values[shard] for shard in self.live])
                     if cache is not None and not self.failed:  # (a partial table is not the archive's)
-                        if len(cache.table) >= cache.most:
-                            cache.table.clear()
-                        cache.table[key] = value
+                        cache.table(self.query)[key] = value
         raise NewsearchError(f"the shards did not agree on the archive's statistics in {MAX_ROUNDS} rounds")
 
     def _ask(self, method: str, calls: dict[int, tuple[Any, ...]]) -> dict[int, Any]:
@@ -489,10 +521,12 @@ class _Search(_Coordinator):
     def __init__(
         self, fan_out: FanOut, shards: int, request: SearchRequest, config: Config, partial: bool, cache: StatisticsCache | None
     ) -> None:
-        super().__init__(fan_out, shards, partial, cache)
+        super().__init__(fan_out, shards, partial, cache, _query_of(request))
         self.request = request
         self.config = config
         self.token = secrets.token_hex(8)
+        self.versions: dict[Key, Version] = {}  # near-duplicates looked up, as versions
+        self.ready: dict[Key, Hit] = {}  # hits the shards made with their pages
         wanted = None if request.limit is None else request.offset + request.limit
         self.wanted = wanted
         # Collapsing reads matches in growing batches, as one index does (search._collapsed_page).
@@ -536,7 +570,16 @@ class _Search(_Coordinator):
 
     def _statistics(self) -> None:
         """Query rounds until no shard lacks any of the archive's statistics."""
-        self.pages = self._agree("page", lambda table: {i: (self.request, table, self.end, self.token) for i in self.live})
+        limit = self.request.limit or 0
+        # Each shard makes the hits of a share of a first page with its answer, a little
+        # more than its even share: most pages then need no fetch round.
+        ahead = -(-limit * 3 // (2 * len(self.live))) if self.request.offset == 0 else 0
+        self.pages = self._agree("page", lambda table: {i: (self.request, table, self.end, self.token, ahead) for i in self.live})
+        self._keep_hits()
+
+    def _keep_hits(self) -> None:
+        for shard, page in self.pages.items():
+            self.ready.update(((shard, ref), hit) for ref, hit in page.hits.items())
 
     def _placed(self) -> list[Placed]:
         """The shards' candidates in the order one index gives, up to ``self.end``."""
@@ -583,6 +626,7 @@ class _Search(_Coordinator):
             fetch = None if fetch is None or fetch * 4 >= total else fetch * 4
             self.end = fetch
             self.pages = self._ask("page", {i: (self.request, self.table, fetch, self.token) for i in self.live})
+            self._keep_hits()
             batch = self._placed()[seen:]
         offset = self.request.offset
         return leaders[offset:], {(p[0], p[1].ref): group for p, group in zip(leaders[offset:], groups[offset:])}
@@ -597,47 +641,50 @@ class _Search(_Coordinator):
         found: list[list[tuple[float, int, Key]]] = [[] for _ in keys]
         for shard, answers in self._ask("alike", calls).items():
             for into, answer in zip(found, answers):
-                into.extend((score, tie, (shard, ref)) for score, tie, ref in answer)
+                for score, tie, ref, version in answer:
+                    into.append((score, tie, (shard, ref)))
+                    self.versions[(shard, ref)] = version
         for key, into in zip(keys, found):
             into.sort(key=lambda item: (-item[0], item[1]))
             alike[key] = [other for _score, _tie, other in into]
 
     def _hits(self, placed: list[Placed], versions: dict[Key, list[Key]]) -> list[Hit]:
-        """The fetch phase: each shard makes the hits (and versions) that it holds."""
+        """The fetch phase: each shard makes the hits that it holds and did not make with
+        its page (none, for a first page the shards' own best fill)."""
+        explain = self.request.explain
+        hits: list[Hit | None] = [None] * len(placed)
         picks: dict[int, list[tuple[int, Placed]]] = {}
         for position, item in enumerate(placed):
-            picks.setdefault(item[0], []).append((position, item))
-        wanted: dict[int, list[tuple[int, int]]] = {}
-        for members in versions.values():
-            for shard, ref in members:
-                wanted.setdefault(shard, []).append(ref)
+            shard, c, score, in_head = item
+            ready = self.ready.get((shard, c.ref))
+            if ready is None:
+                picks.setdefault(shard, []).append((position, item))
+                continue
+            explanation = c.explanation if in_head else None
+            hits[position] = dataclasses.replace(
+                ready, score=score, explanation=(explanation or {"score": round(score, 4)}) if explain else None
+            )
         calls = {
             shard: (
                 self.request,
                 self.table,
-                [(c.ref, score, c.related, c.explanation if in_head else None) for _, (_, c, score, in_head) in picks.get(shard, [])],
+                [(c.ref, score, c.related, c.explanation if in_head else None) for _, (_, c, score, in_head) in found],
                 self.pages[shard].state,
-                wanted.get(shard, []),
             )
-            for shard in set(picks) | set(wanted)
+            for shard, found in picks.items()
         }
-        hits: list[Hit | None] = [None] * len(placed)
-        made_versions: dict[Key, Version] = {}
-        for shard, (made, found_versions) in self._ask("hits", calls).items():
-            for (position, _item), hit in zip(picks.get(shard, []), made):
+        for shard, (made, _versions) in (self._ask("hits", calls) if calls else {}).items():
+            for (position, _item), hit in zip(picks[shard], made):
                 hits[position] = hit
-            for ref, version in zip(wanted.get(shard, []), found_versions):
-                made_versions[(shard, ref)] = version
         out = []
         for item, hit in zip(placed, hits):
             if hit is None:
                 continue  # its shard failed since the query phase
             group = versions.get((item[0], item[1].ref))
             if group:
-                hit = dataclasses.replace(hit, versions=tuple(made_versions[key] for key in group if key in made_versions))
+                hit = dataclasses.replace(hit, versions=tuple(self.versions[key] for key in group if key in self.versions))
             out.append(hit)
         return out
-
 
 
 def gather_similar(
@@ -649,7 +696,9 @@ def gather_similar(
     shard must answer."""
     owner = id_key(article_id) % shards
     fetch = similar_fetch(limit)
-    search = _Search(fan_out, shards, SearchRequest("", limit=fetch, facets=False), config, False, cache)
+    search = _Search(fan_out, shards, SearchRequest("", limit=fetch, facets=False), config, False, None)
+    search.cache, search.query = cache, ("similar", article_id)
+    search.table = dict(cache.table(search.query)) if cache is not None else {}
     terms = search._agree("similar_terms", lambda table: {owner: (article_id, table)})[owner].value  # noqa: SLF001
     if terms is None:
         raise ArticleNotFoundError(article_id)

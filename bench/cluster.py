@@ -1,0 +1,221 @@
+"""An archive in shards on a Dask cluster on this machine: build throughput, the latency
+that fan-out adds to a search, and throughput through ``newsearch serve --cluster``,
+each against one index of the same articles measured in the same run.
+
+    python -m bench.cluster                                   # 20,000 articles
+    python -m bench.cluster --articles 100000 --workers 2 --out /tmp/b
+    python -m bench.cluster --articles 100 --workers 1 --shards 2 --per-kind 2 \\
+        --seconds 1 --out /tmp/b                              # tiny: checks that it runs
+
+Steps:
+
+1. The seeded corpus (bench.corpus, cached in ``--out``), indexed with
+   ``newsearch index`` into one index: the baseline.
+2. A scheduler (``dask scheduler``) and workers (``dask worker --nthreads 1``) on
+   127.0.0.1, as processes of their own; for each ``--workers`` count W, the corpus
+   indexed into W shards with ``newsearch index --cluster --shards W`` (each shard
+   on a worker, one analysis process each), timed as a command.
+3. For each ``--shards`` count S (built on the most workers): the queries of
+   bench.common (six kinds), through the library on the index and on the shards,
+   with hits only and with the defaults (facets, near-duplicates collapsed). A
+   first pass asks each query once (the shards gather its statistics); three
+   warm passes follow, as bench.run measures. The added latency is the shards'
+   p50 minus the index's.
+4. ``newsearch serve --cluster`` (one server process) and ``newsearch serve`` on
+   the index, each loaded by ``--clients`` clients for ``--seconds`` with
+   bench.serve's request mix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import BENCH, dir_size, machine, make_queries, measure_command, percentile, print_table
+from bench.corpus import DEFAULT_SOURCE, cached_corpus
+
+NEWSEARCH = [sys.executable, "-m", "newsearch"]
+ROUNDS = 3
+
+
+class Cluster:
+    """A scheduler and ``workers`` workers on 127.0.0.1, each a process."""
+
+    def __init__(self, folder: Path, workers: int) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        log = (folder / "scheduler.log").open("wb")
+        self.processes = [subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"],
+            stdout=log, stderr=subprocess.STDOUT)]
+        deadline = time.monotonic() + 60
+        while True:
+            found = re.search(r"Scheduler at:\s+(tcp://127\.0\.0\.1:\d+)", (folder / "scheduler.log").read_text(errors="replace"))
+            if found:
+                self.address = found.group(1)
+                break
+            if time.monotonic() > deadline:
+                sys.exit("bench.cluster: the scheduler did not start")
+            time.sleep(0.2)
+        for number in range(workers):
+            worker_log = (folder / f"w{number}.log").open("wb")
+            self.processes.append(subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_worker", self.address, "--name", f"w{number}",
+                 "--host", "127.0.0.1", "--nthreads", "1", "--no-nanny", "--no-dashboard",
+                 "--local-directory", str(folder / f"w{number}")],
+                stdout=worker_log, stderr=subprocess.STDOUT))
+        from distributed import Client
+
+        with Client(self.address, set_as_default=False, timeout=30) as client:
+            client.wait_for_workers(workers, timeout=60)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+
+
+def build(argv: list[str], index: Path) -> dict[str, Any]:
+    if index.exists():
+        shutil.rmtree(index)
+    stats = measure_command(["sh", "-c", 'exec "$@" >/dev/null', "sh", *argv])
+    stats["index_mb"] = dir_size(index) / 1e6
+    return stats
+
+
+def latencies(ix: Any, queries: list[dict[str, str]], *, defaults: bool) -> tuple[list[float], list[float]]:
+    """(first pass, warm passes) in milliseconds."""
+    options = {} if defaults else {"facets": False, "collapse": False}
+
+    def once(q: dict[str, str]) -> float:
+        started = time.perf_counter()
+        ix.search(q["q"], category=q.get("category") or (), sort=q.get("sort", "relevance"), **options)
+        return (time.perf_counter() - started) * 1000
+
+    first = [once(q) for q in queries]
+    gc.collect()
+    warm = [once(q) for _ in range(ROUNDS) for q in queries]
+    return first, warm
+
+
+def serve_load(index: Path, cluster: str | None, clients: int, seconds: float, per_kind: int, seed: int) -> dict[str, Any]:
+    """bench.serve's mix through ``newsearch serve`` (with ``--cluster``) for ``seconds``."""
+    from newsearch import NewsIndex
+
+    from bench import serve
+
+    queries = make_queries(per_kind=per_kind, corpus_seed=seed, sample=2_000)
+    ix = NewsIndex.open(index, cluster=cluster) if cluster else NewsIndex.open(index)
+    ids = sorted({h.id for q in queries for h in ix.search(q["q"], category=q.get("category") or ()).hits})
+    ix.close()
+    mix = serve.build_mix(queries, ids, serve.prefixes_of(queries), seed)
+    server = serve.start_server(index, 1, extra=["--cluster", cluster] if cluster else [])
+    try:
+        serve.prime_server(server, mix)
+        run = serve.run_load(server, mix, clients, min(3.0, seconds), seconds, offset=0)
+    finally:
+        code = serve.stop_server(server)
+    results = run["results"]
+    ok = [r.latency * 1000 for r in results if r.status == 200]
+    return {
+        "requests": len(results), "rps": len(results) / run["window"], "errors": len(results) - len(ok),
+        "p50": percentile(ok, 50), "p95": percentile(ok, 95), "exit": code,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=20_000)
+    parser.add_argument("--workers", default="1,2", help="worker counts to build with (as many shards as workers)")
+    parser.add_argument("--shards", default="2,4", help="shard counts to measure searches on (built with the most workers)")
+    parser.add_argument("--per-kind", type=int, default=20, help="queries of each of the six kinds")
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=20.0, help="counted seconds of each load pass")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=BENCH / "out", help="corpus cache and indexes")
+    args = parser.parse_args(argv)
+    workers = [int(w) for w in args.workers.split(",")]
+    shard_counts = [int(s) for s in args.shards.split(",")]
+    if not DEFAULT_SOURCE.is_dir():
+        sys.exit(f"bench.cluster: the real corpus is missing at {DEFAULT_SOURCE} (bench.corpus reads it)")
+    args.out.mkdir(parents=True, exist_ok=True)
+    print("command: " + shlex.join([Path(sys.executable).name, "-m", "bench.cluster", *(argv if argv is not None else sys.argv[1:])]))
+    print(f"machine: {machine()}")
+    corpus, mb = cached_corpus(args.articles, args.seed, args.out)
+    print(f"corpus: {corpus} — {args.articles:,} articles, {mb:.1f} MB of text", flush=True)
+    work = args.out / f"cluster-{args.articles}"
+    work.mkdir(exist_ok=True)
+
+    # ---------------------------------------------------------------- builds
+    one = work / "index"
+    rows = []
+    local = build([*NEWSEARCH, "index", "--index", str(one), str(corpus)], one)
+    rows.append(["one index, 1 process per core", "-", local["wall_seconds"], mb / local["wall_seconds"], 1.0, local["index_mb"] / mb])
+    built: dict[int, Path] = {}
+    for count in sorted(set(workers)):
+        cluster = Cluster(work / f"dask-{count}", count)
+        try:
+            folder = work / f"shards-{count}"
+            stats = build([*NEWSEARCH, "index", "--cluster", cluster.address, "--shards", str(count), "--index", str(folder), str(corpus)], folder)
+        finally:
+            cluster.stop()
+        built[count] = folder
+        rows.append([f"{count} shards on {count} workers", count, stats["wall_seconds"], mb / stats["wall_seconds"],
+                     local["wall_seconds"] / stats["wall_seconds"], stats["index_mb"] / mb])
+    print("\nBuild (wall seconds; the workers index one shard each, with one analysis process):")
+    print_table(["build", "workers", "seconds", "MB/s", "vs one index", "index/text"], rows, digits=2)
+
+    # ---------------------------------------------------------------- searches
+    from newsearch import NewsIndex
+
+    queries = make_queries(per_kind=args.per_kind, corpus_seed=args.seed, sample=min(2_000, args.articles))
+    most = max(workers)
+    cluster = Cluster(work / "dask-search", most)
+    try:
+        for count in shard_counts:
+            if count not in built:
+                folder = work / f"shards-{count}"
+                build([*NEWSEARCH, "index", "--cluster", cluster.address, "--shards", str(count), "--index", str(folder), str(corpus)], folder)
+                built[count] = folder
+        ix = NewsIndex.open(one)
+        base = {d: latencies(ix, queries, defaults=d) for d in (False, True)}
+        ix.close()
+        rows = []
+        for defaults in (False, True):
+            first, warm = base[defaults]
+            kind = "defaults" if defaults else "hits only"
+            rows.append([f"one index, {kind}", percentile(first, 50), percentile(warm, 50), percentile(warm, 95), "-"])
+        for count in shard_counts:
+            sharded = NewsIndex.open(built[count], cluster=cluster.address)
+            for defaults in (False, True):
+                first, warm = latencies(sharded, queries, defaults=defaults)
+                kind = "defaults" if defaults else "hits only"
+                added = percentile(warm, 50) - percentile(base[defaults][1], 50)
+                rows.append([f"{count} shards, {kind}", percentile(first, 50), percentile(warm, 50), percentile(warm, 95), added])
+            sharded.close()
+        print(f"\nSearches ({len(queries)} queries of six kinds, top 10 with snippets; ms; first pass: each query once, "
+              f"the shards gathering its statistics; warm: {ROUNDS} more passes):")
+        print_table(["searched", "first p50", "warm p50", "warm p95", "added p50"], rows, digits=1)
+
+        # ------------------------------------------------------------ serve
+        rows = []
+        for name, index, address in (("newsearch serve", one, None), (f"newsearch serve --cluster ({shard_counts[0]} shards)", built[shard_counts[0]], cluster.address)):
+            found = serve_load(index, address, args.clients, args.seconds, max(2, args.per_kind // 2), args.seed)
+            rows.append([name, found["requests"], found["rps"], found["p50"], found["p95"], found["errors"], found["exit"]])
+        print(f"\nThrough the server ({args.clients} clients, {args.seconds:.0f} s, bench.serve's request mix, one server process):")
+        print_table(["server", "requests", "req/s", "p50 ms", "p95 ms", "errors", "exit code"], rows, digits=1)
+    finally:
+        cluster.stop()
+
+
+if __name__ == "__main__":
+    main()

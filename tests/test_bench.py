@@ -193,3 +193,19 @@ def test_scale(env: dict[str, str], tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.glob("scale-*.json")) == ["scale-120.json", "scale-60.json"]
     again = bench(env, "scale", "--sizes", "60,120", "--reuse", "--out", tmp_path)  # no build: the figures kept
     assert table(again, headers, ["60", "120"]) == rows
+
+
+@pytest.mark.slow  # a Dask scheduler and workers: about a minute
+def test_cluster(env: dict[str, str], tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    output = bench(env, "cluster", "--articles", 150, "--workers", 1, "--shards", 2, "--per-kind", 2,
+                   "--seconds", 1, "--clients", 2, "--out", tmp_path)
+    builds = table(output, ["build", "workers", "seconds", "MB/s", "vs one index", "index/text"],
+                   ["one index, 1 process per core", "1 shards on 1 workers"])
+    assert len(builds) == 2 and all(NUMBER.fullmatch(row["seconds"]) for row in builds.values())
+    searches = table(output, ["searched", "first p50", "warm p50", "warm p95", "added p50"],
+                     ["one index, hits only", "one index, defaults", "2 shards, hits only", "2 shards, defaults"])
+    assert len(searches) == 4
+    servers = table(output, ["server", "requests", "req/s", "p50 ms", "p95 ms", "errors", "exit code"],
+                    ["newsearch serve", "newsearch serve --cluster (2 shards)"])
+    assert [row["errors"] for row in servers.values()] == ["0", "0"] and [row["exit code"] for row in servers.values()] == ["0", "0"]

@@ -84,9 +84,12 @@ class Cluster:
             process.wait()
 
 
-def build(argv: list[str], index: Path) -> dict[str, Any]:
+def build(argv: list[str], index: Path, *, sharded: bool = False) -> dict[str, Any]:
     if index.exists():
         shutil.rmtree(index)
+    if sharded:  # a worker is a core: one analysis process per shard
+        index.mkdir(parents=True)
+        (index / "newsearch.toml").write_text("[indexing]\nworkers = 1\n", encoding="utf-8")
     stats = measure_command(["sh", "-c", 'exec "$@" >/dev/null', "sh", *argv])
     stats["index_mb"] = dir_size(index) / 1e6
     return stats
@@ -165,7 +168,8 @@ def main(argv: list[str] | None = None) -> None:
         cluster = Cluster(work / f"dask-{count}", count)
         try:
             folder = work / f"shards-{count}"
-            stats = build([*NEWSEARCH, "index", "--cluster", cluster.address, "--shards", str(count), "--index", str(folder), str(corpus)], folder)
+            stats = build([*NEWSEARCH, "index", "--cluster", cluster.address, "--shards", str(count), "--index", str(folder), str(corpus)],
+                          folder, sharded=True)
         finally:
             cluster.stop()
         built[count] = folder
@@ -184,7 +188,8 @@ def main(argv: list[str] | None = None) -> None:
         for count in shard_counts:
             if count not in built:
                 folder = work / f"shards-{count}"
-                build([*NEWSEARCH, "index", "--cluster", cluster.address, "--shards", str(count), "--index", str(folder), str(corpus)], folder)
+                build([*NEWSEARCH, "index", "--cluster", cluster.address, "--shards", str(count), "--index", str(folder), str(corpus)],
+                      folder, sharded=True)
                 built[count] = folder
         ix = NewsIndex.open(one)
         base = {d: latencies(ix, queries, defaults=d) for d in (False, True)}

@@ -250,6 +250,24 @@ def test_a_shard_no_worker_can_open_is_left_out_unless_no_partial(
         assert done.returncode == 0 and "Partial results: 2 of 3 shards answered" in done.stderr, done.stderr
         done = _newsearch("search", "--cluster", cluster.address, "--index", str(three_shards), "经济", "--no-partial", timeout=60)
         assert done.returncode == 1 and "shard 1" in done.stderr and "Traceback" not in done.stderr, done.stderr
+        server = subprocess.Popen(
+            [sys.executable, "-m", "newsearch", "serve", "--cluster", cluster.address, "--index", str(three_shards), "--port", "0"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            assert server.stderr is not None
+            url, deadline = None, time.monotonic() + 60
+            while url is None:
+                assert time.monotonic() < deadline and server.poll() is None
+                found = re.search(r"at (http://\S+)", server.stderr.readline())
+                url = found.group(1) if found else None
+            with urllib.request.urlopen(url + "?q=%E7%BB%8F%E6%B5%8E", timeout=60) as answer:
+                assert "部分结果：3 个分片中有 1 个没有响应" in answer.read().decode("utf-8")
+            with urllib.request.urlopen(url + "api/search?q=%E7%BB%8F%E6%B5%8E", timeout=60) as answer:
+                assert json.load(answer)["shards"]["successful"] == 2
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
         ix = NewsIndex.open(three_shards, cluster=cluster.address, config=config)
         assert ix.search("经济", collapse=False).shards.partial  # type: ignore[union-attr]
     finally:

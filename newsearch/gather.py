@@ -25,7 +25,7 @@ results (``shards.failed``): the others' results are returned, flagged as partia
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 import dataclasses
 import hashlib
 import secrets
@@ -43,7 +43,7 @@ from .request import SearchRequest, Selection
 from .results import Hit, SearchResults, ShardFailure, ShardsReport, Topic, Version
 from .dupes import Groups, Short, Walk
 from .fields import ID, id_key
-from .search import Prepared, make_hit, normalized_text, prepare, short_item_groups, suggest_query, version_of
+from .search import Prepared, collapse_fetch, group_leaders, make_hit, normalized_text, prepare, short_item_groups, suggest_query, version_of
 from .similar import key_terms, similar_fetch, similar_query
 from .statistics import SharedStatistics, Statistics, StatisticsTable, combine
 from .synonyms import Synonyms
@@ -529,8 +529,8 @@ class _Search(_Coordinator):
         self.ready: dict[Key, Hit] = {}  # hits the shards made with their pages
         wanted = None if request.limit is None else request.offset + request.limit
         self.wanted = wanted
-        # Collapsing reads matches in growing batches, as one index does (search._collapsed_page).
-        self.end = wanted if not request.collapse or wanted is None else 2 * wanted + 10
+        # Collapsing reads matches in growing batches, as one index does (search.group_leaders).
+        self.end = collapse_fetch(wanted) if request.collapse else wanted
 
     # ------------------------------------------------------------------ phases
 
@@ -601,33 +601,25 @@ class _Search(_Coordinator):
 
     def _collapsed(self, total: int) -> tuple[list[Placed], dict[Key, list[Key]]]:
         """The page's group leaders and their near-duplicates, walked as one index walks
-        them (search._collapsed_page): batches of the order, each one's near-duplicates
+        them (search.group_leaders): batches of the order, each one's near-duplicates
         looked up on every shard at once."""
         alike: dict[Key, list[Key]] = {}
         near: dict[Key, tuple[bytes, Short | None]] = {}
         walk = Walk(alike.__getitem__, lambda key: near[key][1])
-        leaders: list[Placed] = []
-        groups: list[list[Key]] = []
-        wanted, fetch = self.wanted, self.end
-        batch = self._placed()
-        seen = 0
-        while True:
+
+        def representatives(batch: Sequence[Placed]) -> Iterable[tuple[Placed, list[Key]]]:
             for shard, page in self.pages.items():
                 near.update(((shard, ref), data) for ref, data in page.near.items())
             self._look_up(alike, near, [(shard, c.ref) for shard, c, _, _ in batch])
-            for item, group in walk.representatives(((p[0], p[1].ref), p) for p in batch):
-                leaders.append(item)
-                groups.append(group)
-                if wanted is not None and len(leaders) == wanted:
-                    break
-            seen += len(batch)
-            if (wanted is not None and len(leaders) == wanted) or seen >= total:
-                break
-            fetch = None if fetch is None or fetch * 4 >= total else fetch * 4
-            self.end = fetch
-            self.pages = self._ask("page", {i: (self.request, self.table, fetch, self.token) for i in self.live})
+            return walk.representatives(((p[0], p[1].ref), p) for p in batch)
+
+        def more(end: int | None, seen: int) -> list[Placed]:
+            self.end = end
+            self.pages = self._ask("page", {i: (self.request, self.table, end, self.token) for i in self.live})
             self._keep_hits()
-            batch = self._placed()[seen:]
+            return self._placed()[seen:]
+
+        leaders, groups = group_leaders(self._placed(), representatives, more, total, self.wanted, self.end)
         offset = self.request.offset
         return leaders[offset:], {(p[0], p[1].ref): group for p, group in zip(leaders[offset:], groups[offset:])}
 

@@ -7,7 +7,7 @@ so results stay valid after the searcher is closed.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field as _field
 from typing import Any
 
@@ -44,7 +44,7 @@ from .synonyms import NO_SYNONYMS, Synonyms
 from .understand import STOPWORDS
 from .understand import plan as understand
 
-__all__ = ["Prepared", "make_hit", "normalized_text", "prepare", "run_search", "short_item_groups", "suggest_query", "version_of"]
+__all__ = ["Prepared", "collapse_fetch", "group_leaders", "make_hit", "normalized_text", "prepare", "run_search", "short_item_groups", "suggest_query", "version_of"]
 
 
 @dataclass
@@ -192,24 +192,47 @@ def _collapsed_page(
 ) -> tuple[int, list[execute.Match], list[list[tuple[Any, int]]]]:
     """(total, the page's group leaders, the near-duplicates of each), reading the
     ranked matches in growing batches until the page is full."""
-    matches: list[execute.Match] = []
-    versions: list[list[tuple[Any, int]]] = []
     wanted = None if limit is None else offset + limit
-    fetch = None if wanted is None else 2 * wanted + 10  # near-duplicates are few: rarely a second batch
+    fetch = collapse_fetch(wanted)
     total, batch = ranked(fetch, 0, True)
+    matches, versions = group_leaders(
+        batch, groups.representatives, lambda end, seen: ranked(None if end is None else end - seen, seen, False)[1], total, wanted, fetch
+    )
+    return total, matches[offset:], versions[offset:]
+
+
+def collapse_fetch(wanted: int | None) -> int | None:
+    """How many of the ranked matches a collapsed page of ``wanted`` reads first."""
+    return None if wanted is None else 2 * wanted + 10  # near-duplicates are few: rarely a second batch
+
+
+def group_leaders(
+    batch: Sequence[Any],
+    representatives: Callable[[Sequence[Any]], Iterable[tuple[Any, Any]]],
+    more: Callable[[int | None, int], Sequence[Any]],
+    total: int,
+    wanted: int | None,
+    fetch: int | None,
+) -> tuple[list[Any], list[Any]]:
+    """The first ``wanted`` group leaders of the ranked matches and their groups:
+    ``batch`` is the first ``fetch`` of the ``total``, ``more(end, seen)`` the matches
+    from ``seen`` up to a larger ``end`` (four times as many; None: all), read when the
+    groups took too many (one index's segments and a cluster's shards walk alike)."""
+    leaders: list[Any] = []
+    groups: list[Any] = []
     seen = 0
     while True:
-        for match, group in groups.representatives(batch):
-            matches.append(match)
-            versions.append(group)
-            if wanted is not None and len(matches) == wanted:
+        for item, group in representatives(batch):
+            leaders.append(item)
+            groups.append(group)
+            if wanted is not None and len(leaders) == wanted:
                 break
         seen += len(batch)
-        if (wanted is not None and len(matches) == wanted) or seen >= total:
+        if (wanted is not None and len(leaders) == wanted) or seen >= total:
             break
         fetch = None if fetch is None or fetch * 4 >= total else fetch * 4
-        _, batch = ranked(None if fetch is None else fetch - seen, seen, False)
-    return total, matches[offset:], versions[offset:]
+        batch = more(fetch, seen)
+    return leaders, groups
 
 
 def highlight_patterns(parsed: ParsedQuery, synonyms: Synonyms, compiled: CompiledPlan | None) -> list[re.Pattern[str]]:

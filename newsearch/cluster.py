@@ -315,10 +315,15 @@ class ClusterIndex:
         for k, args in calls.items():
             try:
                 actor = self._actor(k)
+            except Exception as exc:  # noqa: BLE001 - that shard's failure (unavailable for now)
+                out[k] = exc
+                continue
+            try:
                 with self._client.as_current():  # (an actor finds its client as the current one)
                     futures[k] = getattr(actor, method)(*args)
-            except Exception as exc:  # noqa: BLE001 - that shard's failure
-                out[k] = exc
+            except Exception as exc:  # noqa: BLE001 - its worker is gone: open the shard again later
+                self._forget(k)
+                out[k] = ClusterError(f"shard {k} did not answer ({type(exc).__name__}: {exc})")
         if not futures:
             return out
         timeout = self.config.cluster.timeout
@@ -407,10 +412,14 @@ class ClusterIndex:
         )
 
     def suggest(self, prefix: str, *, limit: int = 10, stale_ok: bool = False) -> list[Suggestion]:
-        """Completions of ``prefix`` from every shard's titles, their counts added up."""
+        """Completions of ``prefix`` from the shards' titles, their counts added up (from
+        the shards that answer: completions are a help, not a result)."""
         check_limit(limit)
         counts: dict[str, int] = {}
-        for found in self._every("suggest", (prefix, limit * 3)).values():
+        answers = self._fan_out("suggest", dict.fromkeys(range(self.manifest.shards), (prefix, limit * 3)))
+        for found in answers.values():
+            if isinstance(found, BaseException):
+                continue
             for suggestion in found:
                 counts[suggestion.text] = counts.get(suggestion.text, 0) + suggestion.articles
         ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
@@ -462,7 +471,9 @@ class ClusterIndex:
         self._every("ping", ())
 
     def __len__(self) -> int:
-        return sum(self._every("ping", ()).values())
+        """The articles of the shards that answer (:meth:`verify` says whether all do)."""
+        answers = self._fan_out("ping", dict.fromkeys(range(self.manifest.shards), ()))
+        return sum(n for n in answers.values() if not isinstance(n, BaseException))
 
     def _every(self, method: str, args: tuple[Any, ...]) -> dict[int, Any]:
         answers = self._fan_out(method, dict.fromkeys(range(self.manifest.shards), args))

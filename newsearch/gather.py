@@ -25,7 +25,7 @@ results (``shards.failed``): the others' results are returned, flagged as partia
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 import dataclasses
 import hashlib
 import secrets
@@ -43,7 +43,7 @@ from .request import SearchRequest, Selection
 from .results import Hit, SearchResults, ShardFailure, ShardsReport, Topic, Version
 from .dupes import Groups, Short, Walk
 from .fields import ID, id_key
-from .search import Prepared, collapse_fetch, group_leaders, make_hit, normalized_text, prepare, short_item_groups, suggest_query, version_of
+from .search import Prepared, collapse_fetch, group_leaders, make_hit, matches_sink, normalized_text, prepare, short_item_groups, suggest_query, version_of
 from .similar import key_terms, similar_fetch, similar_query
 from .statistics import SharedStatistics, Statistics, StatisticsTable, combine
 from .synonyms import Synonyms
@@ -137,13 +137,7 @@ def shard_page(
     counter = FacetCounter() if request.facets else None
     groups = short_item_groups() if request.collapse else None
 
-    def each_segment(reader: Any, scores: Collection[int]) -> None:
-        if counter is not None:
-            counter.add(reader, scores)
-        if groups is not None:
-            groups.add(reader, scores)
-
-    each = each_segment if counter is not None or groups is not None else None
+    each = matches_sink(counter, groups)
 
     total, exact = 0, 0
     found: list[execute.Candidate] = []

@@ -44,7 +44,7 @@ from .synonyms import NO_SYNONYMS, Synonyms
 from .understand import STOPWORDS
 from .understand import plan as understand
 
-__all__ = ["Prepared", "collapse_fetch", "group_leaders", "make_hit", "normalized_text", "prepare", "run_search", "short_item_groups", "suggest_query", "version_of"]
+__all__ = ["Prepared", "collapse_fetch", "group_leaders", "make_hit", "matches_sink", "normalized_text", "prepare", "run_search", "short_item_groups", "suggest_query", "version_of"]
 
 
 @dataclass
@@ -116,13 +116,8 @@ def run_search(
 
     groups = short_item_groups() if request.collapse else None
 
-    def each_segment(reader: Any, scores: Collection[int]) -> None:
-        if counter is not None:
-            counter.add(reader, scores)
-        if groups is not None:
-            groups.add(reader, scores)
-
-    wants_matches = counter is not None or groups is not None
+    each_segment = matches_sink(counter, groups)
+    wants_matches = each_segment is not None
 
     def ranked(count: int | None, start: int, first: bool) -> tuple[int, list[execute.Match]]:
         first = first and wants_matches
@@ -165,6 +160,21 @@ def run_search(
         explain=explain,
         exact_total=relaxed.exact_total if relaxed is not None else total,
     )
+
+
+def matches_sink(counter: FacetCounter | None, groups: Groups | None) -> Callable[[Any, Collection[int]], None] | None:
+    """What sees every segment's matches: the facet counts and the near-duplicate
+    groups a search asks for (None when it asks for neither)."""
+    if counter is None and groups is None:
+        return None
+
+    def each_segment(reader: Any, scores: Collection[int]) -> None:
+        if counter is not None:
+            counter.add(reader, scores)
+        if groups is not None:
+            groups.add(reader, scores)
+
+    return each_segment
 
 
 def suggest_query(

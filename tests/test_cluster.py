@@ -117,6 +117,17 @@ def _articles(folder: Path) -> int:
         return 0
 
 
+def _whole_again(ix: object, seconds: float) -> object:
+    """The first search of 经济 that every shard answers, within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        results = ix.search("经济", collapse=False)  # type: ignore[attr-defined]
+        if results.shards is not None and not results.shards.partial:
+            return results
+        assert time.monotonic() < deadline, results.shards
+        time.sleep(0.5)
+
+
 def _same_answers(ix: object, corpus_index: NewsIndex, n: int) -> None:
     requests = generated_requests(corpus_index, n)
     differing = []
@@ -217,14 +228,7 @@ def test_a_worker_lost_during_searches_gives_partial_results_then_another_worker
     assert 0 < partial.total < whole.total
     assert {hit.id for hit in partial.hits} <= held
     # The shard's files are on a filesystem every worker sees: another worker opens it.
-    deadline = time.monotonic() + 60
-    while True:  # the same client, not restarted
-        results = ix.search("经济", collapse=False)
-        if results.shards is not None and not results.shards.partial:
-            break
-        assert time.monotonic() < deadline, results.shards
-        time.sleep(0.5)
-    assert comparable(results) == comparable(whole)
+    assert comparable(_whole_again(ix, 60)) == comparable(whole)  # the same client, not restarted
     ix.close()
     cluster.start_worker(victim)
     cluster.wait_for({"w0", "w1", "w2"})
@@ -272,14 +276,7 @@ def test_a_shard_no_worker_can_open_is_left_out_unless_no_partial(
         assert ix.search("经济", collapse=False).shards.partial  # type: ignore[union-attr]
     finally:
         hidden.rename(shard)
-    deadline = time.monotonic() + 30
-    while True:  # back without a new client
-        results = ix.search("经济", collapse=False)
-        if results.shards is not None and not results.shards.partial:
-            break
-        assert time.monotonic() < deadline, results.shards
-        time.sleep(0.5)
-    assert comparable(results) == comparable(whole)
+    assert comparable(_whole_again(ix, 30)) == comparable(whole)  # back without a new client
     ix.close()
 
 

@@ -34,7 +34,7 @@ import zlib
 from bisect import bisect_left
 from functools import lru_cache
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from itertools import repeat
 from operator import and_, mul
 from struct import Struct
@@ -49,6 +49,7 @@ __all__ = [
     "THRESHOLD",
     "Groups",
     "Walk",
+    "alike_among",
     "reword_sketch",
     "numbers_agree",
     "reworded",
@@ -144,6 +145,24 @@ def share_a_band(a: bytes, b: bytes) -> bool:
     return any(x == y != _EMPTY_BAND for x, y in zip(_bands(a), _bands(b)))
 
 
+def alike_among(own: bytes, own_text: str | None, others: Sequence[tuple[Any, bytes, str | None]]) -> list[Any]:
+    """The keys of ``others`` ((key, sketch, normalized text of a short item or None))
+    that :meth:`Groups.alike_sketch` would find alike ``own`` among a search's matches:
+    a band in common, the similarity threshold reached, and for two short items,
+    figures that agree.  (Unordered: what it tells is who is claimed, not in what order.)"""
+    held = [(key, sketch, text) for key, sketch, text in others if share_a_band(own, sketch)]
+    if not held:
+        return []
+    import numpy as np
+
+    rows = np.frombuffer(b"".join(sketch for _key, sketch, _text in held), dtype=np.uint8).reshape(len(held), SKETCH_BYTES)
+    return [
+        key
+        for (key, _sketch, text), score in zip(held, similarities(own, rows))
+        if score >= THRESHOLD and (own_text is None or text is None or numbers_agree(own_text, text))
+    ]
+
+
 def _shared_bins(a: bytes, b: bytes) -> int:
     """How many bins two sketches fill with the same value."""
     return sum(x == y != _EMPTY for x, y in zip(_PACK.unpack(a), _PACK.unpack(b)))
@@ -209,6 +228,14 @@ class Walk:
         self._claimed: set[Any] = set()
         # The last short representatives: (word sketch, day, normalized text, its group).
         self._short: deque[tuple[bytes, int, str, list[Any]]] = deque(maxlen=_RECENT_LEADERS)
+
+    def fork(self, alike: Callable[[Any], list[Any]]) -> Walk:
+        """A walk that goes on from where this one is, with other ``alike`` answers, and
+        leaves this one as it is: to foresee which matches this one will ask about."""
+        other = Walk(alike, self._short_of)
+        other._claimed = set(self._claimed)
+        other._short.extend((words, day, text, list(group)) for words, day, text, group in self._short)
+        return other
 
     def representatives(self, ranked: Iterable[tuple[Any, Any]]) -> Iterator[tuple[Any, list[Any]]]:
         """For each (key, item) of ``ranked`` (best first) whose item leads a group: the

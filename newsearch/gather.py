@@ -25,7 +25,7 @@ results (``shards.failed``): the others' results are returned, flagged as partia
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 import dataclasses
 import hashlib
 import secrets
@@ -41,7 +41,7 @@ from .query import parse
 from .ranking import Placed, merge_candidates
 from .request import SearchRequest, Selection
 from .results import Hit, SearchResults, ShardFailure, ShardsReport, Topic, Version
-from .dupes import Groups, Short, Walk
+from .dupes import Groups, Short, Walk, alike_among
 from .fields import ID, id_key
 from .search import Prepared, collapse_fetch, group_leaders, make_hit, matches_sink, normalized_text, prepare, short_item_groups, suggest_query, version_of
 from .similar import key_terms, similar_fetch, similar_query
@@ -599,13 +599,27 @@ class _Search(_Coordinator):
         looked up on every shard at once."""
         alike: dict[Key, list[Key]] = {}
         near: dict[Key, tuple[bytes, Short | None]] = {}
-        walk = Walk(alike.__getitem__, lambda key: near[key][1])
 
-        def representatives(batch: Sequence[Placed]) -> Iterable[tuple[Placed, list[Key]]]:
+        def looked_up(key: Key) -> list[Key]:
+            if key not in alike:  # (not foreseen: asked now)
+                self._look_up(alike, near, [key])
+            return alike[key]
+
+        walk = Walk(looked_up, lambda key: near[key][1])
+        led = 0
+
+        def representatives(batch: Sequence[Placed]) -> Iterator[tuple[Placed, list[Key]]]:
+            nonlocal led
             for shard, page in self.pages.items():
                 near.update(((shard, ref), data) for ref, data in page.near.items())
-            self._look_up(alike, near, [(shard, c.ref) for shard, c, _, _ in batch])
-            return walk.representatives(((p[0], p[1].ref), p) for p in batch)
+            keyed = [((p[0], p[1].ref), p) for p in batch]
+            # Which matches the walk will ask about: it asks about each one no earlier
+            # leader claimed, and whether one claims another among the matches at hand
+            # is told by their sketches.  Only those are looked up on the shards.
+            self._look_up(alike, near, _foreseen(walk, keyed, near, None if self.wanted is None else self.wanted - led))
+            for found in walk.representatives(keyed):
+                led += 1
+                yield found
 
         def more(end: int | None, seen: int) -> list[Placed]:
             self.end = end
@@ -671,6 +685,25 @@ class _Search(_Coordinator):
                 hit = dataclasses.replace(hit, versions=tuple(self.versions[key] for key in group if key in self.versions))
             out.append(hit)
         return out
+
+
+def _foreseen(walk: Walk, keyed: list[tuple[Key, Placed]], near: dict[Key, tuple[bytes, Short | None]], leaders: int | None) -> list[Key]:
+    """The matches of ``keyed`` that ``walk`` will look up to find its next ``leaders``
+    group leaders (None: all), foreseen from the sketches in ``near`` of the matches at
+    hand (what claims them is among them: they rank first)."""
+    known = [(key, sketch, short[2] if short is not None else None) for key, (sketch, short) in near.items()]
+    asked: list[Key] = []
+
+    def alike(key: Key) -> list[Key]:
+        asked.append(key)
+        sketch, short = near[key]
+        return alike_among(sketch, short[2] if short is not None else None, known)
+
+    if leaders is None or leaders > 0:
+        for count, _found in enumerate(walk.fork(alike).representatives(keyed), 1):
+            if count == leaders:
+                break
+    return asked
 
 
 def gather_similar(

@@ -46,16 +46,33 @@ def test_each_article_is_in_the_shard_its_id_key_names(shards: list[Shard], corp
 
 
 def test_shards_answer_as_one_index(shards: list[Shard], corpus_index: NewsIndex) -> None:
-    fan_out = local_fan_out(shards)
+    inner = local_fan_out(shards)
+    calls: list[tuple[str, dict[int, tuple[object, ...]]]] = []
+
+    def fan_out(method: str, asked: dict[int, tuple[object, ...]]) -> dict[int, object]:
+        calls.append((method, asked))
+        return inner(method, asked)
+
     requests = generated_requests(corpus_index, 150)
     differing = []
+    walked = []
     for request in requests:
         one = comparable(corpus_index.search(**request))
+        calls.clear()
         several = gather(fan_out, len(shards), SearchRequest(**request), corpus_index.config)
         assert several.shards is not None and several.shards.successful == len(shards)
         if comparable(several) != one:
             differing.append((request, one, comparable(several)))
+        # Collapsing looks up near-duplicates once per batch of matches read (foreseen
+        # from the sketches at hand), and only of the matches the walk asks about.
+        methods = [method for method, _ in calls]
+        lookups = [next(iter(asked.values()))[-1] for method, asked in calls if method == "alike"]
+        if lookups:  # a page round after the first lookup reads a further batch
+            assert len(lookups) == 1 + methods[methods.index("alike") :].count("page"), (request, methods)
+        if lookups:
+            walked.append((sum(len(keys) for keys in lookups), request.get("offset", 0) + request.get("limit", 10)))
     assert not differing, differing[:2]
+    assert walked and all(asked <= wanted + 3 for asked, wanted in walked), walked
     # The comparison means something: most requests find articles, some fold near-duplicates.
     assert sum(1 for r in requests if corpus_index.search(**r).hits) >= 100
     assert any(hit.versions for r in requests for hit in corpus_index.search(**r).hits)

@@ -338,7 +338,10 @@ def _run(
                 committer = None
 
         processes = config.indexing.workers or default_processes()
-        batches = _jobs(plan, indexed, config, processes, max_bytes)
+        # A shard keeps one article in ``shards`` of the files it reads: its jobs read that
+        # many times more files, so its segments hold as many articles as one index's.
+        shards = ix.manifest.shard[1] if ix.manifest.shard is not None else 1
+        batches = _jobs(plan, indexed, config, processes, max_bytes, shards)
         pool = WorkerPool(ix.folder, ix.manifest, processes, max_bytes)
         done = 0
         feed: _FileRun | None = None  # a feed whose other parts are still to come
@@ -451,20 +454,24 @@ def _make_plan(plan: _Plan, roots: list[str], indexed: _Indexed, report: IndexRe
     return indexed.unseen(roots)
 
 
-def _jobs(plan: _Plan, indexed: _Indexed, config: Config, processes: int, max_bytes: int) -> Iterator[list[FileJob]]:
+def _jobs(
+    plan: _Plan, indexed: _Indexed, config: Config, processes: int, max_bytes: int, shards: int = 1
+) -> Iterator[list[FileJob]]:
     """Cut the files into jobs, made as the workers need them: small enough to keep
     every worker busy and to stay within ``indexing.memory_mb`` per worker, at most
     ``indexing.batch_size`` files.  A feed counts as its lines: one bigger than that
-    is cut into parts at line boundaries, each a job of its own (:func:`_feed_jobs`)."""
-    count = min(config.indexing.batch_size, max(64, -(-len(plan) // (2 * processes))))
-    budget = config.indexing.memory_mb * 1_000_000 // _MEMORY_PER_TEXT_BYTE
+    is cut into parts at line boundaries, each a job of its own (:func:`_feed_jobs`).
+    A shard of ``shards`` keeps one article in ``shards``: its jobs are that many
+    times larger in files and bytes read, as large in articles kept."""
+    count = min(config.indexing.batch_size * shards, max(64, -(-len(plan) // (2 * processes))))
+    budget = config.indexing.memory_mb * 1_000_000 * shards // _MEMORY_PER_TEXT_BYTE
     job: list[FileJob] = []
     size = 0
     for path, file_size, mtime_ns in plan:
         docs = indexed.docs(path)
         previous = fingerprint_digest(indexed.source(docs)) if docs else None
         if path.lower().endswith(".jsonl"):
-            parts = _feed_jobs(path, file_size, mtime_ns, previous, config, processes, budget)
+            parts = _feed_jobs(path, file_size, mtime_ns, previous, config, processes, budget, shards)
             if len(parts) > 1:
                 if job:
                     yield job
@@ -485,7 +492,7 @@ def _jobs(plan: _Plan, indexed: _Indexed, config: Config, processes: int, max_by
 
 
 def _feed_jobs(
-    path: str, size: int, mtime_ns: int, previous: str | None, config: Config, processes: int, budget: int
+    path: str, size: int, mtime_ns: int, previous: str | None, config: Config, processes: int, budget: int, shards: int = 1
 ) -> list[FileJob]:
     """The jobs of one feed: itself, or its parts of up to ``indexing.batch_size``
     lines and ``budget`` bytes, as many as it takes to give every worker two."""
@@ -498,7 +505,7 @@ def _feed_jobs(
     if scan.digest == previous:
         return [FileJob(path, size, mtime_ns, previous, scan.digest)]  # unchanged: not read again
     step = scan.STEP
-    lines = min(config.indexing.batch_size, max(step, -(-scan.lines // (2 * processes))))
+    lines = min(config.indexing.batch_size * shards, max(step, -(-scan.lines // (2 * processes))))
     blocks = max(1, lines // step)  # a part is a whole number of STEP-line blocks
     offsets = [*scan.offsets, size]
     starts = [0]

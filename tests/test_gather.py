@@ -131,3 +131,25 @@ def test_similar_articles_and_topics_are_the_archives(shards: list[Shard], corpu
     for selection in (Selection(since="2018", until="2018"), Selection(category=stats.categories[0][0]), Selection(tags=stats.tags[1][0])):
         one_topics = corpus_index.topics(category=selection.category, tags=selection.tags, since=selection.since, until=selection.until)
         assert one_topics and gather_topics(fan_out, len(shards), selection, 20) == one_topics
+
+
+def test_a_shards_segments_hold_as_many_articles_as_one_indexs(tmp_path: Path, corpus: Path) -> None:
+    """A shard keeps one article in N of the files it reads: its jobs read N times as
+    many files, so it does not end with N times as many segments (each search pays
+    for every segment)."""
+    from newsearch import Config
+
+    posts = corpus / "terminus2049" / "_posts"
+    files = sum(1 for p in posts.iterdir() if p.is_file())
+    config = Config.from_dict({"indexing": {"workers": 1, "batch_size": 30, "merge_factor": 0}})
+
+    def sizes(ix: NewsIndex) -> list[int]:
+        return ix._read(lambda searcher, _config, _synonyms: [r.doc_count_all() for r, _base in searcher.reader().leaf_readers()])  # noqa: SLF001
+
+    one = NewsIndex.create(tmp_path / "one", config=config)
+    one.update([posts])
+    shard = NewsIndex.create(tmp_path / "shard", config=config, shard=(0, 3))
+    shard.update([posts])
+    assert len(sizes(one)) == -(-files // 30)
+    assert len(sizes(shard)) == -(-files // 90)  # (it was one per 30 files, of about 10 articles each)
+    assert sum(sizes(shard)) / len(sizes(shard)) >= 0.6 * sum(sizes(one)) / len(sizes(one))

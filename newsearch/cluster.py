@@ -251,7 +251,11 @@ class ClusterIndex:
         return self._client
 
     def _workers(self) -> dict[str, dict[str, Any]]:
-        info: dict[str, dict[str, Any]] = self._connect().scheduler_info(n_workers=-1)["workers"]
+        """The workers connected to the scheduler, asked of it now.  (Not through
+        ``Client.scheduler_info``, whose answer the client's periodic refresh, which
+        leaves the workers out, may replace before it is read.)"""
+        client = self._connect()
+        info: dict[str, dict[str, Any]] = client.sync(client.scheduler.identity, n_workers=-1)["workers"]
         return info
 
     def _worker_for(self, k: int, workers: dict[str, dict[str, Any]] | None = None) -> str | None:

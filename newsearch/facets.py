@@ -246,6 +246,23 @@ class FacetCounter:
         self.tags.update(other.tags)
         self._days.extend(other._days)  # noqa: SLF001
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What a shard sends: its segments' days as one run of the days its matches
+        hold, in small integers (a segment's counts cover every day it holds, and a
+        narrow query matches few of them)."""
+        import numpy as np
+
+        values, counts = self._day_counts()
+        small = np.uint16 if not len(counts) or int(counts.max()) <= np.iinfo(np.uint16).max else np.uint32
+        return {"categories": self.categories, "tags": self.tags, "days": (values.astype(np.int32), counts.astype(small))}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        import numpy as np
+
+        self.categories, self.tags = state["categories"], state["tags"]
+        values, counts = state["days"]
+        self._days = [(values.astype(np.int64), counts.astype(np.intp))] if len(values) else []
+
     def facets(self, top: int | None = None) -> Facets:
         """The counts, most frequent first (ties alphabetically), at most ``top`` of each."""
         return Facets(_top(self.categories, top), _top(self.tags, top), _histogram(*self._day_counts()))

@@ -6,6 +6,7 @@ last bit), totals, facets, near-duplicates and suggestions."""
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
@@ -50,8 +51,8 @@ def test_shards_answer_as_one_index(shards: list[Shard], corpus_index: NewsIndex
     calls: list[tuple[str, dict[int, tuple[object, ...]]]] = []
 
     def fan_out(method: str, asked: dict[int, tuple[object, ...]]) -> dict[int, object]:
-        calls.append((method, asked))
-        return inner(method, asked)
+        calls.append((method, asked))  # (and what is sent goes as pickles, as to a worker)
+        return pickle.loads(pickle.dumps(inner(method, pickle.loads(pickle.dumps(asked)))))
 
     requests = generated_requests(corpus_index, 150)
     differing = []

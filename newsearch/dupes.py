@@ -48,8 +48,8 @@ __all__ = [
     "SKETCH_BYTES",
     "THRESHOLD",
     "Groups",
+    "SketchTable",
     "Walk",
-    "alike_among",
     "reword_sketch",
     "numbers_agree",
     "reworded",
@@ -76,6 +76,7 @@ _EVERY = re.compile("(?=(.{%d}))" % _SHINGLE, re.S)
 SKETCH_BYTES = _PACK.size
 _BAND_BYTES = 4 * _ROWS
 _EMPTY_BAND = b"\xff" * _BAND_BYTES
+_EMPTY_BAND_VALUE = (1 << (8 * _BAND_BYTES)) - 1  # the same, as an integer
 _EMPTY_SKETCH = b"\xff" * SKETCH_BYTES
 _SCAN = 64  # a segment with at most this many matches is scanned rather than looked up
 THRESHOLD = 0.6
@@ -145,22 +146,37 @@ def share_a_band(a: bytes, b: bytes) -> bool:
     return any(x == y != _EMPTY_BAND for x, y in zip(_bands(a), _bands(b)))
 
 
-def alike_among(own: bytes, own_text: str | None, others: Sequence[tuple[Any, bytes, str | None]]) -> list[Any]:
-    """The keys of ``others`` ((key, sketch, normalized text of a short item or None))
-    that :meth:`Groups.alike_sketch` would find alike ``own`` among a search's matches:
-    a band in common, the similarity threshold reached, and for two short items,
-    figures that agree.  (Unordered: what it tells is who is claimed, not in what order.)"""
-    held = [(key, sketch, text) for key, sketch, text in others if share_a_band(own, sketch)]
-    if not held:
-        return []
-    import numpy as np
+class SketchTable:
+    """Sketches at hand ((key, sketch, normalized text of a short item or None)), to
+    tell which of them :meth:`Groups.alike_sketch` would find alike a sketch among a
+    search's matches: a band in common, the similarity threshold reached, and for two
+    short items, figures that agree."""
 
-    rows = np.frombuffer(b"".join(sketch for _key, sketch, _text in held), dtype=np.uint8).reshape(len(held), SKETCH_BYTES)
-    return [
-        key
-        for (key, _sketch, text), score in zip(held, similarities(own, rows))
-        if score >= THRESHOLD and (own_text is None or text is None or numbers_agree(own_text, text))
-    ]
+    def __init__(self, items: Sequence[tuple[Any, bytes, str | None]]) -> None:
+        import numpy as np
+
+        held = [item for item in items if len(item[1]) == SKETCH_BYTES]
+        self._keys = [key for key, _sketch, _text in held]
+        self._texts = [text for _key, _sketch, text in held]
+        self._rows = np.frombuffer(b"".join(sketch for _key, sketch, _text in held), dtype=np.uint8).reshape(len(held), SKETCH_BYTES)
+        self._bands = self._rows.view("<u8")
+
+    def alike(self, own: bytes, own_text: str | None = None) -> list[Any]:
+        """The keys alike ``own`` (in no order: what this tells is who is claimed)."""
+        import numpy as np
+
+        if len(own) != SKETCH_BYTES or not self._keys:
+            return []
+        bands = np.frombuffer(own, dtype="<u8")
+        sharing = np.flatnonzero(((self._bands == bands) & (bands != _EMPTY_BAND_VALUE)).any(axis=1)).tolist()
+        if not sharing:
+            return []
+        found = []
+        for i, score in zip(sharing, similarities(own, self._rows[sharing])):
+            text = self._texts[i]
+            if score >= THRESHOLD and (own_text is None or text is None or numbers_agree(own_text, text)):
+                found.append(self._keys[i])
+        return found
 
 
 def _shared_bins(a: bytes, b: bytes) -> int:

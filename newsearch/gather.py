@@ -41,7 +41,7 @@ from .query import parse
 from .ranking import Placed, merge_candidates
 from .request import SearchRequest, Selection
 from .results import Hit, SearchResults, ShardFailure, ShardsReport, Topic, Version
-from .dupes import Groups, Short, Walk, alike_among
+from .dupes import Groups, Short, SketchTable, Walk
 from .fields import ID, id_key
 from .search import Prepared, collapse_fetch, group_leaders, make_hit, matches_sink, normalized_text, prepare, short_item_groups, suggest_query, version_of
 from .similar import key_terms, similar_fetch, similar_query
@@ -691,13 +691,13 @@ def _foreseen(walk: Walk, keyed: list[tuple[Key, Placed]], near: dict[Key, tuple
     """The matches of ``keyed`` that ``walk`` will look up to find its next ``leaders``
     group leaders (None: all), foreseen from the sketches in ``near`` of the matches at
     hand (what claims them is among them: they rank first)."""
-    known = [(key, sketch, short[2] if short is not None else None) for key, (sketch, short) in near.items()]
+    known = SketchTable([(key, sketch, short[2] if short is not None else None) for key, (sketch, short) in near.items()])
     asked: list[Key] = []
 
     def alike(key: Key) -> list[Key]:
         asked.append(key)
         sketch, short = near[key]
-        return alike_among(sketch, short[2] if short is not None else None, known)
+        return known.alike(sketch, short[2] if short is not None else None)
 
     if leaders is None or leaders > 0:
         for count, _found in enumerate(walk.fork(alike).representatives(keyed), 1):

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from newsearch import NewsIndex
 from newsearch.analysis import normalize
 from newsearch.cli import app
-from newsearch.dupes import THRESHOLD, share_a_band, similarity, sketch
+from newsearch.dupes import THRESHOLD, SketchTable, share_a_band, similarity, sketch
 from newsearch.ingest import iter_source_files, read_file
 
 STORY = [
@@ -73,6 +73,24 @@ def test_near_duplicates_share_a_band_term(real_bodies: list[str]) -> None:
     assert min(scores) < 0.8, "no copy came near the threshold: the banding is not put to the test"
     for a, b in pairs:
         assert share_a_band(a, b), f"no band shared at a similarity of {similarity(a, b)}"
+
+
+def test_a_table_of_sketches_finds_what_pairwise_comparison_finds(real_bodies: list[str]) -> None:
+    # (What a cluster's coordinator foresees near-duplicates with, among the matches at hand.)
+    rng = random.Random(11)
+    bodies = rng.sample(real_bodies, 60)
+    texts = []
+    for body in bodies:
+        cut = rng.randrange(len(body))
+        texts += [body, body[:cut] + body[cut + 40 :], body[: len(body) * 3 // 4]]
+    sketches = [sketch(text) for text in texts] + [b""]  # (an article without text has no sketch)
+    table = SketchTable([(i, s, None) for i, s in enumerate(sketches)])
+    found = 0
+    for i, own in enumerate(sketches):
+        pairwise = {j for j, other in enumerate(sketches) if share_a_band(own, other) and similarity(own, other) >= THRESHOLD}
+        assert set(table.alike(own)) == pairwise
+        found += len(pairwise) - (i in pairwise)
+    assert found >= 60  # the copies were found, not only each sketch itself
 
 
 def test_empty_and_tiny_texts() -> None:

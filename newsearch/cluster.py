@@ -137,6 +137,9 @@ class ShardActor:
     async def hits(self, *args: Any) -> Any:
         return self.shard.hits(*args)
 
+    async def read(self, *args: Any) -> Any:
+        return self.shard.read(*args)
+
     async def values(self, *args: Any) -> Any:
         return self.shard.values(*args)
 

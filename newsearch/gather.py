@@ -28,6 +28,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 import dataclasses
 import hashlib
+import heapq
+import math
 import secrets
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -38,7 +40,7 @@ from .errors import ArticleNotFoundError, NewsearchError
 from .facets import FacetCounter
 from .highlight import find_spans
 from .query import parse
-from .ranking import Placed, merge_candidates
+from .ranking import Placed, RelaxedSearch, merge_candidates
 from .request import SearchRequest, Selection
 from .results import Hit, SearchResults, ShardFailure, ShardsReport, Topic, Version
 from .dupes import Groups, Short, SketchTable, Walk
@@ -128,12 +130,16 @@ def shard_page(
     table: StatisticsTable,
     end: int | None,
     ahead: int = 0,
-) -> tuple[ShardPage, Groups | None]:
+    read: int | None = None,
+) -> tuple[ShardPage, Groups | None, RelaxedSearch | None]:
     """The query phase on one shard, with the archive's statistics in ``table``: its
     matches up to ``end``, and (to collapse) their near-duplicate groups' lookup; the
-    hits of its best ``ahead`` matches too (the page's, likely)."""
+    hits of its best ``ahead`` matches too (the page's, likely).  Of the ranking's
+    head, only the best ``read`` are read from their text (None: all of it)."""
     statistics = SharedStatistics(searcher.reader(), table)
     prepared = _prepared(searcher, config, request, synonyms, statistics)
+    if read is not None and prepared.relaxed is not None:
+        prepared.relaxed.read_first(read)
     counter = FacetCounter() if request.facets else None
     groups = short_item_groups() if request.collapse else None
 
@@ -178,7 +184,7 @@ def shard_page(
         for number, docnum in [c.ref for c in found] + ([page.own] if page.own is not None else []):
             reader = leaves[number][0].reader()
             page.near[(number, docnum)] = (groups.sketch(reader, docnum), groups.short(reader, docnum))
-    return page, groups
+    return page, groups, prepared.relaxed
 
 
 def _located(searcher: Any, article_id: str) -> tuple[int, int] | None:
@@ -271,18 +277,69 @@ class Shard:
 
     def __init__(self, index: Readable) -> None:
         self.index = index
-        self._groups: OrderedDict[str, tuple[tuple[str, ...], Groups]] = OrderedDict()
+        # Per search (its token): the state it read, its near-duplicate lookup, its ranking.
+        self._kept: OrderedDict[str, tuple[tuple[str, ...], Groups | None, RelaxedSearch | None]] = OrderedDict()
 
     def page(
-        self, request: SearchRequest | SimilarRequest, table: StatisticsTable, end: int | None, token: str = "", ahead: int = 0
+        self,
+        request: SearchRequest | SimilarRequest,
+        table: StatisticsTable,
+        end: int | None,
+        token: str = "",
+        ahead: int = 0,
+        read: int | None = None,
     ) -> ShardPage:
         def work(searcher: Any, config: Config, synonyms: Synonyms) -> ShardPage:
-            page, groups = shard_page(searcher, config, request, synonyms, table, end, ahead)
-            if groups is not None and token:
-                self._groups[token] = (page.state, groups)
-                while len(self._groups) > self._KEPT:
-                    self._groups.popitem(last=False)
+            page, groups, relaxed = shard_page(searcher, config, request, synonyms, table, end, ahead, read)
+            if token and (groups is not None or relaxed is not None):
+                self._keep(token, (page.state, groups, relaxed))
             return page
+
+        return self.index._read(work)  # noqa: SLF001
+
+    def _keep(self, token: str, kept: tuple[tuple[str, ...], Groups | None, RelaxedSearch | None]) -> None:
+        self._kept[token] = kept
+        while len(self._kept) > self._KEPT:
+            self._kept.popitem(last=False)
+
+    def _search(
+        self,
+        searcher: Any,
+        config: Config,
+        synonyms: Synonyms,
+        request: SearchRequest | SimilarRequest,
+        table: StatisticsTable,
+        end: int | None,
+        token: str,
+        state: tuple[str, ...],
+        read: int | None,
+    ) -> tuple[tuple[str, ...], Groups | None, RelaxedSearch | None]:
+        """What the query phase of search ``token`` kept (made again when it is gone)."""
+        if shard_state(searcher) != state:
+            raise ShardChangedError("the shard committed during the search")
+        kept = self._kept.get(token)
+        if kept is None or kept[0] != state:
+            _page, groups, relaxed = shard_page(searcher, config, request, synonyms, table, end, 0, read)
+            self._keep(token, kept := (state, groups, relaxed))
+        return kept
+
+    def read(
+        self,
+        request: SearchRequest | SimilarRequest,
+        table: StatisticsTable,
+        end: int | None,
+        token: str,
+        state: tuple[str, ...],
+        read: int | None,
+        refs: list[tuple[int, int]],
+    ) -> list[tuple[float, dict[str, Any] | None]]:
+        """The scores read from the text of matches ``refs`` that the query phase left
+        unread (see :meth:`newsearch.ranking.RelaxedSearch.read_first`)."""
+
+        def work(searcher: Any, config: Config, synonyms: Synonyms) -> list[tuple[float, dict[str, Any] | None]]:
+            relaxed = self._search(searcher, config, synonyms, request, table, end, token, state, read)[2]
+            assert relaxed is not None
+            return relaxed.read(refs)
 
         return self.index._read(work)  # noqa: SLF001
 
@@ -296,14 +353,9 @@ class Shard:
         leaders: Sequence[tuple[bytes, str | None]],
     ) -> list[list[tuple[float, int, tuple[int, int], Version]]]:
         def work(searcher: Any, config: Config, synonyms: Synonyms) -> list[list[tuple[float, int, tuple[int, int], Version]]]:
-            if shard_state(searcher) != state:
-                raise ShardChangedError("the shard committed during the search")
-            kept = self._groups.get(token)
-            if kept is None or kept[0] != state:
-                groups = shard_page(searcher, config, request, synonyms, table, end)[1]
-                assert groups is not None
-                self._groups[token] = kept = (state, groups)
-            return shard_alike(searcher, kept[1], leaders)
+            groups = self._search(searcher, config, synonyms, request, table, end, token, state, None)[1]
+            assert groups is not None
+            return shard_alike(searcher, groups, leaders)
 
         return self.index._read(work)  # noqa: SLF001
 
@@ -404,6 +456,17 @@ class StatisticsCache:
         else:
             self.tables.move_to_end(query)
         return found
+
+
+def head_share(depth: int, shards: int) -> int | None:
+    """Of the ranking's head (its best ``depth``, read from their text), how many each of
+    ``shards`` shards reads with its page: its even share and three standard deviations
+    more (an article is in a shard by a hash), so that the archive's head seldom needs
+    another round; None (all) for one shard."""
+    if shards <= 1:
+        return None
+    share = 1 / shards
+    return min(depth, math.ceil(depth * share + 3 * math.sqrt(depth * share * (1 - share))) + 1)
 
 
 def _query_of(request: SearchRequest) -> tuple[Any, ...]:
@@ -523,6 +586,8 @@ class _Search(_Coordinator):
         self.ready: dict[Key, Hit] = {}  # hits the shards made with their pages
         wanted = None if request.limit is None else request.offset + request.limit
         self.wanted = wanted
+        self.read: int | None = None  # of the ranking's head, how many each shard reads first
+        self.heads: dict[Key, tuple[float, dict[str, Any] | None]] = {}  # matches of the head read later
         # Collapsing reads matches in growing batches, as one index does (search.group_leaders).
         self.end = collapse_fetch(wanted) if request.collapse else wanted
 
@@ -568,7 +633,8 @@ class _Search(_Coordinator):
         # Each shard makes the hits of a share of a first page with its answer, a little
         # more than its even share: most pages then need no fetch round.
         ahead = -(-limit * 3 // (2 * len(self.live))) if self.request.offset == 0 else 0
-        self.pages = self._agree("page", lambda table: {i: (self.request, table, self.end, self.token, ahead) for i in self.live})
+        self.read = head_share(self.config.ranking.rerank_depth, len(self.live))
+        self.pages = self._agree("page", lambda table: {i: (self.request, table, self.end, self.token, ahead, self.read) for i in self.live})
         self._keep_hits()
 
     def _keep_hits(self) -> None:
@@ -581,6 +647,9 @@ class _Search(_Coordinator):
         lists = [self.pages[i].candidates for i in shards]
         first = self.pages[shards[0]]
         if first.relaxed:
+            lists = self._read_head(shards, lists)
+            if any(i not in self.live for i in shards):  # a shard failed as it read
+                return self._placed()
             placed = merge_candidates(
                 lists,
                 sort=first.sort,
@@ -592,6 +661,32 @@ class _Search(_Coordinator):
             every = sorted(((n, c) for n, found in enumerate(lists) for c in found), key=lambda item: item[1].key, reverse=True)
             placed = [(n, c, c.score, False) for n, c in every[: self.end]]
         return [(shards[n], c, score, in_head) for n, c, score, in_head in placed]
+
+    def _read_head(self, shards: list[int], lists: list[list[execute.Candidate]]) -> list[list[execute.Candidate]]:
+        """The candidates, with those of the archive's head that their shard did not read
+        (it read only its likely share) read now, in one round."""
+        depth = self.config.ranking.rerank_depth
+        top = heapq.nlargest(depth, ((n, c) for n, found in enumerate(lists) for c in found), key=lambda item: item[1].key)
+        unread: dict[int, list[tuple[int, int]]] = {}
+        for n, c in top:
+            if c.head is None and (shards[n], c.ref) not in self.heads:
+                unread.setdefault(shards[n], []).append(c.ref)
+        if unread:
+            calls = {
+                shard: (self.request, self.table, self.end, self.token, self.pages[shard].state, self.read, refs)
+                for shard, refs in unread.items()
+            }
+            for shard, found in self._ask("read", calls).items():
+                self.heads.update(((shard, ref), value) for ref, value in zip(unread[shard], found))
+        return [
+            [
+                c._replace(head=self.heads[(shard, c.ref)][0], explanation=self.heads[(shard, c.ref)][1])
+                if c.head is None and (shard, c.ref) in self.heads
+                else c
+                for c in found
+            ]
+            for shard, found in zip(shards, lists)
+        ]
 
     def _collapsed(self, total: int) -> tuple[list[Placed], dict[Key, list[Key]]]:
         """The page's group leaders and their near-duplicates, walked as one index walks
@@ -623,7 +718,7 @@ class _Search(_Coordinator):
 
         def more(end: int | None, seen: int) -> list[Placed]:
             self.end = end
-            self.pages = self._ask("page", {i: (self.request, self.table, end, self.token) for i in self.live})
+            self.pages = self._ask("page", {i: (self.request, self.table, end, self.token, 0, self.read) for i in self.live})
             self._keep_hits()
             return self._placed()[seen:]
 

@@ -157,6 +157,8 @@ class RelaxedSearch:
         self._subword_choice: dict[bool, list[list[Any]]] = {}
         self._chosen = False
         self._head: list[Item] = []  # the best, ordered by their text
+        self._read: int | None = None  # of the best, how many are read here (None: rerank_depth)
+        self._pending: list[Item] = []  # the rest of the best, read when asked (see read_first)
         self._tail: list[Item] | None = None  # the others, ordered by the first phase (when asked for)
         self._in_head: set[tuple[int, int]] = set()
         self._postings: dict[tuple[int, str, str], Any] = {}
@@ -165,6 +167,23 @@ class RelaxedSearch:
         self._best: list[float] = []  # the best first-phase scores seen, at most rerank_depth (a min-heap)
 
     # ------------------------------------------------------------------ pages
+
+    def read_first(self, n: int) -> None:
+        """Read only the best ``n`` of the ``rerank_depth`` best from their text; the others
+        when :meth:`read` asks.  (A shard: the archive's best take about its share of its
+        own, and the coordinator asks for the few more it may need.)  Before any page."""
+        self._read = n
+
+    def read(self, refs: list[tuple[int, int]]) -> list[tuple[float, dict[str, Any] | None]]:
+        """(score read from the text, how it was made) of the matches ``refs`` ((segment
+        number, docnum) of :class:`~newsearch.execute.Candidate`)."""
+        self._choose_once()
+        parts = {part.number: part for part in self._parts}
+        out = []
+        for number, docnum in refs:
+            score = self._score(parts[number], docnum)
+            out.append((score, self._why.get((number, docnum))))
+        return out
 
     @property
     def exact_total(self) -> int:
@@ -233,6 +252,9 @@ class RelaxedSearch:
             wanted = None if end is None else end + len(self._head)
             best = sorted(every, key=key, reverse=True) if wanted is None else heapq.nlargest(wanted, every, key=key)
             more = [(part, docnum, part.matched[docnum]) for part, docnum, _ in best if (part.number, docnum) not in head]
+        if self._pending:  # the best not read here: the archive's head may take them
+            listed = {(part.number, docnum) for part, docnum, _ in more}
+            more = [*more, *(item for item in self._pending if (item[0].number, item[1]) not in listed)]
         out = []
         for part, docnum, _ in [*self._head, *more]:
             score = part.matched[docnum]
@@ -513,6 +535,8 @@ class RelaxedSearch:
         else:  # the best of each segment by score alone (C-level), then the best of those
             best = [(part, docnum, score) for part in self._parts for docnum, score in _best_of(part.matched, depth)]
             head = heapq.nlargest(depth, best, key=self._key)
+        if self._read is not None and self._read < len(head):  # (nlargest: best first)
+            head, self._pending = head[: self._read], head[self._read :]
         self._in_head = {(part.number, docnum) for part, docnum, _ in head}
         head = [(part, docnum, self._score(part, docnum)) for part, docnum, _ in head]
         head.sort(key=self._key, reverse=True)
@@ -850,8 +874,11 @@ def merge_candidates(lists: list[list[Candidate]], *, sort: str, depth: int, end
     if sort in ("-date", "date"):
         every.sort(key=lambda item: item[1].key, reverse=True)
         return [(shard, c, c.score, False) for shard, c in every[:end]]
-    # A match outside its own shard's head has depth better ones there: it is in no head.
-    head = heapq.nlargest(depth, ((shard, c) for shard, c in every if c.head is not None), key=lambda item: item[1].key)
+    # Each shard gives at least its own best ``depth``; those of the archive must have
+    # been read (see RelaxedSearch.read_first).
+    head = heapq.nlargest(depth, every, key=lambda item: item[1].key)
+    if any(c.head is None for _shard, c in head):
+        raise ValueError("merge_candidates: a match of the head was not read")
     in_head = {(shard, c.ref) for shard, c in head}
     rest = [(shard, c) for shard, c in every if (shard, c.ref) not in in_head]
     if sort == "relevance":

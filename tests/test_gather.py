@@ -79,6 +79,30 @@ def test_shards_answer_as_one_index(shards: list[Shard], corpus_index: NewsIndex
     assert any(hit.versions for r in requests for hit in corpus_index.search(**r).hits)
 
 
+def test_the_head_a_shard_did_not_read_is_read_when_the_archive_needs_it(
+    shards: list[Shard], corpus_index: NewsIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each shard reads only its likely share of the ranking's head with its page; here
+    # a share far too small, so that most searches ask the shards for the rest.
+    import newsearch.gather
+
+    monkeypatch.setattr(newsearch.gather, "head_share", lambda depth, n: 2)
+    inner = local_fan_out(shards)
+    methods: list[str] = []
+
+    def fan_out(method: str, asked: dict[int, tuple[object, ...]]) -> dict[int, object]:
+        methods.append(method)
+        return inner(method, asked)
+
+    requests = [r for r in generated_requests(corpus_index, 150) if r["query"] and r["sort"] != "date" and r["sort"] != "-date"][:50]
+    for request in requests:
+        one = comparable(corpus_index.search(**request, explain=True))
+        several = gather(fan_out, len(shards), SearchRequest(**request, explain=True), corpus_index.config)
+        assert comparable(several) == one, request
+        assert [h.explanation for h in several.hits] == [h.explanation for h in corpus_index.search(**request, explain=True).hits]
+    assert methods.count("read") >= 20
+
+
 def test_a_word_missing_from_the_archive_gets_the_same_suggestion(shards: list[Shard], corpus_index: NewsIndex) -> None:
     request = SearchRequest("区快链")  # 区块链, mistyped
     one = corpus_index.search(request)

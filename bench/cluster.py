@@ -4,6 +4,7 @@ each against one index of the same articles measured in the same run.
 
     python -m bench.cluster                                   # 20,000 articles
     python -m bench.cluster --articles 100000 --workers 2 --out /tmp/b
+    python -m bench.cluster --articles 100000 --workers 2 --out /tmp/b --reuse  # searches again
     python -m bench.cluster --articles 100 --workers 1 --shards 2 --per-kind 2 \\
         --seconds 1 --out /tmp/b                              # tiny: checks that it runs
 
@@ -95,18 +96,26 @@ def build(argv: list[str], index: Path, *, sharded: bool = False) -> dict[str, A
     return stats
 
 
-def latencies(ix: Any, queries: list[dict[str, str]], *, defaults: bool) -> tuple[list[float], list[float]]:
-    """(first pass, warm passes) in milliseconds."""
+def paired(indexes: list[Any], queries: list[dict[str, str]], *, defaults: bool) -> tuple[list[list[float]], list[list[float]]]:
+    """(first pass, warm passes) in milliseconds of each of ``indexes``, which take turns
+    query by query: a burst of load on this shared machine falls on all of them."""
     options = {} if defaults else {"facets": False, "collapse": False}
 
-    def once(q: dict[str, str]) -> float:
+    def once(ix: Any, q: dict[str, str]) -> float:
         started = time.perf_counter()
         ix.search(q["q"], category=q.get("category") or (), sort=q.get("sort", "relevance"), **options)
         return (time.perf_counter() - started) * 1000
 
-    first = [once(q) for q in queries]
+    first: list[list[float]] = [[] for _ in indexes]
+    warm: list[list[float]] = [[] for _ in indexes]
+    for q in queries:
+        for times, ix in zip(first, indexes):
+            times.append(once(ix, q))
     gc.collect()
-    warm = [once(q) for _ in range(ROUNDS) for q in queries]
+    for _ in range(ROUNDS):
+        for q in queries:
+            for times, ix in zip(warm, indexes):
+                times.append(once(ix, q))
     return first, warm
 
 
@@ -145,6 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="counted seconds of each load pass")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=BENCH / "out", help="corpus cache and indexes")
+    parser.add_argument("--reuse", action="store_true", help="search the index and shards an earlier run built in --out (their builds are not timed again)")
     args = parser.parse_args(argv)
     workers = [int(w) for w in args.workers.split(",")]
     shard_counts = [int(s) for s in args.shards.split(",")]
@@ -161,10 +171,16 @@ def main(argv: list[str] | None = None) -> None:
     # ---------------------------------------------------------------- builds
     one = work / "index"
     rows = []
-    local = build([*NEWSEARCH, "index", "--index", str(one), str(corpus)], one)
-    rows.append(["one index, 1 process per core", "-", local["wall_seconds"], mb / local["wall_seconds"], 1.0, local["index_mb"] / mb])
     built: dict[int, Path] = {}
-    for count in sorted(set(workers)):
+    if args.reuse:
+        built = {count: work / f"shards-{count}" for count in set(workers) | set(shard_counts) if (work / f"shards-{count}" / "cluster.json").is_file()}
+        if not any(one.glob("*.toc")):
+            sys.exit(f"bench.cluster: --reuse, but {one} holds no index")
+        print(f"\nReused, not built again: {one} and the shards in {', '.join(str(p) for p in built.values()) or '(none)'}")
+    else:
+        local = build([*NEWSEARCH, "index", "--index", str(one), str(corpus)], one)
+        rows.append(["one index, 1 process per core", "-", local["wall_seconds"], mb / local["wall_seconds"], 1.0, local["index_mb"] / mb])
+    for count in [] if args.reuse else sorted(set(workers)):
         cluster = Cluster(work / f"dask-{count}", count)
         try:
             folder = work / f"shards-{count}"
@@ -175,8 +191,9 @@ def main(argv: list[str] | None = None) -> None:
         built[count] = folder
         rows.append([f"{count} shards on {count} workers", count, stats["wall_seconds"], mb / stats["wall_seconds"],
                      local["wall_seconds"] / stats["wall_seconds"], stats["index_mb"] / mb])
-    print("\nBuild (wall seconds; the workers index one shard each, with one analysis process):")
-    print_table(["build", "workers", "seconds", "MB/s", "vs one index", "index/text"], rows, digits=2)
+    if rows:
+        print("\nBuild (wall seconds; the workers index one shard each, with one analysis process):")
+        print_table(["build", "workers", "seconds", "MB/s", "vs one index", "index/text"], rows, digits=2)
 
     # ---------------------------------------------------------------- searches
     from newsearch import NewsIndex
@@ -192,23 +209,20 @@ def main(argv: list[str] | None = None) -> None:
                       folder, sharded=True)
                 built[count] = folder
         ix = NewsIndex.open(one)
-        base = {d: latencies(ix, queries, defaults=d) for d in (False, True)}
-        ix.close()
         rows = []
-        for defaults in (False, True):
-            first, warm = base[defaults]
-            kind = "defaults" if defaults else "hits only"
-            rows.append([f"one index, {kind}", percentile(first, 50), percentile(warm, 50), percentile(warm, 95), "-"])
         for count in shard_counts:
             sharded = NewsIndex.open(built[count], cluster=cluster.address)
             for defaults in (False, True):
-                first, warm = latencies(sharded, queries, defaults=defaults)
                 kind = "defaults" if defaults else "hits only"
-                added = percentile(warm, 50) - percentile(base[defaults][1], 50)
+                (first_one, first), (warm_one, warm) = paired([ix, sharded], queries, defaults=defaults)
+                added = percentile(warm, 50) - percentile(warm_one, 50)
+                rows.append([f"one index, {kind}", percentile(first_one, 50), percentile(warm_one, 50), percentile(warm_one, 95), "-"])
                 rows.append([f"{count} shards, {kind}", percentile(first, 50), percentile(warm, 50), percentile(warm, 95), added])
             sharded.close()
-        print(f"\nSearches ({len(queries)} queries of six kinds, top 10 with snippets; ms; first pass: each query once, "
-              f"the shards gathering its statistics; warm: {ROUNDS} more passes):")
+        ix.close()
+        print(f"\nSearches ({len(queries)} queries of six kinds, top 10 with snippets; ms; the index and the shards "
+              f"take turns query by query; first pass: each query once, the shards gathering its statistics; "
+              f"warm: {ROUNDS} more passes; added: the shards' warm p50 minus the index's in the same passes):")
         print_table(["searched", "first p50", "warm p50", "warm p95", "added p50"], rows, digits=1)
 
         # ------------------------------------------------------------ serve

@@ -647,9 +647,10 @@ class _Search(_Coordinator):
         lists = [self.pages[i].candidates for i in shards]
         first = self.pages[shards[0]]
         if first.relaxed:
-            lists = self._read_head(shards, lists)
-            if any(i not in self.live for i in shards):  # a shard failed as it read
-                return self._placed()
+            if first.sort not in ("-date", "date"):  # (the orders by date have no head)
+                lists = self._read_head(shards, lists)
+                if any(i not in self.live for i in shards):  # a shard failed as it read
+                    return self._placed()
             placed = merge_candidates(
                 lists,
                 sort=first.sort,

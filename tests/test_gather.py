@@ -67,6 +67,8 @@ def test_shards_answer_as_one_index(shards: list[Shard], corpus_index: NewsIndex
         # Collapsing looks up near-duplicates once per batch of matches read (foreseen
         # from the sketches at hand), and only of the matches the walk asks about.
         methods = [method for method, _ in calls]
+        if request["sort"] in ("date", "-date"):
+            assert "read" not in methods  # (no head is read from the text)
         lookups = [next(iter(asked.values()))[-1] for method, asked in calls if method == "alike"]
         if lookups:  # a page round after the first lookup reads a further batch
             assert len(lookups) == 1 + methods[methods.index("alike") :].count("page"), (request, methods)

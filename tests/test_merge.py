@@ -136,24 +136,27 @@ def _by_score(hits: list[tuple[str, float]], snippets: list[str]) -> list[set[tu
 
 @pytest.fixture(scope="module")
 def edited_corpus(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real posts, with some edited and some removed after a first run."""
+    """One real post in three (enough for dozens of small segments, quick to index);
+    the tests edit and remove some of them after a first run."""
     posts = tmp_path_factory.mktemp("merge") / "posts"
-    shutil.copytree(corpus / "terminus2049" / "_posts", posts)
+    posts.mkdir()
+    for path in sorted((corpus / "terminus2049" / "_posts").iterdir())[::3]:
+        shutil.copy2(path, posts / path.name)
     return posts
 
 
 def _edit(posts: Path) -> None:
     files = sorted(posts.glob("*.md"))
-    for path in files[::9]:
+    for path in files[::4]:
         path.write_text(path.read_text(encoding="utf-8") + "\n\n补记：本文有更新。\n", encoding="utf-8")
-    for path in files[4::31]:
+    for path in files[2::11]:
         path.unlink()
 
 
 def test_merging_every_segment_changes_no_search(edited_corpus: Path, tmp_path: Path) -> None:
     posts = tmp_path / "posts"
     shutil.copytree(edited_corpus, posts)
-    ix = NewsIndex.create(tmp_path / "index", config=_config(batch_size=12, merge_factor=0))
+    ix = NewsIndex.create(tmp_path / "index", config=_config(batch_size=4, merge_factor=0))
     ix.update([posts])
     assert ix.stats().segments > 20
     before = _snapshot(ix)
@@ -166,7 +169,7 @@ def test_merging_every_segment_changes_no_search(edited_corpus: Path, tmp_path: 
 def test_merging_purges_deleted_articles_from_results_and_statistics(edited_corpus: Path, tmp_path: Path) -> None:
     posts = tmp_path / "posts"
     shutil.copytree(edited_corpus, posts)
-    ix = NewsIndex.create(tmp_path / "index", config=_config(batch_size=12, merge_factor=0))
+    ix = NewsIndex.create(tmp_path / "index", config=_config(batch_size=4, merge_factor=0))
     ix.update([posts])
     _edit(posts)
     ix.update([posts])
@@ -192,10 +195,10 @@ def test_merging_purges_deleted_articles_from_results_and_statistics(edited_corp
 def test_runs_merge_by_tiers_and_keep_every_search(edited_corpus: Path, tmp_path: Path) -> None:
     posts = tmp_path / "posts"
     shutil.copytree(edited_corpus, posts)
-    plain = NewsIndex.create(tmp_path / "plain", config=_config(batch_size=12, merge_factor=0))
+    plain = NewsIndex.create(tmp_path / "plain", config=_config(batch_size=4, merge_factor=0))
     plain.update([posts])
-    # A floor of 0.5 MB and factor 3: the run's ~28 job segments merge in tiers.
-    merged = NewsIndex.create(tmp_path / "merged", config=_config(batch_size=12, merge_factor=3, merge_floor_mb=0.5))
+    # A floor of 0.2 MB and factor 3: the run's ~28 job segments merge in tiers.
+    merged = NewsIndex.create(tmp_path / "merged", config=_config(batch_size=4, merge_factor=3, merge_floor_mb=0.2))
     merged.update([posts])
     assert plain.stats().segments > 20
     assert merged.stats().segments <= 6
@@ -223,7 +226,7 @@ def test_twenty_small_runs_end_in_few_segments(tmp_path: Path) -> None:
 
 
 def test_a_search_under_way_reads_the_segments_a_merge_replaced(edited_corpus: Path, tmp_path: Path) -> None:
-    ix = NewsIndex.create(tmp_path / "index", config=_config(batch_size=40, merge_factor=0))
+    ix = NewsIndex.create(tmp_path / "index", config=_config(batch_size=14, merge_factor=0))
     ix.update([edited_corpus])
     store = Store(tmp_path / "index")
     generation = store.open_generation(store.read_manifest())
@@ -240,7 +243,7 @@ def test_a_search_under_way_reads_the_segments_a_merge_replaced(edited_corpus: P
 
 def test_a_merge_killed_half_way_loses_nothing(edited_corpus: Path, tmp_path: Path) -> None:
     index = tmp_path / "index"
-    ix = NewsIndex.create(index, config=_config(batch_size=12, merge_factor=0))
+    ix = NewsIndex.create(index, config=_config(batch_size=4, merge_factor=0))
     ix.update([edited_corpus])
     before = _snapshot(ix)
     segments = ix.stats().segments

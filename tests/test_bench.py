@@ -129,6 +129,7 @@ def test_baseline(env: dict[str, str], tiny: tuple[Path, str]) -> None:
     assert all(numbers(row, "p50 ms", "p95 ms", "mean hits") for row in queries.values())
 
 
+@pytest.mark.slow  # builds three indexes and times them: about 20 s
 def test_run(env: dict[str, str], tmp_path: Path) -> None:
     output = bench(env, "run", "--articles", 100, "--workers", 1, "--per-kind", 2, "--out", tmp_path)
     builds = ["stock Whoosh+jieba, 1 writer", "newsearch, 1 worker", "newsearch, 1 worker, JSONL feeds"]
@@ -151,6 +152,7 @@ def test_run(env: dict[str, str], tmp_path: Path) -> None:
                                                     "newsearch-100-w1-feeds"}
 
 
+@pytest.mark.slow  # a server and its clients for seconds: about 15 s
 def test_serve(env: dict[str, str], tmp_path: Path) -> None:
     output = bench(env, "serve", "--articles", 100, "--clients", 2, "--per-kind", 2, "--seconds", 1,
                    "--single-seconds", 1, "--baseline-seconds", 1, "--warmup", 0.5, "--out", tmp_path)
@@ -174,6 +176,7 @@ def test_serve(env: dict[str, str], tmp_path: Path) -> None:
     assert {p.name for p in tmp_path.iterdir()} == {"corpus-100-s1", "serve-index-100-s1", "serve-index-100-s1.json"}
 
 
+@pytest.mark.slow  # two builds and their searches, twice: about 15 s
 def test_scale(env: dict[str, str], tmp_path: Path) -> None:
     output = bench(env, "scale", "--sizes", "60,120", "--workers", 1, "--per-kind", 2, "--out", tmp_path)
     headers = ["articles", "text MB", "build s", "s per MB", "MB/s", "peak PSS MB", "index/text", "segments",

@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import pickle
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -117,7 +118,12 @@ class ShardActor:
     Its methods are coroutines, which Dask runs on the worker's event loop: a search
     on a shard takes milliseconds, and a hop to the actor's thread and back cost
     a search over two shards about 1.5 ms more per round (measured on 100,000
-    articles).  They run one at a time either way."""
+    articles).  They run one at a time either way.
+
+    The client calls them through :meth:`call`, with the arguments pickled."""
+
+    CALLS = frozenset({"page", "alike", "hits", "read", "values", "topics", "similar_terms", "ping", "get", "stats", "suggest", "highlight"})
+    """The methods :meth:`call` runs."""
 
     def __init__(self, index_class: Any, path: str, config: Config, shard: tuple[int, int]) -> None:
         # Opened, never created: a worker that does not see the shard's files (another
@@ -127,6 +133,17 @@ class ShardActor:
             raise ClusterError(f"{path} is not shard {shard[0]} of {shard[1]}")
         self.index: Any = index
         self.shard = Shard(index)
+
+    async def call(self, method: str, payload: bytes) -> Any:
+        """``method`` (one of :attr:`CALLS`) with the arguments pickled in ``payload``.
+        Dask serializes each argument of a call, and each bytes object within them, as
+        a frame of its own; one bytes argument crosses as it is.  That saves a search
+        over two shards 1.5 ms on its query round and 3 ms on its near-duplicate round
+        (measured on 100,000 articles), more than pickling costs."""
+        if method not in self.CALLS:
+            raise ClusterError(f"a shard has no call {method!r}")
+        answer = await getattr(self, method)(*pickle.loads(payload))
+        return answer
 
     async def page(self, *args: Any) -> Any:
         return self.shard.page(*args)
@@ -348,9 +365,10 @@ class ClusterIndex:
             except Exception as exc:  # noqa: BLE001 - that shard's failure (unavailable for now)
                 out[k] = exc
                 continue
+            payload = pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL)  # (see ShardActor.call)
             try:
                 with self._client.as_current():  # (an actor finds its client as the current one)
-                    futures[k] = getattr(actor, method)(*args)
+                    futures[k] = actor.call(method, payload)
             except Exception as exc:  # noqa: BLE001 - its worker is gone: open the shard again later
                 self._forget(k)
                 out[k] = ClusterError(f"shard {k} did not answer ({type(exc).__name__}: {exc})")

@@ -6,12 +6,15 @@ last bit), totals, facets, near-duplicates and suggestions."""
 
 from __future__ import annotations
 
+import asyncio
 import pickle
 from pathlib import Path
 
 import pytest
 
 from newsearch import NewsIndex, NewsearchError, SearchRequest
+from newsearch.cluster import ClusterError, ShardActor
+from newsearch.config import Config
 from newsearch.fields import id_key
 from newsearch.gather import Shard, gather, local_fan_out
 
@@ -46,13 +49,24 @@ def test_each_article_is_in_the_shard_its_id_key_names(shards: list[Shard], corp
     assert sorted(every) == sorted(_ids(corpus_index))
 
 
+def _actors(shards: list[Shard], config: Config) -> list[ShardActor]:
+    """The shards opened as a worker opens them: what a cluster's client calls."""
+    return [ShardActor(NewsIndex, str(shard.index.path), config, (k, len(shards))) for k, shard in enumerate(shards)]
+
+
+def _call(actor: ShardActor, method: str, args: tuple[object, ...]) -> object:
+    """``method`` of ``actor`` called as the client calls it (its arguments pickled), and
+    its answer as a worker sends it (pickled)."""
+    return pickle.loads(pickle.dumps(asyncio.run(actor.call(method, pickle.dumps(args)))))
+
+
 def test_shards_answer_as_one_index(shards: list[Shard], corpus_index: NewsIndex) -> None:
-    inner = local_fan_out(shards)
+    actors = _actors(shards, corpus_index.config)
     calls: list[tuple[str, dict[int, tuple[object, ...]]]] = []
 
     def fan_out(method: str, asked: dict[int, tuple[object, ...]]) -> dict[int, object]:
-        calls.append((method, asked))  # (and what is sent goes as pickles, as to a worker)
-        return pickle.loads(pickle.dumps(inner(method, pickle.loads(pickle.dumps(asked)))))
+        calls.append((method, asked))
+        return {k: _call(actors[k], method, args) for k, args in asked.items()}
 
     requests = generated_requests(corpus_index, 150)
     differing = []
@@ -121,6 +135,16 @@ class _Lost:
             raise ConnectionError("worker lost")
 
         return call
+
+
+def test_a_shard_actor_runs_only_the_calls_of_a_shard(shards: list[Shard], corpus_index: NewsIndex) -> None:
+    actor = _actors(shards, corpus_index.config)[0]
+    assert _call(actor, "ping", ()) == len(shards[0].index)
+    some = _ids(shards[0].index)[0]
+    assert _call(actor, "get", (some,)) == shards[0].index.get(some)
+    for method in ("close", "update", "_read", "__init__", "call"):
+        with pytest.raises(ClusterError, match=f"a shard has no call '{method}'"):
+            _call(actor, method, ())
 
 
 def test_a_lost_shard_gives_the_others_results_flagged_partial(shards: list[Shard], corpus_index: NewsIndex) -> None:

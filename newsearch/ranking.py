@@ -242,8 +242,8 @@ class RelaxedSearch:
                 out.append(self._candidate(part, docnum, score, None, (key, score, -part.keys[docnum])))
             return self._total, out
         head = {(part.number, docnum): text for part, docnum, text in self._head}
-        if self._sort == "relevance":
-            more = [] if end is not None and end <= len(self._head) else self._rest()[:end]
+        if self._sort == "relevance":  # (the head's unread best, if any, come next: no more needed)
+            more = [] if end is not None and end <= len(self._head) + len(self._pending) else self._rest()[:end]
         else:  # recent: the best of all by the first phase's scores, head or not (a head
             # that another shard's displaces is ranked by them, and may rank below its own)
             self._complete()

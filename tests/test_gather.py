@@ -7,6 +7,7 @@ last bit), totals, facets, near-duplicates and suggestions."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import pickle
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from newsearch import NewsIndex, NewsearchError, SearchRequest
 from newsearch.cluster import ClusterError, ShardActor
 from newsearch.config import Config
 from newsearch.fields import id_key
-from newsearch.gather import Shard, gather, local_fan_out
+from newsearch.gather import Shard, gather, local_fan_out, shard_page
 
 from generated_queries import comparable, generated_requests
 
@@ -117,6 +118,27 @@ def test_the_head_a_shard_did_not_read_is_read_when_the_archive_needs_it(
         assert comparable(several) == one, request
         assert [h.explanation for h in several.hits] == [h.explanation for h in corpus_index.search(**request, explain=True).hits]
     assert methods.count("read") >= 10
+
+
+def test_a_shard_that_reads_part_of_the_head_scores_no_more_matches_than_one_that_reads_it_all(shards: list[Shard]) -> None:
+    # A word's matches that cannot reach the head (of 4 here: the titled matches fill it)
+    # are left unscored (see newsearch.ranking); reading only a share of the head must
+    # not score them all.
+    unscored = 0
+    for word in ("中国", "香港", "美国", "政府"):
+        def scored(read: int | None) -> tuple[int, int]:
+            def work(searcher: object, config: Config, synonyms: object) -> tuple[int, int]:
+                config = dataclasses.replace(config, ranking=dataclasses.replace(config.ranking, rerank_depth=4))
+                page, _groups, relaxed = shard_page(searcher, config, SearchRequest(word), synonyms, {}, 4, 0, read)  # type: ignore[arg-type]
+                assert relaxed is not None
+                return page.total, relaxed.scored
+
+            return shards[0].index._read(work)  # type: ignore[arg-type]  # noqa: SLF001
+
+        (total, everything), (same_total, shared) = scored(None), scored(2)
+        assert (same_total, shared) == (total, everything), word
+        unscored += everything < total
+    assert unscored  # (the words are broad enough to leave some unscored)
 
 
 def test_a_word_missing_from_the_archive_gets_the_same_suggestion(shards: list[Shard], corpus_index: NewsIndex) -> None:

@@ -56,9 +56,9 @@ def _actors(shards: list[Shard], config: Config) -> list[ShardActor]:
 
 
 def _call(actor: ShardActor, method: str, args: tuple[object, ...]) -> object:
-    """``method`` of ``actor`` called as the client calls it (its arguments pickled), and
-    its answer as a worker sends it (pickled)."""
-    return pickle.loads(pickle.dumps(asyncio.run(actor.call(method, pickle.dumps(args)))))
+    """``method`` of ``actor`` called as the client calls it (its arguments and its answer
+    pickled)."""
+    return pickle.loads(asyncio.run(actor.call(method, pickle.dumps(args))))
 
 
 def test_shards_answer_as_one_index(shards: list[Shard], corpus_index: NewsIndex) -> None:

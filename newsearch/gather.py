@@ -63,6 +63,11 @@ FanOut = Callable[[str, dict[int, tuple[Any, ...]]], dict[int, Any]]
 of ``calls``, at once, and returns each one's answer, or the exception it raised."""
 
 _PRIMITIVE = ("docs", "docs_all", "df", "length", "word", "term", "keywords")  # any shard can say its own
+_MATCHES = "matches"
+"""The archive's total of a query's matches, which a shard asks for once its ranking had
+every other statistic, to suggest another query when it is 0.  When it is not, the
+answers that asked for it are final: another round would only learn that no shard
+suggests anything."""
 
 
 class ShardChangedError(NewsearchError):
@@ -165,21 +170,24 @@ def shard_page(
         )
         exact = total
     suggestion = None
+    # The ranking had every statistic it needed from the archive: these are the shard's
+    # final matches (the archive's total of them is asked next, see _MATCHES).
+    complete = not statistics.missing
     # Only once everything before is the archive's: then every shard asks for the same total.
-    matches = ("matches", _digest(repr((prepared.q, prepared.flt, prepared.compiled))))
-    if not statistics.missing and statistics.total(matches, lambda: total) == 0 and not prepared.nothing:
+    matches = (_MATCHES, _digest(repr((prepared.q, prepared.flt, prepared.compiled))))
+    if complete and statistics.total(matches, lambda: total) == 0 and not prepared.nothing:
         suggestion = suggest_query(searcher, config, prepared.parsed, prepared.flt, synonyms, statistics)
     page = ShardPage(
         total, exact, counter, found, prepared.sort, prepared.relaxed is not None, suggestion, statistics.missing, shard_state(searcher)
     )
     if isinstance(request, SimilarRequest):
         page.own = _located(searcher, request.article_id)
-    elif not statistics.missing and ahead:
+    elif complete and ahead:
         leaves = searcher.leaf_searchers()
         for c in found[:ahead]:
             match = execute.Match(c.score, leaves[c.ref[0]][0].reader(), c.ref[1], c.related, c.explanation)
             page.hits[c.ref] = make_hit(match, prepared.patterns, config, (), explain=request.explain)
-    if groups is not None and not statistics.missing:
+    if groups is not None and complete:
         leaves = searcher.leaf_searchers()
         for number, docnum in [c.ref for c in found] + ([page.own] if page.own is not None else []):
             reader = leaves[number][0].reader()
@@ -551,6 +559,8 @@ class _Coordinator:
                     self.table[key] = value = combine(key, [values[shard] for shard in self.live])
                     if cache is not None and not self.failed:  # (a partial table is not the archive's)
                         cache.table(self.query)[key] = value
+            if all(key[:2] == ("total", _MATCHES) and self.table.get(key, 0) > 0 for key in missing):
+                return answers
         raise NewsearchError(f"the shards did not agree on the archive's statistics in {MAX_ROUNDS} rounds")
 
     def _ask(self, method: str, calls: dict[int, tuple[Any, ...]]) -> dict[int, Any]:

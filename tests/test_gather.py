@@ -7,7 +7,9 @@ last bit), totals, facets, near-duplicates and suggestions."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
+import itertools
 import pickle
 from pathlib import Path
 
@@ -72,6 +74,7 @@ def test_shards_answer_as_one_index(shards: list[Shard], corpus_index: NewsIndex
     requests = generated_requests(corpus_index, 150)
     differing = []
     walked = []
+    first_rounds: list[tuple[int, int]] = []  # (total, page rounds before any other call)
     for request in requests:
         one = comparable(corpus_index.search(**request))
         calls.clear()
@@ -82,6 +85,7 @@ def test_shards_answer_as_one_index(shards: list[Shard], corpus_index: NewsIndex
         # Collapsing looks up near-duplicates once per batch of matches read (foreseen
         # from the sketches at hand), and only of the matches the walk asks about.
         methods = [method for method, _ in calls]
+        first_rounds.append((several.total, len(methods) - len(list(itertools.dropwhile(lambda m: m == "page", methods)))))
         if request["sort"] in ("date", "-date"):
             assert "read" not in methods  # (no head is read from the text)
         lookups = [next(iter(asked.values()))[-1] for method, asked in calls if method == "alike"]
@@ -90,6 +94,10 @@ def test_shards_answer_as_one_index(shards: list[Shard], corpus_index: NewsIndex
         if lookups:
             walked.append((sum(len(keys) for keys in lookups), request.get("offset", 0) + request.get("limit", 10)))
     assert not differing, differing[:2]
+    # A new query's statistics take at most two rounds, nearly always: no round is made
+    # only to learn that the archive has matches (so that no shard suggests a query).
+    found = [rounds for total, rounds in first_rounds if total > 0]
+    assert sum(rounds >= 3 for rounds in found) <= len(found) // 20, collections.Counter(found)
     assert walked and all(asked <= wanted + 3 for asked, wanted in walked), walked
     # The comparison means something: most requests find articles, some fold near-duplicates.
     assert sum(1 for r in requests if corpus_index.search(**r).hits) >= 100

@@ -8,7 +8,7 @@ Elasticsearch's ``dfs_query_then_fetch`` does:
    so far (:class:`~newsearch.statistics.SharedStatistics`) and reports what it had to
    answer from its own part.  The coordinator adds the shards' values up
    (:func:`~newsearch.statistics.combine`) and asks again, until no shard lacks any:
-   usually two or three rounds, the first with nothing known.
+   usually two rounds, the first with nothing known (see ``_MATCHES``).
 2. **Query.**  The last round's answers hold each shard's total, facet counts and
    best matches (:class:`~newsearch.execute.Candidate`), which are merged in the order
    one index gives (:func:`~newsearch.ranking.merge_candidates`).

@@ -243,13 +243,17 @@ def shard_values(searcher: Any, keys: Sequence[tuple[Any, ...]]) -> StatisticsTa
     return {key: statistics.local(key) for key in keys}
 
 
+Pick = tuple[tuple[int, int], float, bool, dict[str, Any] | None]
+"""A match to make a hit of: (segment number, docnum), score, related, explanation."""
+
+
 def shard_hits(
     searcher: Any,
     config: Config,
     request: SearchRequest | SimilarRequest,
     synonyms: Synonyms,
     table: StatisticsTable,
-    picks: list[tuple[tuple[int, int], float, bool, dict[str, Any] | None]],
+    picks: list[Pick],
     state: tuple[str, ...],
     versions: Sequence[tuple[int, int]] = (),
 ) -> tuple[list[Hit], list[Version]]:
@@ -359,11 +363,18 @@ class Shard:
         token: str,
         state: tuple[str, ...],
         leaders: Sequence[tuple[bytes, str | None]],
-    ) -> list[list[tuple[float, int, tuple[int, int], Version]]]:
-        def work(searcher: Any, config: Config, synonyms: Synonyms) -> list[list[tuple[float, int, tuple[int, int], Version]]]:
+        picks: list[Pick] | None = None,
+    ) -> tuple[list[list[tuple[float, int, tuple[int, int], Version]]], list[Hit]]:
+        """The near-duplicates of ``leaders`` among the matches of search ``token``, and
+        the hits of its matches ``picks`` (the page's leaders this shard holds: the
+        near-duplicate round is their fetch phase too)."""
+
+        def work(searcher: Any, config: Config, synonyms: Synonyms) -> tuple[list[list[tuple[float, int, tuple[int, int], Version]]], list[Hit]]:
             groups = self._search(searcher, config, synonyms, request, table, end, token, state, None)[1]
             assert groups is not None
-            return shard_alike(searcher, groups, leaders)
+            found = shard_alike(searcher, groups, leaders)
+            hits = shard_hits(searcher, config, request, synonyms, table, picks, state)[0] if picks else []
+            return found, hits
 
         return self.index._read(work)  # noqa: SLF001
 
@@ -382,7 +393,7 @@ class Shard:
         self,
         request: SearchRequest | SimilarRequest,
         table: StatisticsTable,
-        picks: list[tuple[tuple[int, int], float, bool, dict[str, Any] | None]],
+        picks: list[Pick],
         state: tuple[str, ...],
         versions: Sequence[tuple[int, int]] = (),
     ) -> tuple[list[Hit], list[Version]]:
@@ -641,8 +652,10 @@ class _Search(_Coordinator):
         """Query rounds until no shard lacks any of the archive's statistics."""
         limit = self.request.limit or 0
         # Each shard makes the hits of a share of a first page with its answer, a little
-        # more than its even share: most pages then need no fetch round.
-        ahead = -(-limit * 3 // (2 * len(self.live))) if self.request.offset == 0 else 0
+        # more than its even share: most pages then need no fetch round.  (Collapsing
+        # fetches the page's leaders with their near-duplicates, in the next round.)
+        first = self.request.offset == 0 and not self.request.collapse
+        ahead = -(-limit * 3 // (2 * len(self.live))) if first else 0
         self.read = head_share(self.config.ranking.rerank_depth, len(self.live))
         self.pages = self._agree("page", lambda table: {i: (self.request, table, self.end, self.token, ahead, self.read) for i in self.live})
         self._keep_hits()
@@ -721,8 +734,10 @@ class _Search(_Coordinator):
             keyed = [((p[0], p[1].ref), p) for p in batch]
             # Which matches the walk will ask about: it asks about each one no earlier
             # leader claimed, and whether one claims another among the matches at hand
-            # is told by their sketches.  Only those are looked up on the shards.
-            self._look_up(alike, near, _foreseen(walk, keyed, near, None if self.wanted is None else self.wanted - led))
+            # is told by their sketches.  Only those are looked up on the shards, and
+            # for a first page, fetched: they are its leaders.
+            foreseen = _foreseen(walk, keyed, near, None if self.wanted is None else self.wanted - led)
+            self._look_up(alike, near, foreseen, dict(keyed) if self.request.offset == 0 else None)
             for found in walk.representatives(keyed):
                 led += 1
                 yield found
@@ -737,15 +752,32 @@ class _Search(_Coordinator):
         offset = self.request.offset
         return leaders[offset:], {(p[0], p[1].ref): group for p, group in zip(leaders[offset:], groups[offset:])}
 
-    def _look_up(self, alike: dict[Key, list[Key]], near: dict[Key, tuple[bytes, Short | None]], keys: list[Key]) -> None:
-        """Each shard's near-duplicates of the matches ``keys``, merged most alike first."""
+    def _look_up(
+        self,
+        alike: dict[Key, list[Key]],
+        near: dict[Key, tuple[bytes, Short | None]],
+        keys: list[Key],
+        shown: dict[Key, Placed] | None = None,
+    ) -> None:
+        """Each shard's near-duplicates of the matches ``keys``, merged most alike first;
+        the hits of those of ``shown`` (the page's leaders) made in the same round."""
         keys = [key for key in keys if key not in alike]
         if not keys:
             return
         leaders = [(sketch, short[2] if short is not None else None) for sketch, short in (near[key] for key in keys)]
-        calls = {i: (self.request, self.table, self.end, self.token, self.pages[i].state, leaders) for i in self.live}
+        picks: dict[int, list[tuple[Key, Pick]]] = {}
+        for key in keys:
+            item = shown.get(key) if shown is not None else None
+            if item is not None and key not in self.ready:
+                _shard, c, score, in_head = item
+                picks.setdefault(key[0], []).append((key, (c.ref, score, c.related, c.explanation if in_head else None)))
+        calls = {
+            i: (self.request, self.table, self.end, self.token, self.pages[i].state, leaders, [pick for _, pick in picks.get(i, [])])
+            for i in self.live
+        }
         found: list[list[tuple[float, int, Key]]] = [[] for _ in keys]
-        for shard, answers in self._ask("alike", calls).items():
+        for shard, (answers, made) in self._ask("alike", calls).items():
+            self.ready.update((key, hit) for (key, _pick), hit in zip(picks.get(shard, []), made))
             for into, answer in zip(found, answers):
                 for score, tie, ref, version in answer:
                     into.append((score, tie, (shard, ref)))

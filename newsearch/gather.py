@@ -735,9 +735,11 @@ class _Search(_Coordinator):
             # Which matches the walk will ask about: it asks about each one no earlier
             # leader claimed, and whether one claims another among the matches at hand
             # is told by their sketches.  Only those are looked up on the shards, and
-            # for a first page, fetched: they are its leaders.
+            # those past the offset fetched: they are the page's leaders (but for a
+            # rewording that joins an earlier group, which shifts them by one).
             foreseen = _foreseen(walk, keyed, near, None if self.wanted is None else self.wanted - led)
-            self._look_up(alike, near, foreseen, dict(keyed) if self.request.offset == 0 else None)
+            shown = set(foreseen[max(0, self.request.offset - led) :])
+            self._look_up(alike, near, foreseen, {key: item for key, item in keyed if key in shown})
             for found in walk.representatives(keyed):
                 led += 1
                 yield found

@@ -115,15 +115,15 @@ class ShardActor:
     ``index_class`` is :class:`~newsearch.NewsIndex` (given, not imported: it opens
     clusters with this module).
 
-    Its methods are coroutines, which Dask runs on the worker's event loop: a search
-    on a shard takes milliseconds, and a hop to the actor's thread and back cost
-    a search over two shards about 1.5 ms more per round (measured on 100,000
-    articles).  They run one at a time either way.
+    The client calls it through :meth:`call`, a coroutine, which Dask runs on the
+    worker's event loop: a search on a shard takes milliseconds, and a hop to the
+    actor's thread and back cost a search over two shards about 1.5 ms more per
+    round (measured on 100,000 articles).  Calls run one at a time either way."""
 
-    The client calls them through :meth:`call`, with the arguments pickled."""
-
-    CALLS = frozenset({"page", "alike", "hits", "read", "values", "topics", "similar_terms", "ping", "get", "stats", "suggest", "highlight"})
-    """The methods :meth:`call` runs."""
+    SHARD_CALLS = frozenset({"page", "alike", "hits", "read", "values", "topics", "similar_terms"})
+    """The calls :meth:`call` passes to the :class:`~newsearch.gather.Shard`."""
+    CALLS = SHARD_CALLS | {"ping", "get", "stats", "suggest", "highlight"}
+    """The methods :meth:`call` runs: those and the actor's own."""
 
     def __init__(self, index_class: Any, path: str, config: Config, shard: tuple[int, int]) -> None:
         # Opened, never created: a worker that does not see the shard's files (another
@@ -143,46 +143,26 @@ class ShardActor:
         articles), more than pickling costs."""
         if method not in self.CALLS:
             raise ClusterError(f"a shard has no call {method!r}")
-        answer = await getattr(self, method)(*pickle.loads(payload))
+        target = self.shard if method in self.SHARD_CALLS else self
+        answer = getattr(target, method)(*pickle.loads(payload))
         return pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
 
-    async def page(self, *args: Any) -> Any:
-        return self.shard.page(*args)
-
-    async def alike(self, *args: Any) -> Any:
-        return self.shard.alike(*args)
-
-    async def hits(self, *args: Any) -> Any:
-        return self.shard.hits(*args)
-
-    async def read(self, *args: Any) -> Any:
-        return self.shard.read(*args)
-
-    async def values(self, *args: Any) -> Any:
-        return self.shard.values(*args)
-
-    async def topics(self, *args: Any) -> Any:
-        return self.shard.topics(*args)
-
-    async def similar_terms(self, *args: Any) -> Any:
-        return self.shard.similar_terms(*args)
-
-    async def ping(self) -> int:
+    def ping(self) -> int:
         return len(self.index)
 
-    async def get(self, article_id: str) -> Article:
+    def get(self, article_id: str) -> Article:
         article: Article = self.index.get(article_id)
         return article
 
-    async def stats(self) -> IndexStats:
+    def stats(self) -> IndexStats:
         stats: IndexStats = self.index.stats()
         return stats
 
-    async def suggest(self, prefix: str, limit: int) -> list[Suggestion]:
+    def suggest(self, prefix: str, limit: int) -> list[Suggestion]:
         found: list[Suggestion] = self.index.suggest(prefix, limit=limit, stale_ok=True)
         return found
 
-    async def highlight(self, text: str, query: str, table: StatisticsTable) -> list[tuple[int, int]]:
+    def highlight(self, text: str, query: str, table: StatisticsTable) -> list[tuple[int, int]]:
         spans: list[tuple[int, int]] = self.index._read(  # noqa: SLF001
             lambda searcher, config, synonyms: shard_highlight(searcher, config, synonyms, text, query, table)
         )

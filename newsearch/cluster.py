@@ -212,7 +212,7 @@ class ClusterIndex:
         self._client: Any = None
         self._actors: dict[int, Any] = {}
         self._lost: dict[int, float] = {}  # shard -> when its actor was last found gone
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # (searches may run in several threads at once)
         self._statistics = StatisticsCache()
 
     # ------------------------------------------------------------------ opening
@@ -255,23 +255,26 @@ class ClusterIndex:
         return index
 
     def _connect(self) -> Any:
-        if self._client is None:
-            distributed = _distributed()
-            if not self.address:
-                raise InvalidArgumentError("--cluster", "give the scheduler's address (tcp://HOST:PORT), or [cluster] address.")
-            cfg = self.config.cluster
-            security = None
-            if self.address.startswith("tls://") or cfg.tls_ca_file:
-                security = distributed.Security(
-                    tls_ca_file=cfg.tls_ca_file or None,
-                    tls_client_cert=cfg.tls_cert or None,
-                    tls_client_key=cfg.tls_key or None,
-                    require_encryption=True,
-                )
-            try:
-                self._client = distributed.Client(self.address, timeout=cfg.timeout, security=security, set_as_default=False)
-            except (OSError, TimeoutError) as exc:
-                raise ClusterError(f"cannot reach the scheduler at {self.address}: {exc}") from None
+        with self._lock:
+            return self._client or self._new_client()
+
+    def _new_client(self) -> Any:
+        distributed = _distributed()
+        if not self.address:
+            raise InvalidArgumentError("--cluster", "give the scheduler's address (tcp://HOST:PORT), or [cluster] address.")
+        cfg = self.config.cluster
+        security = None
+        if self.address.startswith("tls://") or cfg.tls_ca_file:
+            security = distributed.Security(
+                tls_ca_file=cfg.tls_ca_file or None,
+                tls_client_cert=cfg.tls_cert or None,
+                tls_client_key=cfg.tls_key or None,
+                require_encryption=True,
+            )
+        try:
+            self._client = distributed.Client(self.address, timeout=cfg.timeout, security=security, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise ClusterError(f"cannot reach the scheduler at {self.address}: {exc}") from None
         return self._client
 
     def _workers(self) -> dict[str, dict[str, Any]]:

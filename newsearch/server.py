@@ -23,6 +23,7 @@ import logging
 import os
 import socket
 import threading
+from contextlib import AbstractContextManager, nullcontext
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -159,13 +160,15 @@ Index = NewsIndex | ClusterIndex
 
 
 class _SharedIndex:
-    """One open :class:`NewsIndex` for all request threads.  Its searcher (Whoosh's)
-    is not made for concurrent use, so calls take turns; a search is CPU-bound
-    Python anyway, and more cores are used with worker processes."""
+    """One open index for all request threads.  A :class:`NewsIndex`'s searcher
+    (Whoosh's) is not made for concurrent use, so its calls take turns; a search is
+    CPU-bound Python anyway, and more cores are used with worker processes.  A
+    :class:`ClusterIndex` spends a search mostly waiting on its shards, so its calls
+    run at once: each shard's actor takes them in turn while the others work."""
 
     def __init__(self, index: Index) -> None:
         self._index = index
-        self._lock = threading.Lock()
+        self._lock: AbstractContextManager[Any] = nullcontext() if isinstance(index, ClusterIndex) else threading.Lock()
 
     def __call__(self, call: Callable[[Index], T]) -> T:
         with self._lock:

@@ -22,6 +22,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -128,12 +129,14 @@ def _whole_again(ix: object, seconds: float) -> object:
         time.sleep(0.5)
 
 
-def _same_answers(ix: object, corpus_index: NewsIndex, n: int) -> None:
+def _same_answers(ix: object, corpus_index: NewsIndex, n: int, *, threads: int = 1) -> None:
+    """``n`` generated requests answered by ``ix`` (from ``threads`` threads at once) as by one index."""
     requests = generated_requests(corpus_index, n)
+    with ThreadPoolExecutor(threads) as pool:
+        answers = list(pool.map(lambda request: comparable(ix.search(**request)), requests))  # type: ignore[attr-defined]
     differing = []
-    for request in requests:
+    for request, several in zip(requests, answers):
         one = comparable(corpus_index.search(**request))
-        several = comparable(ix.search(**request))  # type: ignore[attr-defined]
         if {k: v for k, v in one.items() if k != "hits"} != {k: v for k, v in several.items() if k != "hits"} or not (
             [h[::2] for h in one["hits"]] == [h[::2] for h in several["hits"]] and scores_close(one, several)
         ):
@@ -189,6 +192,16 @@ def test_three_shards_answer_as_one_index(cluster: Cluster, three_shards: Path, 
     assert comparable(ix.similar(article.id)) == comparable(corpus_index.similar(article.id))
     assert ix.topics(since="2018", until="2018") == corpus_index.topics(since="2018", until="2018")
     assert [s.text for s in ix.suggest("经")][:1] == [s.text for s in corpus_index.suggest("经")][:1]
+    ix.close()
+
+
+def test_searches_from_several_threads_at_once_answer_as_one_index(
+    cluster: Cluster, three_shards: Path, corpus_index: NewsIndex
+) -> None:
+    # As `newsearch serve --cluster` searches: requests in threads, on one client, its
+    # statistics gathered by whichever search comes first.
+    ix = NewsIndex.open(three_shards, cluster=cluster.address)
+    _same_answers(ix, corpus_index, 160, threads=8)
     ix.close()
 
 

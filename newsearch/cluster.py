@@ -43,7 +43,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .config import Config
+from .config import ClusterConfig, Config
 from .documents import Article
 from .errors import IndexNotFoundError, InvalidArgumentError, NewsearchError
 from .fields import id_key
@@ -190,6 +190,27 @@ def update_shard(
 # --------------------------------------------------------------------------- on the client
 
 
+def _uses_tls(address: str, cfg: ClusterConfig) -> bool:
+    """Whether ``address`` is a TLS scheduler, once its settings are checked: a
+    ``tls://`` address needs the three files, which are only for one."""
+    names = ("tls_ca_file", "tls_cert", "tls_key")
+    given = [name for name in names if getattr(cfg, name)]
+    if not address.startswith("tls://"):
+        if given:
+            raise ClusterError(f"[cluster] {given[0]} is set, but {address} is not a TLS scheduler: give its tls:// address.")
+        return False
+    if len(given) < len(names):
+        raise ClusterError(
+            f"{address} is a TLS scheduler: set [cluster] tls_ca_file, tls_cert and tls_key in newsearch.toml "
+            "(the cluster's certificate authority, and this client's certificate and key)."
+        )
+    for name in names:
+        path = getattr(cfg, name)
+        if not os.access(path, os.R_OK) or not os.path.isfile(path):
+            raise ClusterError(f"[cluster] {name}: cannot read {path}")
+    return True
+
+
 def _distributed() -> Any:
     try:
         import distributed
@@ -262,19 +283,16 @@ class ClusterIndex:
         distributed = _distributed()
         if not self.address:
             raise InvalidArgumentError("--cluster", "give the scheduler's address (tcp://HOST:PORT), or [cluster] address.")
-        cfg = self.config.cluster
         security = None
-        if self.address.startswith("tls://") or cfg.tls_ca_file:
+        if _uses_tls(self.address, self.config.cluster):
+            cfg = self.config.cluster
             security = distributed.Security(
-                tls_ca_file=cfg.tls_ca_file or None,
-                tls_client_cert=cfg.tls_cert or None,
-                tls_client_key=cfg.tls_key or None,
-                require_encryption=True,
+                tls_ca_file=cfg.tls_ca_file, tls_client_cert=cfg.tls_cert, tls_client_key=cfg.tls_key, require_encryption=True
             )
         try:
-            self._client = distributed.Client(self.address, timeout=cfg.timeout, security=security, set_as_default=False)
-        except (OSError, TimeoutError) as exc:
-            raise ClusterError(f"cannot reach the scheduler at {self.address}: {exc}") from None
+            self._client = distributed.Client(self.address, timeout=self.config.cluster.timeout, security=security, set_as_default=False)
+        except Exception as exc:  # noqa: BLE001 - unreachable, refused, a handshake that failed: all the same to the user
+            raise ClusterError(f"cannot reach the scheduler at {self.address}: {type(exc).__name__}: {exc}") from None
         return self._client
 
     def _workers(self) -> dict[str, dict[str, Any]]:
@@ -341,6 +359,7 @@ class ClusterIndex:
 
     def _fan_out(self, method: str, calls: dict[int, tuple[Any, ...]]) -> dict[int, Any]:
         """Call ``method`` on the shards' actors at once; each answer or error, within the timeout."""
+        self._connect()  # (no scheduler: an error of the whole call, not of each shard)
         futures: dict[int, Any] = {}
         out: dict[int, Any] = {}
         for k, args in calls.items():

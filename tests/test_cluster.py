@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -41,17 +42,19 @@ TIMEOUT = 4.0  # [cluster] timeout of these tests: a lost shard is given up afte
 class Cluster:
     """A scheduler and named workers, each a process of its own."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, tls: list[str] | None = None) -> None:
         self.folder = folder
+        self.tls = tls or []  # Dask's --tls-ca-file, --tls-cert and --tls-key, for each process
         self.workers: dict[str, subprocess.Popen[bytes]] = {}
         log = (folder / "scheduler.log").open("wb")
         self.scheduler = subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"],
+            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+             *(["--protocol", "tls", *self.tls] if tls else [])],
             stdout=log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
         while True:
-            found = re.search(r"Scheduler at:\s+(tcp://127\.0\.0\.1:\d+)", (folder / "scheduler.log").read_text(errors="replace"))
+            found = re.search(r"Scheduler at:\s+((?:tcp|tls)://127\.0\.0\.1:\d+)", (folder / "scheduler.log").read_text(errors="replace"))
             if found:
                 self.address = found.group(1)
                 break
@@ -63,15 +66,19 @@ class Cluster:
         self.workers[name] = subprocess.Popen(
             [
                 sys.executable, "-m", "distributed.cli.dask_worker", self.address, "--name", name, "--host", "127.0.0.1",
-                "--nthreads", "2", "--no-nanny", "--no-dashboard", "--local-directory", str(self.folder / name),
+                "--nthreads", "2", "--no-nanny", "--no-dashboard", "--local-directory", str(self.folder / name), *self.tls,
             ],
             stdout=log, stderr=subprocess.STDOUT,
         )
 
     def wait_for(self, names: set[str]) -> None:
-        from distributed import Client
+        from distributed import Client, Security
 
-        with Client(self.address, set_as_default=False, timeout=30) as client:
+        security = None
+        if self.tls:
+            ca, cert, key = self.tls[1::2]
+            security = Security(tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key, require_encryption=True)
+        with Client(self.address, set_as_default=False, timeout=30, security=security) as client:
             deadline = time.monotonic() + 60
             while {str(w.get("name")) for w in client.scheduler_info(n_workers=-1)["workers"].values()} != names:
                 assert time.monotonic() < deadline, "the workers did not join"
@@ -291,6 +298,73 @@ def test_a_shard_no_worker_can_open_is_left_out_unless_no_partial(
         hidden.rename(shard)
     assert comparable(_whole_again(ix, 30)) == comparable(whole)  # back without a new client
     ix.close()
+
+
+def _certificates(folder: Path) -> list[str]:
+    """Dask's TLS options for a certificate authority made here and one certificate it
+    signed for 127.0.0.1, which the scheduler, the worker and the client all use."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl makes this test's certificates (apt-get install openssl)")
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True, timeout=60)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=newsearch test CA")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "cert.csr", "-subj", "/CN=127.0.0.1")
+    (folder / "san.ext").write_text("subjectAltName = IP:127.0.0.1, DNS:localhost\n", encoding="utf-8")
+    openssl("x509", "-req", "-in", "cert.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "cert.pem",
+            "-days", "2", "-extfile", "san.ext")
+    return ["--tls-ca-file", str(folder / "ca.pem"), "--tls-cert", str(folder / "cert.pem"), "--tls-key", str(folder / "key.pem")]
+
+
+def test_a_cluster_over_tls_indexes_and_searches_and_a_client_without_its_certificates_is_refused(
+    tmp_path: Path, corpus: Path
+) -> None:
+    tls = _certificates(tmp_path)
+    ca, cert, key = tls[1::2]
+    cluster = Cluster(tmp_path, tls)
+    try:
+        cluster.start_worker("t0")
+        cluster.wait_for({"t0"})
+        assert cluster.address.startswith("tls://")
+        posts = [str(p) for p in sorted((corpus / "terminus2049" / "_posts").iterdir())[:40]]
+        one = tmp_path / "one"
+        assert _newsearch("index", "--index", str(one), *posts).returncode == 0
+        folder = tmp_path / "shards"
+        folder.mkdir()
+        (folder / "newsearch.toml").write_text(
+            f'[cluster]\ntimeout = {TIMEOUT}\ntls_ca_file = "{ca}"\ntls_cert = "{cert}"\ntls_key = "{key}"\n', encoding="utf-8"
+        )
+        done = _newsearch("index", "--cluster", cluster.address, "--shards", "2", "--index", str(folder), *posts)
+        assert done.returncode == 0, done.stderr
+        local = NewsIndex.open(one)
+        ix = NewsIndex.open(folder, cluster=cluster.address)
+        assert len(ix) == len(local) == 40
+        for query in ("经济", "中国 互联网", '"网络"', ""):
+            assert comparable(ix.search(query)) == comparable(local.search(query)), query
+        ix.close()
+        done = _newsearch("search", "--cluster", cluster.address, "--index", str(folder), "经济", "--json")
+        assert done.returncode == 0, done.stderr
+        data = json.loads(done.stdout)
+        assert data["shards"] == {"total": 2, "successful": 2, "failed": []}
+        assert [h["id"] for h in data["hits"]] == [h.id for h in local.search("经济").hits]
+        # Without certificates, with another authority's, or over plain TCP: a one-line error.
+        (tmp_path / "bare.toml").write_text(f"[cluster]\ntimeout = {TIMEOUT}\n", encoding="utf-8")
+        (tmp_path / "stranger").mkdir()
+        ca, cert, key = _certificates(tmp_path / "stranger")[1::2]
+        (tmp_path / "stranger.toml").write_text(
+            f'[cluster]\ntimeout = {TIMEOUT}\ntls_ca_file = "{ca}"\ntls_cert = "{cert}"\ntls_key = "{key}"\n', encoding="utf-8"
+        )
+        for address, settings, why in (
+            (cluster.address, ["--config", str(tmp_path / "bare.toml")], "set [cluster] tls_ca_file, tls_cert and tls_key"),
+            (cluster.address, ["--config", str(tmp_path / "stranger.toml")], "cannot reach the scheduler"),
+            (cluster.address.replace("tls://", "tcp://"), [], "is not a TLS scheduler"),
+        ):
+            done = _newsearch("search", "--cluster", address, "--index", str(folder), *settings, "经济", timeout=120)
+            assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+            assert len(done.stderr.strip().splitlines()) == 1 and address in done.stderr and why in done.stderr, done.stderr
+    finally:
+        cluster.stop()
 
 
 def test_the_scheduler_address_is_needed_for_an_archive_in_shards(three_shards: Path) -> None:

@@ -109,6 +109,23 @@ class SimilarRequest:
     explain: bool = False
 
 
+@dataclass(frozen=True)
+class ShardSearch:
+    """One search as each of its rounds tells a shard: the request, the archive's
+    statistics gathered so far, how far down the order it goes (``end``), the
+    coordinator's token for it (what the shard kept of it is found by), how many of
+    the ranking's head the shard reads from their text at once (``read``), and, after
+    the query round, the state of the shard that round read (the later rounds must
+    find the same)."""
+
+    request: SearchRequest | SimilarRequest
+    table: StatisticsTable
+    end: int | None
+    token: str = ""
+    read: int | None = None
+    state: tuple[str, ...] = ()
+
+
 def _prepared(
     searcher: Any, config: Config, request: SearchRequest | SimilarRequest, synonyms: Synonyms, statistics: Statistics
 ) -> Prepared:
@@ -298,19 +315,13 @@ class Shard:
         # Per search (its token): the state it read, its near-duplicate lookup, its ranking.
         self._kept: OrderedDict[str, tuple[tuple[str, ...], Groups | None, RelaxedSearch | None]] = OrderedDict()
 
-    def page(
-        self,
-        request: SearchRequest | SimilarRequest,
-        table: StatisticsTable,
-        end: int | None,
-        token: str = "",
-        ahead: int = 0,
-        read: int | None = None,
-    ) -> ShardPage:
+    def page(self, search: ShardSearch, ahead: int = 0) -> ShardPage:
+        """The query round of ``search`` (see :func:`shard_page`)."""
+
         def work(searcher: Any, config: Config, synonyms: Synonyms) -> ShardPage:
-            page, groups, relaxed = shard_page(searcher, config, request, synonyms, table, end, ahead, read)
-            if token and (groups is not None or relaxed is not None):
-                self._keep(token, (page.state, groups, relaxed))
+            page, groups, relaxed = shard_page(searcher, config, search.request, synonyms, search.table, search.end, ahead, search.read)
+            if search.token and (groups is not None or relaxed is not None):
+                self._keep(search.token, (page.state, groups, relaxed))
             return page
 
         return self.index._read(work)  # noqa: SLF001
@@ -321,65 +332,40 @@ class Shard:
             self._kept.popitem(last=False)
 
     def _search(
-        self,
-        searcher: Any,
-        config: Config,
-        synonyms: Synonyms,
-        request: SearchRequest | SimilarRequest,
-        table: StatisticsTable,
-        end: int | None,
-        token: str,
-        state: tuple[str, ...],
-        read: int | None,
+        self, searcher: Any, config: Config, synonyms: Synonyms, search: ShardSearch
     ) -> tuple[tuple[str, ...], Groups | None, RelaxedSearch | None]:
-        """What the query phase of search ``token`` kept (made again when it is gone)."""
-        if shard_state(searcher) != state:
+        """What the query round of ``search`` kept (made again when it is gone)."""
+        if shard_state(searcher) != search.state:
             raise ShardChangedError("the shard committed during the search")
-        kept = self._kept.get(token)
-        if kept is None or kept[0] != state:
-            _page, groups, relaxed = shard_page(searcher, config, request, synonyms, table, end, 0, read)
-            self._keep(token, kept := (state, groups, relaxed))
+        kept = self._kept.get(search.token)
+        if kept is None or kept[0] != search.state:
+            _page, groups, relaxed = shard_page(searcher, config, search.request, synonyms, search.table, search.end, 0, search.read)
+            self._keep(search.token, kept := (search.state, groups, relaxed))
         return kept
 
-    def read(
-        self,
-        request: SearchRequest | SimilarRequest,
-        table: StatisticsTable,
-        end: int | None,
-        token: str,
-        state: tuple[str, ...],
-        read: int | None,
-        refs: list[tuple[int, int]],
-    ) -> list[tuple[float, dict[str, Any] | None]]:
-        """The scores read from the text of matches ``refs`` that the query phase left
+    def read(self, search: ShardSearch, refs: list[tuple[int, int]]) -> list[tuple[float, dict[str, Any] | None]]:
+        """The scores read from the text of matches ``refs`` that the query round left
         unread (see :meth:`newsearch.ranking.RelaxedSearch.read_first`)."""
 
         def work(searcher: Any, config: Config, synonyms: Synonyms) -> list[tuple[float, dict[str, Any] | None]]:
-            relaxed = self._search(searcher, config, synonyms, request, table, end, token, state, read)[2]
+            relaxed = self._search(searcher, config, synonyms, search)[2]
             assert relaxed is not None
             return relaxed.read(refs)
 
         return self.index._read(work)  # noqa: SLF001
 
     def alike(
-        self,
-        request: SearchRequest | SimilarRequest,
-        table: StatisticsTable,
-        end: int | None,
-        token: str,
-        state: tuple[str, ...],
-        leaders: Sequence[tuple[bytes, str | None]],
-        picks: list[Pick] | None = None,
+        self, search: ShardSearch, leaders: Sequence[tuple[bytes, str | None]], picks: list[Pick] | None = None
     ) -> tuple[list[list[tuple[float, int, tuple[int, int], Version]]], list[Hit]]:
-        """The near-duplicates of ``leaders`` among the matches of search ``token``, and
-        the hits of its matches ``picks`` (the page's leaders this shard holds: the
+        """The near-duplicates of ``leaders`` among the matches of ``search``, and the
+        hits of its matches ``picks`` (the page's leaders this shard holds: the
         near-duplicate round is their fetch phase too)."""
 
         def work(searcher: Any, config: Config, synonyms: Synonyms) -> tuple[list[list[tuple[float, int, tuple[int, int], Version]]], list[Hit]]:
-            groups = self._search(searcher, config, synonyms, request, table, end, token, state, None)[1]
+            groups = self._search(searcher, config, synonyms, search)[1]
             assert groups is not None
             found = shard_alike(searcher, groups, leaders)
-            hits = shard_hits(searcher, config, request, synonyms, table, picks, state)[0] if picks else []
+            hits = self._hits(searcher, config, synonyms, search, picks)[0] if picks else []
             return found, hits
 
         return self.index._read(work)  # noqa: SLF001
@@ -395,17 +381,15 @@ class Shard:
             lambda searcher, config, _synonyms: shard_similar_terms(searcher, config, article_id, table)
         )
 
-    def hits(
-        self,
-        request: SearchRequest | SimilarRequest,
-        table: StatisticsTable,
-        picks: list[Pick],
-        state: tuple[str, ...],
-        versions: Sequence[tuple[int, int]] = (),
+    def hits(self, search: ShardSearch, picks: list[Pick], versions: Sequence[tuple[int, int]] = ()) -> tuple[list[Hit], list[Version]]:
+        """The fetch round of ``search``: the hits of its matches ``picks`` (see :func:`shard_hits`)."""
+        return self.index._read(lambda searcher, config, synonyms: self._hits(searcher, config, synonyms, search, picks, versions))  # noqa: SLF001
+
+    @staticmethod
+    def _hits(
+        searcher: Any, config: Config, synonyms: Synonyms, search: ShardSearch, picks: list[Pick], versions: Sequence[tuple[int, int]] = ()
     ) -> tuple[list[Hit], list[Version]]:
-        return self.index._read(  # noqa: SLF001
-            lambda searcher, config, synonyms: shard_hits(searcher, config, request, synonyms, table, picks, state, versions)
-        )
+        return shard_hits(searcher, config, search.request, synonyms, search.table, picks, search.state, versions)
 
 
 @dataclass
@@ -675,8 +659,14 @@ class _Search(_Coordinator):
         first = self.request.offset == 0 and not self.request.collapse
         ahead = -(-limit * 3 // (2 * len(self.live))) if first else 0
         self.read = head_share(self.config.ranking.rerank_depth, len(self.live))
-        self.pages = self._agree("page", lambda table: {i: (self.request, table, self.end, self.token, ahead, self.read) for i in self.live})
+        self.pages = self._agree("page", lambda table: {i: (self._told(table=table), ahead) for i in self.live})
         self._keep_hits()
+
+    def _told(self, shard: int | None = None, table: StatisticsTable | None = None) -> ShardSearch:
+        """This search as a round tells it to ``shard`` (the state its query round read),
+        with the statistics ``table`` (the archive's gathered so far)."""
+        state = self.pages[shard].state if shard is not None else ()
+        return ShardSearch(self.request, self.table if table is None else table, self.end, self.token, self.read, state)
 
     def _keep_hits(self) -> None:
         for shard, page in self.pages.items():
@@ -714,10 +704,7 @@ class _Search(_Coordinator):
             if c.head is None and (shards[n], c.ref) not in self.heads:
                 unread.setdefault(shards[n], []).append(c.ref)
         if unread:
-            calls = {
-                shard: (self.request, self.table, self.end, self.token, self.pages[shard].state, self.read, refs)
-                for shard, refs in unread.items()
-            }
+            calls = {shard: (self._told(shard), refs) for shard, refs in unread.items()}
             for shard, found in self._ask("read", calls).items():
                 self.heads.update(((shard, ref), value) for ref, value in zip(unread[shard], found))
         return [
@@ -764,7 +751,7 @@ class _Search(_Coordinator):
 
         def more(end: int | None, seen: int) -> list[Placed]:
             self.end = end
-            self.pages = self._ask("page", {i: (self.request, self.table, end, self.token, 0, self.read) for i in self.live})
+            self.pages = self._ask("page", {i: (self._told(),) for i in self.live})
             self._keep_hits()
             return self._placed()[seen:]
 
@@ -791,10 +778,7 @@ class _Search(_Coordinator):
             if item is not None and key not in self.ready:
                 _shard, c, score, in_head = item
                 picks.setdefault(key[0], []).append((key, (c.ref, score, c.related, c.explanation if in_head else None)))
-        calls = {
-            i: (self.request, self.table, self.end, self.token, self.pages[i].state, leaders, [pick for _, pick in picks.get(i, [])])
-            for i in self.live
-        }
+        calls = {i: (self._told(i), leaders, [pick for _, pick in picks.get(i, [])]) for i in self.live}
         found: list[list[tuple[float, int, Key]]] = [[] for _ in keys]
         for shard, (answers, made) in self._ask("alike", calls).items():
             self.ready.update((key, hit) for (key, _pick), hit in zip(picks.get(shard, []), made))
@@ -823,12 +807,7 @@ class _Search(_Coordinator):
                 ready, score=score, explanation=(explanation or {"score": round(score, 4)}) if explain else None
             )
         calls = {
-            shard: (
-                self.request,
-                self.table,
-                [(c.ref, score, c.related, c.explanation if in_head else None) for _, (_, c, score, in_head) in found],
-                self.pages[shard].state,
-            )
+            shard: (self._told(shard), [(c.ref, score, c.related, c.explanation if in_head else None) for _, (_, c, score, in_head) in found])
             for shard, found in picks.items()
         }
         for shard, (made, _versions) in (self._ask("hits", calls) if calls else {}).items():
@@ -885,7 +864,7 @@ def gather_similar(
     request = SimilarRequest(article_id, terms)
     search.request = request  # type: ignore[assignment]
     search.end = fetch
-    search.pages = search._agree("page", lambda table: {i: (request, table, fetch, search.token) for i in search.live})  # noqa: SLF001
+    search.pages = search._agree("page", lambda table: {i: (search._told(table=table),) for i in search.live})  # noqa: SLF001
     own = search.pages[owner].own
     if own is None:
         raise ShardChangedError("the article left its shard during the search")

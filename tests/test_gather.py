@@ -89,7 +89,7 @@ def test_shards_answer_as_one_index(shards: list[Shard], corpus_index: NewsIndex
         first_rounds.append((several.total, len(methods) - len(list(itertools.dropwhile(lambda m: m == "page", methods)))))
         if request["sort"] in ("date", "-date"):
             assert "read" not in methods  # (no head is read from the text)
-        lookups = [next(iter(asked.values()))[5] for method, asked in calls if method == "alike"]  # (the leaders)
+        lookups = [next(iter(asked.values()))[1] for method, asked in calls if method == "alike"]  # (the leaders)
         if request.get("collapse", True):
             fetched.append("hits" in methods)
         if lookups:  # a page round after the first lookup reads a further batch

@@ -20,11 +20,12 @@ non-zero, and so does one whose worker is lost.  Each shard commits job by job a
 one index does, so a lost worker loses only its uncommitted job, and running the
 same command again completes it.
 
-**Searching.**  A Dask actor on the owner's worker keeps each shard open; the client
-calls the actors directly, not through the scheduler (:mod:`newsearch.gather` says
-how a search runs).  A shard that does not answer within ``[cluster] timeout`` is
-left out and named in ``results.shards.failed``; its actor is made again on a
-worker that can open the shard (when its worker comes back) at the next search.
+**Searching.**  A Dask actor on each worker keeps the shards it owns open; the
+client calls the actors directly, not through the scheduler, one call per worker in
+each round (:mod:`newsearch.gather` says how a search runs).  A shard that does not
+answer within ``[cluster] timeout`` is left out and named in
+``results.shards.failed``; it is opened again on a worker that can open it (its
+owner, when it comes back) at the next search.
 
 Dask is imported here only, and only when a cluster is used.
 """
@@ -58,7 +59,7 @@ __all__ = ["MANIFEST", "ClusterError", "ClusterIndex", "ClusterManifest", "Shard
 MANIFEST = "cluster.json"
 FORMAT = "news-cluster"
 FORMAT_VERSION = 1
-_REATTACH_SECONDS = 1.0  # a lost shard's actor is made again at most this often
+_REATTACH_SECONDS = 1.0  # a lost shard is opened again at most this often
 
 
 class ClusterError(NewsearchError):
@@ -110,42 +111,74 @@ def is_cluster(folder: str | Path) -> bool:
 
 
 class ShardActor:
-    """A shard kept open on a worker, as a Dask actor: the methods of
-    :class:`~newsearch.gather.Shard`, and what a cluster index asks of one shard.
-    ``index_class`` is :class:`~newsearch.NewsIndex` (given, not imported: it opens
-    clusters with this module).
+    """The shards of an archive that one worker keeps open, as a Dask actor: the
+    methods of :class:`~newsearch.gather.Shard`, and what a cluster index asks of a
+    shard.  ``index_class`` is :class:`~newsearch.NewsIndex` (given, not imported: it
+    opens clusters with this module).
 
-    The client calls it through :meth:`call`, a coroutine, which Dask runs on the
-    worker's event loop: a search on a shard takes milliseconds, and a hop to the
-    actor's thread and back cost a search over two shards about 1.5 ms more per
-    round (measured on 100,000 articles).  Calls run one at a time either way."""
+    One actor per worker, not per shard, so that a round of a search is one call to
+    each worker whatever the number of its shards: at 100,000 articles in 4 shards
+    on 2 workers, a bare round to an actor per shard took 4.7 ms at p50, to an actor
+    per worker 2.9 ms.  The client calls it through :meth:`call`, a coroutine, which
+    Dask runs on the worker's event loop: a search on a shard takes milliseconds, and
+    a hop to the actor's thread and back cost a search over two shards about 1.5 ms
+    more per round.  Calls run one at a time either way."""
 
     SHARD_CALLS = frozenset({"page", "alike", "hits", "read", "values", "topics", "similar_terms"})
-    """The calls :meth:`call` passes to the :class:`~newsearch.gather.Shard`."""
-    CALLS = SHARD_CALLS | {"ping", "get", "stats", "suggest", "highlight"}
-    """The methods :meth:`call` runs: those and the actor's own."""
+    """The calls :meth:`call` passes to a shard's :class:`~newsearch.gather.Shard`."""
+    OWN_CALLS = frozenset({"ping", "get", "stats", "suggest", "highlight"})
+    """The calls :meth:`call` answers from a shard's index itself."""
 
-    def __init__(self, index_class: Any, path: str, config: Config, shard: tuple[int, int]) -> None:
-        # Opened, never created: a worker that does not see the shard's files (another
-        # machine's disk) must fail, not serve an empty shard.
-        index = index_class.open(path, config=config)
-        if index._manifest.shard != shard:  # noqa: SLF001
-            raise ClusterError(f"{path} is not shard {shard[0]} of {shard[1]}")
-        self.index: Any = index
-        self.shard = Shard(index)
+    def __init__(self, index_class: Any, config: Config) -> None:
+        self.index_class = index_class
+        self.config = config
+        self.shards: dict[int, Shard] = {}
 
-    async def call(self, method: str, payload: bytes) -> bytes:
-        """``method`` (one of :attr:`CALLS`) with the arguments pickled in ``payload``;
-        its answer pickled.  Dask serializes each argument of a call, each item of a
-        list it answers, and each bytes object within them, as a frame of its own; one
-        bytes object crosses as it is.  That saves a search over two shards 1.5 ms on
-        its query round and 4 ms on its near-duplicate round (measured on 100,000
-        articles), more than pickling costs."""
-        if method not in self.CALLS:
+    def open(self, path: str, shard: tuple[int, int]) -> int:
+        """Open shard ``shard`` (k of n) from ``path``, unless it is open; its articles.
+        Opened, never created: a worker that does not see the shard's files (another
+        machine's disk) must fail, not serve an empty shard."""
+        k = shard[0]
+        if k not in self.shards:
+            index = self.index_class.open(path, config=self.config)
+            if index._manifest.shard != shard:  # noqa: SLF001
+                raise ClusterError(f"{path} is not shard {k} of {shard[1]}")
+            self.shards[k] = Shard(index)
+        return _OwnCalls(self.shards[k].index).ping()
+
+    async def call(self, method: str, payloads: dict[int, bytes]) -> dict[int, bytes]:
+        """``method`` (one of :attr:`SHARD_CALLS` and :attr:`OWN_CALLS`) on each shard
+        ``k`` of ``payloads``, with its arguments pickled there; each shard's outcome
+        pickled: ``("ok", answer)``, ``("error", exception)``, or ``("closed", why)``
+        for a shard not open here.  Dask serializes each argument of a call, each item
+        of a list it answers, and each bytes object within them, as a frame of its
+        own; one bytes object per shard crosses as it is.  That saves a search over two
+        shards 1.5 ms on its query round and 4 ms on its near-duplicate round
+        (measured on 100,000 articles), more than pickling costs."""
+        if method not in self.SHARD_CALLS | self.OWN_CALLS:
             raise ClusterError(f"a shard has no call {method!r}")
-        target = self.shard if method in self.SHARD_CALLS else self
-        answer = getattr(target, method)(*pickle.loads(payload))
-        return pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+        out: dict[int, bytes] = {}
+        for k, payload in payloads.items():
+            shard = self.shards.get(k)
+            if shard is None:
+                out[k] = pickle.dumps(("closed", f"shard {k} is not open on this worker"))
+                continue
+            try:
+                target = shard if method in self.SHARD_CALLS else _OwnCalls(shard.index)
+                out[k] = pickle.dumps(("ok", getattr(target, method)(*pickle.loads(payload))), protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:  # noqa: BLE001 - that shard's answer (the others' still count)
+                try:
+                    out[k] = pickle.dumps(("error", exc))
+                except Exception:  # noqa: BLE001 - an exception that does not pickle
+                    out[k] = pickle.dumps(("error", ClusterError(f"{type(exc).__name__}: {exc}")))
+        return out
+
+
+class _OwnCalls:
+    """What a cluster index asks of a shard's index beyond :class:`~newsearch.gather.Shard`."""
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
 
     def ping(self) -> int:
         return len(self.index)
@@ -231,8 +264,9 @@ class ClusterIndex:
         self.address = address
         self.config = config
         self._client: Any = None
-        self._actors: dict[int, Any] = {}
-        self._lost: dict[int, float] = {}  # shard -> when its actor was last found gone
+        self._actors: dict[str, Any] = {}  # worker -> its actor
+        self._where: dict[int, str] = {}  # shard -> the worker whose actor has it open
+        self._lost: dict[int, float] = {}  # shard -> when it was last found gone
         self._lock = threading.RLock()  # (searches may run in several threads at once)
         self._statistics = StatisticsCache()
 
@@ -316,11 +350,13 @@ class ClusterIndex:
 
     # ------------------------------------------------------------------ the shards' actors
 
-    def _actor(self, k: int) -> Any:
+    def _actor(self, k: int) -> tuple[str, Any]:
+        """The worker that has shard ``k`` open, and its actor: the shard is opened
+        there first if it is not open anywhere."""
         with self._lock:
-            actor = self._actors.get(k)
-            if actor is not None:
-                return actor
+            worker = self._where.get(k)
+            if worker is not None:
+                return worker, self._actors[worker]
             lost = self._lost.get(k)
             if lost is not None and time.monotonic() - lost < _REATTACH_SECONDS:
                 raise ClusterError(f"shard {k} is unavailable (its worker was lost)")
@@ -329,52 +365,65 @@ class ClusterIndex:
             if worker is None:
                 self._lost[k] = time.monotonic()
                 raise ClusterError(f"shard {k}: no worker is connected to the scheduler")
-            n = self.manifest.shards
-            future = client.submit(
-                ShardActor,
-                self._index_class,
-                self.manifest.paths[k],
-                self.config,
-                (k, n),
-                actor=True,
-                workers=[worker],
-                allow_other_workers=False,
-                pure=False,
-            )
+            timeout = self.config.cluster.timeout
             try:
-                with client.as_current():
-                    actor = future.result(timeout=self.config.cluster.timeout)
+                with client.as_current():  # (an actor finds its client as the current one)
+                    actor = self._actors.get(worker)
+                    if actor is None:
+                        future = client.submit(
+                            ShardActor, self._index_class, self.config,
+                            actor=True, workers=[worker], allow_other_workers=False, pure=False,
+                        )
+                        try:
+                            actor = future.result(timeout=timeout)
+                        except Exception:
+                            future.cancel()
+                            raise
+                        self._actors[worker] = actor
+                    actor.open(self.manifest.paths[k], (k, self.manifest.shards)).result(timeout=timeout)
             except Exception as exc:
-                future.cancel()
                 self._lost[k] = time.monotonic()
                 raise ClusterError(f"shard {k} cannot be opened on {worker}: {type(exc).__name__}: {exc}") from None
-            self._actors[k] = actor
+            self._where[k] = worker
             self._lost.pop(k, None)
-            return actor
+            return worker, actor
 
-    def _forget(self, k: int) -> None:
+    def _forget(self, shards: Iterable[int], worker: str | None = None) -> None:
+        """Open ``shards`` again before their next call (on whichever worker should
+        hold them then), and make ``worker``'s actor again (it is gone)."""
         with self._lock:
-            self._actors.pop(k, None)
-            self._lost[k] = time.monotonic()
+            now = time.monotonic()
+            for k in shards:
+                self._where.pop(k, None)
+                self._lost[k] = now
+            if worker is not None:
+                self._actors.pop(worker, None)
+                for k in [k for k, w in self._where.items() if w == worker]:
+                    self._where.pop(k)
+                    self._lost[k] = now
 
     def _fan_out(self, method: str, calls: dict[int, tuple[Any, ...]]) -> dict[int, Any]:
-        """Call ``method`` on the shards' actors at once; each answer or error, within the timeout."""
-        self._connect()  # (no scheduler: an error of the whole call, not of each shard)
-        futures: dict[int, Any] = {}
+        """Call ``method`` on the shards at once, one call to each worker's actor; each
+        shard's answer or error, within the timeout."""
+        client = self._connect()  # (no scheduler: an error of the whole call, not of each shard)
         out: dict[int, Any] = {}
+        batches: dict[str, tuple[Any, dict[int, bytes]]] = {}
         for k, args in calls.items():
             try:
-                actor = self._actor(k)
+                worker, actor = self._actor(k)
             except Exception as exc:  # noqa: BLE001 - that shard's failure (unavailable for now)
                 out[k] = exc
                 continue
             payload = pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL)  # (see ShardActor.call)
+            batches.setdefault(worker, (actor, {}))[1][k] = payload
+        futures: dict[str, Any] = {}
+        for worker, (actor, payloads) in batches.items():
             try:
-                with self._client.as_current():  # (an actor finds its client as the current one)
-                    futures[k] = actor.call(method, payload)
-            except Exception as exc:  # noqa: BLE001 - its worker is gone: open the shard again later
-                self._forget(k)
-                out[k] = ClusterError(f"shard {k} did not answer ({type(exc).__name__}: {exc})")
+                with client.as_current():
+                    futures[worker] = actor.call(method, payloads)
+            except Exception as exc:  # noqa: BLE001 - its worker is gone: open its shards again later
+                self._forget(payloads, worker)
+                out.update((k, ClusterError(f"shard {k} did not answer ({type(exc).__name__}: {exc})")) for k in payloads)
         if not futures:
             return out
         timeout = self.config.cluster.timeout
@@ -388,18 +437,28 @@ class ClusterIndex:
             return await asyncio.gather(*(asyncio.wait_for(one(f), timeout) for f in futures.values()), return_exceptions=True)
 
         try:  # all in one trip to the client's event loop
-            found = self._client.sync(answers)
+            found = client.sync(answers)
         except Exception as exc:  # noqa: BLE001 - the client itself failed: every shard did
             found = [exc] * len(futures)
-        for k, answer in zip(futures, found):
-            if isinstance(answer, NewsearchError):
-                out[k] = answer  # the shard answered: an error of newsearch's, not a lost worker
-            elif isinstance(answer, BaseException):  # lost, timed out: that shard's failure
-                self._forget(k)
+        for worker, answer in zip(futures, found):
+            payloads = batches[worker][1]
+            if isinstance(answer, NewsearchError):  # the actor refused the call
+                out.update(dict.fromkeys(payloads, answer))
+            elif isinstance(answer, BaseException):  # lost, timed out: its shards' failure
+                self._forget(payloads, worker)
                 why = "no answer within the timeout" if isinstance(answer, TimeoutError) else f"{type(answer).__name__}: {answer}"
-                out[k] = ClusterError(f"shard {k} did not answer ({why})")
+                out.update((k, ClusterError(f"shard {k} did not answer ({why})")) for k in payloads)
             else:
-                out[k] = pickle.loads(answer)
+                for k, data in answer.items():
+                    outcome, value = pickle.loads(data)
+                    if outcome == "ok":
+                        out[k] = value
+                    elif outcome == "error" and isinstance(value, NewsearchError):
+                        out[k] = value  # the shard answered: an error of newsearch's, not a lost shard
+                    else:
+                        self._forget([k])
+                        why = value if outcome == "closed" else f"{type(value).__name__}: {value}"
+                        out[k] = ClusterError(f"shard {k} did not answer ({why})")
         return out
 
     # ------------------------------------------------------------------ reading
@@ -569,7 +628,7 @@ class ClusterIndex:
                     future.cancel()
                     failures[k] = f"its worker {worker} was lost; run the command again to complete it"
                     del running[k]
-                    self._forget(k)
+                    self._forget([k], worker)
             if progress is not None:
                 progress(n - len(running), n, "")
         total = _summed(list(reports.values()))
@@ -584,6 +643,7 @@ class ClusterIndex:
         """Let go of the shards' actors and the connection to the scheduler."""
         with self._lock:
             self._actors.clear()
+            self._where.clear()
             if self._client is not None:
                 try:
                     self._client.close()

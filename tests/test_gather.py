@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from newsearch import NewsIndex, NewsearchError, SearchRequest
+from newsearch import ArticleNotFoundError, NewsIndex, NewsearchError, SearchRequest
 from newsearch.cluster import ClusterError, ShardActor
 from newsearch.config import Config
 from newsearch.fields import id_key
@@ -52,15 +52,28 @@ def test_each_article_is_in_the_shard_its_id_key_names(shards: list[Shard], corp
     assert sorted(every) == sorted(_ids(corpus_index))
 
 
-def _actors(shards: list[Shard], config: Config) -> list[ShardActor]:
-    """The shards opened as a worker opens them: what a cluster's client calls."""
-    return [ShardActor(NewsIndex, str(shard.index.path), config, (k, len(shards))) for k, shard in enumerate(shards)]
+def _actors(shards: list[Shard], config: Config) -> dict[int, ShardActor]:
+    """The shards opened as workers open them, what a cluster's client calls: by shard,
+    the actor that holds it (the first two shards share one, as on one worker)."""
+    actors: dict[int, ShardActor] = {}
+    for k, shard in enumerate(shards):
+        actor = actors[0] if k == 1 else ShardActor(NewsIndex, config)
+        assert actor.open(str(shard.index.path), (k, len(shards))) == len(shard.index)
+        actors[k] = actor
+    return actors
 
 
-def _call(actor: ShardActor, method: str, args: tuple[object, ...]) -> object:
-    """``method`` of ``actor`` called as the client calls it (its arguments and its answer
-    pickled)."""
-    return pickle.loads(asyncio.run(actor.call(method, pickle.dumps(args))))
+def _call(actor: ShardActor, method: str, asked: dict[int, tuple[object, ...]]) -> dict[int, object]:
+    """``method`` called on shards of ``actor`` as the client calls it (one call, each
+    shard's arguments and answer pickled); each shard's answer, or its error raised."""
+    answers = asyncio.run(actor.call(method, {k: pickle.dumps(args) for k, args in asked.items()}))
+    out = {}
+    for k, data in answers.items():
+        outcome, value = pickle.loads(data)
+        if outcome != "ok":
+            raise value if isinstance(value, BaseException) else AssertionError(value)
+        out[k] = value
+    return out
 
 
 def test_shards_answer_as_one_index(shards: list[Shard], corpus_index: NewsIndex) -> None:
@@ -69,7 +82,12 @@ def test_shards_answer_as_one_index(shards: list[Shard], corpus_index: NewsIndex
 
     def fan_out(method: str, asked: dict[int, tuple[object, ...]]) -> dict[int, object]:
         calls.append((method, asked))
-        return {k: _call(actors[k], method, args) for k, args in asked.items()}
+        out: dict[int, object] = {}
+        for actor in {id(a): a for a in actors.values()}.values():  # one call to each actor
+            mine = {k: args for k, args in asked.items() if actors[k] is actor}
+            if mine:
+                out.update(_call(actor, method, mine))
+        return out
 
     requests = generated_requests(corpus_index, 150)
     differing = []
@@ -175,13 +193,17 @@ class _Lost:
 
 
 def test_a_shard_actor_runs_only_the_calls_of_a_shard(shards: list[Shard], corpus_index: NewsIndex) -> None:
-    actor = _actors(shards, corpus_index.config)[0]
-    assert _call(actor, "ping", ()) == len(shards[0].index)
+    actor = _actors(shards, corpus_index.config)[0]  # (it holds shards 0 and 1)
+    assert _call(actor, "ping", {0: (), 1: ()}) == {0: len(shards[0].index), 1: len(shards[1].index)}
     some = _ids(shards[0].index)[0]
-    assert _call(actor, "get", (some,)) == shards[0].index.get(some)
-    for method in ("close", "update", "_read", "__init__", "call"):
+    assert _call(actor, "get", {0: (some,)}) == {0: shards[0].index.get(some)}
+    with pytest.raises(ArticleNotFoundError):  # (another shard's article: that shard's error, answered)
+        _call(actor, "get", {1: (some,)})
+    outcome, why = pickle.loads(asyncio.run(actor.call("ping", {2: pickle.dumps(())}))[2])
+    assert (outcome, why) == ("closed", "shard 2 is not open on this worker")
+    for method in ("close", "update", "_read", "__init__", "call", "open"):
         with pytest.raises(ClusterError, match=f"a shard has no call '{method}'"):
-            _call(actor, method, ())
+            _call(actor, method, {0: ()})
 
 
 def test_a_lost_shard_gives_the_others_results_flagged_partial(shards: list[Shard], corpus_index: NewsIndex) -> None:

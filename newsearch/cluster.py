@@ -146,32 +146,33 @@ class ShardActor:
             self.shards[k] = Shard(index)
         return _OwnCalls(self.shards[k].index).ping()
 
-    async def call(self, method: str, payloads: dict[int, bytes]) -> dict[int, bytes]:
-        """``method`` (one of :attr:`SHARD_CALLS` and :attr:`OWN_CALLS`) on each shard
-        ``k`` of ``payloads``, with its arguments pickled there; each shard's outcome
-        pickled: ``("ok", answer)``, ``("error", exception)``, or ``("closed", why)``
-        for a shard not open here.  Dask serializes each argument of a call, each item
-        of a list it answers, and each bytes object within them, as a frame of its
-        own; one bytes object per shard crosses as it is.  That saves a search over two
-        shards 1.5 ms on its query round and 4 ms on its near-duplicate round
-        (measured on 100,000 articles), more than pickling costs."""
+    async def call(self, method: str, payload: bytes) -> bytes:
+        """``method`` (one of :attr:`SHARD_CALLS` and :attr:`OWN_CALLS`) on each shard of
+        ``payload``, a pickled dict of each shard's arguments; a pickled dict of each
+        shard's outcome: ``("ok", answer)``, ``("error", exception)``, or ``("closed",
+        why)`` for a shard not open here.  One bytes object each way: Dask serializes
+        each argument of a call, each item of a list or dict, and each bytes object
+        within them, as a frame of its own, which cost a search over two shards 1.5 ms
+        on its query round and 4 ms on its near-duplicate round (measured on 100,000
+        articles), more than pickling costs."""
         if method not in self.SHARD_CALLS | self.OWN_CALLS:
             raise ClusterError(f"a shard has no call {method!r}")
-        out: dict[int, bytes] = {}
-        for k, payload in payloads.items():
+        out: dict[int, tuple[str, Any]] = {}
+        for k, args in pickle.loads(payload).items():
             shard = self.shards.get(k)
             if shard is None:
-                out[k] = pickle.dumps(("closed", f"shard {k} is not open on this worker"))
+                out[k] = ("closed", f"shard {k} is not open on this worker")
                 continue
             try:
                 target = shard if method in self.SHARD_CALLS else _OwnCalls(shard.index)
-                out[k] = pickle.dumps(("ok", getattr(target, method)(*pickle.loads(payload))), protocol=pickle.HIGHEST_PROTOCOL)
+                out[k] = ("ok", getattr(target, method)(*args))
             except Exception as exc:  # noqa: BLE001 - that shard's answer (the others' still count)
                 try:
-                    out[k] = pickle.dumps(("error", exc))
+                    pickle.dumps(exc)
                 except Exception:  # noqa: BLE001 - an exception that does not pickle
-                    out[k] = pickle.dumps(("error", ClusterError(f"{type(exc).__name__}: {exc}")))
-        return out
+                    exc = ClusterError(f"{type(exc).__name__}: {exc}")
+                out[k] = ("error", exc)
+        return pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 class _OwnCalls:
@@ -407,20 +408,20 @@ class ClusterIndex:
         shard's answer or error, within the timeout."""
         client = self._connect()  # (no scheduler: an error of the whole call, not of each shard)
         out: dict[int, Any] = {}
-        batches: dict[str, tuple[Any, dict[int, bytes]]] = {}
+        batches: dict[str, tuple[Any, dict[int, tuple[Any, ...]]]] = {}
         for k, args in calls.items():
             try:
                 worker, actor = self._actor(k)
             except Exception as exc:  # noqa: BLE001 - that shard's failure (unavailable for now)
                 out[k] = exc
                 continue
-            payload = pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL)  # (see ShardActor.call)
-            batches.setdefault(worker, (actor, {}))[1][k] = payload
+            batches.setdefault(worker, (actor, {}))[1][k] = args
         futures: dict[str, Any] = {}
         for worker, (actor, payloads) in batches.items():
+            payload = pickle.dumps(payloads, protocol=pickle.HIGHEST_PROTOCOL)  # (see ShardActor.call)
             try:
                 with client.as_current():
-                    futures[worker] = actor.call(method, payloads)
+                    futures[worker] = actor.call(method, payload)
             except Exception as exc:  # noqa: BLE001 - its worker is gone: open its shards again later
                 self._forget(payloads, worker)
                 out.update((k, ClusterError(f"shard {k} did not answer ({type(exc).__name__}: {exc})")) for k in payloads)
@@ -449,8 +450,7 @@ class ClusterIndex:
                 why = "no answer within the timeout" if isinstance(answer, TimeoutError) else f"{type(answer).__name__}: {answer}"
                 out.update((k, ClusterError(f"shard {k} did not answer ({why})")) for k in payloads)
             else:
-                for k, data in answer.items():
-                    outcome, value = pickle.loads(data)
+                for k, (outcome, value) in pickle.loads(answer).items():
                     if outcome == "ok":
                         out[k] = value
                     elif outcome == "error" and isinstance(value, NewsearchError):

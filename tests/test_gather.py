@@ -66,10 +66,9 @@ def _actors(shards: list[Shard], config: Config) -> dict[int, ShardActor]:
 def _call(actor: ShardActor, method: str, asked: dict[int, tuple[object, ...]]) -> dict[int, object]:
     """``method`` called on shards of ``actor`` as the client calls it (one call, each
     shard's arguments and answer pickled); each shard's answer, or its error raised."""
-    answers = asyncio.run(actor.call(method, {k: pickle.dumps(args) for k, args in asked.items()}))
+    answers = pickle.loads(asyncio.run(actor.call(method, pickle.dumps(asked))))
     out = {}
-    for k, data in answers.items():
-        outcome, value = pickle.loads(data)
+    for k, (outcome, value) in answers.items():
         if outcome != "ok":
             raise value if isinstance(value, BaseException) else AssertionError(value)
         out[k] = value
@@ -199,7 +198,7 @@ def test_a_shard_actor_runs_only_the_calls_of_a_shard(shards: list[Shard], corpu
     assert _call(actor, "get", {0: (some,)}) == {0: shards[0].index.get(some)}
     with pytest.raises(ArticleNotFoundError):  # (another shard's article: that shard's error, answered)
         _call(actor, "get", {1: (some,)})
-    outcome, why = pickle.loads(asyncio.run(actor.call("ping", {2: pickle.dumps(())}))[2])
+    outcome, why = pickle.loads(asyncio.run(actor.call("ping", pickle.dumps({2: ()}))))[2]
     assert (outcome, why) == ("closed", "shard 2 is not open on this worker")
     for method in ("close", "update", "_read", "__init__", "call", "open"):
         with pytest.raises(ClusterError, match=f"a shard has no call '{method}'"):

@@ -203,6 +203,12 @@ def test_a_shard_actor_runs_only_the_calls_of_a_shard(shards: list[Shard], corpu
     for method in ("close", "update", "_read", "__init__", "call", "open"):
         with pytest.raises(ClusterError, match=f"a shard has no call '{method}'"):
             _call(actor, method, {0: ()})
+    # A failure that is not newsearch's own closes that shard: the client opens it afresh.
+    with pytest.raises(TypeError):
+        _call(actor, "values", {1: (None,)})
+    assert pickle.loads(asyncio.run(actor.call("ping", pickle.dumps({0: (), 1: ()}))))[1][0] == "closed"
+    assert actor.open(str(shards[1].index.path), (1, len(shards))) == len(shards[1].index)
+    assert _call(actor, "ping", {0: (), 1: ()}) == {0: len(shards[0].index), 1: len(shards[1].index)}
 
 
 def test_a_lost_shard_gives_the_others_results_flagged_partial(shards: list[Shard], corpus_index: NewsIndex) -> None:

@@ -571,7 +571,7 @@ class ClusterIndex:
     def highlight(self, text: str, query: str) -> list[tuple[int, int]]:
         """As :meth:`NewsIndex.highlight`, with the statistics earlier searches gathered
         (a query searched before is read as the archive reads it)."""
-        table = dict(self._statistics.tables.get(("search", query, False, (), (), None, None), {}))
+        table = self._statistics.kept(SearchRequest(query))
         answer = self._fan_out("highlight", {0: (text, query, table)})[0]
         if isinstance(answer, BaseException):
             raise answer

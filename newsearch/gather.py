@@ -265,28 +265,18 @@ Pick = tuple[tuple[int, int], float, bool, dict[str, Any] | None]
 """A match to make a hit of: (segment number, docnum), score, related, explanation."""
 
 
-def shard_hits(
-    searcher: Any,
-    config: Config,
-    request: SearchRequest | SimilarRequest,
-    synonyms: Synonyms,
-    table: StatisticsTable,
-    picks: list[Pick],
-    state: tuple[str, ...],
-    versions: Sequence[tuple[int, int]] = (),
-) -> tuple[list[Hit], list[Version]]:
-    """The fetch phase on one shard: hits of its matches ``picks`` ((segment number,
-    docnum), score, related, explanation), with snippets, and its matches ``versions``
-    as another hit's near-duplicates."""
-    if shard_state(searcher) != state:
+def shard_hits(searcher: Any, config: Config, synonyms: Synonyms, search: ShardSearch, picks: list[Pick]) -> list[Hit]:
+    """The fetch phase of ``search`` on one shard: hits of its matches ``picks``
+    ((segment number, docnum), score, related, explanation), with snippets."""
+    if shard_state(searcher) != search.state:
         raise ShardChangedError("the shard committed during the search")
-    prepared = _prepared(searcher, config, request, synonyms, SharedStatistics(searcher.reader(), table))
+    prepared = _prepared(searcher, config, search.request, synonyms, SharedStatistics(searcher.reader(), search.table))
     leaves = searcher.leaf_searchers()
     hits = []
     for (number, docnum), score, related, explanation in picks:
         match = execute.Match(score, leaves[number][0].reader(), docnum, related, explanation)
-        hits.append(make_hit(match, prepared.patterns, config, (), explain=request.explain))
-    return hits, [version_of(leaves[number][0].reader(), docnum) for number, docnum in versions]
+        hits.append(make_hit(match, prepared.patterns, config, (), explain=search.request.explain))
+    return hits
 
 
 class Readable(Protocol):
@@ -365,7 +355,7 @@ class Shard:
             groups = self._search(searcher, config, synonyms, search)[1]
             assert groups is not None
             found = shard_alike(searcher, groups, leaders)
-            hits = self._hits(searcher, config, synonyms, search, picks)[0] if picks else []
+            hits = shard_hits(searcher, config, synonyms, search, picks) if picks else []
             return found, hits
 
         return self.index._read(work)  # noqa: SLF001
@@ -381,15 +371,9 @@ class Shard:
             lambda searcher, config, _synonyms: shard_similar_terms(searcher, config, article_id, table)
         )
 
-    def hits(self, search: ShardSearch, picks: list[Pick], versions: Sequence[tuple[int, int]] = ()) -> tuple[list[Hit], list[Version]]:
+    def hits(self, search: ShardSearch, picks: list[Pick]) -> list[Hit]:
         """The fetch round of ``search``: the hits of its matches ``picks`` (see :func:`shard_hits`)."""
-        return self.index._read(lambda searcher, config, synonyms: self._hits(searcher, config, synonyms, search, picks, versions))  # noqa: SLF001
-
-    @staticmethod
-    def _hits(
-        searcher: Any, config: Config, synonyms: Synonyms, search: ShardSearch, picks: list[Pick], versions: Sequence[tuple[int, int]] = ()
-    ) -> tuple[list[Hit], list[Version]]:
-        return shard_hits(searcher, config, search.request, synonyms, search.table, picks, search.state, versions)
+        return self.index._read(lambda searcher, config, synonyms: shard_hits(searcher, config, synonyms, search, picks))  # noqa: SLF001
 
 
 @dataclass
@@ -468,6 +452,11 @@ class StatisticsCache:
             else:
                 self.tables.move_to_end(query)
             return found
+
+    def kept(self, request: SearchRequest) -> StatisticsTable:
+        """A copy of the statistics kept for ``request``'s query (empty when none are)."""
+        with self._lock:
+            return dict(self.tables.get(_query_of(request), {}))
 
     def renew(self, states: tuple[tuple[str, ...], ...]) -> bool:
         """Forget every table if the shards' ``states`` are not those they were made
@@ -810,7 +799,7 @@ class _Search(_Coordinator):
             shard: (self._told(shard), [(c.ref, score, c.related, c.explanation if in_head else None) for _, (_, c, score, in_head) in found])
             for shard, found in picks.items()
         }
-        for shard, (made, _versions) in (self._ask("hits", calls) if calls else {}).items():
+        for shard, made in (self._ask("hits", calls) if calls else {}).items():
             for (position, _item), hit in zip(picks[shard], made):
                 hits[position] = hit
         out = []

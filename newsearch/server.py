@@ -164,7 +164,7 @@ class _SharedIndex:
     (Whoosh's) is not made for concurrent use, so its calls take turns; a search is
     CPU-bound Python anyway, and more cores are used with worker processes.  A
     :class:`ClusterIndex` spends a search mostly waiting on its shards, so its calls
-    run at once: each shard's actor takes them in turn while the others work."""
+    run at once: each worker's actor takes them in turn while the others work."""
 
     def __init__(self, index: Index) -> None:
         self._index = index

@@ -152,6 +152,28 @@ def test_the_head_a_shard_did_not_read_is_read_when_the_archive_needs_it(
     assert methods.count("read") >= 10
 
 
+def test_each_shard_reads_enough_of_the_head_in_all_but_about_one_search_in_fifty() -> None:
+    # The head's articles fall to shards by the hash of their ids: draw heads of 30 ids
+    # and count the searches in which some shard holds more of it than it reads with
+    # its page (they need a round to read the rest).  Reading one fewer must cost
+    # clearly more such rounds, or the share wastes reading on every search.
+    from newsearch.gather import head_share
+
+    draws = 20_000
+    for shards in (2, 3, 4, 8):
+        share = head_share(30, shards)
+        assert share is not None and 30 / shards < share < 30
+        short = collections.Counter()
+        for draw in range(draws):
+            held = collections.Counter(id_key(f"{shards}/{draw}/{n}") % shards for n in range(30))
+            most = max(held.values())
+            short[share] += most > share
+            short[share - 1] += most > share - 1
+        assert short[share] / draws <= 0.025, (shards, share, short)
+        assert short[share - 1] / draws >= 0.015, (shards, share, short)
+    assert head_share(30, 1) is None
+
+
 def test_a_shard_that_reads_part_of_the_head_scores_no_more_matches_than_one_that_reads_it_all(shards: list[Shard]) -> None:
     # A word's matches that cannot reach the head (of 4 here: the titled matches fill it)
     # are left unscored (see newsearch.ranking); reading only a share of the head must

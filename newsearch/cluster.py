@@ -418,36 +418,32 @@ class ClusterIndex:
                 out[k] = exc
                 continue
             batches.setdefault(worker, (actor, {}))[1][k] = args
-        futures: dict[str, Any] = {}
-        for worker, (actor, payloads) in batches.items():
-            payload = pickle.dumps(payloads, protocol=pickle.HIGHEST_PROTOCOL)  # (see ShardActor.call)
-            try:
-                with client.as_current():
-                    futures[worker] = actor.call(method, payload)
-            except Exception as exc:  # noqa: BLE001 - its worker is gone: open its shards again later
-                self._forget(payloads, worker)
-                out.update((k, ClusterError(f"shard {k} did not answer ({type(exc).__name__}: {exc})")) for k in payloads)
-        if not futures:
+        if not batches:
             return out
+        sent = {worker: pickle.dumps(payloads, protocol=pickle.HIGHEST_PROTOCOL) for worker, (_a, payloads) in batches.items()}  # (see ShardActor.call)
         timeout = self.config.cluster.timeout
 
         async def answers() -> list[Any]:
             import asyncio
 
-            async def one(future: Any) -> Any:
+            async def one(actor: Any, payload: bytes) -> Any:
+                with client.as_current():  # (made on the client's event loop: no hop from this thread per call)
+                    future = actor.call(method, payload)
                 return await future
 
-            return await asyncio.gather(*(asyncio.wait_for(one(f), timeout) for f in futures.values()), return_exceptions=True)
+            return await asyncio.gather(
+                *(asyncio.wait_for(one(actor, sent[worker]), timeout) for worker, (actor, _p) in batches.items()), return_exceptions=True
+            )
 
         try:  # all in one trip to the client's event loop
             found = client.sync(answers)
         except Exception as exc:  # noqa: BLE001 - the client itself failed: every shard did
-            found = [exc] * len(futures)
-        for worker, answer in zip(futures, found):
+            found = [exc] * len(batches)
+        for worker, answer in zip(batches, found):
             payloads = batches[worker][1]
             if isinstance(answer, NewsearchError):  # the actor refused the call
                 out.update(dict.fromkeys(payloads, answer))
-            elif isinstance(answer, BaseException):  # lost, timed out: its shards' failure
+            elif isinstance(answer, BaseException):  # lost (its actor's worker gone), timed out: its shards' failure
                 self._forget(payloads, worker)
                 why = "no answer within the timeout" if isinstance(answer, TimeoutError) else f"{type(answer).__name__}: {answer}"
                 out.update((k, ClusterError(f"shard {k} did not answer ({why})")) for k in payloads)

@@ -16,7 +16,7 @@ import os
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -67,6 +67,8 @@ class ParsedFile:
     errors: list[IngestError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     encoding: str = "utf-8"
+    elsewhere: int = 0
+    """Articles that :func:`parse_bytes` was told to leave (``keep``), a post's unrendered."""
 
 
 # --------------------------------------------------------------------------- walking
@@ -735,23 +737,34 @@ def _article_id(raw: Any, default_id: str, warnings: list[str]) -> str:
     return text
 
 
-def parse_bytes(data: bytes, path: str | Path) -> ParsedFile:
-    """Parse the bytes of one source file (a post or a JSONL file) into articles."""
+def parse_bytes(data: bytes, path: str | Path, *, keep: Callable[[str], bool] | None = None) -> ParsedFile:
+    """Parse the bytes of one source file (a post or a JSONL file) into articles.
+
+    ``keep`` (a shard's test of an article id) leaves out the articles it refuses,
+    counted in ``elsewhere``: a post's id is read from its front matter first, so a
+    shard of a cluster does not render the body of another shard's post."""
     path = Path(path)
     text, encoding, warnings = decode(data, path)
     parsed = ParsedFile(str(path), warnings=warnings, encoding=encoding)
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         _parse_jsonl(text, path, parsed)
+        if keep is not None:
+            kept = [article for article in parsed.articles if keep(article.id)]
+            parsed.elsewhere, parsed.articles = len(parsed.articles) - len(kept), kept
         return parsed
     meta, body, fm_warnings = split_front_matter(text, path)
     parsed.warnings.extend(fm_warnings)
+    default_id = id_from_path(path)
+    if keep is not None and not keep(_article_id((meta or {}).get("id"), default_id, [])):
+        parsed.elsewhere = 1
+        return parsed
     parsed.articles.append(
         _build_article(
             meta or {},
             body,
             path=path,
-            default_id=id_from_path(path),
+            default_id=default_id,
             digest=content_hash(data),
             is_html=suffix in _HTML_SUFFIXES,
             warnings=parsed.warnings,

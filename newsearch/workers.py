@@ -88,7 +88,7 @@ def _analyze(
         digest = content_hash(data)
         if job.previous_digest == digest:
             return FileOutcome(job.path, "unchanged")
-        parsed = parse_bytes(data, job.path)
+        parsed = parse_bytes(data, job.path, keep=None if shard is None else lambda i: id_key(i) % shard[1] == shard[0])
     except IngestError as exc:
         return FileOutcome(job.path, "failed", exc.reason, exc.line)
     except Exception as exc:  # a parser bug must not stop the run
@@ -100,10 +100,8 @@ def _analyze(
         warnings=list(parsed.warnings),
     )
     source = fingerprint(job.size, job.mtime_ns, digest)
+    outcome.elsewhere = parsed.elsewhere
     for article in parsed.articles:
-        if shard is not None and id_key(article.id) % shard[1] != shard[0]:
-            outcome.elsewhere += 1
-            continue
         docnum = writer.docnum
         writer.add_document(**article_document(article, source, user_dicts))
         outcome.articles.append((article.id, docnum, None))

@@ -21,6 +21,7 @@ from newsearch.config import Config
 from newsearch.fields import id_key
 from newsearch.gather import Shard, gather, local_fan_out, shard_page
 
+from conftest import write_post
 from generated_queries import comparable, generated_requests
 
 pytestmark = pytest.mark.usefixtures("corpus")
@@ -50,6 +51,37 @@ def test_each_article_is_in_the_shard_its_id_key_names(shards: list[Shard], corp
         assert ids and all(id_key(i) % n == k for i in ids)
         every += ids
     assert sorted(every) == sorted(_ids(corpus_index))
+
+
+def test_a_shard_keeps_a_post_by_the_id_its_front_matter_gives_and_reports_only_its_own_posts(tmp_path: Path) -> None:
+    # A shard tells another shard's post by its front matter, without rendering its body:
+    # the post's warnings and errors are its owner's to report, once.
+    posts = tmp_path / "posts"
+
+    def other(name: str) -> str:  # an id its file name would not send to the same shard
+        return next(i for i in (f"{name}-{n}" for n in range(100)) if id_key(i) % 2 != id_key(name) % 2)
+
+    moved = other("moved")
+    write_post(posts, "moved.md", "改了编号的文章", "正文在这里。", extra=f"id: {moved}")
+    write_post(posts, "baddate.md", "日期不对", "正文在这里。", date="2021-13-45")
+    write_post(posts, "empty.md", "", "")
+    (posts / "unclosed.md").write_text("---\ntitle: 没有结束\n正文\n", encoding="utf-8")
+    write_post(posts, "plain.md", "普通文章", "正文在这里。")
+    reports, held = [], []
+    for k in range(2):
+        ix = NewsIndex.create(tmp_path / f"shard-{k}", shard=(k, 2))
+        reports.append(ix.update([posts]))
+        held.append(set(_ids(ix)))
+        ix.close()
+    assert held[id_key(moved) % 2] >= {moved} and all(i != "moved" for ids in held for i in ids)
+    assert sorted(held[0] | held[1]) == sorted([moved, "baddate", "plain"]) and not held[0] & held[1]
+
+    def told(report: object, name: str) -> bool:
+        return any(name in text for text in [*report.warnings, *(f.path for f in report.failed)])  # type: ignore[attr-defined]
+
+    for name, owner in (("baddate.md", id_key("baddate") % 2), ("empty.md", id_key("empty") % 2)):
+        assert [told(r, name) for r in reports] == [k == owner for k in range(2)], name
+    assert all(told(r, "unclosed.md") for r in reports)  # (no front matter to tell its id by: each parses it)
 
 
 def _actors(shards: list[Shard], config: Config) -> dict[int, ShardActor]:

@@ -10,7 +10,7 @@ owns it, and the format's version.  Each shard is an ordinary newsearch index
 (:class:`~newsearch.NewsIndex` with ``shard=(k, n)``), in ``DIR/shards/shard-K`` as
 the worker that owns it sees that path: on a shared filesystem (the usual Dask
 setup) any worker can open it; on a worker's own disk, only a worker on that host.
-An article belongs to shard ``id_key(id) % n`` (:func:`newsearch.fields.id_key`).
+An article belongs to shard ``shard_of(id, n)`` (:func:`newsearch.fields.shard_of`).
 
 **Indexing.**  Each shard's owner runs an ordinary incremental update of the paths
 it is given, keeping its own articles: the workers read the source files themselves,
@@ -47,7 +47,7 @@ from typing import Any
 from .config import ClusterConfig, Config
 from .documents import Article
 from .errors import IndexNotFoundError, InvalidArgumentError, NewsearchError
-from .fields import id_key
+from .fields import shard_of
 from .files import write_json
 from .gather import Shard, StatisticsCache, gather, gather_similar, gather_topics, shard_highlight
 from .statistics import StatisticsTable
@@ -481,7 +481,7 @@ class ClusterIndex:
         """The article with id ``article_id``, from the shard that holds it."""
         if not article_id:
             raise InvalidArgumentError("ID", "an article id cannot be empty.")
-        k = id_key(article_id) % self.manifest.shards
+        k = shard_of(article_id, self.manifest.shards)
         answer = self._fan_out("get", {k: (article_id,)})[k]
         if isinstance(answer, BaseException):
             raise answer

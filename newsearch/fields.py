@@ -52,6 +52,7 @@ __all__ = [
     "id_key",
     "restore_body",
     "same_stat",
+    "shard_of",
     "stored_to_article",
 ]
 
@@ -82,9 +83,15 @@ IDKEY = "idkey"  # column: id_key(id), the order among equal scores and the shar
 def id_key(article_id: str) -> int:
     """64 bits of an article id's hash, never 0.  Equal scores (and equal dates) are
     ordered by it, lowest first: the same order whatever the index's segments, or the
-    shards of a cluster, and ``id_key % shards`` is the shard an article belongs to."""
+    shards of a cluster, and the shard an article belongs to (:func:`shard_of`)."""
     data = article_id.encode("utf-8", "surrogateescape")
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little") or 1
+
+
+def shard_of(article_id: str, shards: int) -> int:
+    """The shard, of ``shards``, that an article belongs to: its id's hash decides, so
+    any client and any worker agree without asking each other."""
+    return id_key(article_id) % shards
 
 
 def fingerprint(size: int, mtime_ns: int, digest: str) -> bytes:

@@ -45,7 +45,7 @@ from .ranking import Placed, RelaxedSearch, merge_candidates
 from .request import SearchRequest, Selection
 from .results import Hit, SearchResults, ShardFailure, ShardsReport, Topic, Version
 from .dupes import Groups, Short, SketchTable, Walk
-from .fields import ID, id_key
+from .fields import ID, shard_of
 from .search import Prepared, collapse_fetch, group_leaders, make_hit, matches_sink, normalized_text, prepare, short_item_groups, suggest_query, version_of
 from .similar import key_terms, similar_fetch, similar_query
 from .statistics import SharedStatistics, Statistics, StatisticsTable, combine
@@ -854,7 +854,7 @@ def gather_similar(
     the shard that holds it, weighed by the archive, searched on every shard; its
     near-duplicates and further versions of a story grouped across shards.  Every
     shard must answer."""
-    owner = id_key(article_id) % shards
+    owner = shard_of(article_id, shards)
     fetch = similar_fetch(limit)
     search = _Search(fan_out, shards, SearchRequest("", limit=fetch, facets=False), config, False, None)
     search.cache, search.query = cache, ("similar", article_id)

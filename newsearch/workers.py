@@ -26,7 +26,7 @@ from .analysis import word_weights
 from .documents import content_hash
 from .errors import IngestError
 from .ingest import iter_feed, parse_bytes, read_bytes
-from .fields import article_document, fingerprint, id_key
+from .fields import article_document, fingerprint, shard_of
 from .store import GenerationWriter, Manifest, Store
 
 __all__ = ["FileJob", "FileOutcome", "JobResult", "WorkerPool", "run_job"]
@@ -88,7 +88,7 @@ def _analyze(
         digest = content_hash(data)
         if job.previous_digest == digest:
             return FileOutcome(job.path, "unchanged")
-        parsed = parse_bytes(data, job.path, keep=None if shard is None else lambda i: id_key(i) % shard[1] == shard[0])
+        parsed = parse_bytes(data, job.path, keep=None if shard is None else lambda i: shard_of(i, shard[1]) == shard[0])
     except IngestError as exc:
         return FileOutcome(job.path, "failed", exc.reason, exc.line)
     except Exception as exc:  # a parser bug must not stop the run
@@ -131,7 +131,7 @@ def _analyze_feed(
             if isinstance(item, IngestError):
                 outcome.errors.append((item.reason, item.line))
                 continue
-            if shard is not None and id_key(item.id) % shard[1] != shard[0]:
+            if shard is not None and shard_of(item.id, shard[1]) != shard[0]:
                 outcome.elsewhere += 1
                 continue
             docnum = writer.docnum

@@ -161,10 +161,16 @@ def shard_page(
     head, only the best ``read`` are read from their text (None: all of it)."""
     statistics = SharedStatistics(searcher.reader(), table)
     prepared = _prepared(searcher, config, request, synonyms, statistics)
+    # A round whose query already lacks some of the archive's statistics will be asked
+    # again with them: it only has to learn what else the ranking reads, so it reads
+    # none of the head from its text, counts no facets and groups no near-duplicates.
+    gathering = bool(statistics.missing)
+    if gathering:
+        read = 0
     if read is not None and prepared.relaxed is not None:
         prepared.relaxed.read_first(read)
-    counter = FacetCounter() if request.facets else None
-    groups = short_item_groups() if request.collapse else None
+    counter = FacetCounter() if request.facets and not gathering else None
+    groups = short_item_groups() if request.collapse and not gathering else None
 
     each = matches_sink(counter, groups)
 
@@ -210,7 +216,7 @@ def shard_page(
         for number, docnum in [c.ref for c in found] + ([page.own] if page.own is not None else []):
             reader = leaves[number][0].reader()
             page.near[(number, docnum)] = (groups.sketch(reader, docnum), groups.short(reader, docnum))
-    return page, groups, prepared.relaxed
+    return page, groups, None if gathering else prepared.relaxed
 
 
 def _located(searcher: Any, article_id: str) -> tuple[int, int] | None:

@@ -19,7 +19,9 @@ from newsearch import ArticleNotFoundError, NewsIndex, NewsearchError, SearchReq
 from newsearch.cluster import ClusterError, ShardActor
 from newsearch.config import Config
 from newsearch.fields import id_key
-from newsearch.gather import Shard, gather, local_fan_out, shard_page
+from newsearch.gather import _MATCHES, Shard, ShardPage, StatisticsCache, gather, local_fan_out, shard_page
+from newsearch.search import prepare
+from newsearch.statistics import SharedStatistics
 
 from conftest import write_post
 from generated_queries import comparable, generated_requests
@@ -212,10 +214,14 @@ def test_a_shard_that_reads_part_of_the_head_scores_no_more_matches_than_one_tha
     # not score them all.
     unscored = 0
     for word in ("中国", "香港", "美国", "政府"):
+        cache = StatisticsCache()  # the archive's statistics (a round lacking them reads no head)
+        gather(local_fan_out(shards), len(shards), SearchRequest(word), shards[0].index.config, cache=cache)
+        table = cache.kept(SearchRequest(word))
+
         def scored(read: int | None) -> tuple[int, int]:
             def work(searcher: object, config: Config, synonyms: object) -> tuple[int, int]:
                 config = dataclasses.replace(config, ranking=dataclasses.replace(config.ranking, rerank_depth=4))
-                page, _groups, relaxed = shard_page(searcher, config, SearchRequest(word), synonyms, {}, 4, 0, read)  # type: ignore[arg-type]
+                page, _groups, relaxed = shard_page(searcher, config, SearchRequest(word), synonyms, table, 4, 0, read)  # type: ignore[arg-type]
                 assert relaxed is not None
                 return page.total, relaxed.scored
 
@@ -225,6 +231,35 @@ def test_a_shard_that_reads_part_of_the_head_scores_no_more_matches_than_one_tha
         assert (same_total, shared) == (total, everything), word
         unscored += everything < total
     assert unscored  # (the words are broad enough to leave some unscored)
+
+
+def test_a_round_lacking_statistics_asks_all_that_the_ranking_reads_and_makes_nothing_more(
+    shards: list[Shard], corpus_index: NewsIndex
+) -> None:
+    # A new query's first round lacks the archive's statistics, and is asked again with
+    # them: it reads none of the head from the text, counts no facets and sketches no
+    # near-duplicates.  It must still ask for every statistic that reading the head
+    # would (the fields' average lengths, for a word in no title), or it takes a round more.
+    checked = 0
+    for request in generated_requests(corpus_index, 60):
+        search = SearchRequest(**request)
+        for shard in shards:
+            def work(searcher: object, config: Config, synonyms: object) -> tuple[dict[object, object] | None, ShardPage, object, object]:
+                asked = SharedStatistics(searcher.reader(), {})  # type: ignore[attr-defined]
+                prepared = prepare(searcher, config, search, synonyms, asked)  # type: ignore[arg-type]
+                ranked = prepared.relaxed is not None and not prepared.nothing
+                if ranked:
+                    prepared.relaxed.candidates(30)  # type: ignore[union-attr]  # (the whole head read from the text)
+                page, groups, relaxed = shard_page(searcher, config, search, synonyms, {}, 30, 5)  # type: ignore[arg-type]
+                return asked.missing if ranked else None, page, groups, relaxed
+
+            asked, page, groups, relaxed = shard.index._read(work)  # type: ignore[arg-type]  # noqa: SLF001
+            if asked is not None:  # (a round lacking none asks one more: the archive's count of the matches)
+                assert {k: v for k, v in page.missing.items() if k[:2] != ("total", _MATCHES)} == asked, request
+            if any(k[:2] != ("total", _MATCHES) for k in page.missing):
+                assert (page.counter, page.near, page.hits, groups, relaxed) == (None, {}, {}, None, None), request
+                checked += 1
+    assert checked >= 100
 
 
 def test_a_word_missing_from_the_archive_gets_the_same_suggestion(shards: list[Shard], corpus_index: NewsIndex) -> None:

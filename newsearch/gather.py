@@ -45,7 +45,7 @@ from .ranking import Placed, RelaxedSearch, merge_candidates
 from .request import SearchRequest, Selection
 from .results import Hit, SearchResults, ShardFailure, ShardsReport, Topic, Version
 from .dupes import Groups, Short, SketchTable, Walk
-from .fields import ID, shard_of
+from .fields import BODY, ID, TITLE, shard_of
 from .search import Prepared, collapse_fetch, group_leaders, make_hit, matches_sink, normalized_text, prepare, short_item_groups, suggest_query, version_of
 from .similar import key_terms, similar_fetch, similar_query
 from .statistics import SharedStatistics, Statistics, StatisticsTable, combine
@@ -193,6 +193,15 @@ def shard_page(
             statistics=statistics,
         )
         exact = total
+    if gathering and not prepared.nothing:
+        # A shard where no title (say) holds a word of the query reads no document
+        # frequency of it there; the coordinator would ask in a round of its own for
+        # what some shards read and others did not.  Every shard reads them all here.
+        for field, text in prepared.q.iter_all_terms():
+            if field in (TITLE, BODY):
+                statistics.doc_frequency(field, text)
+        for field in (TITLE, BODY):
+            statistics.avg_field_length(field)
     suggestion = None
     # The ranking had every statistic it needed from the archive: these are the shard's
     # final matches (the archive's total of them is asked next, see _MATCHES).

@@ -120,16 +120,21 @@ def test_shards_answer_as_one_index(shards: list[Shard], corpus_index: NewsIndex
             mine = {k: args for k, args in asked.items() if actors[k] is actor}
             if mine:
                 out.update(_call(actor, method, mine))
+        if method == "page":
+            lacked.append({key for page in out.values() if isinstance(page, ShardPage) for key in page.missing})
         return out
 
     requests = generated_requests(corpus_index, 150)
     differing = []
     walked = []
-    first_rounds: list[tuple[int, int]] = []  # (total, page rounds before any other call)
+    lacked: list[set[object]] = []  # per page round: the statistics its answers lacked
+    matches_only: list[dict[str, object]] = []  # requests that made a round only to learn there were matches
     fetched: list[bool] = []  # per collapsed first page: whether it took a fetch round
+    valued: list[bool] = []  # whether a round asked shards only for values others had read
     for request in requests:
         one = comparable(corpus_index.search(**request))
         calls.clear()
+        lacked.clear()
         several = gather(fan_out, len(shards), SearchRequest(**request), corpus_index.config)
         assert several.shards is not None and several.shards.successful == len(shards)
         if comparable(several) != one:
@@ -137,7 +142,10 @@ def test_shards_answer_as_one_index(shards: list[Shard], corpus_index: NewsIndex
         # Collapsing looks up near-duplicates once per batch of matches read (foreseen
         # from the sketches at hand), and only of the matches the walk asks about.
         methods = [method for method, _ in calls]
-        first_rounds.append((several.total, len(methods) - len(list(itertools.dropwhile(lambda m: m == "page", methods)))))
+        statistics_rounds = len(list(itertools.takewhile(lambda m: m in ("page", "values"), methods))) - methods.count("values")
+        if several.total and any(all(key[:2] == ("total", _MATCHES) for key in keys) for keys in lacked[: statistics_rounds - 1]):
+            matches_only.append(request)
+        valued.append("values" in methods)
         if request["sort"] in ("date", "-date"):
             assert "read" not in methods  # (no head is read from the text)
         lookups = [next(iter(asked.values()))[1] for method, asked in calls if method == "alike"]  # (the leaders)
@@ -148,10 +156,15 @@ def test_shards_answer_as_one_index(shards: list[Shard], corpus_index: NewsIndex
         if lookups:
             walked.append((sum(len(keys) for keys in lookups), request.get("offset", 0) + request.get("limit", 10)))
     assert not differing, differing[:2]
-    # A new query's statistics take at most two rounds, nearly always: no round is made
-    # only to learn that the archive has matches (so that no shard suggests a query).
-    found = [rounds for total, rounds in first_rounds if total > 0]
-    assert sum(rounds >= 3 for rounds in found) <= len(found) // 20, collections.Counter(found)
+    # No round is made only to learn that the archive has matches (so that no shard
+    # suggests a query): answers lacking only that count are final.
+    assert not matches_only, matches_only[:3]
+    # Each shard's first round reads the document frequency of every word its query
+    # holds, even where none of its titles holds it, so that the coordinator rarely
+    # asks the others for it in a round of its own.  Some such rounds remain, where a
+    # shard read the query otherwise from its own vocabulary (a word it lacks): 61 of
+    # these 150 requests, against 89 when a shard read only the words it holds.
+    assert sum(valued) <= len(valued) * 9 // 20, collections.Counter(valued)
     assert walked and all(asked <= wanted + 3 for asked, wanted in walked), walked
     # A collapsed page fetches its leaders with their near-duplicates: nearly never in
     # a round of its own (7 of 45 first pages did when the query phase made the hits,
@@ -255,7 +268,7 @@ def test_a_round_lacking_statistics_asks_all_that_the_ranking_reads_and_makes_no
 
             asked, page, groups, relaxed = shard.index._read(work)  # type: ignore[arg-type]  # noqa: SLF001
             if asked is not None:  # (a round lacking none asks one more: the archive's count of the matches)
-                assert {k: v for k, v in page.missing.items() if k[:2] != ("total", _MATCHES)} == asked, request
+                assert asked.items() <= page.missing.items(), request
             if any(k[:2] != ("total", _MATCHES) for k in page.missing):
                 assert (page.counter, page.near, page.hits, groups, relaxed) == (None, {}, {}, None, None), request
                 checked += 1

@@ -535,9 +535,6 @@ class RelaxedSearch:
         else:  # the best of each segment by score alone (C-level), then the best of those
             best = [(part, docnum, score) for part in self._parts for docnum, score in _best_of(part.matched, depth)]
             head = heapq.nlargest(depth, best, key=self._key)
-        if head:  # what reading asks of the archive, asked even where none is read here
-            for field in (TITLE, BODY):
-                self._average(field)
         if self._read is not None and self._read < len(head):  # (nlargest: best first)
             head, self._pending = head[: self._read], head[self._read :]
         self._in_head = {(part.number, docnum) for part, docnum, _ in head}
@@ -727,14 +724,10 @@ class RelaxedSearch:
     def _norm(self, segment: Segment, field: str, docnum: int) -> float:
         """BM25's length normalisation of one article's field: 1 at the index's average length."""
         b = self._config.length_norm
-        return (1.0 - b) + b * length_of(segment.lengths(field)[docnum]) / self._average(field)
-
-    def _average(self, field: str) -> float:
-        """The archive's average length of ``field``, which reading the head from the text reads."""
         average = self._averages.get(field)
         if average is None:
             average = self._averages[field] = self._statistics.avg_field_length(field) or 1.0
-        return average
+        return (1.0 - b) + b * length_of(segment.lengths(field)[docnum]) / average
 
     def _inside(
         self, part: _Part, docnum: int, word: str, found: list[list[tuple[int, int]]], texts: tuple[str, str]

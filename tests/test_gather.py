@@ -142,7 +142,7 @@ def test_shards_answer_as_one_index(shards: list[Shard], corpus_index: NewsIndex
         # Collapsing looks up near-duplicates once per batch of matches read (foreseen
         # from the sketches at hand), and only of the matches the walk asks about.
         methods = [method for method, _ in calls]
-        statistics_rounds = len(list(itertools.takewhile(lambda m: m in ("page", "values"), methods))) - methods.count("values")
+        statistics_rounds = list(itertools.takewhile(lambda m: m in ("page", "values"), methods)).count("page")
         if several.total and any(all(key[:2] == ("total", _MATCHES) for key in keys) for keys in lacked[: statistics_rounds - 1]):
             matches_only.append(request)
         valued.append("values" in methods)

@@ -3,7 +3,9 @@ and jieba tokens with exact offsets and sub-word weights."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from typing import Any
 
 import pytest
 from whoosh import fields
@@ -451,15 +453,29 @@ def test_a_missing_user_dictionary_is_a_config_error(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- jieba's own words
 
 
-def _jieba_words(text: str, user_dicts: tuple[str, ...] = ()) -> list[str]:
-    """What jieba itself cuts ``text`` into (accurate mode, HMM on)."""
+@functools.lru_cache(maxsize=4)
+def _jieba(user_dicts: tuple[str, ...]) -> Any:
+    """jieba's own tokenizer, with ``user_dicts`` (made once: loading its dictionary takes seconds)."""
     import jieba
 
     tokenizer = jieba.Tokenizer()
     tokenizer.initialize()
     for path in user_dicts:
         load_user_dict(tokenizer, path, normalize)
-    return list(tokenizer.cut(text, HMM=True))
+    return tokenizer
+
+
+def _jieba_words(text: str, user_dicts: tuple[str, ...] = ()) -> list[str]:
+    """What jieba itself cuts ``text`` into (accurate mode, HMM on)."""
+    return list(_jieba(user_dicts).cut(text, HMM=True))
+
+
+@pytest.fixture(scope="module")
+def one_user_dict(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The user dictionary of :func:`user_dict`, one file for the module's tests."""
+    path = tmp_path_factory.mktemp("dict") / "words.txt"
+    path.write_text("晓多科技 50 nz\n", encoding="utf-8")
+    return str(path)
 
 
 def test_words_are_jiebas_own_on_every_real_post(corpus: Path) -> None:
@@ -485,9 +501,9 @@ def test_words_are_jiebas_own_on_every_real_post(corpus: Path) -> None:
         "𠮷野家和鿏字",
     ],
 )
-def test_words_are_jiebas_own(text: str, user_dict: str) -> None:
+def test_words_are_jiebas_own(text: str, one_user_dict: str) -> None:
     assert segmenter((), normalize).get().cut(text) == _jieba_words(text)
-    assert segmenter((user_dict,), normalize).get().cut(text) == _jieba_words(text, (user_dict,))
+    assert segmenter((one_user_dict,), normalize).get().cut(text) == _jieba_words(text, (one_user_dict,))
 
 
 def test_unknown_words_are_cut_as_jiebas_hmm_cuts_them() -> None:

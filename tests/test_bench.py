@@ -22,6 +22,8 @@ from conftest import REPO
 
 NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?[x%]?")  # 1,234  0.57x  12%
 
+pytestmark = pytest.mark.slow  # each test runs a benchmark script on a small corpus: CI runs them with -m slow
+
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> dict[str, str]:

@@ -199,6 +199,7 @@ def _peak_rss(index: Path, feed: Path) -> dict:
     return json.loads(done.stdout.splitlines()[-1])
 
 
+@pytest.mark.slow  # 120 MB of feed through a real run: CI runs it with -m slow
 def test_a_feed_is_streamed_in_bounded_memory(tmp_path: Path) -> None:
     # 100 articles, and 3 lines of 40 MB each over the 1 MB limit: read past, never held.
     articles = [_feed_line(i) for i in range(1, 101)]

@@ -96,7 +96,12 @@ def _check_finishes(index: Path, corpus: Path) -> None:
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the indexer's processes")
 @pytest.mark.parametrize(
-    ("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGKILL, -signal.SIGKILL)]
+    ("sig", "code"),
+    [
+        pytest.param(signal.SIGINT, 130, marks=pytest.mark.slow),  # (each run indexes the corpus twice: the
+        (signal.SIGTERM, 143),  # default run keeps one signal; CI runs the others with -m slow)
+        pytest.param(signal.SIGKILL, -signal.SIGKILL, marks=pytest.mark.slow),
+    ],
 )
 def test_a_killed_indexer_leaves_a_searchable_index_that_the_next_run_completes(
     tmp_path: Path, corpus: Path, sig: signal.Signals, code: int

@@ -166,6 +166,7 @@ def test_merging_every_segment_changes_no_search(edited_corpus: Path, tmp_path: 
     assert {a: ix.get(a) for a in articles} == articles
 
 
+@pytest.mark.slow  # indexes the corpus three times: CI runs it with -m slow
 def test_merging_purges_deleted_articles_from_results_and_statistics(edited_corpus: Path, tmp_path: Path) -> None:
     posts = tmp_path / "posts"
     shutil.copytree(edited_corpus, posts)
@@ -192,6 +193,7 @@ def test_merging_purges_deleted_articles_from_results_and_statistics(edited_corp
     assert not ix.check().damaged
 
 
+@pytest.mark.slow  # dozens of index runs: CI runs it with -m slow
 def test_runs_merge_by_tiers_and_keep_every_search(edited_corpus: Path, tmp_path: Path) -> None:
     posts = tmp_path / "posts"
     shutil.copytree(edited_corpus, posts)

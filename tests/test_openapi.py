@@ -34,6 +34,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, customer_service_posts: Pat
     assert "Traceback" not in "".join(running.log)
 
 
+@pytest.mark.slow  # every operation with generated arguments: CI runs it with -m slow
 def test_the_server_answers_as_its_openapi_description_says(server: serving.Server, tmp_path: Path) -> None:
     assert ST.exists(), f"schemathesis is not installed ({ST}): pip install -e '.[test]'"
     config = tmp_path / "schemathesis.toml"

@@ -438,6 +438,7 @@ def test_a_new_commit_is_served_without_restart(tmp_path: Path) -> None:
         assert server.json("/api/articles/a")[0] == 404
 
 
+@pytest.mark.slow  # a server searched through a whole index run: CI runs it with -m slow
 def test_searches_are_served_while_an_index_run_commits(tmp_path: Path) -> None:
     posts = tmp_path / "_posts"
     body = "\n\n".join(f"第{n}段：长江流域防汛形势严峻，各地加强堤防巡查。" for n in range(40))

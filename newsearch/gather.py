@@ -20,6 +20,10 @@ shard at once and returns each one's answer or the exception it raised: in this
 process (:func:`local_fan_out`), or on the workers of a cluster
 (:mod:`newsearch.cluster`).  A shard that fails is left out and named in the
 results (``shards.failed``): the others' results are returned, flagged as partial.
+
+What answers as a shard may be several shards read as one index of all their segments
+(:class:`Joined`, ``parts=``): those that one worker holds.  Nothing else changes: any
+index of part of the archive answers its share of a search the same way.
 """
 
 from __future__ import annotations
@@ -48,13 +52,14 @@ from .dupes import Groups, Short, SketchTable, Walk
 from .fields import BODY, ID, TITLE, shard_of
 from .search import Prepared, collapse_fetch, group_leaders, make_hit, matches_sink, normalized_text, prepare, short_item_groups, suggest_query, version_of
 from .similar import key_terms, similar_fetch, similar_query
+from .store import joined_searcher
 from .statistics import SharedStatistics, Statistics, StatisticsTable, combine
 from .synonyms import Synonyms
 from .topics import significant_keywords
 
 _T = TypeVar("_T")
 
-__all__ = ["Agreed", "FanOut", "Readable", "Shard", "StatisticsCache", "gather_similar", "gather_topics", "shard_highlight", "shard_topics", "ShardPage", "gather", "local_fan_out", "shard_hits", "shard_page", "shard_state", "shard_values"]
+__all__ = ["Agreed", "FanOut", "Joined", "Readable", "Shard", "StatisticsCache", "gather_similar", "gather_topics", "shard_highlight", "shard_topics", "ShardPage", "gather", "local_fan_out", "shard_hits", "shard_page", "shard_state", "shard_values"]
 
 MAX_ROUNDS = 12
 """Rounds of the statistics phase at most: each one adds at least one value."""
@@ -301,6 +306,36 @@ class Readable(Protocol):
     def _read(self, work: Callable[[Any, Config, Synonyms], _T]) -> _T: ...
 
 
+class Joined:
+    """Shards that one worker holds, read as one index of all their segments: a search
+    on them then compiles its query, reads its statistics and the ranking's head and
+    makes its page's hits once for them all, not once per shard.  (A shard is an
+    ordinary index, and an index of several segments already answers as the
+    archive's part that they hold together.)"""
+
+    def __init__(self, indexes: Sequence[Readable]) -> None:
+        self.indexes = list(indexes)
+        self._joined: tuple[tuple[Any, ...], Any] | None = None  # (the shards' searchers, their joined searcher)
+
+    def _read(self, work: Callable[[Any, Config, Synonyms], _T]) -> _T:
+        searchers: list[Any] = []
+
+        def each(searcher: Any, config: Config, synonyms: Synonyms) -> _T:
+            searchers.append(searcher)
+            if len(searchers) < len(self.indexes):
+                return self.indexes[len(searchers)]._read(each)  # noqa: SLF001
+            return work(self._searcher(tuple(searchers)), config, synonyms)
+
+        return self.indexes[0]._read(each)  # noqa: SLF001
+
+    def _searcher(self, searchers: tuple[Any, ...]) -> Any:
+        """One searcher over the segments of ``searchers`` (kept while they are the shards' latest)."""
+        joined = self._joined
+        if joined is None or len(joined[0]) != len(searchers) or any(a is not b for a, b in zip(joined[0], searchers)):
+            joined = self._joined = (searchers, joined_searcher(searchers))
+        return joined[1]
+
+
 class Shard:
     """One shard's side of :func:`gather`: an ordinary index of part of the archive.
 
@@ -488,9 +523,10 @@ HEAD_MISS = 0.02
 """How often at most a search's head may need a round of its own (:func:`head_share`)."""
 
 
-def head_share(depth: int, shards: int, miss: float = HEAD_MISS) -> int | None:
+def head_share(depth: int, shards: int, miss: float = HEAD_MISS, share: float | None = None) -> int | None:
     """Of the ranking's head (its best ``depth``, read from their text), how many each of
-    ``shards`` shards reads with its page; None (all) for one shard.
+    ``shards`` shards reads with its page; None (all) for one shard.  ``share``: the
+    largest part of the archive one of them holds (an even share if not given).
 
     An article is in a shard by a hash, so a shard's part of the head is a binomial
     draw (``depth`` trials of 1/``shards``).  Each shard reads the fewest that leave
@@ -500,7 +536,7 @@ def head_share(depth: int, shards: int, miss: float = HEAD_MISS) -> int | None:
     instead of 21 cost each shard's query round about 1 ms."""
     if shards <= 1:
         return None
-    p = 1 / shards
+    p = 1 / shards if share is None else share
     above = 0.0  # P(a shard holds more than k of the head), for k from depth down
     for k in range(depth, -1, -1):
         beyond = above + math.comb(depth, k) * p**k * (1 - p) ** (depth - k)  # more than k - 1
@@ -523,16 +559,19 @@ def gather(
     *,
     partial: bool = True,
     cache: StatisticsCache | None = None,
+    parts: Sequence[tuple[int, ...]] | None = None,
 ) -> SearchResults:
     """``request`` answered by ``shards`` shards through ``fan_out`` (the methods of
     :class:`Shard`).  A shard that fails is left out, unless ``partial`` is false: then
-    its error is raised.  ``cache`` keeps statistics between searches."""
+    its error is raised.  ``cache`` keeps statistics between searches.  ``parts``: the
+    shards of the archive that each one answers for, when some answer for several
+    (:class:`Joined`); its results report those."""
     for _attempt in range(3):
         try:
-            return _Search(fan_out, shards, request, config, partial, cache).run()
+            return _Search(fan_out, shards, request, config, partial, cache, parts).run()
         except ShardChangedError:
             continue  # a shard committed between the phases: search again
-    return _Search(fan_out, shards, request, config, partial, cache).run()
+    return _Search(fan_out, shards, request, config, partial, cache, parts).run()
 
 
 Key = tuple[int, tuple[int, int]]  # (shard, (segment number, docnum))
@@ -541,8 +580,17 @@ Key = tuple[int, tuple[int, int]]  # (shard, (segment number, docnum))
 class _Coordinator:
     """Calls to the shards, and the statistics they agree on (see the module docstring)."""
 
-    def __init__(self, fan_out: FanOut, shards: int, partial: bool, cache: StatisticsCache | None, query: Any) -> None:
+    def __init__(
+        self,
+        fan_out: FanOut,
+        shards: int,
+        partial: bool,
+        cache: StatisticsCache | None,
+        query: Any,
+        parts: Sequence[tuple[int, ...]] | None = None,
+    ) -> None:
         self.fan_out = fan_out
+        self.parts = [tuple(p) for p in parts] if parts is not None else [(i,) for i in range(shards)]
         self.cache = cache
         self.query = query
         self.partial = partial
@@ -553,9 +601,9 @@ class _Coordinator:
 
     @property
     def report(self) -> ShardsReport:
-        return ShardsReport(
-            len(self.live) + len(self.failed), len(self.live), [ShardFailure(i, why) for i, why in sorted(self.failed.items())]
-        )
+        """Which of the archive's shards answered (those of each part that did)."""
+        failed = sorted((k, why) for i, why in self.failed.items() for k in self.parts[i])
+        return ShardsReport(sum(map(len, self.parts)), sum(len(self.parts[i]) for i in self.live), [ShardFailure(k, why) for k, why in failed])
 
     def _agree(self, method: str, calls: Callable[[StatisticsTable], dict[int, tuple[Any, ...]]]) -> dict[int, Any]:
         """Ask ``method`` of the shards (``calls(table)``: each one's arguments) again
@@ -563,7 +611,8 @@ class _Coordinator:
         until no shard lacks any; the last answers (each with ``missing`` and ``state``)."""
         for _round in range(MAX_ROUNDS):
             answers = self._ask(method, calls(self.table))
-            states = tuple(answers[i].state if i in answers else () for i in range(len(self.live) + len(self.failed)))
+            # The segments the shards read, in whichever parts they answered.
+            states = (tuple(sorted(s for answer in answers.values() for s in answer.state if s != "-")),)
             cache = self.cache
             if cache is not None and len(answers) == len(self.live) + len(self.failed) and cache.renew(states):
                 seeded = bool(self.table)
@@ -618,9 +667,16 @@ class _Search(_Coordinator):
     """One search over the shards (see the module docstring)."""
 
     def __init__(
-        self, fan_out: FanOut, shards: int, request: SearchRequest, config: Config, partial: bool, cache: StatisticsCache | None
+        self,
+        fan_out: FanOut,
+        shards: int,
+        request: SearchRequest,
+        config: Config,
+        partial: bool,
+        cache: StatisticsCache | None,
+        parts: Sequence[tuple[int, ...]] | None = None,
     ) -> None:
-        super().__init__(fan_out, shards, partial, cache, _query_of(request))
+        super().__init__(fan_out, shards, partial, cache, _query_of(request), parts)
         self.request = request
         self.config = config
         self.token = secrets.token_hex(8)
@@ -677,7 +733,8 @@ class _Search(_Coordinator):
         # fetches the page's leaders with their near-duplicates, in the next round.)
         first = self.request.offset == 0 and not self.request.collapse
         ahead = -(-limit * 3 // (2 * len(self.live))) if first else 0
-        self.read = head_share(self.config.ranking.rerank_depth, len(self.live))
+        held = [len(self.parts[i]) for i in self.live]
+        self.read = head_share(self.config.ranking.rerank_depth, len(self.live), share=max(held) / sum(held))
         self.pages = self._agree("page", lambda table: {i: (self._told(table=table), ahead) for i in self.live})
         self._keep_hits()
 

@@ -21,7 +21,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -263,6 +263,17 @@ def open_searcher(ix: Generation, previous: Any = None) -> Any:
     else:
         reader = MultiReader(readers, generation=toc.generation)
     return Searcher(reader, fromindex=ix)
+
+
+def joined_searcher(searchers: Sequence[Any]) -> Any:
+    """One searcher over the segments of ``searchers`` (of several indexes of one schema:
+    the shards a worker holds).  Closing it leaves their readers open: they are theirs."""
+    from whoosh.reading import EmptyReader, MultiReader
+    from whoosh.searching import Searcher
+
+    readers = [leaf for s in searchers for leaf, _base in s.reader().leaf_readers() if not isinstance(leaf, EmptyReader)]
+    reader = MultiReader(readers) if len(readers) > 1 else readers[0] if readers else EmptyReader(searchers[0].schema)
+    return Searcher(reader, closereader=False)
 
 
 def _deleted(segment: Any) -> frozenset[int]:

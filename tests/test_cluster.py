@@ -249,6 +249,9 @@ def test_a_worker_lost_during_searches_gives_partial_results_then_another_worker
     assert {hit.id for hit in partial.hits} <= held
     # The shard's files are on a filesystem every worker sees: another worker opens it.
     assert comparable(_whole_again(ix, 60)) == comparable(whole)  # the same client, not restarted
+    # One worker now holds two shards, which answer a search together, as one index of their segments.
+    assert sorted(map(len, ix._parts()[0])) == [1, 2]  # noqa: SLF001
+    _same_answers(ix, corpus_index, 160)
     ix.close()
     cluster.start_worker(victim)
     cluster.wait_for({"w0", "w1", "w2"})

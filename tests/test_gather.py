@@ -26,7 +26,7 @@ from newsearch.statistics import SharedStatistics
 from conftest import write_post
 from generated_queries import comparable, generated_requests
 
-pytestmark = pytest.mark.usefixtures("corpus")
+pytestmark = [pytest.mark.usefixtures("corpus"), pytest.mark.slow]  # the corpus in 3 shards, a minute of indexing: CI runs it with -m slow
 
 
 @pytest.fixture(scope="module", params=[3])  # 2 shards: tests/test_cluster.py
@@ -182,7 +182,7 @@ def test_the_head_a_shard_did_not_read_is_read_when_the_archive_needs_it(
     # a share far too small, so that most searches ask the shards for the rest.
     import newsearch.gather
 
-    monkeypatch.setattr(newsearch.gather, "head_share", lambda depth, n: 2)
+    monkeypatch.setattr(newsearch.gather, "head_share", lambda depth, n, share=None: 2)
     inner = local_fan_out(shards)
     methods: list[str] = []
 
@@ -311,6 +311,64 @@ def test_a_shard_actor_runs_only_the_calls_of_a_shard(shards: list[Shard], corpu
     assert pickle.loads(asyncio.run(actor.call("ping", pickle.dumps({0: (), 1: ()}))))[1][0] == "closed"
     assert actor.open(str(shards[1].index.path), (1, len(shards))) == len(shards[1].index)
     assert _call(actor, "ping", {0: (), 1: ()}) == {0: len(shards[0].index), 1: len(shards[1].index)}
+
+
+def test_the_shards_a_worker_holds_answer_together_as_one_index(shards: list[Shard], corpus_index: NewsIndex) -> None:
+    # A worker holding shards 0 and 1 answers a search's calls for them as one index of
+    # their segments (one compiling, one head, one page's hits); shard 2 answers alone.
+    actors = _actors(shards, corpus_index.config)
+    parts = [(0, 1), (2,)]
+    methods: list[str] = []
+
+    def fan_out(method: str, asked: dict[int, tuple[object, ...]]) -> dict[int, object]:
+        methods.append(method)
+        out: dict[int, object] = {}
+        for i, args in asked.items():
+            key = parts[i] if len(parts[i]) > 1 else parts[i][0]
+            out[i] = _call(actors[parts[i][0]], method, {key: args})[key]  # type: ignore[index]
+        return out
+
+    requests = generated_requests(corpus_index, 100)
+    differing = []
+    for request in requests:
+        one = comparable(corpus_index.search(**request))
+        several = gather(fan_out, len(parts), SearchRequest(**request), corpus_index.config, parts=parts)
+        assert several.shards is not None and (several.shards.total, several.shards.successful) == (3, 3)
+        if comparable(several) != one:
+            differing.append((request, one, comparable(several)))
+    assert not differing, differing[:2]
+    assert {"page", "alike", "hits"} <= set(methods)
+    held = actors[0]._shard((0, 1))  # noqa: SLF001
+    assert held is not None and held is actors[0]._shard((0, 1))  # (kept between calls)  # noqa: SLF001
+    # A part that is lost is each of its shards lost.
+    lost = local_fan_out([_Lost(), shards[2]])
+    results = gather(lost, len(parts), SearchRequest("经济", collapse=False), corpus_index.config, parts=parts)
+    assert results.shards is not None and (results.shards.total, results.shards.successful) == (3, 1)
+    assert [f.shard for f in results.shards.failed] == [0, 1]
+    assert results.total == shards[2].index.search("经济", limit=None, collapse=False).total > 0
+
+
+def test_shards_answering_together_read_each_ones_latest_commit(tmp_path: Path) -> None:
+    from newsearch.gather import Joined
+
+    posts = tmp_path / "posts"
+    for n in range(8):
+        write_post(posts, f"p{n}.md", f"水稻第{n}篇", "杂交水稻的研究进展。")
+    indexes = [NewsIndex.create(tmp_path / f"shard{k}", shard=(k, 2)) for k in range(2)]
+    for ix in indexes:
+        ix.update([posts])
+    both = Shard(Joined(indexes))
+
+    def found() -> set[str]:
+        results = gather(local_fan_out([both]), 1, SearchRequest("水稻", limit=None, collapse=False), indexes[0].config, parts=[(0, 1)])
+        assert results.shards is not None and (results.shards.total, results.shards.successful) == (2, 2)
+        return {hit.id for hit in results.hits}
+
+    assert found() == {f"p{n}" for n in range(8)}
+    write_post(posts, "late.md", "水稻新篇", "水稻又丰收了。")
+    owner = indexes[id_key("late") % 2]
+    owner.update([posts])
+    assert found() == {*(f"p{n}" for n in range(8)), "late"}
 
 
 def test_a_lost_shard_gives_the_others_results_flagged_partial(shards: list[Shard], corpus_index: NewsIndex) -> None:

@@ -468,7 +468,7 @@ class ClusterIndex:
         timeout."""
         client = self._connect()  # (no scheduler: an error of the whole call, not of each shard)
         out: dict[tuple[int, ...], Any] = {}
-        batches: dict[str, tuple[Any, dict[int | tuple[int, ...], tuple[Any, ...]]]] = {}
+        batches: dict[str, tuple[Any, dict[tuple[int, ...], tuple[Any, ...]]]] = {}
         for part, args in calls.items():
             try:
                 opened = [self._actor(k) for k in part]
@@ -479,7 +479,7 @@ class ClusterIndex:
             if any(other != worker for other, _actor in opened):  # (moved since the parts were made)
                 out[part] = ClusterError(f"shards {_named(part)} are no longer on one worker")
                 continue
-            batches.setdefault(worker, (actor, {}))[1][part if len(part) > 1 else part[0]] = args
+            batches.setdefault(worker, (actor, {}))[1][part] = args
         if not batches:
             return out
         sent = {worker: pickle.dumps(payloads, protocol=pickle.HIGHEST_PROTOCOL) for worker, (_a, payloads) in batches.items()}  # (see ShardActor.call)
@@ -502,7 +502,7 @@ class ClusterIndex:
         except Exception as exc:  # noqa: BLE001 - the client itself failed: every shard did
             found_answers = [exc] * len(batches)
         for worker, answer in zip(batches, found_answers):
-            keys = [key if isinstance(key, tuple) else (key,) for key in batches[worker][1]]
+            keys = list(batches[worker][1])
             if isinstance(answer, NewsearchError):  # the actor refused the call
                 out.update(dict.fromkeys(keys, answer))
             elif isinstance(answer, BaseException):  # lost (its actor's worker gone), timed out: its shards' failure
@@ -510,8 +510,7 @@ class ClusterIndex:
                 why = "no answer within the timeout" if isinstance(answer, TimeoutError) else f"{type(answer).__name__}: {answer}"
                 out.update((part, ClusterError(f"shard {_named(part)} did not answer ({why})")) for part in keys)
             else:
-                for key, (outcome, value) in pickle.loads(answer).items():
-                    part = key if isinstance(key, tuple) else (key,)
+                for part, (outcome, value) in pickle.loads(answer).items():
                     if outcome == "ok":
                         out[part] = value
                     elif outcome == "error" and isinstance(value, NewsearchError):

@@ -331,7 +331,7 @@ class Joined:
     def _searcher(self, searchers: tuple[Any, ...]) -> Any:
         """One searcher over the segments of ``searchers`` (kept while they are the shards' latest)."""
         joined = self._joined
-        if joined is None or len(joined[0]) != len(searchers) or any(a is not b for a, b in zip(joined[0], searchers)):
+        if joined is None or any(a is not b for a, b in zip(joined[0], searchers)):
             joined = self._joined = (searchers, joined_searcher(searchers))
         return joined[1]
 
@@ -486,7 +486,7 @@ class StatisticsCache:
     a query asked again needs no statistics round, and ships only its own.  Searches
     in several threads share one."""
 
-    states: tuple[tuple[str, ...], ...] = ()
+    states: tuple[str, ...] = ()
     tables: OrderedDict[Any, StatisticsTable] = field(default_factory=OrderedDict)
     most: int = 10_000  # queries kept at most, the least recently asked dropped first
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -508,9 +508,9 @@ class StatisticsCache:
         with self._lock:
             return dict(self.tables.get(_query_of(request), {}))
 
-    def renew(self, states: tuple[tuple[str, ...], ...]) -> bool:
-        """Forget every table if the shards' ``states`` are not those they were made
-        in; whether they were forgotten."""
+    def renew(self, states: tuple[str, ...]) -> bool:
+        """Forget every table if the shards' ``states`` (the segments they read) are not
+        those they were made in; whether they were forgotten."""
         with self._lock:
             if self.states == states:
                 return False
@@ -612,7 +612,7 @@ class _Coordinator:
         for _round in range(MAX_ROUNDS):
             answers = self._ask(method, calls(self.table))
             # The segments the shards read, in whichever parts they answered.
-            states = (tuple(sorted(s for answer in answers.values() for s in answer.state if s != "-")),)
+            states = tuple(sorted(s for answer in answers.values() for s in answer.state if s != "-"))
             cache = self.cache
             if cache is not None and len(answers) == len(self.live) + len(self.failed) and cache.renew(states):
                 seeded = bool(self.table)

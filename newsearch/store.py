@@ -227,7 +227,6 @@ def open_searcher(ix: Generation, previous: Any = None) -> Any:
     longer has.  A reader is reused here only when its segment has the same
     name and the same deleted documents.
     """
-    from whoosh.reading import EmptyReader, MultiReader
     from whoosh.searching import Searcher
 
     reusable: dict[tuple[str, frozenset[int]], Any] = {}
@@ -256,24 +255,26 @@ def open_searcher(ix: Generation, previous: Any = None) -> Any:
                 raise
     for leftover in reusable.values():
         leftover.close()
+    return Searcher(_reader_of(readers, toc.schema, toc.generation), fromindex=ix)
+
+
+def _reader_of(readers: list[Any], schema: Any, generation: int | None = None) -> Any:
+    """One reader of segment ``readers`` (none: an empty reader of ``schema``)."""
+    from whoosh.reading import EmptyReader, MultiReader
+
     if not readers:
-        reader: Any = EmptyReader(toc.schema)
-    elif len(readers) == 1:
-        reader = readers[0]
-    else:
-        reader = MultiReader(readers, generation=toc.generation)
-    return Searcher(reader, fromindex=ix)
+        return EmptyReader(schema)
+    return readers[0] if len(readers) == 1 else MultiReader(readers, generation=generation)
 
 
 def joined_searcher(searchers: Sequence[Any]) -> Any:
     """One searcher over the segments of ``searchers`` (of several indexes of one schema:
     the shards a worker holds).  Closing it leaves their readers open: they are theirs."""
-    from whoosh.reading import EmptyReader, MultiReader
+    from whoosh.reading import EmptyReader
     from whoosh.searching import Searcher
 
     readers = [leaf for s in searchers for leaf, _base in s.reader().leaf_readers() if not isinstance(leaf, EmptyReader)]
-    reader = MultiReader(readers) if len(readers) > 1 else readers[0] if readers else EmptyReader(searchers[0].schema)
-    return Searcher(reader, closereader=False)
+    return Searcher(_reader_of(readers, searchers[0].schema), closereader=False)
 
 
 def _deleted(segment: Any) -> frozenset[int]:

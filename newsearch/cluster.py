@@ -354,7 +354,13 @@ class ClusterIndex:
                 tls_ca_file=cfg.tls_ca_file, tls_client_cert=cfg.tls_cert, tls_client_key=cfg.tls_key, require_encryption=True
             )
         try:
-            self._client = distributed.Client(self.address, timeout=self.config.cluster.timeout, security=security, set_as_default=False)
+            self._client = distributed.Client(
+                self.address,
+                timeout=self.config.cluster.timeout,
+                security=security,
+                set_as_default=False,
+                direct_to_workers=self.config.cluster.direct,  # (Dask's default relays an actor's calls through the scheduler)
+            )
         except Exception as exc:  # noqa: BLE001 - unreachable, refused, a handshake that failed: all the same to the user
             raise ClusterError(f"cannot reach the scheduler at {self.address}: {type(exc).__name__}: {exc}") from None
         return self._client
@@ -489,9 +495,18 @@ class ClusterIndex:
             import asyncio
 
             async def one(actor: Any, payload: bytes) -> Any:
-                with client.as_current():  # (made on the client's event loop: no hop from this thread per call)
-                    future = actor.call(method, payload)
-                return await future
+                # What ``actor.call(method, payload)`` sends, sent as it is: the actor's
+                # proxy pickles each argument as a frame of its own and answers through a
+                # future of its own, which cost a search over two shards 1.2 to 1.4 ms
+                # more per round (20,000 articles, warm).  The connection is the one the
+                # proxy would take (to the worker, or through the scheduler).
+                with client.as_current():
+                    connection = actor._worker_rpc  # noqa: SLF001
+                answer = await connection.actor_execute(actor=actor.key, function="call", args=[method, payload], kwargs={})
+                if answer.get("status") != "OK":
+                    error = answer.get("exception")
+                    raise error if isinstance(error, BaseException) else ClusterError(str(answer.get("exception_text", answer)))
+                return answer["result"]
 
             return await asyncio.gather(
                 *(asyncio.wait_for(one(actor, sent[worker]), timeout) for worker, (actor, _p) in batches.items()), return_exceptions=True

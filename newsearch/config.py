@@ -51,6 +51,7 @@ or from a path given with ``--config``.  Every key is optional::
     tls_ca_file = ""           # with tls://: the cluster's CA, and this client's certificate and key
     tls_cert = ""
     tls_key = ""
+    direct = true              # call the shards' workers directly; false: through the scheduler (one hop more)
 
 Relative paths in ``[analysis]`` are relative to the configuration file.
 """
@@ -272,10 +273,17 @@ class ClusterConfig:
     certificates, and this client's certificate and key (Dask's ``Security``)."""
     tls_cert: str = ""
     tls_key: str = ""
+    direct: bool = True
+    """Call the workers that hold the shards directly, as Dask's ``direct_to_workers``
+    does (this machine must reach their addresses).  False sends each call through the
+    scheduler, which relays it: one hop more each way, for a client that can reach only
+    the scheduler."""
 
     def __post_init__(self) -> None:
         if isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) or not 0 < self.timeout <= 3600:
             raise ValueError("cluster.timeout must be a number of seconds, above 0 and at most 3600.")
+        if not isinstance(self.direct, bool):
+            raise ValueError("cluster.direct must be true or false.")
         if self.tls_cert and not self.tls_key or self.tls_key and not self.tls_cert:
             raise ValueError("cluster.tls_cert and cluster.tls_key go together.")
 

@@ -212,6 +212,39 @@ def test_searches_from_several_threads_at_once_answer_as_one_index(
     ix.close()
 
 
+_CONNECTED = """
+import json, sys
+import psutil
+from newsearch import Config, NewsIndex
+folder, address, direct = sys.argv[1], sys.argv[2], sys.argv[3] == "direct"
+ix = NewsIndex.open(folder, cluster=address, config=Config.from_dict({"cluster": {"direct": direct}}))
+hits = [hit.id for hit in ix.search("经济").hits]
+me = psutil.Process()
+connections = me.net_connections(kind="tcp") if hasattr(me, "net_connections") else me.connections(kind="tcp")
+print(json.dumps({"hits": hits, "ports": sorted({c.raddr.port for c in connections if c.raddr})}))
+"""
+
+
+def test_the_client_calls_the_workers_directly_unless_it_can_reach_only_the_scheduler(
+    cluster: Cluster, three_shards: Path, corpus_index: NewsIndex
+) -> None:
+    from distributed import Client
+
+    with Client(cluster.address, set_as_default=False, timeout=30) as client:
+        workers = {int(address.rsplit(":", 1)[1]) for address in client.scheduler_info(n_workers=-1)["workers"]}
+    scheduler = int(cluster.address.rsplit(":", 1)[1])
+    connected = {}
+    for way in ("direct", "relayed"):
+        done = subprocess.run(
+            [sys.executable, "-c", _CONNECTED, str(three_shards), cluster.address, way], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        connected[way] = json.loads(done.stdout)
+        assert connected[way]["hits"] == [hit.id for hit in corpus_index.search("经济").hits]
+    assert workers <= set(connected["direct"]["ports"])  # each worker holds a shard of the three
+    assert connected["relayed"]["ports"] == [scheduler]  # ([cluster] direct = false: the scheduler relays every call)
+
+
 def test_the_command_line_searches_the_shards(cluster: Cluster, three_shards: Path, corpus_index: NewsIndex) -> None:
     done = _newsearch("search", "--cluster", cluster.address, "--index", str(three_shards), "经济", "--json")
     assert done.returncode == 0, done.stderr

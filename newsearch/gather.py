@@ -37,7 +37,7 @@ import math
 import secrets
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from . import execute
 from .config import Config
@@ -131,6 +131,17 @@ class ShardSearch:
     state: tuple[str, ...] = ()
 
 
+class _Kept(NamedTuple):
+    """What a shard keeps of a search's query round for the later rounds: the state it
+    read, its near-duplicate lookup (to collapse), its ranking (to read more of its
+    head) and the patterns its snippets highlight."""
+
+    state: tuple[str, ...]
+    groups: Groups | None
+    relaxed: RelaxedSearch | None
+    patterns: list[Any]
+
+
 def _prepared(
     searcher: Any, config: Config, request: SearchRequest | SimilarRequest, synonyms: Synonyms, statistics: Statistics
 ) -> Prepared:
@@ -159,11 +170,12 @@ def shard_page(
     end: int | None,
     ahead: int = 0,
     read: int | None = None,
-) -> tuple[ShardPage, Groups | None, RelaxedSearch | None]:
+) -> tuple[ShardPage, _Kept | None]:
     """The query phase on one shard, with the archive's statistics in ``table``: its
-    matches up to ``end``, and (to collapse) their near-duplicate groups' lookup; the
-    hits of its best ``ahead`` matches too (the page's, likely).  Of the ranking's
-    head, only the best ``read`` are read from their text (None: all of it)."""
+    matches up to ``end``, and what the later rounds read of it (None for a round
+    that lacked some statistics); the hits of its best ``ahead`` matches too (the
+    page's, likely).  Of the ranking's head, only the best ``read`` are read from their
+    text (None: all of it)."""
     statistics = SharedStatistics(searcher.reader(), table)
     prepared = _prepared(searcher, config, request, synonyms, statistics)
     # A round whose query already lacks some of the archive's statistics will be asked
@@ -230,7 +242,7 @@ def shard_page(
         for number, docnum in [c.ref for c in found] + ([page.own] if page.own is not None else []):
             reader = leaves[number][0].reader()
             page.near[(number, docnum)] = (groups.sketch(reader, docnum), groups.short(reader, docnum))
-    return page, groups, None if gathering else prepared.relaxed
+    return page, None if gathering else _Kept(page.state, groups, prepared.relaxed, prepared.patterns)
 
 
 def _located(searcher: Any, article_id: str) -> tuple[int, int] | None:
@@ -285,17 +297,21 @@ Pick = tuple[tuple[int, int], float, bool, dict[str, Any] | None]
 """A match to make a hit of: (segment number, docnum), score, related, explanation."""
 
 
-def shard_hits(searcher: Any, config: Config, synonyms: Synonyms, search: ShardSearch, picks: list[Pick]) -> list[Hit]:
+def shard_hits(
+    searcher: Any, config: Config, synonyms: Synonyms, search: ShardSearch, picks: list[Pick], patterns: list[Any] | None = None
+) -> list[Hit]:
     """The fetch phase of ``search`` on one shard: hits of its matches ``picks``
-    ((segment number, docnum), score, related, explanation), with snippets."""
+    ((segment number, docnum), score, related, explanation), with snippets that
+    highlight ``patterns`` (the query's, prepared again when not given)."""
     if shard_state(searcher) != search.state:
         raise ShardChangedError("the shard committed during the search")
-    prepared = _prepared(searcher, config, search.request, synonyms, SharedStatistics(searcher.reader(), search.table))
+    if patterns is None:
+        patterns = _prepared(searcher, config, search.request, synonyms, SharedStatistics(searcher.reader(), search.table)).patterns
     leaves = searcher.leaf_searchers()
     hits = []
     for (number, docnum), score, related, explanation in picks:
         match = execute.Match(score, leaves[number][0].reader(), docnum, related, explanation)
-        hits.append(make_hit(match, prepared.patterns, config, (), explain=search.request.explain))
+        hits.append(make_hit(match, patterns, config, (), explain=search.request.explain))
     return hits
 
 
@@ -339,10 +355,10 @@ class Joined:
 class Shard:
     """One shard's side of :func:`gather`: an ordinary index of part of the archive.
 
-    It keeps the near-duplicate lookups of its last searches (by the token the
-    coordinator gives each search), which collapsing asks for after the query phase;
-    one that is gone (the shard restarted, or more searches came between) is made
-    again."""
+    It keeps what the later rounds of its last searches read of their query round (by
+    the token the coordinator gives each search): the near-duplicate lookup that
+    collapsing asks for, the ranking, the patterns to highlight.  One that is gone (the
+    shard restarted, or more searches came between) is made again."""
 
     _KEPT = 64
     """Searches whose lookups are kept: more than a server has in flight (its 40 request
@@ -352,35 +368,33 @@ class Shard:
 
     def __init__(self, index: Readable) -> None:
         self.index = index
-        # Per search (its token): the state it read, its near-duplicate lookup, its ranking.
-        self._kept: OrderedDict[str, tuple[tuple[str, ...], Groups | None, RelaxedSearch | None]] = OrderedDict()
+        self._kept: OrderedDict[str, _Kept] = OrderedDict()  # per search (its token)
 
     def page(self, search: ShardSearch, ahead: int = 0) -> ShardPage:
         """The query round of ``search`` (see :func:`shard_page`)."""
 
         def work(searcher: Any, config: Config, synonyms: Synonyms) -> ShardPage:
-            page, groups, relaxed = shard_page(searcher, config, search.request, synonyms, search.table, search.end, ahead, search.read)
-            if search.token and (groups is not None or relaxed is not None):
-                self._keep(search.token, (page.state, groups, relaxed))
+            page, kept = shard_page(searcher, config, search.request, synonyms, search.table, search.end, ahead, search.read)
+            if search.token and kept is not None:
+                self._keep(search.token, kept)
             return page
 
         return self.index._read(work)  # noqa: SLF001
 
-    def _keep(self, token: str, kept: tuple[tuple[str, ...], Groups | None, RelaxedSearch | None]) -> None:
+    def _keep(self, token: str, kept: _Kept) -> None:
         self._kept[token] = kept
         while len(self._kept) > self._KEPT:
             self._kept.popitem(last=False)
 
-    def _search(
-        self, searcher: Any, config: Config, synonyms: Synonyms, search: ShardSearch
-    ) -> tuple[tuple[str, ...], Groups | None, RelaxedSearch | None]:
+    def _search(self, searcher: Any, config: Config, synonyms: Synonyms, search: ShardSearch) -> _Kept:
         """What the query round of ``search`` kept (made again when it is gone)."""
         if shard_state(searcher) != search.state:
             raise ShardChangedError("the shard committed during the search")
         kept = self._kept.get(search.token)
-        if kept is None or kept[0] != search.state:
-            _page, groups, relaxed = shard_page(searcher, config, search.request, synonyms, search.table, search.end, 0, search.read)
-            self._keep(search.token, kept := (search.state, groups, relaxed))
+        if kept is None or kept.state != search.state:
+            _page, kept = shard_page(searcher, config, search.request, synonyms, search.table, search.end, 0, search.read)
+            assert kept is not None  # (the statistics of a later round are complete)
+            self._keep(search.token, kept)
         return kept
 
     def read(self, search: ShardSearch, refs: list[tuple[int, int]]) -> list[tuple[float, dict[str, Any] | None]]:
@@ -388,7 +402,7 @@ class Shard:
         unread (see :meth:`newsearch.ranking.RelaxedSearch.read_first`)."""
 
         def work(searcher: Any, config: Config, synonyms: Synonyms) -> list[tuple[float, dict[str, Any] | None]]:
-            relaxed = self._search(searcher, config, synonyms, search)[2]
+            relaxed = self._search(searcher, config, synonyms, search).relaxed
             assert relaxed is not None
             return relaxed.read(refs)
 
@@ -402,10 +416,10 @@ class Shard:
         near-duplicate round is their fetch phase too)."""
 
         def work(searcher: Any, config: Config, synonyms: Synonyms) -> tuple[list[list[tuple[float, int, tuple[int, int], Version]]], list[Hit]]:
-            groups = self._search(searcher, config, synonyms, search)[1]
-            assert groups is not None
-            found = shard_alike(searcher, groups, leaders)
-            hits = shard_hits(searcher, config, synonyms, search, picks) if picks else []
+            kept = self._search(searcher, config, synonyms, search)
+            assert kept.groups is not None
+            found = shard_alike(searcher, kept.groups, leaders)
+            hits = shard_hits(searcher, config, synonyms, search, picks, kept.patterns) if picks else []
             return found, hits
 
         return self.index._read(work)  # noqa: SLF001
@@ -423,7 +437,13 @@ class Shard:
 
     def hits(self, search: ShardSearch, picks: list[Pick]) -> list[Hit]:
         """The fetch round of ``search``: the hits of its matches ``picks`` (see :func:`shard_hits`)."""
-        return self.index._read(lambda searcher, config, synonyms: shard_hits(searcher, config, synonyms, search, picks))  # noqa: SLF001
+
+        def work(searcher: Any, config: Config, synonyms: Synonyms) -> list[Hit]:
+            kept = self._kept.get(search.token)
+            patterns = kept.patterns if kept is not None and kept.state == search.state else None
+            return shard_hits(searcher, config, synonyms, search, picks, patterns)
+
+        return self.index._read(work)  # noqa: SLF001
 
 
 @dataclass

@@ -234,9 +234,9 @@ def test_a_shard_that_reads_part_of_the_head_scores_no_more_matches_than_one_tha
         def scored(read: int | None) -> tuple[int, int]:
             def work(searcher: object, config: Config, synonyms: object) -> tuple[int, int]:
                 config = dataclasses.replace(config, ranking=dataclasses.replace(config.ranking, rerank_depth=4))
-                page, _groups, relaxed = shard_page(searcher, config, SearchRequest(word), synonyms, table, 4, 0, read)  # type: ignore[arg-type]
-                assert relaxed is not None
-                return page.total, relaxed.scored
+                page, kept = shard_page(searcher, config, SearchRequest(word), synonyms, table, 4, 0, read)  # type: ignore[arg-type]
+                assert kept is not None and kept.relaxed is not None
+                return page.total, kept.relaxed.scored
 
             return shards[0].index._read(work)  # type: ignore[arg-type]  # noqa: SLF001
 
@@ -257,20 +257,20 @@ def test_a_round_lacking_statistics_asks_all_that_the_ranking_reads_and_makes_no
     for request in generated_requests(corpus_index, 60):
         search = SearchRequest(**request)
         for shard in shards:
-            def work(searcher: object, config: Config, synonyms: object) -> tuple[dict[object, object] | None, ShardPage, object, object]:
+            def work(searcher: object, config: Config, synonyms: object) -> tuple[dict[object, object] | None, ShardPage, object]:
                 asked = SharedStatistics(searcher.reader(), {})  # type: ignore[attr-defined]
                 prepared = prepare(searcher, config, search, synonyms, asked)  # type: ignore[arg-type]
                 ranked = prepared.relaxed is not None and not prepared.nothing
                 if ranked:
                     prepared.relaxed.candidates(30)  # type: ignore[union-attr]  # (the whole head read from the text)
-                page, groups, relaxed = shard_page(searcher, config, search, synonyms, {}, 30, 5)  # type: ignore[arg-type]
-                return asked.missing if ranked else None, page, groups, relaxed
+                page, kept = shard_page(searcher, config, search, synonyms, {}, 30, 5)  # type: ignore[arg-type]
+                return asked.missing if ranked else None, page, kept
 
-            asked, page, groups, relaxed = shard.index._read(work)  # type: ignore[arg-type]  # noqa: SLF001
+            asked, page, kept = shard.index._read(work)  # type: ignore[arg-type]  # noqa: SLF001
             if asked is not None:  # (a round lacking none asks one more: the archive's count of the matches)
                 assert asked.items() <= page.missing.items(), request
             if any(k[:2] != ("total", _MATCHES) for k in page.missing):
-                assert (page.counter, page.near, page.hits, groups, relaxed) == (None, {}, {}, None, None), request
+                assert (page.counter, page.near, page.hits, kept) == (None, {}, {}, None), request
                 checked += 1
     assert checked >= 100
 

@@ -386,12 +386,17 @@ class Shard:
         while len(self._kept) > self._KEPT:
             self._kept.popitem(last=False)
 
+    def _kept_for(self, search: ShardSearch) -> _Kept | None:
+        """What the query round of ``search`` kept, if it is still here."""
+        kept = self._kept.get(search.token)
+        return kept if kept is not None and kept.state == search.state else None
+
     def _search(self, searcher: Any, config: Config, synonyms: Synonyms, search: ShardSearch) -> _Kept:
         """What the query round of ``search`` kept (made again when it is gone)."""
         if shard_state(searcher) != search.state:
             raise ShardChangedError("the shard committed during the search")
-        kept = self._kept.get(search.token)
-        if kept is None or kept.state != search.state:
+        kept = self._kept_for(search)
+        if kept is None:
             _page, kept = shard_page(searcher, config, search.request, synonyms, search.table, search.end, 0, search.read)
             assert kept is not None  # (the statistics of a later round are complete)
             self._keep(search.token, kept)
@@ -439,9 +444,8 @@ class Shard:
         """The fetch round of ``search``: the hits of its matches ``picks`` (see :func:`shard_hits`)."""
 
         def work(searcher: Any, config: Config, synonyms: Synonyms) -> list[Hit]:
-            kept = self._kept.get(search.token)
-            patterns = kept.patterns if kept is not None and kept.state == search.state else None
-            return shard_hits(searcher, config, synonyms, search, picks, patterns)
+            kept = self._kept_for(search)
+            return shard_hits(searcher, config, synonyms, search, picks, kept.patterns if kept is not None else None)
 
         return self.index._read(work)  # noqa: SLF001
 

@@ -130,11 +130,22 @@ def similarities(sk: bytes, others: Any) -> list[float]:
 
     if len(sk) != SKETCH_BYTES or not len(others):
         return [0.0] * len(others)
-    own = np.frombuffer(sk, dtype="<u4")
+    return _similarities_pairwise(np.frombuffer(sk, dtype=np.uint8).reshape(1, SKETCH_BYTES), others)
+
+
+def _similarities_pairwise(owns: Any, others: Any) -> list[float]:
+    """:func:`similarity` of each row of ``owns`` with the same row of ``others`` (numpy
+    arrays of sketches' bytes, one row each; a single row of ``owns`` is compared with
+    every row of ``others``), computed for all of them at once."""
+    import numpy as np
+
+    if not len(others):
+        return []
+    mine = np.ascontiguousarray(owns).view("<u4")
     rows = np.ascontiguousarray(others).view("<u4")
-    empty = (rows == _EMPTY) & (own == _EMPTY)
+    empty = (rows == _EMPTY) & (mine == _EMPTY)
     counted = _BINS - empty.sum(axis=1)
-    same = ((rows == own) & ~empty).sum(axis=1)
+    same = ((rows == mine) & ~empty).sum(axis=1)
     return [s / c if c else 0.0 for s, c in zip(same.tolist(), counted.tolist())]
 
 
@@ -225,6 +236,13 @@ def _bands(sk: bytes) -> list[bytes]:
     """The sketch's bands, empty ones included (a band of empty bins says nothing)."""
     return [sk[i : i + _BAND_BYTES] for i in range(0, SKETCH_BYTES, _BAND_BYTES)]
 
+
+def _band_values(sk: bytes) -> list[int]:
+    """The sketch's bands as integers (as a segment's scan reads them: :meth:`Groups._scan`)."""
+    return list(_BAND_VALUES.unpack(sk))
+
+
+_BAND_VALUES = Struct(f"<{SKETCH_BYTES // _BAND_BYTES}Q")
 
 Short = tuple[bytes, int, str]  # a short item's word sketch, day number and normalized text
 
@@ -318,7 +336,7 @@ class Groups:
         self._day = day
         self._tie = tie
         self._matched: list[tuple[Any, Collection[int]]] = []  # (segment reader, its matches)
-        self._scanned: dict[int, list[dict[bytes, list[int]]]] = {}  # segment index -> per band: band -> docnums
+        self._scanned: dict[int, list[dict[int, list[int]]]] = {}  # segment index -> per band: band -> docnums
         self._walk = Walk(lambda key: [(r, d) for _score, _tie, r, d in self.alike(*key)], lambda key: self.short(*key))
 
     def add(self, reader: Any, scores: Collection[int]) -> None:
@@ -356,47 +374,63 @@ class Groups:
         """(similarity, tie, segment reader, docnum) of the matches whose sketch is like
         ``own``, most alike first; for a short item (``own_text``), the short matches
         whose figures differ are not alike (the same flash, another day's numbers)."""
-        bands = _bands(own)
-        held: list[tuple[Any, list[int], Any]] = []  # (segment, candidates, their sketches)
+        return self.alike_sketches([(own, own_text)])[0]
+
+    def alike_sketches(self, leaders: Sequence[tuple[bytes, str | None]]) -> list[list[tuple[float, int, Any, int]]]:
+        """:meth:`alike_sketch` of each (sketch, text of a short item) of ``leaders``,
+        looked up together: the candidates of all of them found in one pass over each
+        segment's band table, and compared with their leader's sketch at once."""
+        import numpy as np
+
+        asked = [n for n, (own, _text) in enumerate(leaders) if len(own) == SKETCH_BYTES]
+        held: list[tuple[int, Any, list[int], Any]] = []  # (leader, segment, candidates, their sketches)
         for index, (segment, scores) in enumerate(self._matched):
-            candidates: set[int] = set()
+            column = self._column_reader(segment, self._column)
             if len(scores) <= _SCAN:
                 tables = self._scanned.get(index)
                 if tables is None:
                     tables = self._scanned[index] = self._scan(segment, scores)
-                for table, band in zip(tables, bands):
-                    if band != _EMPTY_BAND:
-                        candidates.update(table.get(band, ()))
+                each: list[set[int]] = []
+                for n in asked:
+                    sharing: set[int] = set()
+                    for table, band in zip(tables, _band_values(leaders[n][0])):
+                        if band != _EMPTY_BAND_VALUE:
+                            sharing.update(table.get(band, ()))
+                    each.append(sharing)
             else:
-                candidates.update(self._column_reader(segment, self._column).sharing(own))
+                each = [set(found) for found in column.sharing_each([leaders[n][0] for n in asked])]
             among = getattr(scores, "intersection", None)  # a set of many matches answers at once
-            matched = among(candidates) if among is not None else (other for other in candidates if other in scores)
-            kept = sorted(matched)
-            if kept:
-                held.append((segment, kept, self._column_reader(segment, self._column).rows(kept)))
+            for n, candidates in zip(asked, each):
+                matched = among(candidates) if among is not None else (other for other in candidates if other in scores)
+                kept = sorted(matched)
+                if kept:
+                    held.append((n, segment, kept, column.rows(kept)))
+        found: list[list[tuple[float, int, Any, int]]] = [[] for _ in leaders]
         if not held:
-            return []
-        import numpy as np
-
-        # The candidates of every segment compared at once.
-        alike = iter(similarities(own, np.concatenate([rows for *_, rows in held])))
-        found: list[tuple[float, int, Any, int]] = []
-        for segment, kept, _rows in held:
+            return found
+        # Every leader's candidates compared with it at once.
+        owns = np.frombuffer(b"".join(leaders[n][0] for n, _segment, kept, _rows in held for _ in kept), dtype=np.uint8)
+        alike = iter(_similarities_pairwise(owns.reshape(-1, SKETCH_BYTES), np.concatenate([rows for *_, rows in held])))
+        for n, segment, kept, _rows in held:
+            own_text = leaders[n][1]
+            into = found[n]
             for other, score in zip(kept, alike):
                 if score < THRESHOLD:
                     continue
                 if own_text is not None and self._text is not None and self._is_short(segment, other):
                     if not numbers_agree(own_text, self._text(segment, other)):
                         continue
-                found.append((score, self._tie(segment, other) if self._tie is not None else other, segment, other))
-        found.sort(key=lambda item: (-item[0], item[1]))
+                into.append((score, self._tie(segment, other) if self._tie is not None else other, segment, other))
+        for into in found:
+            into.sort(key=lambda item: (-item[0], item[1]))
         return found
 
-    def _scan(self, segment: Any, scores: Collection[int]) -> list[dict[bytes, list[int]]]:
-        sketches = self._column_reader(segment, self._column)
-        tables: list[dict[bytes, list[int]]] = [{} for _ in range(SKETCH_BYTES // _BAND_BYTES)]
-        for docnum in scores:
-            for table, band in zip(tables, _bands(sketches[docnum])):
-                if band != _EMPTY_BAND:
+    def _scan(self, segment: Any, scores: Collection[int]) -> list[dict[int, list[int]]]:
+        docnums = list(scores)
+        tables: list[dict[int, list[int]]] = [{} for _ in range(SKETCH_BYTES // _BAND_BYTES)]
+        rows = self._column_reader(segment, self._column).rows(docnums)
+        for docnum, bands in zip(docnums, rows.view("<u8").tolist()):
+            for table, band in zip(tables, bands):
+                if band != _EMPTY_BAND_VALUE:
                     table.setdefault(band, []).append(docnum)
         return tables

@@ -274,12 +274,18 @@ def shard_alike(
     the shard's matches (``groups``), as (similarity, id key, (segment number, docnum),
     the near-duplicate as a hit's version)."""
     numbers = {id(leaf.reader()): number for number, (leaf, _base) in enumerate(searcher.leaf_searchers())}
+    versions: dict[tuple[int, int], Version] = {}  # (a match alike several leaders is read once)
+
+    def version(reader: Any, docnum: int) -> Version:
+        key = (numbers[id(reader)], docnum)
+        found = versions.get(key)
+        if found is None:
+            found = versions[key] = version_of(reader, docnum)
+        return found
+
     return [
-        [
-            (score, tie, (numbers[id(reader)], docnum), version_of(reader, docnum))
-            for score, tie, reader, docnum in groups.alike_sketch(sketch, text)
-        ]
-        for sketch, text in leaders
+        [(score, tie, (numbers[id(reader)], docnum), version(reader, docnum)) for score, tie, reader, docnum in found]
+        for found in groups.alike_sketches(leaders)
     ]
 
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from whoosh.columns import Column, ColumnReader, ColumnWriter
@@ -177,18 +177,30 @@ class SketchColumn(Column):  # type: ignore[misc]
             """The documents whose sketch has a band (not all empty) equal to one of
             ``sketch``'s: its probable near-duplicates, itself included (a document
             that shares several bands, once for each)."""
-            if len(sketch) != self._size or not self._entries:
-                return []
+            return self.sharing_each([sketch])[0]
+
+        def sharing_each(self, sketches: Sequence[bytes]) -> list[list[int]]:
+            """:meth:`sharing` of each of ``sketches``, looked up in the table at once
+            (a search's near-duplicate round asks about ten or more)."""
+            found: list[list[int]] = [[] for _ in sketches]
+            asked = [n for n, sketch in enumerate(sketches) if len(sketch) == self._size]
+            if not asked or not self._entries:
+                return found
             import numpy as np
 
-            wanted = sketch_keys(sketch)
+            each = [sketch_keys(sketches[n]) for n in asked]
+            wanted = np.concatenate(each)
             keys, docs = self._key_arrays()
             # A key's run of documents ends where the next key's would begin.
             bounds = keys.searchsorted(np.concatenate((wanted, wanted + np.uint64(1))))
-            firsts, lasts = bounds[: len(wanted)], bounds[len(wanted) :]
-            found: list[int] = []
-            for first, last in zip(firsts[lasts > firsts].tolist(), lasts[lasts > firsts].tolist()):
-                found.extend(docs[first:last].tolist())
+            firsts, lasts = bounds[: len(wanted)].tolist(), bounds[len(wanted) :].tolist()
+            at = 0
+            for n, own in zip(asked, each):
+                into = found[n]
+                for first, last in zip(firsts[at : at + len(own)], lasts[at : at + len(own)]):
+                    if last > first:
+                        into.extend(docs[first:last].tolist())
+                at += len(own)
             return found
 
         def rows(self, docnums: list[int]) -> Any:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from newsearch import NewsIndex
 from newsearch.analysis import normalize
 from newsearch.cli import app
-from newsearch.dupes import THRESHOLD, SketchTable, share_a_band, similarity, sketch
+from newsearch.dupes import THRESHOLD, SketchTable, numbers_agree, share_a_band, similarity, sketch
 from newsearch.ingest import iter_source_files, read_file
 
 STORY = [
@@ -234,6 +234,54 @@ def test_scanned_and_looked_up_segments_group_alike(corpus_index: NewsIndex, que
     assert groups() == looked_up
     flat = corpus_index.search(query, limit=None, collapse=False)
     assert sum(1 + len(v) for _, v in looked_up) == flat.total
+
+
+@pytest.mark.parametrize("scan", [0, 10**9])
+@pytest.mark.parametrize("kind", [list, set])
+def test_leaders_looked_up_together_find_what_comparing_every_match_finds(
+    corpus_index: NewsIndex, scan: int, kind: type, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A near-duplicate round asks a shard about every leader at once.  Whether a
+    # segment's matches are scanned or looked up through its bands, and whatever
+    # collection holds them, each leader gets the matches a comparison with every one
+    # finds alike (those that share a band with it, as the index finds them), each
+    # once, most alike first; and one leader asked alone gets the same.
+    from newsearch import dupes
+    from newsearch.search import short_item_groups
+
+    monkeypatch.setattr(dupes, "_SCAN", scan)
+
+    def work(searcher, _config, _synonyms):  # type: ignore[no-untyped-def]
+        groups = short_item_groups()
+        leaders, matches = [], []
+        for leaf, _base in searcher.leaf_searchers():
+            reader = leaf.reader()
+            docnums = list(reader.all_doc_ids())
+            groups.add(reader, kind(docnums))
+            for docnum in docnums:
+                short = groups.short(reader, docnum)
+                leaders.append((groups.sketch(reader, docnum), short[2] if short is not None else None))
+                matches.append((reader, docnum, groups.sketch(reader, docnum), short[2] if short is not None else None))
+        leaders.append((b"not a sketch", None))
+        together = groups.alike_sketches(leaders)
+        alone = [groups.alike_sketch(own, text) for own, text in leaders[::5]]
+        return leaders, matches, together, alone
+
+    leaders, matches, together, alone = corpus_index._read(work)
+    assert len(together) == len(leaders) > 50
+    assert together[::5] == alone
+    assert together[-1] == []
+    for (own, text), found in zip(leaders[:-1], together):
+        expected = sorted(
+            (round(similarity(own, other), 9), id(reader), docnum)
+            for reader, docnum, other, other_text in matches
+            if share_a_band(own, other)
+            and similarity(own, other) >= THRESHOLD
+            and (text is None or other_text is None or numbers_agree(text, other_text))
+        )
+        assert sorted((round(score, 9), id(reader), docnum) for score, _tie, reader, docnum in found) == expected
+        assert [(-score, tie) for score, tie, *_ in found] == sorted((-score, tie) for score, tie, *_ in found)
+    assert sum(len(found) > 1 for found in together) >= 3  # (some have near-duplicates)
 
 
 def test_a_page_is_filled_past_a_large_group(tmp_path: Path) -> None:

@@ -298,6 +298,8 @@ class ClusterIndex:
         self._where: dict[int, str] = {}  # shard -> the worker whose actor has it open
         self._lost: dict[int, float] = {}  # shard -> when it was last found gone
         self._lock = threading.RLock()  # (searches may run in several threads at once)
+        self._opening: dict[int, threading.Lock] = {}  # shard -> held while it is being opened
+        self._making: dict[str, threading.Lock] = {}  # worker -> held while its actor is being made
         self._statistics = StatisticsCache()
 
     # ------------------------------------------------------------------ opening
@@ -388,24 +390,57 @@ class ClusterIndex:
 
     def _actor(self, k: int) -> tuple[str, Any]:
         """The worker that has shard ``k`` open, and its actor: the shard is opened
-        there first if it is not open anywhere."""
+        there first if it is not open anywhere.
+
+        One thread opens a shard while the others go on: a search that finds a lost
+        shard being opened again leaves it out at once, instead of waiting up to the
+        timeout for a worker that may not answer (a search waits for a shard's first
+        opening only)."""
+        held, lost = self._held(k)
+        if held is not None:
+            return held
+        with self._lock:
+            opening = self._opening.setdefault(k, threading.Lock())
+        if lost is not None:
+            if not opening.acquire(blocking=False):
+                raise ClusterError(f"shard {k} is unavailable (being opened again since its worker was lost)")
+        elif not opening.acquire(timeout=3 * self.config.cluster.timeout):  # (the actor made, the shard opened)
+            raise ClusterError(f"shard {k} did not open within the timeout")
+        try:
+            held, _lost = self._held(k)  # (opened, or found lost, by the thread that held it)
+            return held if held is not None else self._open(k)
+        finally:
+            opening.release()
+
+    def _held(self, k: int) -> tuple[tuple[str, Any] | None, float | None]:
+        """The worker that has shard ``k`` open and its actor, or None and when the
+        shard was last found lost (None: never); an error if that was a moment ago."""
         with self._lock:
             worker = self._where.get(k)
-            if worker is not None:
-                return worker, self._actors[worker]
+            if worker is not None and worker in self._actors:
+                return (worker, self._actors[worker]), None
             lost = self._lost.get(k)
             if lost is not None and time.monotonic() - lost < _REATTACH_SECONDS:
                 raise ClusterError(f"shard {k} is unavailable (its worker was lost)")
-            client = self._connect()
-            worker = self._worker_for(k)
-            if worker is None:
+            return None, lost
+
+    def _open(self, k: int) -> tuple[str, Any]:
+        """Open shard ``k`` on the worker that should hold it (see :meth:`_actor`)."""
+        client = self._connect()
+        worker = self._worker_for(k)
+        if worker is None:
+            with self._lock:
                 self._lost[k] = time.monotonic()
-                raise ClusterError(f"shard {k}: no worker is connected to the scheduler")
-            timeout = self.config.cluster.timeout
-            try:
-                with client.as_current():  # (an actor finds its client as the current one)
+            raise ClusterError(f"shard {k}: no worker is connected to the scheduler")
+        timeout = self.config.cluster.timeout
+        try:
+            with self._lock:
+                making = self._making.setdefault(worker, threading.Lock())
+            with making:  # (one actor a worker, whichever of its shards is opened first)
+                with self._lock:
                     actor = self._actors.get(worker)
-                    if actor is None:
+                if actor is None:
+                    with client.as_current():  # (an actor finds its client as the current one)
                         future = client.submit(
                             ShardActor, self._index_class, self.config,
                             actor=True, workers=[worker], allow_other_workers=False, pure=False,
@@ -415,14 +450,19 @@ class ClusterIndex:
                         except Exception:
                             future.cancel()
                             raise
+                    with self._lock:
                         self._actors[worker] = actor
-                    actor.open(self.manifest.paths[k], (k, self.manifest.shards)).result(timeout=timeout)
-            except Exception as exc:
+            with client.as_current():
+                actor.open(self.manifest.paths[k], (k, self.manifest.shards)).result(timeout=timeout)
+        except Exception as exc:
+            with self._lock:
                 self._lost[k] = time.monotonic()
-                raise ClusterError(f"shard {k} cannot be opened on {worker}: {type(exc).__name__}: {exc}") from None
+            raise ClusterError(f"shard {k} cannot be opened on {worker}: {type(exc).__name__}: {exc}") from None
+        with self._lock:
+            self._actors[worker] = actor  # (again, if the worker was forgotten meanwhile)
             self._where[k] = worker
             self._lost.pop(k, None)
-            return worker, actor
+        return worker, actor
 
     def _forget(self, shards: Iterable[int], worker: str | None = None) -> None:
         """Open ``shards`` again before their next call (on whichever worker should

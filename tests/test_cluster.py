@@ -290,6 +290,42 @@ def test_a_worker_lost_during_searches_gives_partial_results_then_another_worker
     cluster.wait_for({"w0", "w1", "w2"})
 
 
+def test_a_stalled_worker_holds_up_only_the_search_that_opens_its_shard_again(
+    cluster: Cluster, three_shards: Path
+) -> None:
+    # A worker stopped with SIGSTOP answers nothing and is not known to be gone: a
+    # search that opens its shard again waits for it up to the timeout.  The searches
+    # that come meanwhile leave that shard out at once instead of waiting behind it.
+    config = Config.from_dict({"cluster": {"timeout": TIMEOUT}})
+    ix = NewsIndex.open(three_shards, cluster=cluster.address, config=config)
+    whole = _whole_again(ix, 60)
+    victim = cluster.workers[ix.manifest.owners[2]]
+    victim.send_signal(signal.SIGSTOP)
+    try:
+        began = time.monotonic()
+        first = ix.search("经济", collapse=False)  # (its call to the stalled worker times out)
+        assert time.monotonic() - began < 3 * TIMEOUT
+        assert first.shards is not None and [f.shard for f in first.shards.failed] == [2]
+        time.sleep(1.5)  # (past the pause before a lost shard is opened again)
+        with ThreadPoolExecutor(1) as pool:
+            reopening = pool.submit(ix.search, "经济", collapse=False)
+            time.sleep(TIMEOUT / 4)
+            assert not reopening.done()  # (it waits for the stalled worker)
+            began = time.monotonic()
+            meanwhile = ix.search("经济", collapse=False)
+            took = time.monotonic() - began
+            assert not reopening.done()
+            again = reopening.result(timeout=4 * TIMEOUT)
+        assert took < TIMEOUT / 2, took
+        for results in (meanwhile, again):
+            assert results.shards is not None and [f.shard for f in results.shards.failed] == [2]
+            assert results.total == first.total and [h.id for h in results.hits] == [h.id for h in first.hits]
+    finally:
+        victim.send_signal(signal.SIGCONT)
+    assert comparable(_whole_again(ix, 60)) == comparable(whole)
+    ix.close()
+
+
 def test_a_shard_no_worker_can_open_is_left_out_unless_no_partial(
     cluster: Cluster, three_shards: Path, corpus_index: NewsIndex
 ) -> None:

@@ -134,12 +134,14 @@ class ShardSearch:
 class _Kept(NamedTuple):
     """What a shard keeps of a search's query round for the later rounds: the state it
     read, its near-duplicate lookup (to collapse), its ranking (to read more of its
-    head) and the patterns its snippets highlight."""
+    head) and the patterns its snippets highlight; and its number of matches, which
+    its memory grows with."""
 
     state: tuple[str, ...]
     groups: Groups | None
     relaxed: RelaxedSearch | None
     patterns: list[Any]
+    matches: int = 0
 
 
 def _prepared(
@@ -242,7 +244,7 @@ def shard_page(
         for number, docnum in [c.ref for c in found] + ([page.own] if page.own is not None else []):
             reader = leaves[number][0].reader()
             page.near[(number, docnum)] = (groups.sketch(reader, docnum), groups.short(reader, docnum))
-    return page, None if gathering else _Kept(page.state, groups, prepared.relaxed, prepared.patterns)
+    return page, None if gathering else _Kept(page.state, groups, prepared.relaxed, prepared.patterns, total)
 
 
 def _located(searcher: Any, article_id: str) -> tuple[int, int] | None:
@@ -370,7 +372,12 @@ class Shard:
     """Searches whose lookups are kept: more than a server has in flight (its 40 request
     threads).  Under load every search's query phase reaches a shard before the first
     near-duplicate round does; with 16 kept, 20 clients at once made 584 of 600 lookups
-    again.  Each costs about 0.5 MB at 50,000 articles a shard."""
+    again."""
+    _KEPT_MATCHES = 2_000_000
+    """And the matches of the searches kept, at most, but for the last one: a search
+    keeps 130 to 800 bytes a match of this shard (at 50,000 articles a shard, 0.05 to
+    1 MB for most queries, 7 MB for one that every article matches), so that the kept
+    searches stay within about 0.3 to 1.6 GB however large the shard."""
 
     def __init__(self, index: Readable) -> None:
         self.index = index
@@ -389,7 +396,10 @@ class Shard:
 
     def _keep(self, token: str, kept: _Kept) -> None:
         self._kept[token] = kept
-        while len(self._kept) > self._KEPT:
+        self._kept.move_to_end(token)
+        while len(self._kept) > 1 and (
+            len(self._kept) > self._KEPT or sum(each.matches for each in self._kept.values()) > self._KEPT_MATCHES
+        ):
             self._kept.popitem(last=False)
 
     def _kept_for(self, search: ShardSearch) -> _Kept | None:

@@ -387,6 +387,37 @@ def test_a_lost_shard_gives_the_others_results_flagged_partial(shards: list[Shar
         gather(local_fan_out([_Lost()] * n), n, SearchRequest("经济"), corpus_index.config)
 
 
+def test_a_shard_keeps_its_last_searches_within_a_number_of_matches(
+    shards: list[Shard], corpus_index: NewsIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a shard keeps of its searches for their later rounds is bounded by their
+    # matches as well as by their number: the oldest go first, the last one stays, and
+    # a later round whose search is gone makes it again, with the same results.
+    requests = [dict(query=q, limit=10, offset=offset) for q in ("经济", "中国 市场", "公司") for offset in (0, 10)]
+    fan_out = local_fan_out(shards)
+    for shard in shards:
+        shard._kept.clear()  # noqa: SLF001
+    for request in requests:
+        gather(fan_out, len(shards), SearchRequest(**request), corpus_index.config)
+    assert all(len(shard._kept) == len(requests) for shard in shards)  # noqa: SLF001 - (well within the bounds)
+    assert all(kept.matches > 0 for shard in shards for kept in shard._kept.values())  # noqa: SLF001
+
+    monkeypatch.setattr(Shard, "_KEPT_MATCHES", 1)
+    remade: list[str] = []
+
+    def meanwhile(method: str, calls: dict[int, tuple[object, ...]]) -> dict[int, object]:
+        if method in ("alike", "hits"):  # another search comes between the rounds of this one
+            gather(fan_out, len(shards), SearchRequest("疫苗"), corpus_index.config)
+            remade.append(method)
+        return fan_out(method, calls)
+
+    for request in requests:
+        several = gather(meanwhile, len(shards), SearchRequest(**request), corpus_index.config)
+        assert comparable(several) == comparable(corpus_index.search(**request)), request
+        assert all(len(shard._kept) == 1 for shard in shards)  # noqa: SLF001
+    assert "alike" in remade
+
+
 def test_similar_articles_and_topics_are_the_archives(shards: list[Shard], corpus_index: NewsIndex) -> None:
     import random
 

@@ -141,7 +141,7 @@ class _Kept(NamedTuple):
     groups: Groups | None
     relaxed: RelaxedSearch | None
     patterns: list[Any]
-    matches: int = 0
+    matches: int
 
 
 def _prepared(

@@ -478,6 +478,7 @@ def one_user_dict(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
+@pytest.mark.slow  # every real post segmented twice, 15 s; the cached lexicon's test compares real sentences in the default run: CI runs it with -m slow
 def test_words_are_jiebas_own_on_every_real_post(corpus: Path) -> None:
     cutter = segmenter((), normalize).get()
     files = sorted(p for p in corpus.rglob("*") if p.is_file() and p.suffix in {".md", ".txt", ".html", ".markdown"})

@@ -243,6 +243,7 @@ def test_a_search_under_way_reads_the_segments_a_merge_replaced(edited_corpus: P
     searcher.close()
 
 
+@pytest.mark.slow  # a merge killed in a subprocess, 18 s; a compaction killed half-way (test_compact.py) stays in the default run: CI runs it with -m slow
 def test_a_merge_killed_half_way_loses_nothing(edited_corpus: Path, tmp_path: Path) -> None:
     index = tmp_path / "index"
     ix = NewsIndex.create(index, config=_config(batch_size=4, merge_factor=0))

@@ -31,6 +31,12 @@ answer within ``[cluster] timeout`` is left out and named in
 ``results.shards.failed``; it is opened again on a worker that can open it (its
 owner, when it comes back) at the next search.
 
+**Completions** are one index's: each shard's worker counts the words and phrases
+of its titles (a task beside its actor), and the client adds the counts up and
+makes the completions of the archive (pinyin included) in a process of its own,
+saved in ``DIR`` beside the manifest for the shards' current states.  A completion
+then asks each shard its state (one round) and looks the prefix up on the client.
+
 Dask is imported here only, and only when a cluster is used.
 """
 
@@ -42,7 +48,7 @@ import os
 import pickle
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -57,6 +63,7 @@ from .gather import FanOut, Joined, Shard, StatisticsCache, gather, gather_simil
 from .statistics import StatisticsTable
 from .request import DateLike, SearchRequest, Selection, check_limit
 from .results import FileFailure, IndexReport, IndexStats, SearchResults, Suggestion, Topic
+from .suggest import CompletionCache, TitleCounts, index_state, joined_state, prepare_counts_aside, saved_completions, title_counts_of
 
 __all__ = ["MANIFEST", "ClusterError", "ClusterIndex", "ClusterManifest", "ShardActor"]
 
@@ -130,7 +137,7 @@ class ShardActor:
 
     SHARD_CALLS = frozenset({"page", "alike", "hits", "read", "values", "topics", "similar_terms"})
     """The calls :meth:`call` passes to a shard's :class:`~newsearch.gather.Shard`."""
-    OWN_CALLS = frozenset({"ping", "get", "stats", "suggest", "highlight"})
+    OWN_CALLS = frozenset({"ping", "get", "stats", "state", "highlight"})
     """The calls :meth:`call` answers from a shard's index itself."""
 
     def __init__(self, index_class: Any, config: Config) -> None:
@@ -221,8 +228,10 @@ class _OwnCalls:
         stats: IndexStats = self.index.stats()
         return stats
 
-    def suggest(self, prefix: str, limit: int) -> list[Suggestion]:
-        found: list[Suggestion] = self.index.suggest(prefix, limit=limit, stale_ok=True)
+    def state(self) -> str:
+        """The shard's committed state (:func:`~newsearch.suggest.index_state`): the
+        archive's completions are made again when a shard's changes."""
+        found: str = self.index._read(lambda searcher, _config, _synonyms: index_state(searcher))  # noqa: SLF001
         return found
 
     def highlight(self, text: str, query: str, table: StatisticsTable) -> list[tuple[int, int]]:
@@ -301,6 +310,7 @@ class ClusterIndex:
         self._opening: dict[int, threading.Lock] = {}  # shard -> held while it is being opened
         self._making: dict[str, threading.Lock] = {}  # worker -> held while its actor is being made
         self._statistics = StatisticsCache()
+        self._completions = CompletionCache(lambda: prepare_counts_aside(self._title_counts(), self.path))
 
     # ------------------------------------------------------------------ opening
 
@@ -640,18 +650,34 @@ class ClusterIndex:
         )
 
     def suggest(self, prefix: str, *, limit: int = 10, stale_ok: bool = False) -> list[Suggestion]:
-        """Completions of ``prefix`` from the shards' titles, their counts added up (from
-        the shards that answer: completions are a help, not a result)."""
+        """As :meth:`NewsIndex.suggest`: the completions of one index of the archive, made
+        on this machine of what each shard's titles hold (counted by the shard's worker)
+        and saved in the cluster's folder.  While a shard does not answer, those made
+        before answer; with none made yet, that is an error (with ``stale_ok``, there
+        are no completions: they are a help, not a result)."""
         check_limit(limit)
-        counts: dict[str, int] = {}
-        answers = self._fan_out("suggest", dict.fromkeys(range(self.manifest.shards), (prefix, limit * 3)))
-        for found in answers.values():
-            if isinstance(found, BaseException):
-                continue
-            for suggestion in found:
-                counts[suggestion.text] = counts.get(suggestion.text, 0) + suggestion.articles
-        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
-        return [Suggestion(text, n) for text, n in ranked]
+        answers = self._fan_out("state", dict.fromkeys(range(self.manifest.shards), ()))
+        if any(isinstance(answer, BaseException) for answer in answers.values()):
+            held = self._completions.newest
+            if held is not None:
+                return held.complete(prefix, limit)
+            if stale_ok:
+                return []
+            k, why = min((k, a) for k, a in answers.items() if isinstance(a, BaseException))
+            raise ClusterError(f"completions need every shard: shard {k}: {why}")
+        state = joined_state([answers[k] for k in range(self.manifest.shards)])
+        return self._completions.complete(
+            state, lambda: saved_completions(self.path, state, self._title_counts), prefix, limit, stale_ok=stale_ok
+        )
+
+    def _title_counts(self) -> TitleCounts:
+        """What every shard's titles hold, counted by each shard's worker (a task beside
+        its actor, not a call of it: seconds of work at 50,000 articles a shard), added up."""
+        counts, failures = self._on_shards(title_counts_of, lambda k: (self.manifest.paths[k],))
+        if failures:
+            k, why = min(failures.items())
+            raise ClusterError(f"completions need every shard: shard {k} ({self.manifest.owners[k]}): {why}")
+        return TitleCounts.added([counts[k] for k in range(self.manifest.shards)])
 
     def topics(
         self,
@@ -717,6 +743,22 @@ class ClusterIndex:
         up what was done.  :class:`ClusterError` names each shard that failed, with its
         worker, after the others finished."""
         sources = [str(Path(p).absolute()) for p in paths]
+        n = self.manifest.shards
+        reports, failures = self._on_shards(
+            update_shard, lambda k: (self._index_class, self.manifest.paths[k], self.config, (k, n), sources, strict), progress
+        )
+        total = _summed(list(reports.values()))
+        if failures:
+            detail = "; ".join(f"shard {k} ({self.manifest.owners[k]}): {why}" for k, why in sorted(failures.items()))
+            raise ClusterError(f"{len(failures)} of {n} shards failed: {detail}; run the command again to complete it", report=total)
+        return total
+
+    def _on_shards(
+        self, function: Callable[..., Any], args: Callable[[int], tuple[Any, ...]], progress: Any = None
+    ) -> tuple[dict[int, Any], dict[int, str]]:
+        """``function(*args(k))`` for every shard ``k`` at once, each a task on the worker
+        that should hold the shard; what each returned, and why each that failed did
+        (its worker lost, say), after the others finished."""
         client = self._connect()
         workers = self._workers()
         n = self.manifest.shards
@@ -725,12 +767,9 @@ class ClusterIndex:
             worker = self._worker_for(k, workers)
             if worker is None:
                 raise ClusterError(f"no worker is connected to the scheduler at {self.address}.")
-            future = client.submit(
-                update_shard, self._index_class, self.manifest.paths[k], self.config, (k, n), sources, strict,
-                workers=[worker], allow_other_workers=False, pure=False, retries=0,
-            )
+            future = client.submit(function, *args(k), workers=[worker], allow_other_workers=False, pure=False, retries=0)
             running[k] = (future, worker)
-        reports: dict[int, IndexReport] = {}
+        done: dict[int, Any] = {}
         failures: dict[int, str] = {}
         while running:
             time.sleep(0.2)
@@ -738,22 +777,18 @@ class ClusterIndex:
             for k, (future, worker) in list(running.items()):
                 if future.done():
                     try:
-                        reports[k] = future.result()
+                        done[k] = future.result()
                     except Exception as exc:  # noqa: BLE001 - reported with its shard
                         failures[k] = f"{type(exc).__name__}: {exc}" if not isinstance(exc, NewsearchError) else str(exc)
                     del running[k]
                 elif worker not in alive:
                     future.cancel()
-                    failures[k] = f"its worker {worker} was lost; run the command again to complete it"
+                    failures[k] = f"its worker {worker} was lost"
                     del running[k]
                     self._forget([k], worker)
             if progress is not None:
                 progress(n - len(running), n, "")
-        total = _summed(list(reports.values()))
-        if failures:
-            detail = "; ".join(f"shard {k} ({self.manifest.owners[k]}): {why}" for k, why in sorted(failures.items()))
-            raise ClusterError(f"{len(failures)} of {n} shards failed: {detail}", report=total)
-        return total
+        return done, failures
 
     # ------------------------------------------------------------------ closing
 

@@ -36,7 +36,7 @@ from .request import DateLike, SearchRequest, Selection, check_limit
 from .search import highlight_patterns, run_search
 from .stats import collect_stats
 from .similar import similar_articles
-from .suggest import CompletionCache
+from .suggest import CompletionCache, completions_for, index_state, prepare_aside
 from .topics import significant_keywords
 from .store import Manifest, Store, open_searcher
 from .synonyms import Synonyms, load_synonyms
@@ -73,7 +73,7 @@ class NewsIndex:
         self._synonyms: Synonyms | None = None
         self._cached_searcher: Any = None
         self._manifest_mtime: int | None = None
-        self._completions = CompletionCache(store.path)
+        self._completions = CompletionCache(lambda: prepare_aside(store.path))
 
     # ------------------------------------------------------------------ opening
 
@@ -393,7 +393,9 @@ class NewsIndex:
         index run commits); only a first call ever waits."""
         check_limit(limit)
         with self._searcher() as searcher:
-            return self._completions.complete(searcher, prefix, limit, stale_ok=stale_ok)
+            return self._completions.complete(
+                index_state(searcher), lambda: completions_for(searcher, self._store.path), prefix, limit, stale_ok=stale_ok
+            )
 
     def __len__(self) -> int:
         with self._searcher() as searcher:

@@ -227,8 +227,9 @@ def create_app(index: Index, config: Config | None = None, *, show_paths: bool =
     shared = _SharedIndex(index)
     # Completions are prepared now (seconds at 100,000 articles the first time, then
     # read from the index folder); after a commit, new ones are prepared in the
-    # background while the old ones answer (stale_ok below).
-    shared(lambda ix: ix.suggest("", limit=1))
+    # background while the old ones answer (stale_ok below).  (A cluster with a shard
+    # lost prepares them at the first completion asked once it is back.)
+    shared(lambda ix: ix.suggest("", limit=1, stale_ok=True))
     app = FastAPI(
         title="newsearch",
         version=__version__,

@@ -21,6 +21,10 @@ reading of a character that has several (also zhongqing) — built once and save
 ``suggest-<state>.bin``.  A completion is then a binary search and a
 pick of the most frequent words in the range, well under a millisecond.
 
+What they are made of (:class:`TitleCounts`: the articles that hold each title
+word, keyword, tag and phrase) adds up across indexes, so an archive in shards
+makes the completions of one index of its articles (:mod:`newsearch.cluster`).
+
 The keys and words are kept as one UTF-8 string each with the offsets where
 each one starts, read from the file as they are: 2 million keys as Python
 strings took 180 MB of a server's memory at 300,000 articles.
@@ -31,6 +35,8 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
+import os
+import pickle
 import re
 import struct
 import subprocess
@@ -39,7 +45,8 @@ import threading
 from array import array
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from itertools import accumulate, islice, product
 from pathlib import Path
 from typing import Any
@@ -53,7 +60,10 @@ from .fields import KEYWORDS, NTITLE, TAGS, TITLE
 from .store import Store
 from .understand import STOPWORDS
 
-__all__ = ["CompletionCache", "Completions", "completions_for", "prepare_completions"]
+__all__ = [
+    "CompletionCache", "Completions", "TitleCounts", "completions_for", "index_state", "joined_state", "prepare_aside", "prepare_completions",
+    "prepare_counts_aside", "prepare_from_counts", "saved_completions", "title_counts_of",
+]
 
 _MAX_READINGS = 8  # pinyin combinations kept for a word whose characters have several readings
 _IN_CONTEXT, _OTHER_READING, _FUNCTION_WORD = 0, 1, 2  # how well a key matches: better first
@@ -114,6 +124,7 @@ class Completions:
         self.weights = _numbers(weights) if weights is not None else self.counts  # how much the word says: see the module
         self.kinds = kinds if isinstance(kinds, array) else array("B", kinds if kinds is not None else bytes(len(self.keys)))  # _IN_CONTEXT...
         self.lengths = lengths if lengths is not None else array("H", (min(len(w), 0xFFFF) for w in self.words))
+        self.state = ""  # the index state they are of, when known (:func:`index_state`)
         if len(self.counts) != len(self.words) or len(self.weights) != len(self.words) or len(self.lengths) != len(self.words):
             raise ValueError("completions: a count or weight for each word")
         if len(self.owners) != len(self.keys) or len(self.kinds) != len(self.keys):
@@ -124,6 +135,12 @@ class Completions:
         """From the title words of every segment of ``searcher``; the pinyin of words
         that ``previous`` (an earlier state's completions) knows is taken from it.
         ``user_dicts``: the jieba dictionaries the index's words were cut with."""
+        return cls.of_counts(TitleCounts.read(searcher, user_dicts), previous)
+
+    @classmethod
+    def of_counts(cls, found: TitleCounts, previous: Completions | None = None) -> Completions:
+        """From what the titles of an index hold (or of several, added up: the same
+        completions as one index of their articles); see :meth:`build`."""
         from pypinyin import Style, pinyin
 
         known: dict[str, list[tuple[str, int]]] = {}
@@ -131,22 +148,13 @@ class Completions:
             for key, number, kind in zip(previous.keys, previous.owners, previous.kinds):
                 known.setdefault(previous.words[number], []).append((key, kind))
 
-        counts: Counter[str] = Counter()
-        keyword_counts: Counter[str] = Counter()
-        tag_counts: Counter[str] = Counter()
-        for leaf, _base in searcher.leaf_searchers():
-            reader = leaf.reader()
-            for term, info in reader.iter_field(TITLE):
-                word = term.decode("utf-8") if isinstance(term, bytes) else term
-                if len(word) > 1:
-                    counts[word] += info.doc_frequency()
-            for field, into in ((KEYWORDS, keyword_counts), (TAGS, tag_counts)):
-                for term, info in reader.iter_field(field):
-                    into[term.decode("utf-8") if isinstance(term, bytes) else term] += info.doc_frequency()
+        counts: Counter[str] = Counter(found.titles)
+        keyword_counts: Counter[str] = Counter(found.keywords)
+        tag_counts: Counter[str] = found.tags
         # Keywords keep the case the articles write (iPhone): completed as typed in any
         # case, shown as most of the articles write them, counted with the title word.
         shown: dict[str, str] = {}
-        for term, n in sorted(keyword_counts.items(), key=lambda item: -item[1]):
+        for term, n in sorted(keyword_counts.items(), key=lambda item: (-item[1], item[0])):
             folded = normalize(term)
             if folded != term:
                 shown.setdefault(folded, term)
@@ -155,8 +163,7 @@ class Completions:
         for word, n in keyword_counts.items():  # an article's keyword is often in its title too
             counts[word] = max(counts[word], n)
         parts_of: dict[str, tuple[str, ...]] = {word: (word,) for word in counts}
-        for parts, n in _phrases(searcher, user_dicts).items():
-            text = "".join(parts)
+        for text, (parts, n) in _phrase_texts(found).items():
             if text not in parts_of:  # a phrase that is also a word counts as the word
                 parts_of[text] = parts
                 counts[text] = titles[text] = n
@@ -324,7 +331,7 @@ def _syllables(readings: Iterable[str]) -> list[str]:
 def _phrases(searcher: Any, user_dicts: tuple[str, ...]) -> Counter[tuple[str, ...]]:
     """Phrases of two or three adjacent title words as jieba cuts the title, the first
     and last of two characters or more and not function words, with the number of
-    titles that hold them; those of a single title only in a small index."""
+    titles that hold them (those of a single title too: see :func:`_phrase_texts`)."""
     found: Counter[tuple[str, ...]] = Counter()
     for leaf, _base in searcher.leaf_searchers():
         reader = leaf.reader()
@@ -345,9 +352,82 @@ def _phrases(searcher: Any, user_dicts: tuple[str, ...]) -> Counter[tuple[str, .
                         ):
                             phrases.add(tuple(words[i : i + n]))  # not 晓多科技用
             found.update(phrases)
-    if searcher.doc_count() >= _SMALL_INDEX:
-        found = Counter({phrase: n for phrase, n in found.items() if n > 1})
     return found
+
+
+def _phrase_texts(found: TitleCounts) -> dict[str, tuple[tuple[str, ...], int]]:
+    """The phrases that are completions, by their text: the words of the cut most
+    titles make of it, and the titles that hold it however cut; those of a single
+    title only in a small index."""
+    texts: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
+    for parts, n in found.phrases.items():
+        texts.setdefault("".join(parts), []).append((n, parts))
+    out: dict[str, tuple[tuple[str, ...], int]] = {}
+    for text, cuts in sorted(texts.items()):
+        n = sum(count for count, _ in cuts)
+        if n > 1 or found.articles < _SMALL_INDEX:
+            out[text] = (min(cuts, key=lambda cut: (-cut[0], cut[1]))[1], n)
+    return out
+
+
+@dataclass
+class TitleCounts:
+    """What completions are made of, read from an index: its number of articles, the
+    articles that hold each title word (of two characters or more), keyword and tag,
+    and the titles that hold each phrase (:func:`_phrases`).  Those of several indexes
+    add up (an archive's shards): their completions are one index's of the articles."""
+
+    articles: int = 0
+    titles: Counter[str] = field(default_factory=Counter)
+    keywords: Counter[str] = field(default_factory=Counter)
+    tags: Counter[str] = field(default_factory=Counter)
+    phrases: Counter[tuple[str, ...]] = field(default_factory=Counter)
+    state: str = ""  # the index state they were read from (:func:`index_state`)
+
+    @classmethod
+    def read(cls, searcher: Any, user_dicts: tuple[str, ...] = ()) -> TitleCounts:
+        """The counts of every segment of ``searcher`` (``user_dicts``: the jieba
+        dictionaries the index's words were cut with)."""
+        found = cls(searcher.doc_count(), state=index_state(searcher))
+        for leaf, _base in searcher.leaf_searchers():
+            reader = leaf.reader()
+            for term, info in reader.iter_field(TITLE):
+                word = term.decode("utf-8") if isinstance(term, bytes) else term
+                if len(word) > 1:
+                    found.titles[word] += info.doc_frequency()
+            for name, into in ((KEYWORDS, found.keywords), (TAGS, found.tags)):
+                for term, info in reader.iter_field(name):
+                    into[term.decode("utf-8") if isinstance(term, bytes) else term] += info.doc_frequency()
+        found.phrases = _phrases(searcher, user_dicts)
+        return found
+
+    @classmethod
+    def added(cls, parts: Sequence[TitleCounts]) -> TitleCounts:
+        """The counts of ``parts`` added up; their state names theirs together."""
+        total = cls(sum(part.articles for part in parts))
+        for part in parts:
+            total.titles.update(part.titles)
+            total.keywords.update(part.keywords)
+            total.tags.update(part.tags)
+            total.phrases.update(part.phrases)
+        total.state = joined_state([part.state for part in parts])
+        return total
+
+
+def joined_state(states: Sequence[str]) -> str:
+    """A name for the state of several indexes (an archive's shards, in order)."""
+    return hashlib.sha1("|".join(states).encode()).hexdigest()[:16]
+
+
+def title_counts_of(index_path: str | Path) -> TitleCounts:
+    """The :class:`TitleCounts` of the index at ``index_path`` as it is now (what a
+    shard's worker reads for the completions of a cluster)."""
+    store = Store(index_path)
+    searcher = store.searcher()
+    try:
+        return TitleCounts.read(searcher, store.read_manifest().user_dicts())
+    finally:
+        searcher.close()
 
 
 def index_state(searcher: Any) -> str:
@@ -367,7 +447,7 @@ def index_state(searcher: Any) -> str:
 
 def prepare_completions(index_path: str | Path) -> None:
     """Prepare and save the completions of the index at ``index_path`` as it is now
-    (what :class:`CompletionCache` runs in a process of its own)."""
+    (what :func:`prepare_aside` runs in a process of its own)."""
     searcher = Store(index_path).searcher()
     try:
         completions_for(searcher, Path(index_path))
@@ -375,31 +455,86 @@ def prepare_completions(index_path: str | Path) -> None:
         searcher.close()
 
 
+def prepare_from_counts(counts_path: str | Path, folder: str | Path) -> None:
+    """Make the completions of the counts pickled in ``counts_path`` and save them in
+    ``folder`` (what a cluster index runs in a process of its own)."""
+    found = pickle.loads(Path(counts_path).read_bytes())
+    if not isinstance(found, TitleCounts):
+        raise ValueError(f"{counts_path} does not hold title counts")
+    saved_completions(Path(folder), found.state, lambda: found)
+
+
+def _in_another_process(function: str, *args: str) -> bool:
+    """Run this module's ``function`` on ``args`` in a Python process of its own: preparing
+    is seconds of Python, and a search here would wait for the interpreter lock at every
+    file read.  Whether it succeeded."""
+    code = f"import sys; from {__name__} import {function}; {function}(*sys.argv[1:])"
+    done = subprocess.run([sys.executable, "-c", code, *args], stdin=subprocess.DEVNULL, check=False)
+    return done.returncode == 0
+
+
+def prepare_aside(folder: Path) -> Completions | None:
+    """The completions of the index in ``folder`` as it is now, prepared by another
+    process (None: the index went away or is damaged; searches say so)."""
+    if not _in_another_process("prepare_completions", str(folder)):
+        return None
+    try:
+        searcher = Store(folder).searcher()
+    except NewsearchError:
+        return None
+    try:
+        return completions_for(searcher, folder)  # (read from the file it saved)
+    finally:
+        searcher.close()
+
+
+def prepare_counts_aside(found: TitleCounts, folder: Path) -> Completions:
+    """The completions of ``found``, made by another process and saved in ``folder``
+    (here, when the folder cannot be written)."""
+    counts_path = folder / f".suggest-counts-{found.state}-{os.getpid()}.pickle"
+    try:
+        write_bytes(counts_path, pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL))
+        _in_another_process("prepare_from_counts", str(counts_path), str(folder))
+    except OSError:
+        pass
+    finally:
+        counts_path.unlink(missing_ok=True)
+    return saved_completions(folder, found.state, lambda: found)
+
+
 class CompletionCache:
-    """The newest completions of one index folder, kept between index states.
+    """The newest completions of an index (a folder's, or a cluster's), kept between
+    index states.
 
     ``complete(..., stale_ok=True)`` never makes a search wait for them: after
     the index changed, it answers from the completions of an earlier state
-    while another process prepares (and saves) those of the new one.  Not a
-    thread of this process: preparing is seconds of Python, and a search here
-    would wait for the interpreter lock at every file read.
+    while ``prepare`` makes those of the new one (in another process: see
+    :func:`prepare_aside`) on a thread of its own.
     """
 
-    def __init__(self, folder: Path) -> None:
-        self._folder = folder
+    def __init__(self, prepare: Callable[[], Completions | None]) -> None:
+        self._prepare_new = prepare
         self._newest: tuple[str, Completions] | None = None  # (index state, completions)
         self._preparing: threading.Thread | None = None
 
-    def complete(self, searcher: Any, prefix: str, limit: int, *, stale_ok: bool = False) -> list[Suggestion]:
-        """Completions of ``prefix`` in the searcher's index state (see
-        :meth:`newsearch.NewsIndex.suggest`)."""
+    @property
+    def newest(self) -> Completions | None:
+        """The completions of the newest state made so far, if any."""
         newest = self._newest
-        if stale_ok and newest is not None:
-            if newest[0] != index_state(searcher):
+        return newest[1] if newest is not None else None
+
+    def complete(
+        self, state: str, made: Callable[[], Completions], prefix: str, limit: int, *, stale_ok: bool = False
+    ) -> list[Suggestion]:
+        """Completions of ``prefix`` in index state ``state``, whose completions ``made()``
+        reads or makes (see :meth:`newsearch.NewsIndex.suggest`)."""
+        newest = self._newest
+        if newest is not None and (newest[0] == state or stale_ok):
+            if newest[0] != state:
                 self._prepare_in_background()
             return newest[1].complete(prefix, limit)
-        found = completions_for(searcher, self._folder)
-        self._newest = (index_state(searcher), found)
+        found = made()
+        self._newest = (found.state or state, found)
         return found.complete(prefix, limit)
 
     def _prepare_in_background(self) -> None:
@@ -409,28 +544,18 @@ class CompletionCache:
         self._preparing.start()
 
     def _prepare(self) -> None:
-        code = f"import sys; from {__name__} import prepare_completions; prepare_completions(sys.argv[1])"
-        done = subprocess.run([sys.executable, "-c", code, str(self._folder)], stdin=subprocess.DEVNULL, check=False)
-        if done.returncode != 0:
-            return  # the index went away or is damaged: searches say so
         try:
-            searcher = Store(self._folder).searcher()
-        except NewsearchError:
+            found = self._prepare_new()
+        except Exception:  # noqa: BLE001 - a shard that did not answer, a client closed: the next call tries again
             return
-        try:
-            self._newest = (index_state(searcher), completions_for(searcher, self._folder))
-        finally:
-            searcher.close()
+        if found is not None:
+            self._newest = (found.state, found)
 
 
-def completions_for(searcher: Any, folder: Path) -> Completions:
-    """The completions of the searcher's index state: from memory, from the file saved
-    in ``folder``, or built (and saved, replacing those of older states)."""
-    cache = reader_cache(searcher.reader())
-    found = cache.get("completions")
-    if found is not None:
-        return found  # type: ignore[no-any-return]
-    path = folder / _FILE.format(index_state(searcher))
+def saved_completions(folder: Path, state: str, counts: Callable[[], TitleCounts]) -> Completions:
+    """The completions of index state ``state``: read from the file saved in ``folder``,
+    or made of ``counts()`` (and saved, replacing those of older states)."""
+    path = folder / _FILE.format(state)
     try:
         found = Completions.load(path)
     except (OSError, ValueError, KeyError):
@@ -441,11 +566,10 @@ def completions_for(searcher: Any, folder: Path) -> Completions:
                 break
             except (OSError, ValueError, KeyError):
                 continue
-        try:
-            user_dicts = Store(folder).read_manifest().user_dicts()
-        except NewsearchError:
-            user_dicts = ()
-        found = Completions.build(searcher, previous, user_dicts)
+        made = counts()
+        found = Completions.of_counts(made, previous)
+        state = made.state or state
+        path = folder / _FILE.format(state)
         try:
             found.save(path)
             for old in [*folder.glob(_FILE.format("*")), *folder.glob(_OLD_FILES)]:
@@ -453,5 +577,24 @@ def completions_for(searcher: Any, folder: Path) -> Completions:
                     old.unlink(missing_ok=True)
         except OSError:
             pass  # a read-only index folder: keep them in memory only
-    cache["completions"] = found
+    found.state = state
+    return found
+
+
+def completions_for(searcher: Any, folder: Path) -> Completions:
+    """The completions of the searcher's index state: from memory, from the file saved
+    in ``folder``, or built (and saved, replacing those of older states)."""
+    cache = reader_cache(searcher.reader())
+    found = cache.get("completions")
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+
+    def counts() -> TitleCounts:
+        try:
+            user_dicts = Store(folder).read_manifest().user_dicts()
+        except NewsearchError:
+            user_dicts = ()
+        return TitleCounts.read(searcher, user_dicts)
+
+    found = cache["completions"] = saved_completions(folder, index_state(searcher), counts)
     return found

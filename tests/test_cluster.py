@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from newsearch import Config, NewsIndex
+from newsearch.cluster import ClusterError
 
 from generated_queries import comparable, generated_requests, scores_close
 
@@ -198,7 +199,10 @@ def test_three_shards_answer_as_one_index(cluster: Cluster, three_shards: Path, 
     assert ix.get(article.id) == corpus_index.get(article.id)
     assert comparable(ix.similar(article.id)) == comparable(corpus_index.similar(article.id))
     assert ix.topics(since="2018", until="2018") == corpus_index.topics(since="2018", until="2018")
-    assert [s.text for s in ix.suggest("经")][:1] == [s.text for s in corpus_index.suggest("经")][:1]
+    titles = {hit.title[:2] for hit in corpus_index.search("", limit=60, facets=False, collapse=False).hits}
+    for prefix in ["经", "中国", "jingji", "jj", "zg", "x", "ai", "区块", *sorted(titles)]:
+        assert ix.suggest(prefix) == corpus_index.suggest(prefix), prefix  # the same words, counts and order
+    assert len(list(three_shards.glob("suggest-*.bin"))) == 1  # made once, kept beside the manifest
     ix.close()
 
 
@@ -264,6 +268,7 @@ def test_a_worker_lost_during_searches_gives_partial_results_then_another_worker
     assert whole.shards is not None and not whole.shards.partial
     held = {hit.id for hit in corpus_index.search("经济", limit=None, collapse=False).hits}
     assert whole.total == len(held)
+    completions = ix.suggest("经")
     victim = ix.manifest.owners[2]
     partial = None
     for number in range(200):
@@ -280,6 +285,7 @@ def test_a_worker_lost_during_searches_gives_partial_results_then_another_worker
     assert [f.shard for f in partial.shards.failed] == [2] and partial.shards.successful == 2
     assert 0 < partial.total < whole.total
     assert {hit.id for hit in partial.hits} <= held
+    assert ix.suggest("经") == completions  # (those made before, while a shard is lost)
     # The shard's files are on a filesystem every worker sees: another worker opens it.
     assert comparable(_whole_again(ix, 60)) == comparable(whole)  # the same client, not restarted
     # One worker now holds two shards, which answer a search together, as one index of their segments.
@@ -366,10 +372,47 @@ def test_a_shard_no_worker_can_open_is_left_out_unless_no_partial(
             server.wait(timeout=30)
         ix = NewsIndex.open(three_shards, cluster=cluster.address, config=config)
         assert ix.search("经济", collapse=False).shards.partial  # type: ignore[union-attr]
+        with pytest.raises(ClusterError, match="completions need every shard: shard 1"):
+            ix.suggest("经")  # (a new client: none made yet)
+        assert ix.suggest("经", stale_ok=True) == []
     finally:
         hidden.rename(shard)
     assert comparable(_whole_again(ix, 30)) == comparable(whole)  # back without a new client
+    assert ix.suggest("经") == corpus_index.suggest("经")
     ix.close()
+
+
+def test_the_archives_completions_follow_a_commit_to_a_shard(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from conftest import write_post
+
+    folder = _index_folder(tmp_path_factory, "growing")
+    posts = folder.parent / "posts"
+    for i, title in enumerate(["银行股走强", "银行理财新规", "重庆银行上市", "音乐节开幕", "音乐会门票"]):
+        write_post(posts, f"p{i}.md", title, "正文的内容与这些词无关。")
+
+    def index() -> None:
+        done = _newsearch("index", "--cluster", cluster.address, "--shards", "2", "--index", str(folder), str(posts))
+        assert done.returncode == 0, done.stderr
+
+    index()
+    ix = NewsIndex.open(folder, cluster=cluster.address)
+    server = NewsIndex.open(folder, cluster=cluster.address)  # (as a server asks: at once, from what it has)
+    assert [s.text for s in ix.suggest("yin")][:2] == ["银行", "音乐"]
+    assert server.suggest("xdkj", stale_ok=True) == []
+    write_post(posts, "p5.md", "晓多科技用AI解放人工客服", "正文的内容与这些词无关。")
+    index()
+    local = NewsIndex.create(folder.parent / "local")
+    local.update([posts])
+    for prefix in ("xdkj", "晓多", "yin", "yinhang", "y", "重庆", "zhongqing"):
+        assert ix.suggest(prefix) == local.suggest(prefix), prefix
+    assert "晓多科技" in [s.text for s in ix.suggest("xdkj")]
+    assert server.suggest("xdkj", stale_ok=True) == []  # the earlier ones, while the new ones are made
+    deadline = time.monotonic() + 120
+    while server.suggest("xdkj", stale_ok=True) != local.suggest("xdkj"):
+        assert time.monotonic() < deadline, "the completions did not follow the commit"
+        time.sleep(0.2)
+    ix.close()
+    server.close()
 
 
 def _certificates(folder: Path) -> list[str]:

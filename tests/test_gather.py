@@ -464,3 +464,39 @@ def test_a_shards_segments_hold_as_many_articles_as_one_indexs(tmp_path: Path, c
     assert len(sizes(one)) == -(-files // 10)
     assert len(sizes(shard)) == -(-files // 30)  # (it was one per 10 files, of about 3 articles each)
     assert sum(sizes(shard)) / len(sizes(shard)) >= 0.6 * sum(sizes(one)) / len(sizes(one))
+
+
+@pytest.mark.parametrize("small_index", [None, 100])
+def test_the_shards_title_counts_added_up_complete_as_one_index(
+    shards: list[Shard], corpus_index: NewsIndex, small_index: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A phrase is a completion when two titles hold it (one, below _SMALL_INDEX
+    # articles): the archive's count, which no shard may know by itself.
+    from newsearch import suggest
+    from newsearch.suggest import Completions, TitleCounts, title_counts_of
+
+    if small_index is not None:
+        monkeypatch.setattr(suggest, "_SMALL_INDEX", small_index)
+    parts = [title_counts_of(shard.index.path) for shard in shards]
+    one = corpus_index._read(  # noqa: SLF001
+        lambda searcher, _config, _synonyms: TitleCounts.read(searcher, corpus_index._manifest.user_dicts())  # noqa: SLF001
+    )
+    added = TitleCounts.added(parts)
+    assert (added.articles, added.titles, added.keywords, added.tags, added.phrases) == (
+        one.articles, one.titles, one.keywords, one.tags, one.phrases
+    )
+    across = [p for p, n in one.phrases.items() if n == 2 and all(part.phrases[p] < 2 for part in parts)]
+    assert across  # phrases that two shards each hold once
+    several, whole = Completions.of_counts(added), Completions.of_counts(one)
+    for name in ("words", "counts", "weights", "keys", "owners", "kinds", "lengths"):
+        assert list(getattr(several, name)) == list(getattr(whole, name)), name
+    words = set(whole.words)
+    assert {"".join(p) for p in across} <= words  # two titles: a completion either way
+    once = {"".join(p) for p, n in one.phrases.items() if n == 1}
+    assert (once <= words) == (small_index is None)  # a single title's: only in a small index
+    titles = [corpus_index.get(article_id).title for article_id in sorted(_ids(corpus_index))[::7]]
+    prefixes = sorted({t[:n] for t in titles for n in (1, 2) if t[:n].strip()}) + ["x", "jing", "zg", "zhongguo", "ai"]
+    for prefix in prefixes:
+        assert several.complete(prefix) == whole.complete(prefix), prefix
+        if small_index is None:  # (the index's own completions, made with the threshold as it is)
+            assert whole.complete(prefix) == corpus_index.suggest(prefix), prefix

@@ -22,7 +22,10 @@ Steps:
    first pass asks each query once (the shards gather its statistics); three
    warm passes follow, as bench.run measures. The added latency is the shards'
    p50 minus the index's.
-4. ``newsearch serve --cluster`` (one server process) and ``newsearch serve`` on
+4. Completions: made from nothing (their saved files removed) on the index and on
+   the shards (the shards' workers count their titles, the client makes them), then
+   ``suggest`` of bench.serve's prefixes, the index and the shards taking turns.
+5. ``newsearch serve --cluster`` (one server process) and ``newsearch serve`` on
    the index, each loaded by ``--clients`` clients for ``--seconds`` with
    bench.serve's request mix.
 """
@@ -117,6 +120,26 @@ def paired(indexes: list[Any], queries: list[dict[str, str]], *, defaults: bool)
             for times, ix in zip(warm, indexes):
                 times.append(once(ix, q))
     return first, warm
+
+
+def completions(indexes: list[tuple[str, Any, Path]], prefixes: list[str]) -> list[list[Any]]:
+    """Rows (name, seconds to make them, p50 and p95 ms of a completion) for each of
+    ``indexes`` (name, opened index, the folder where it saves its completions)."""
+    rows = []
+    times: list[list[float]] = [[] for _ in indexes]
+    for name, ix, folder in indexes:
+        for saved in folder.glob("suggest-*.bin"):
+            saved.unlink()
+        started = time.perf_counter()
+        ix.suggest("", limit=1)
+        rows.append([name, time.perf_counter() - started])
+    for _ in range(ROUNDS):
+        for prefix in prefixes:
+            for spent, (_name, ix, _folder) in zip(times, indexes):
+                started = time.perf_counter()
+                ix.suggest(prefix)
+                spent.append((time.perf_counter() - started) * 1000)
+    return [[*row, percentile(spent, 50), percentile(spent, 95)] for row, spent in zip(rows, times)]
 
 
 def serve_load(index: Path, cluster: str | None, clients: int, seconds: float, per_kind: int, seed: int) -> dict[str, Any]:
@@ -219,11 +242,23 @@ def main(argv: list[str] | None = None) -> None:
                 rows.append([f"one index, {kind}", percentile(first_one, 50), percentile(warm_one, 50), percentile(warm_one, 95), "-"])
                 rows.append([f"{count} shards, {kind}", percentile(first, 50), percentile(warm, 50), percentile(warm, 95), added])
             sharded.close()
-        ix.close()
         print(f"\nSearches ({len(queries)} queries of six kinds, top 10 with snippets; ms; the index and the shards "
               f"take turns query by query; first pass: each query once, the shards gathering its statistics; "
               f"warm: {ROUNDS} more passes; added: the shards' warm p50 minus the index's in the same passes):")
         print_table(["searched", "first p50", "warm p50", "warm p95", "added p50"], rows, digits=1)
+
+        # ------------------------------------------------------------ completions
+        from bench.serve import prefixes_of
+
+        prefixes = prefixes_of(queries)
+        opened = [(f"{count} shards", NewsIndex.open(built[count], cluster=cluster.address), built[count]) for count in shard_counts]
+        rows = completions([("one index", ix, one), *opened], prefixes)
+        for _name, sharded, _folder in opened:
+            sharded.close()
+        ix.close()
+        print(f"\nCompletions (made: the first completion with none saved, seconds; then {len(prefixes)} prefixes "
+              f"x {ROUNDS}, ms, taking turns):")
+        print_table(["completed", "made s", "p50 ms", "p95 ms"], rows, digits=2)
 
         # ------------------------------------------------------------ serve
         rows = []

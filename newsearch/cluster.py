@@ -63,7 +63,7 @@ from .gather import FanOut, Joined, Shard, StatisticsCache, gather, gather_simil
 from .statistics import StatisticsTable
 from .request import DateLike, SearchRequest, Selection, check_limit
 from .results import FileFailure, IndexReport, IndexStats, SearchResults, Suggestion, Topic
-from .suggest import CompletionCache, TitleCounts, index_state, joined_state, prepare_counts_aside, saved_completions, title_counts_of
+from .suggest import CompletionCache, Completions, TitleCounts, index_state, joined_state, prepare_counts_aside, saved_completions, title_counts_of
 
 __all__ = ["MANIFEST", "ClusterError", "ClusterIndex", "ClusterManifest", "ShardActor"]
 
@@ -71,6 +71,7 @@ MANIFEST = "cluster.json"
 FORMAT = "news-cluster"
 FORMAT_VERSION = 1
 _REATTACH_SECONDS = 1.0  # a lost shard is opened again at most this often
+_STATE_SECONDS = 1.0  # a server's completions ask the shards' states at most this often
 
 
 class ClusterError(NewsearchError):
@@ -310,7 +311,7 @@ class ClusterIndex:
         self._opening: dict[int, threading.Lock] = {}  # shard -> held while it is being opened
         self._making: dict[str, threading.Lock] = {}  # worker -> held while its actor is being made
         self._statistics = StatisticsCache()
-        self._completions = CompletionCache(lambda: prepare_counts_aside(self._title_counts(), self.path))
+        self._completions = CompletionCache(self._new_completions)
 
     # ------------------------------------------------------------------ opening
 
@@ -652,23 +653,45 @@ class ClusterIndex:
     def suggest(self, prefix: str, *, limit: int = 10, stale_ok: bool = False) -> list[Suggestion]:
         """As :meth:`NewsIndex.suggest`: the completions of one index of the archive, made
         on this machine of what each shard's titles hold (counted by the shard's worker)
-        and saved in the cluster's folder.  While a shard does not answer, those made
-        before answer; with none made yet, that is an error (with ``stale_ok``, there
-        are no completions: they are a help, not a result)."""
+        and saved in the cluster's folder.  A call asks each shard its state first; with
+        ``stale_ok`` (a server), it answers at once from those made before while the
+        shards are asked on a thread of its own (at most once a second), and new ones
+        made when they changed.  While a shard does not answer, those made before
+        answer; with none made yet, that is an error (with ``stale_ok``, there are no
+        completions: they are a help, not a result)."""
         check_limit(limit)
-        answers = self._fan_out("state", dict.fromkeys(range(self.manifest.shards), ()))
-        if any(isinstance(answer, BaseException) for answer in answers.values()):
-            held = self._completions.newest
+        held = self._completions.newest
+        if stale_ok and held is not None:
+            self._completions.refresh(_STATE_SECONDS)
+            return held[1].complete(prefix, limit)
+        try:
+            state = self._completion_state()
+        except ClusterError:
             if held is not None:
-                return held.complete(prefix, limit)
+                return held[1].complete(prefix, limit)
             if stale_ok:
                 return []
-            k, why = min((k, a) for k, a in answers.items() if isinstance(a, BaseException))
-            raise ClusterError(f"completions need every shard: shard {k}: {why}")
-        state = joined_state([answers[k] for k in range(self.manifest.shards)])
+            raise
         return self._completions.complete(
             state, lambda: saved_completions(self.path, state, self._title_counts), prefix, limit, stale_ok=stale_ok
         )
+
+    def _completion_state(self) -> str:
+        """What names the shards' states together (:func:`~newsearch.suggest.joined_state`)."""
+        answers = self._fan_out("state", dict.fromkeys(range(self.manifest.shards), ()))
+        for k, answer in sorted(answers.items()):
+            if isinstance(answer, BaseException):
+                raise ClusterError(f"completions need every shard: shard {k}: {answer}")
+        return joined_state([answers[k] for k in range(self.manifest.shards)])
+
+    def _new_completions(self) -> Completions | None:
+        """The completions of the shards' states, made in another process, unless those
+        made before are theirs (None)."""
+        state = self._completion_state()
+        held = self._completions.newest
+        if held is not None and held[0] == state:
+            return None
+        return prepare_counts_aside(self._title_counts(), self.path)
 
     def _title_counts(self) -> TitleCounts:
         """What every shard's titles hold, counted by each shard's worker (a task beside

@@ -42,6 +42,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from array import array
 from bisect import bisect_left
 from collections import Counter
@@ -516,12 +517,12 @@ class CompletionCache:
         self._prepare_new = prepare
         self._newest: tuple[str, Completions] | None = None  # (index state, completions)
         self._preparing: threading.Thread | None = None
+        self._started = 0.0  # (time.monotonic() when preparing last started)
 
     @property
-    def newest(self) -> Completions | None:
-        """The completions of the newest state made so far, if any."""
-        newest = self._newest
-        return newest[1] if newest is not None else None
+    def newest(self) -> tuple[str, Completions] | None:
+        """The newest state whose completions were made, and those completions."""
+        return self._newest
 
     def complete(
         self, state: str, made: Callable[[], Completions], prefix: str, limit: int, *, stale_ok: bool = False
@@ -537,9 +538,17 @@ class CompletionCache:
         self._newest = (found.state or state, found)
         return found.complete(prefix, limit)
 
+    def refresh(self, every: float) -> None:
+        """Run ``prepare`` on a thread of its own, at most once every ``every`` seconds
+        (for an index whose state is costly to ask: ``prepare`` asks it, and returns None
+        when the newest completions are still its state's)."""
+        if time.monotonic() - self._started >= every:
+            self._prepare_in_background()
+
     def _prepare_in_background(self) -> None:
         if self._preparing is not None and self._preparing.is_alive():
             return
+        self._started = time.monotonic()
         self._preparing = threading.Thread(target=self._prepare, name="newsearch-completions", daemon=True)
         self._preparing.start()
 

@@ -305,9 +305,13 @@ def test_a_stalled_worker_holds_up_only_the_search_that_opens_its_shard_again(
     config = Config.from_dict({"cluster": {"timeout": TIMEOUT}})
     ix = NewsIndex.open(three_shards, cluster=cluster.address, config=config)
     whole = _whole_again(ix, 60)
+    completions = ix.suggest("经", stale_ok=True)
     victim = cluster.workers[ix.manifest.owners[2]]
     victim.send_signal(signal.SIGSTOP)
     try:
+        began = time.monotonic()
+        assert ix.suggest("经", stale_ok=True) == completions  # (a server's: the shards are asked aside)
+        assert time.monotonic() - began < TIMEOUT / 4
         began = time.monotonic()
         first = ix.search("经济", collapse=False)  # (its call to the stalled worker times out)
         assert time.monotonic() - began < 3 * TIMEOUT

@@ -32,10 +32,13 @@ answer within ``[cluster] timeout`` is left out and named in
 owner, when it comes back) at the next search.
 
 **Completions** are one index's: each shard's worker counts the words and phrases
-of its titles (a task beside its actor), and the client adds the counts up and
-makes the completions of the archive (pinyin included) in a process of its own,
-saved in ``DIR`` beside the manifest for the shards' current states.  A completion
-then asks each shard its state (one round) and looks the prefix up on the client.
+of its titles (a task beside its actor; each segment's counts are kept beside the
+shard, so after a commit only the new segments are counted), and the client adds the counts up and
+makes the completions of the archive (pinyin included), saved in ``DIR`` beside
+the manifest for the shards' current states.  A completion then asks each shard
+its state (one round) and looks the prefix up on the client; a server's
+(``stale_ok``) answers from the completions it holds and asks the states on a
+thread of its own, and new completions are made in a process of its own.
 
 Dask is imported here only, and only when a cluster is used.
 """

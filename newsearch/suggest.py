@@ -36,7 +36,6 @@ import hashlib
 import heapq
 import json
 import os
-import pickle
 import re
 import struct
 import subprocess
@@ -71,6 +70,8 @@ _IN_CONTEXT, _OTHER_READING, _FUNCTION_WORD = 0, 1, 2  # how well a key matches:
 _SMALL_INDEX = 2000  # below this many articles, phrases of one title are completions too
 _RUN = re.compile(r"[^\W_]+")
 _FILE = "suggest-{}.bin"
+_COUNTS_FILE = "titles-{}.counts"  # a segment's TitleCounts, beside the index
+_COUNTS_FORMAT = "newsearch title counts 1"
 _OLD_FILES = "suggest-*.json"  # what earlier versions saved
 _MAGIC = b"NSCOMPLETIONS 2\n"
 _HEADER_LENGTH = struct.Struct("<Q")
@@ -329,30 +330,29 @@ def _syllables(readings: Iterable[str]) -> list[str]:
     return [p.lower() for p in readings if p.strip()]
 
 
-def _phrases(searcher: Any, user_dicts: tuple[str, ...]) -> Counter[tuple[str, ...]]:
+def _phrases(reader: Any, user_dicts: tuple[str, ...]) -> Counter[tuple[str, ...]]:
     """Phrases of two or three adjacent title words as jieba cuts the title, the first
     and last of two characters or more and not function words, with the number of
-    titles that hold them (those of a single title too: see :func:`_phrase_texts`)."""
+    titles of the segment ``reader`` that hold them (those of a single title too: see
+    :func:`_phrase_texts`)."""
     found: Counter[tuple[str, ...]] = Counter()
-    for leaf, _base in searcher.leaf_searchers():
-        reader = leaf.reader()
-        titles = column_reader(reader, NTITLE)
-        for docnum in reader.all_doc_ids():
-            phrases: set[tuple[str, ...]] = set()
-            for run in _RUN.findall(titles[docnum].decode("utf-8")):
-                words = query_words(run, user_dicts=user_dicts)
-                for n in (2, 3):
-                    for i in range(len(words) - n + 1):
-                        first, last = words[i], words[i + n - 1]
-                        if (
-                            len(first) > 1
-                            and len(last) > 1
-                            and first not in STOPWORDS  # not 人们还有
-                            and last not in STOPWORDS
-                            and not any(map(_counts_something, words[i : i + n]))  # not 北大一二(〇)
-                        ):
-                            phrases.add(tuple(words[i : i + n]))  # not 晓多科技用
-            found.update(phrases)
+    titles = column_reader(reader, NTITLE)
+    for docnum in reader.all_doc_ids():
+        phrases: set[tuple[str, ...]] = set()
+        for run in _RUN.findall(titles[docnum].decode("utf-8")):
+            words = query_words(run, user_dicts=user_dicts)
+            for n in (2, 3):
+                for i in range(len(words) - n + 1):
+                    first, last = words[i], words[i + n - 1]
+                    if (
+                        len(first) > 1
+                        and len(last) > 1
+                        and first not in STOPWORDS  # not 人们还有
+                        and last not in STOPWORDS
+                        and not any(map(_counts_something, words[i : i + n]))  # not 北大一二(〇)
+                    ):
+                        phrases.add(tuple(words[i : i + n]))  # not 晓多科技用
+        found.update(phrases)
     return found
 
 
@@ -386,21 +386,61 @@ class TitleCounts:
     state: str = ""  # the index state they were read from (:func:`index_state`)
 
     @classmethod
-    def read(cls, searcher: Any, user_dicts: tuple[str, ...] = ()) -> TitleCounts:
+    def read(cls, searcher: Any, user_dicts: tuple[str, ...] = (), folder: Path | None = None) -> TitleCounts:
         """The counts of every segment of ``searcher`` (``user_dicts``: the jieba
-        dictionaries the index's words were cut with)."""
-        found = cls(searcher.doc_count(), state=index_state(searcher))
+        dictionaries the index's words were cut with).  Each segment's are kept in
+        ``folder`` (the index's) when given, so that after a commit only the new
+        segments' titles are cut again; those of segments gone are removed."""
+        names = []
+        parts = []
         for leaf, _base in searcher.leaf_searchers():
-            reader = leaf.reader()
-            for term, info in reader.iter_field(TITLE):
-                word = term.decode("utf-8") if isinstance(term, bytes) else term
-                if len(word) > 1:
-                    found.titles[word] += info.doc_frequency()
-            for name, into in ((KEYWORDS, found.keywords), (TAGS, found.tags)):
-                for term, info in reader.iter_field(name):
-                    into[term.decode("utf-8") if isinstance(term, bytes) else term] += info.doc_frequency()
-        found.phrases = _phrases(searcher, user_dicts)
+            name, counts = _segment_counts(leaf.reader(), user_dicts, folder)
+            names.append(name)
+            parts.append(counts)
+        found = cls.added(parts)
+        found.state = index_state(searcher)
+        if folder is not None:
+            for old in folder.glob(_COUNTS_FILE.format("*")):
+                if old.name not in names:
+                    old.unlink(missing_ok=True)
         return found
+
+    @classmethod
+    def of_segment(cls, reader: Any, user_dicts: tuple[str, ...]) -> TitleCounts:
+        """The counts of one segment (``reader``)."""
+        found = cls(reader.doc_count())
+        for term, info in reader.iter_field(TITLE):
+            word = term.decode("utf-8") if isinstance(term, bytes) else term
+            if len(word) > 1:
+                found.titles[word] += info.doc_frequency()
+        for name, into in ((KEYWORDS, found.keywords), (TAGS, found.tags)):
+            for term, info in reader.iter_field(name):
+                into[term.decode("utf-8") if isinstance(term, bytes) else term] += info.doc_frequency()
+        found.phrases = _phrases(reader, user_dicts)
+        return found
+
+    def to_bytes(self) -> bytes:
+        """The counts as JSON (read back by :meth:`from_bytes`)."""
+        data = {
+            "format": _COUNTS_FORMAT, "articles": self.articles, "state": self.state,
+            "titles": self.titles, "keywords": self.keywords, "tags": self.tags,
+            "phrases": [[*parts, n] for parts, n in self.phrases.items()],
+        }
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TitleCounts:
+        """Counts saved by :meth:`to_bytes`; ValueError when ``data`` is not such counts."""
+        try:
+            found = json.loads(data.decode("utf-8"))
+            if found.get("format") != _COUNTS_FORMAT:
+                raise ValueError("not title counts of this version")
+            return cls(
+                int(found["articles"]), Counter(found["titles"]), Counter(found["keywords"]), Counter(found["tags"]),
+                Counter({tuple(item[:-1]): int(item[-1]) for item in found["phrases"]}), str(found["state"]),
+            )
+        except (AttributeError, KeyError, TypeError, IndexError, UnicodeDecodeError) as exc:
+            raise ValueError(f"not title counts ({exc})") from None
 
     @classmethod
     def added(cls, parts: Sequence[TitleCounts]) -> TitleCounts:
@@ -420,13 +460,33 @@ def joined_state(states: Sequence[str]) -> str:
     return hashlib.sha1("|".join(states).encode()).hexdigest()[:16]
 
 
+def _segment_counts(reader: Any, user_dicts: tuple[str, ...], folder: Path | None) -> tuple[str, TitleCounts]:
+    """The name of the file that keeps the counts of the segment ``reader`` (its
+    segment and deletions), and the counts: read from it in ``folder``, or counted
+    (and saved there when it can be written)."""
+    segment = reader.segment()
+    name = _COUNTS_FILE.format(f"{segment.segment_id() if segment else '-'}-{reader.doc_count_all() - reader.doc_count()}")
+    if folder is None or segment is None:
+        return name, TitleCounts.of_segment(reader, user_dicts)
+    try:
+        return name, TitleCounts.from_bytes((folder / name).read_bytes())
+    except (OSError, ValueError):
+        pass
+    found = TitleCounts.of_segment(reader, user_dicts)
+    try:
+        write_bytes(folder / name, found.to_bytes())
+    except OSError:
+        pass  # a read-only index folder: counted again next time
+    return name, found
+
+
 def title_counts_of(index_path: str | Path) -> TitleCounts:
     """The :class:`TitleCounts` of the index at ``index_path`` as it is now (what a
     shard's worker reads for the completions of a cluster)."""
     store = Store(index_path)
     searcher = store.searcher()
     try:
-        return TitleCounts.read(searcher, store.read_manifest().user_dicts())
+        return TitleCounts.read(searcher, store.read_manifest().user_dicts(), Path(index_path))
     finally:
         searcher.close()
 
@@ -457,11 +517,9 @@ def prepare_completions(index_path: str | Path) -> None:
 
 
 def prepare_from_counts(counts_path: str | Path, folder: str | Path) -> None:
-    """Make the completions of the counts pickled in ``counts_path`` and save them in
+    """Make the completions of the counts saved in ``counts_path`` and save them in
     ``folder`` (what a cluster index runs in a process of its own)."""
-    found = pickle.loads(Path(counts_path).read_bytes())
-    if not isinstance(found, TitleCounts):
-        raise ValueError(f"{counts_path} does not hold title counts")
+    found = TitleCounts.from_bytes(Path(counts_path).read_bytes())
     saved_completions(Path(folder), found.state, lambda: found)
 
 
@@ -492,9 +550,9 @@ def prepare_aside(folder: Path) -> Completions | None:
 def prepare_counts_aside(found: TitleCounts, folder: Path) -> Completions:
     """The completions of ``found``, made by another process and saved in ``folder``
     (here, when the folder cannot be written)."""
-    counts_path = folder / f".suggest-counts-{found.state}-{os.getpid()}.pickle"
+    counts_path = folder / f".suggest-counts-{found.state}-{os.getpid()}.json"
     try:
-        write_bytes(counts_path, pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL))
+        write_bytes(counts_path, found.to_bytes())
         _in_another_process("prepare_from_counts", str(counts_path), str(folder))
     except OSError:
         pass
@@ -603,7 +661,7 @@ def completions_for(searcher: Any, folder: Path) -> Completions:
             user_dicts = Store(folder).read_manifest().user_dicts()
         except NewsearchError:
             user_dicts = ()
-        return TitleCounts.read(searcher, user_dicts)
+        return TitleCounts.read(searcher, user_dicts, folder)
 
     found = cache["completions"] = saved_completions(folder, index_state(searcher), counts)
     return found

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from newsearch import InvalidArgumentError, NewsIndex
 from newsearch.cli import app
+from newsearch.results import Suggestion
 from newsearch.suggest import Completions
 
 
@@ -203,3 +204,45 @@ def test_phrases_do_not_cut_a_count_from_what_it_counts(news: NewsIndex) -> None
     assert not {"北大一二", "人民大学两个", "人民大学两个交换"} & everything, everything
     assert "疫苗之王" in {s.text for s in news.suggest("疫苗")}
     assert "交换项目" in {s.text for s in news.suggest("jhxm")}  # a phrase of words, on word boundaries
+
+
+def test_each_segments_title_counts_are_kept_and_only_a_new_segment_is_counted(tmp_path: Path) -> None:
+    from newsearch import Config
+
+    posts = tmp_path / "posts"
+    for i, title in enumerate(["银行股走强", "银行理财新规", "音乐节开幕"]):
+        write_post(posts, f"p{i}.md", title, "正文的内容与这些词无关。")
+    folder = tmp_path / "index"
+    config = Config.from_dict({"indexing": {"merge_factor": 0}})  # (each run a segment of its own)
+    ix = NewsIndex.create(folder, config=config)
+    ix.update([posts])
+    assert [s.text for s in ix.suggest("yin")][:1] == ["银行"]
+    first = list(folder.glob("titles-*.counts"))
+    assert len(first) == 1
+    kept = first[0].read_bytes()
+    write_post(posts, "p3.md", "晓多科技用AI解放人工客服", "正文的内容与这些词无关。")
+    ix.update([posts])
+    assert "晓多科技" in [s.text for s in ix.suggest("xdkj")]
+    assert len(list(folder.glob("titles-*.counts"))) == 2 and first[0].read_bytes() == kept
+    whole = NewsIndex.create(tmp_path / "whole")
+    whole.update([posts])
+    for prefix in ("yin", "x", "晓多", "y"):
+        assert ix.suggest(prefix) == whole.suggest(prefix), prefix
+
+    def made_again() -> NewsIndex:
+        for saved in folder.glob("suggest-*.bin"):
+            saved.unlink()
+        return NewsIndex.open(folder)
+
+    # The kept counts are read, not counted again; damaged ones are counted again.
+    data = json.loads(kept)
+    data["titles"]["虚构词语"] = 7
+    first[0].write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    assert made_again().suggest("虚构") == [Suggestion("虚构词语", 7)]
+    first[0].write_bytes(b"{not json")
+    again = made_again()
+    assert again.suggest("虚构") == [] and again.suggest("yin") == whole.suggest("yin")
+    # Those of segments gone go with them.
+    again.compact()
+    assert again.suggest("yin") == whole.suggest("yin")
+    assert len(list(folder.glob("titles-*.counts"))) == 1 and not first[0].exists()

@@ -384,8 +384,8 @@ class NewsIndex:
         """Completions of a partial query: the words of the index's titles that begin
         with ``prefix``, typed as characters, full pinyin (``xiaoduo``) or pinyin
         initials (``xdkj``), most frequent first.  The first call after the index
-        changed prepares them (seconds for 100,000 articles); later ones take well
-        under a millisecond.
+        changed prepares them (about 40 s for 100,000 articles the first time, less
+        after a commit); later ones take well under a millisecond.
 
         With ``stale_ok``, a call after the index changed answers at once from the
         completions prepared before, while those of the new state are prepared by

@@ -225,7 +225,7 @@ def create_app(index: Index, config: Config | None = None, *, show_paths: bool =
         return data
 
     shared = _SharedIndex(index)
-    # Completions are prepared now (seconds at 100,000 articles the first time, then
+    # Completions are prepared now (about 40 s at 100,000 articles the first time, then
     # read from the index folder); after a commit, new ones are prepared in the
     # background while the old ones answer (stale_ok below).  (A cluster with a shard
     # lost prepares them at the first completion asked once it is back.)

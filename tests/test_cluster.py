@@ -257,6 +257,9 @@ def test_the_command_line_searches_the_shards(cluster: Cluster, three_shards: Pa
     assert [h["id"] for h in data["hits"]] == [h.id for h in corpus_index.search("经济").hits]
     stats = json.loads(_newsearch("stats", "--cluster", cluster.address, "--index", str(three_shards), "--json").stdout)
     assert stats["articles"] == len(corpus_index)
+    done = _newsearch("suggest", "--cluster", cluster.address, "--index", str(three_shards), "jj", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["suggestions"] == [s.to_dict() for s in corpus_index.suggest("jj")]
 
 
 def test_a_worker_lost_during_searches_gives_partial_results_then_another_worker_serves_its_shard(

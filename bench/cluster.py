@@ -22,7 +22,8 @@ Steps:
    first pass asks each query once (the shards gather its statistics); three
    warm passes follow, as bench.run measures. The added latency is the shards'
    p50 minus the index's.
-4. Completions: made from nothing (their saved files removed) on the index and on
+4. Completions: made from nothing (their saved files and each segment's kept
+   counts removed) on the index and on
    the shards (the shards' workers count their titles, the client makes them), then
    ``suggest`` of bench.serve's prefixes, the index and the shards taking turns,
    as the library asks (the shards' states first) and as a server does (``stale_ok``).
@@ -129,8 +130,9 @@ def completions(indexes: list[tuple[str, Any, Path]], prefixes: list[str]) -> li
     folder where it saves its completions)."""
     rows = []
     for name, ix, folder in indexes:
-        for saved in folder.glob("suggest-*.bin"):
-            saved.unlink()
+        for pattern in ("suggest-*.bin", "titles-*.counts"):  # (the completions, and each segment's counts: the shards' too)
+            for saved in folder.rglob(pattern):
+                saved.unlink()
         started = time.perf_counter()
         ix.suggest("", limit=1)
         rows.append([name, time.perf_counter() - started])

@@ -52,6 +52,7 @@ from .dupes import Groups, Short, SketchTable, Walk
 from .fields import BODY, ID, TITLE, shard_of
 from .search import Prepared, collapse_fetch, group_leaders, make_hit, matches_sink, normalized_text, prepare, short_item_groups, suggest_query, version_of
 from .similar import key_terms, similar_fetch, similar_query
+from .readers import segment_state
 from .store import joined_searcher
 from .statistics import SharedStatistics, Statistics, StatisticsTable, combine
 from .synonyms import Synonyms
@@ -156,11 +157,7 @@ def _prepared(
 def shard_state(searcher: Any) -> tuple[str, ...]:
     """What identifies the committed state a shard's searcher reads: its segments and
     their deletions."""
-    state = []
-    for reader, _base in searcher.reader().leaf_readers():
-        segment = reader.segment()
-        state.append(f"{segment.segment_id()}:{reader.doc_count_all() - reader.doc_count()}" if segment else "-")
-    return tuple(state)
+    return tuple(segment_state(reader) for reader, _base in searcher.reader().leaf_readers())
 
 
 def shard_page(

@@ -30,6 +30,13 @@ def reader_cache(reader: Any) -> dict[Any, Any]:
     return reader.__dict__.setdefault("_newsearch_cache", {})  # type: ignore[no-any-return]
 
 
+def segment_state(reader: Any) -> str:
+    """What identifies the committed state of one segment's ``reader``: the segment and
+    its number of deleted documents (``-`` for a reader of no segment)."""
+    segment = reader.segment()
+    return f"{segment.segment_id()}:{reader.doc_count_all() - reader.doc_count()}" if segment else "-"
+
+
 def column_reader(reader: Any, name: str) -> Any:
     """A reader's raw column reader for ``name`` (making one reads its offset table).
 

@@ -54,7 +54,7 @@ from typing import Any
 from .analysis import normalize, query_words
 from .errors import NewsearchError
 from .files import write_bytes
-from .readers import column_reader, reader_cache
+from .readers import column_reader, reader_cache, segment_state
 from .results import Suggestion
 from .fields import KEYWORDS, NTITLE, TAGS, TITLE
 from .store import Store
@@ -133,16 +133,10 @@ class Completions:
             raise ValueError("completions: an owner and a kind for each key")
 
     @classmethod
-    def build(cls, searcher: Any, previous: Completions | None = None, user_dicts: tuple[str, ...] = ()) -> Completions:
-        """From the title words of every segment of ``searcher``; the pinyin of words
-        that ``previous`` (an earlier state's completions) knows is taken from it.
-        ``user_dicts``: the jieba dictionaries the index's words were cut with."""
-        return cls.of_counts(TitleCounts.read(searcher, user_dicts), previous)
-
-    @classmethod
     def of_counts(cls, found: TitleCounts, previous: Completions | None = None) -> Completions:
-        """From what the titles of an index hold (or of several, added up: the same
-        completions as one index of their articles); see :meth:`build`."""
+        """From what the titles of an index hold (:class:`TitleCounts`; of several, added
+        up: the same completions as one index of their articles); the pinyin of words
+        that ``previous`` (an earlier state's completions) knows is taken from it."""
         from pypinyin import Style, pinyin
 
         known: dict[str, list[tuple[str, int]]] = {}
@@ -464,9 +458,8 @@ def _segment_counts(reader: Any, user_dicts: tuple[str, ...], folder: Path | Non
     """The name of the file that keeps the counts of the segment ``reader`` (its
     segment and deletions), and the counts: read from it in ``folder``, or counted
     (and saved there when it can be written)."""
-    segment = reader.segment()
-    name = _COUNTS_FILE.format(f"{segment.segment_id() if segment else '-'}-{reader.doc_count_all() - reader.doc_count()}")
-    if folder is None or segment is None:
+    name = _COUNTS_FILE.format(segment_state(reader).replace(":", "-"))
+    if folder is None or reader.segment() is None:
         return name, TitleCounts.of_segment(reader, user_dicts)
     try:
         return name, TitleCounts.from_bytes((folder / name).read_bytes())
@@ -497,11 +490,7 @@ def index_state(searcher: Any) -> str:
     cache = reader_cache(searcher.reader())
     found = cache.get("index_state")
     if found is None:
-        parts = []
-        for leaf, _base in searcher.leaf_searchers():
-            reader = leaf.reader()
-            segment = reader.segment()
-            parts.append(f"{segment.segment_id() if segment else '-'}:{reader.doc_count_all() - reader.doc_count()}")
+        parts = [segment_state(leaf.reader()) for leaf, _base in searcher.leaf_searchers()]
         found = cache["index_state"] = hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
     return found
 

@@ -21,7 +21,7 @@ Steps:
    with hits only and with the defaults (facets, near-duplicates collapsed). A
    first pass asks each query once (the shards gather its statistics); three
    warm passes follow, as bench.run measures. The added latency is the shards'
-   p50 minus the index's.
+   p50 minus the index's. And a bare round: a ping to every worker's actor.
 4. Completions: made from nothing (their saved files and each segment's kept
    counts removed) on the index and on
    the shards (the shards' workers count their titles, the client makes them), then
@@ -122,6 +122,20 @@ def paired(indexes: list[Any], queries: list[dict[str, str]], *, defaults: bool)
             for times, ix in zip(warm, indexes):
                 times.append(once(ix, q))
     return first, warm
+
+
+BARE_ROUNDS = 300
+
+
+def bare_rounds(sharded: Any) -> tuple[float, float]:
+    """(p50, p95) ms of a round to every worker that does nothing (a ping): what each
+    round of a search costs before any work."""
+    spent = []
+    for _ in range(BARE_ROUNDS):
+        started = time.perf_counter()
+        sharded.verify()
+        spent.append((time.perf_counter() - started) * 1000)
+    return percentile(spent, 50), percentile(spent, 95)
 
 
 def completions(indexes: list[tuple[str, Any, Path]], prefixes: list[str]) -> list[list[Any]]:
@@ -240,8 +254,10 @@ def main(argv: list[str] | None = None) -> None:
                 built[count] = folder
         ix = NewsIndex.open(one)
         rows = []
+        bare = []
         for count in shard_counts:
             sharded = NewsIndex.open(built[count], cluster=cluster.address)
+            bare.append([f"{count} shards", *bare_rounds(sharded)])
             for defaults in (False, True):
                 kind = "defaults" if defaults else "hits only"
                 (first_one, first), (warm_one, warm) = paired([ix, sharded], queries, defaults=defaults)
@@ -253,6 +269,8 @@ def main(argv: list[str] | None = None) -> None:
               f"take turns query by query; first pass: each query once, the shards gathering its statistics; "
               f"warm: {ROUNDS} more passes; added: the shards' warm p50 minus the index's in the same passes):")
         print_table(["searched", "first p50", "warm p50", "warm p95", "added p50"], rows, digits=1)
+        print(f"\nA bare round ({BARE_ROUNDS} x ClusterIndex.verify: a ping to every shard, one call to each worker's actor; ms):")
+        print_table(["searched", "p50", "p95"], bare, digits=2)
 
         # ------------------------------------------------------------ completions
         from bench.serve import prefixes_of

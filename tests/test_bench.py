@@ -211,6 +211,8 @@ def test_cluster(env: dict[str, str], tmp_path: Path) -> None:
     searches = table(output, ["searched", "first p50", "warm p50", "warm p95", "added p50"],
                      ["one index, hits only", "one index, defaults", "2 shards, hits only", "2 shards, defaults"])
     assert len(searches) == 4
+    bare = table(output, ["searched", "p50", "p95"], ["2 shards"])
+    assert len(bare) == 1 and all(NUMBER.fullmatch(row["p50"]) and NUMBER.fullmatch(row["p95"]) for row in bare.values())
     made = table(output, ["completed", "made s", "p50 ms", "p95 ms", "stale_ok p50 ms", "stale_ok p95 ms"], ["one index", "2 shards"])
     assert len(made) == 2 and all(NUMBER.fullmatch(row["made s"]) and NUMBER.fullmatch(row["p50 ms"]) for row in made.values())
     servers = table(output, ["server", "requests", "req/s", "p50 ms", "p95 ms", "errors", "exit code"],
